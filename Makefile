@@ -1,0 +1,44 @@
+# Taskbook's two everyday commands (see README): `make run` and `make test`.
+# Each sets itself up first: a virtual environment in .venv with Taskbook installed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: run test lint postgres bench setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## run: run the example flow on the embedded SQLite store and show its runs
+run: setup
+	$(BIN)/taskbook demo
+
+## test: lint, type-check and run the whole suite (starts PostgreSQL if it is down)
+test: setup postgres lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check kernel_ext papermill_bridge tests bench
+	$(BIN)/mypy
+
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+		echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1
+
+## bench: runtime benchmarks, side by side with Prefect 3 (installed in .venv-bench)
+bench:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --upgrade pip
+	.venv-bench/bin/python -m pip install --quiet -e . 'prefect>=3,<4'
+	.venv-bench/bin/python bench/runtime.py
+
+clean:
+	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""Taskbook's runtime: flows, tasks, states, retries and caching, in the kernel or a worker.
+
+    from kernel_ext import flow, task, unmapped, get_run_logger
+
+Names and behaviour follow Prefect's, so a Prefect user is at home. ``import kernel_ext``
+stays light: the store (SQLAlchemy), parameter validation (pydantic) and remote result
+storage (fsspec) load on first use.
+"""
+
+from __future__ import annotations
+
+from kernel_ext._errors import (
+    CacheKeyError,
+    ConfigurationError,
+    ParameterValidationError,
+    ResultError,
+    StoreError,
+    TaskbookError,
+    TaskRunTimeout,
+)
+from kernel_ext._flows import Flow, flow
+from kernel_ext._futures import TaskRunFuture, TaskRunFutureList, as_completed, wait
+from kernel_ext._logging import get_run_logger
+from kernel_ext._mapping import unmapped
+from kernel_ext._retries import exponential_backoff
+from kernel_ext._runners import ThreadPoolTaskRunner
+from kernel_ext._states import State, StateType
+from kernel_ext._tasks import Task, task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CacheKeyError",
+    "ConfigurationError",
+    "Flow",
+    "ParameterValidationError",
+    "ResultError",
+    "State",
+    "StateType",
+    "StoreError",
+    "Task",
+    "TaskRunFuture",
+    "TaskRunFutureList",
+    "TaskRunTimeout",
+    "TaskbookError",
+    "ThreadPoolTaskRunner",
+    "as_completed",
+    "exponential_backoff",
+    "flow",
+    "get_run_logger",
+    "task",
+    "unmapped",
+    "wait",
+]

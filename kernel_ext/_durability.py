@@ -1,0 +1,25 @@
+"""The engine's two touch points with the store: subscribe before, flush after.
+
+A top-level run (a flow called outside any flow, or a task called outside any flow)
+makes sure the store is listening before its first event and waits for the flush when it
+ends, so a process that exits right after the call loses nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+
+__all__ = ["ensure_store", "flush_store"]
+
+
+def ensure_store() -> Store:
+    from kernel_ext.store import get_store
+
+    return get_store()
+
+
+def flush_store() -> None:
+    ensure_store().flush()

@@ -1,0 +1,99 @@
+"""Every error Taskbook raises, in one hierarchy.
+
+Catch ``TaskbookError`` to catch them all. Messages say what to do next.
+
+    TaskbookError
+    ├── ConfigurationError        an option given to @task/@flow/a setting is invalid
+    ├── ParameterValidationError  flow arguments do not match the signature's annotations
+    ├── CacheKeyError             an input cannot be hashed into a cache key
+    ├── ResultError               a result cannot be serialised, stored or read back
+    ├── TaskRunTimeout            a run exceeded ``timeout_seconds`` (state TimedOut);
+    │                             also a ``TimeoutError``
+    ├── UnfinishedRun             a result was asked of a run that is not final
+    ├── CancelledRun              a result was asked of a Cancelled run
+    ├── StoreError                the state store cannot be used
+    │   ├── StoreUnavailableError the store URL cannot be reached or opened
+    │   └── StoreSchemaError      the store was written by a newer Taskbook
+    └── RunNotFound               no run with that id in the store
+
+Control-flow signals are not errors: they subclass ``BaseException`` so that a
+user's ``except Exception:`` cannot swallow them.
+
+    TaskbookSignal (BaseException)
+    └── Abort                     the engine stops a run on purpose (e.g. cancel)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Abort",
+    "CacheKeyError",
+    "CancelledRun",
+    "ConfigurationError",
+    "ParameterValidationError",
+    "ResultError",
+    "RunNotFound",
+    "StoreError",
+    "StoreSchemaError",
+    "StoreUnavailableError",
+    "TaskRunTimeout",
+    "TaskbookError",
+    "TaskbookSignal",
+    "UnfinishedRun",
+]
+
+
+class TaskbookError(Exception):
+    """Root of every error raised by Taskbook."""
+
+
+class ConfigurationError(TaskbookError, ValueError):
+    """Raised at decoration or configuration time when an option is invalid."""
+
+
+class ParameterValidationError(TaskbookError, ValueError):
+    """Raised when a flow is called with arguments that do not fit its signature."""
+
+
+class CacheKeyError(TaskbookError):
+    """Raised when an input of a cached task cannot be hashed into a cache key."""
+
+
+class ResultError(TaskbookError):
+    """Raised when a result cannot be serialised, persisted or read back."""
+
+
+class TaskRunTimeout(TaskbookError, TimeoutError):
+    """Raised inside the engine when a run exceeds its ``timeout_seconds``."""
+
+
+class UnfinishedRun(TaskbookError):
+    """Raised when the result of a run that has not reached a final state is asked for."""
+
+
+class CancelledRun(TaskbookError):
+    """Raised when the result of a Cancelled run is asked for."""
+
+
+class StoreError(TaskbookError):
+    """Raised when the state store cannot be used."""
+
+
+class StoreUnavailableError(StoreError):
+    """Raised when the store URL cannot be reached or the database cannot be opened."""
+
+
+class StoreSchemaError(StoreError):
+    """Raised when the store's schema is newer than this version of Taskbook knows."""
+
+
+class RunNotFound(TaskbookError, LookupError):
+    """Raised when no flow or task run has the given id."""
+
+
+class TaskbookSignal(BaseException):
+    """Root of the control-flow signals; not an error, so ``except Exception`` skips it."""
+
+
+class Abort(TaskbookSignal):
+    """Raised by the engine to stop a run on purpose."""

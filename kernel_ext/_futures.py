@@ -1,0 +1,114 @@
+"""Futures for submitted task runs, with Prefect's interface.
+
+``TaskRunFuture.result()`` waits and returns the value (or raises the run's exception);
+``.state`` is the current state; ``.wait()`` waits without raising.
+``TaskRunFutureList`` is what ``.map()`` returns: a list with ``.result()`` and ``.wait()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+from kernel_ext._runs import TaskRun, TaskRunId
+from kernel_ext._states import State
+
+__all__ = ["TaskRunFuture", "TaskRunFutureList", "as_completed", "wait"]
+
+R = TypeVar("R")
+
+# One lock for all futures: callbacks are rare and the critical sections are tiny.
+_callback_lock = threading.Lock()
+
+
+class TaskRunFuture(Generic[R]):
+    """The eventual outcome of one submitted task run."""
+
+    __slots__ = ("__weakref__", "_callbacks", "_done", "_final", "task_run")
+
+    def __init__(self, task_run: TaskRun) -> None:
+        self.task_run = task_run
+        self._final: State | None = None
+        self._done = threading.Event()
+        self._callbacks: list[Callable[[TaskRunFuture[R]], None]] = []
+
+    def __repr__(self) -> str:
+        return f"TaskRunFuture({self.task_run.name!r}, state={self.state!r})"
+
+    @property
+    def task_run_id(self) -> TaskRunId:
+        return self.task_run.id
+
+    @property
+    def state(self) -> State:
+        state = self._final or self.task_run.state
+        if state is None:
+            from kernel_ext._states import Pending
+
+            return Pending()
+        return state
+
+    def done(self) -> bool:
+        return self._final is not None
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._done.wait(timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        if not self._done.wait(timeout):
+            from kernel_ext._errors import UnfinishedRun
+
+            raise UnfinishedRun(
+                f"Task run {self.task_run.name!r} did not finish within {timeout} s; "
+                "call .result() again or without a timeout."
+            )
+        assert self._final is not None
+        return self._final.result(raise_on_failure=raise_on_failure)  # type: ignore[no-any-return]
+
+    def add_done_callback(self, fn: Callable[[TaskRunFuture[R]], None]) -> None:
+        with _callback_lock:
+            if self._final is None:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _finish(self, state: State) -> None:
+        with _callback_lock:
+            self._final = state
+            callbacks, self._callbacks = self._callbacks, []
+        self._done.set()
+        for callback in callbacks:
+            callback(self)
+
+
+class TaskRunFutureList(list[TaskRunFuture[R]]):
+    """The futures of a ``.map()``, in input order."""
+
+    def wait(self, timeout: float | None = None) -> None:
+        wait(self, timeout)
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
+        return [f.result(timeout, raise_on_failure) for f in self]
+
+
+def wait(futures: Iterable[TaskRunFuture[Any]], timeout: float | None = None) -> None:
+    """Wait until every future is done (or ``timeout`` seconds pass)."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for future in futures:
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        future.wait(remaining)
+
+
+def as_completed(futures: Iterable[TaskRunFuture[R]]) -> Iterator[TaskRunFuture[R]]:
+    """Yield futures as they finish, first finished first."""
+    import queue
+
+    pending = list(futures)
+    finished: queue.SimpleQueue[TaskRunFuture[R]] = queue.SimpleQueue()
+    for future in pending:
+        future.add_done_callback(finished.put)
+    for _ in pending:
+        yield finished.get()

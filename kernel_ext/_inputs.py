@@ -1,0 +1,110 @@
+"""Resolving a task's inputs: futures and states become values, and edges are recorded.
+
+Futures may sit anywhere in the arguments, also inside lists, tuples, sets and dicts
+(as in Prefect). Each one is waited for; its task run becomes an upstream of the caller.
+An upstream that did not complete stops the downstream run before it starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernel_ext._context import FlowRunContext
+from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
+from kernel_ext._runs import TaskRunId
+from kernel_ext._states import State
+
+__all__ = ["Resolved", "resolve_inputs"]
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)  # and their subclasses, e.g. map results
+
+
+@dataclass(slots=True)
+class Resolved:
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    upstream: list[TaskRunId] = field(default_factory=list)
+    failed: tuple[str, State] | None = None
+    error: BaseException | None = None
+
+
+def resolve_inputs(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    wait_for: Any,
+    flow_ctx: FlowRunContext | None = None,
+) -> Resolved:
+    linked = linked_upstream((*args, *kwargs.values()), flow_ctx)
+    if not wait_for and not any(_may_hold_future(v) for v in args) and not any(
+        _may_hold_future(v) for v in kwargs.values()
+    ):
+        return Resolved(args, kwargs, linked)
+    resolver = _Resolver()
+    resolver.upstream.extend(linked)
+    resolved = Resolved(
+        tuple(resolver.visit(v) for v in args),
+        {k: resolver.visit(v) for k, v in kwargs.items()},
+    )
+    if wait_for:
+        resolver.visit(list(wait_for) if isinstance(wait_for, (list, tuple)) else [wait_for])
+    resolved.upstream = resolver.upstream
+    resolved.failed = resolver.failed
+    resolved.error = resolver.error
+    return resolved
+
+
+def linked_upstream(values: Iterable[Any], flow_ctx: FlowRunContext | None) -> list[TaskRunId]:
+    """Task runs whose results are passed in as plain values (one container level deep)."""
+    if flow_ctx is None or not flow_ctx.results:
+        return []
+    found: list[TaskRunId] = []
+    for value in values:
+        candidates = value.values() if type(value) is dict else (
+            value if type(value) in (list, tuple) else ()
+        )
+        for candidate in (value, *candidates):
+            producer = flow_ctx.producer_of(candidate)
+            if producer is not None and producer not in found:
+                found.append(producer)
+    return found
+
+
+def _may_hold_future(value: Any) -> bool:
+    return isinstance(value, (TaskRunFuture, State, *_CONTAINERS))
+
+
+class _Resolver:
+    def __init__(self) -> None:
+        self.upstream: list[TaskRunId] = []
+        self.failed: tuple[str, State] | None = None
+        self.error: BaseException | None = None
+
+    def visit(self, value: Any) -> Any:
+        if isinstance(value, TaskRunFuture):
+            return self._future(value)
+        if isinstance(value, State):
+            return self._state(value, "a state")
+        if type(value) in (list, tuple, set, frozenset):
+            return type(value)(self.visit(v) for v in value)
+        if isinstance(value, TaskRunFutureList):
+            return [self.visit(v) for v in value]
+        if type(value) is dict:
+            return {self.visit(k): self.visit(v) for k, v in value.items()}
+        return value
+
+    def _future(self, future: TaskRunFuture[Any]) -> Any:
+        future.wait()
+        if future.task_run.id not in self.upstream:
+            self.upstream.append(future.task_run.id)
+        return self._state(future.state, future.task_run.name)
+
+    def _state(self, state: State, label: str) -> Any:
+        if state.is_completed():
+            return state.data
+        if self.failed is None:
+            self.failed = (label, state)
+            error = state.result(raise_on_failure=False)
+            self.error = error if isinstance(error, BaseException) else None
+        return None

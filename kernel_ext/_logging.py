@@ -1,0 +1,149 @@
+"""Run logs: ``get_run_logger()`` and captured prints, stored per run.
+
+Records of the ``taskbook`` logger hierarchy that carry a run id become ``LogEvent``s on
+the event stream (so the store keeps them). The console shows INFO and above with the
+run's name, like Prefect; ``TASKBOOK_LOGGING_LEVEL`` changes that.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+from kernel_ext._context import flow_run_context, task_run_context
+from kernel_ext._events import LogEvent, bus
+
+__all__ = ["RunLoggerAdapter", "get_run_logger", "install_print_capture"]
+
+_setup_lock = threading.Lock()
+_configured = False
+
+
+class RunLoggerAdapter(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger bound to one flow run or task run."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
+class _EventHandler(logging.Handler):
+    """Turns run-bound records into LogEvents on the bus."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flow_run_id = getattr(record, "flow_run_id", None)
+        task_run_id = getattr(record, "task_run_id", None)
+        if flow_run_id is None and task_run_id is None:
+            return
+        bus.emit(
+            LogEvent(
+                flow_run_id,
+                task_run_id,
+                record.levelno,
+                record.name,
+                record.getMessage(),
+                record.created,
+            )
+        )
+
+
+class _RunFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        label = getattr(record, "run_label", None)
+        record.run_prefix = f"{label} - " if label else ""
+        return super().format(record)
+
+
+def _configure() -> None:
+    global _configured
+    with _setup_lock:
+        if _configured:
+            return
+        logger = logging.getLogger("taskbook")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.addHandler(_EventHandler(logging.DEBUG))
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(os.environ.get("TASKBOOK_LOGGING_LEVEL", "INFO").upper())
+        console.setFormatter(
+            _RunFormatter(
+                "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(run_prefix)s%(message)s",
+                "%H:%M:%S",
+            )
+        )
+        logger.addHandler(console)
+        _configured = True
+
+
+def run_extra() -> dict[str, Any]:
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        run = task_ctx.task_run
+        return {
+            "flow_run_id": run.flow_run_id,
+            "task_run_id": run.id,
+            "run_label": f"Task run {run.name!r}",
+        }
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is not None:
+        flow_run = flow_ctx.flow_run
+        return {"flow_run_id": flow_run.id, "run_label": f"Flow run {flow_run.name!r}"}
+    return {}
+
+
+def get_run_logger(name: str | None = None) -> RunLoggerAdapter:
+    """A logger for the current flow or task run; its records are stored with the run.
+
+    Outside any run it still logs to the console, without storing.
+    """
+    _configure()
+    extra = run_extra()
+    base = "taskbook.task_runs" if "task_run_id" in extra else "taskbook.flow_runs"
+    return RunLoggerAdapter(logging.getLogger(f"{base}.{name}" if name else base), extra)
+
+
+def engine_logger() -> logging.Logger:
+    _configure()
+    return logging.getLogger("taskbook.engine")
+
+
+_original_print = builtins.print
+
+
+def _print(*args: Any, **kwargs: Any) -> None:
+    _original_print(*args, **kwargs)
+    target = kwargs.get("file")
+    if target is not None and target is not sys.stdout:
+        return
+    task_ctx = task_run_context.get()
+    flow_ctx = flow_run_context.get()
+    capture = task_ctx.log_prints if task_ctx is not None else (
+        flow_ctx is not None and flow_ctx.log_prints
+    )
+    if not capture:
+        return
+    message = (kwargs.get("sep") or " ").join(str(a) for a in args)
+    extra = run_extra()
+    bus.emit(
+        LogEvent(
+            extra.get("flow_run_id"),
+            extra.get("task_run_id"),
+            logging.INFO,
+            "taskbook.prints",
+            message,
+            time.time(),
+        )
+    )
+
+
+def install_print_capture() -> None:
+    """Route ``print`` through the capture (once per process; outside runs it is a no-op)."""
+    _configure()
+    if builtins.print is not _print:
+        builtins.print = _print

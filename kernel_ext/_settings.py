@@ -1,0 +1,55 @@
+"""Where Taskbook keeps its data, read from the environment at the time of use.
+
+    TASKBOOK_HOME         data directory (default: the user's data directory)
+    TASKBOOK_STORE_URL    SQLAlchemy URL of the store (default: SQLite file in the home)
+    TASKBOOK_RESULTS_URL  folder or fsspec URL for persisted results (default: home/results)
+
+``override()`` replaces them for a block of code (the test harness uses it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["home", "override", "results_url", "store_url"]
+
+_overrides: list[dict[str, str]] = []
+
+
+def _get(name: str) -> str | None:
+    for layer in reversed(_overrides):
+        if name in layer:
+            return layer[name]
+    return os.environ.get(name) or None
+
+
+def home() -> Path:
+    value = _get("TASKBOOK_HOME")
+    if value is None:
+        import platformdirs
+
+        value = platformdirs.user_data_dir("taskbook", appauthor=False)
+    path = Path(value).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def store_url() -> str:
+    return _get("TASKBOOK_STORE_URL") or f"sqlite:///{home() / 'taskbook.db'}"
+
+
+def results_url() -> str:
+    return _get("TASKBOOK_RESULTS_URL") or str(home() / "results")
+
+
+@contextlib.contextmanager
+def override(**values: str) -> Iterator[None]:
+    """Use ``values`` (e.g. ``TASKBOOK_HOME="/tmp/x"``) instead of the environment."""
+    _overrides.append(values)
+    try:
+        yield
+    finally:
+        _overrides.remove(values)

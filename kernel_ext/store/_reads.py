@@ -1,0 +1,217 @@
+"""Queries behind the store's read methods; each returns JSON-able dicts.
+
+Times are ISO-8601 strings in UTC, durations are seconds, and a run's ``state`` is its
+state *name* (``"Cached"``) with the type beside it (``state_type``: ``"COMPLETED"``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import Connection, RowMapping
+
+from kernel_ext._errors import RunNotFound
+from kernel_ext.store._tables import flow_runs, logs, results, state_history, task_runs
+from kernel_ext.store._types import isoformat
+
+__all__ = [
+    "find_runs",
+    "list_flow_runs",
+    "list_orphan_task_runs",
+    "lookup_result",
+    "read_flow_run",
+    "read_history",
+    "read_logs",
+    "read_task_run",
+]
+
+Record = dict[str, Any]
+
+
+def list_flow_runs(
+    connection: Connection, limit: int, state: str | None, name: str | None
+) -> list[Record]:
+    query = _newest_first(flow_runs, limit)
+    if state is not None:
+        query = query.where(_state_is(flow_runs, state))
+    if name is not None:
+        query = query.where(or_(flow_runs.c.flow_name == name, flow_runs.c.name == name))
+    return [_flow_run(row) for row in connection.execute(query).mappings()]
+
+
+def read_flow_run(connection: Connection, run_id: str) -> Record:
+    row = connection.execute(select(flow_runs).where(flow_runs.c.id == run_id)).mappings()
+    found = row.first()
+    if found is None:
+        raise _not_found("flow run", run_id)
+    record = _flow_run(found)
+    query = (
+        select(task_runs)
+        .where(task_runs.c.flow_run_id == run_id)
+        .order_by(task_runs.c.created, task_runs.c.id)
+    )
+    record["task_runs"] = [_task_run(r) for r in connection.execute(query).mappings()]
+    return record
+
+
+def read_task_run(connection: Connection, run_id: str) -> Record:
+    query = select(task_runs).where(task_runs.c.id == run_id)
+    found = connection.execute(query).mappings().first()
+    if found is None:
+        raise _not_found("task run", run_id)
+    return _task_run(found)
+
+
+def list_orphan_task_runs(connection: Connection, limit: int) -> list[Record]:
+    query = _newest_first(task_runs, limit).where(task_runs.c.flow_run_id.is_(None))
+    return [_task_run(row) for row in connection.execute(query).mappings()]
+
+
+def read_history(connection: Connection, run_id: str) -> list[Record]:
+    query = (
+        select(state_history).where(state_history.c.run_id == run_id).order_by(state_history.c.id)
+    )
+    history = [
+        {
+            "type": row.type,
+            "name": row.name,
+            "timestamp": isoformat(row.timestamp),
+            "message": row.message,
+            "details": row.details,
+        }
+        for row in connection.execute(query)
+    ]
+    if not history:
+        raise _not_found("flow or task run", run_id)
+    return history
+
+
+def read_logs(connection: Connection, run_id: str, include_task_runs: bool) -> list[Record]:
+    query = select(logs).order_by(logs.c.timestamp, logs.c.id)
+    if _exists(connection, flow_runs, run_id):
+        if include_task_runs:
+            # Also by task run, in case the engine left a task's flow_run_id out.
+            tasks = select(task_runs.c.id).where(task_runs.c.flow_run_id == run_id)
+            query = query.where(or_(logs.c.flow_run_id == run_id, logs.c.task_run_id.in_(tasks)))
+        else:
+            query = query.where(logs.c.flow_run_id == run_id, logs.c.task_run_id.is_(None))
+    elif _exists(connection, task_runs, run_id):
+        query = query.where(logs.c.task_run_id == run_id)
+    else:
+        raise _not_found("flow or task run", run_id)
+    return [_log(row) for row in connection.execute(query).mappings()]
+
+
+def find_runs(connection: Connection, prefix: str, limit: int) -> list[str]:
+    """Ids of flow runs, then task runs, that start with ``prefix``."""
+    query = union_all(
+        _ids_with_prefix(flow_runs, prefix, 0), _ids_with_prefix(task_runs, prefix, 1)
+    )
+    ordered = select(query.subquery()).order_by("kind", "id").limit(max(limit, 0))
+    return [row.id for row in connection.execute(ordered)]
+
+
+def lookup_result(connection: Connection, cache_key: str) -> Record | None:
+    now = datetime.now(UTC)
+    query = (
+        select(results)
+        .where(results.c.cache_key == cache_key)
+        .where(or_(results.c.expiration.is_(None), results.c.expiration > now))
+        .order_by(results.c.created.desc(), results.c.id.desc())
+        .limit(1)
+    )
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    return {
+        "task_run_id": row.task_run_id,
+        "cache_key": row.cache_key,
+        "location": row.location,
+        "created": isoformat(row.created),
+        "expiration": isoformat(row.expiration),
+    }
+
+
+def _newest_first(table: Table, limit: int) -> Select[Any]:
+    order = (table.c.created.desc(), table.c.id.desc())
+    return select(table).order_by(*order).limit(max(limit, 0))
+
+
+def _state_is(table: Table, state: str) -> ColumnElement[bool]:
+    # "completed", "Completed" and "COMPLETED" all work; a type matches all its names.
+    return or_(func.lower(table.c.state_name) == state.lower(), table.c.state_type == state.upper())
+
+
+def _ids_with_prefix(table: Table, prefix: str, kind: int) -> Select[Any]:
+    return select(table.c.id, literal(kind, Integer).label("kind")).where(
+        table.c.id.startswith(prefix, autoescape=True)
+    )
+
+
+def _exists(connection: Connection, table: Table, run_id: str) -> bool:
+    return connection.scalar(select(table.c.id).where(table.c.id == run_id)) is not None
+
+
+def _run(row: RowMapping) -> Record:
+    start, end = row.start_time, row.end_time
+    return {
+        "id": row.id,
+        "name": row.name,
+        "state": row.state_name,
+        "state_type": row.state_type,
+        "state_message": row.state_message,
+        "start_time": isoformat(start),
+        "end_time": isoformat(end),
+        "duration": (end - start).total_seconds() if start and end else None,
+        "run_count": row.run_count,
+        "tags": list(row.tags or ()),
+        "created": isoformat(row.created),
+    }
+
+
+def _flow_run(row: RowMapping) -> Record:
+    record = _run(row)
+    record["flow_name"] = row.flow_name
+    record["parameters"] = row.parameters or {}
+    record["parent_task_run_id"] = row.parent_task_run_id
+    return record
+
+
+def _task_run(row: RowMapping) -> Record:
+    record = _run(row)
+    record["task_key"] = row.task_key
+    record["flow_run_id"] = row.flow_run_id
+    record["upstream"] = list(row.upstream or ())
+    record["cache_key"] = row.cache_key
+    return record
+
+
+def _log(row: RowMapping) -> Record:
+    return {
+        "timestamp": isoformat(row.timestamp),
+        "level": row.level,
+        "level_name": logging.getLevelName(row.level),
+        "logger": row.logger,
+        "message": row.message,
+        "flow_run_id": row.flow_run_id,
+        "task_run_id": row.task_run_id,
+    }
+
+
+def _not_found(what: str, run_id: str) -> RunNotFound:
+    return RunNotFound(
+        f"No {what} has the id {run_id!r} in this store; list the runs with `taskbook runs ls`."
+    )

@@ -1,0 +1,140 @@
+"""Bring a store's schema to ``SCHEMA_REVISION`` on first use, safely across processes.
+
+Opening an up-to-date store costs one query and never imports Alembic. Otherwise the
+migration runs under a lock, so several processes opening a new store at once migrate
+it exactly once: a file lock next to a SQLite database, a transaction-scoped advisory
+lock on PostgreSQL. Both re-read the revision once they hold the lock.
+
+Adding a revision: change ``_tables``, then let Alembic draft the migration against a
+scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0002"``
+(a test checks that it is Alembic's head, another that the tables match the migrations):
+
+    from alembic import command
+    config = alembic_config("sqlite:///scratch.db")
+    command.upgrade(config, "head")
+    command.revision(config, "run inputs", autogenerate=True, rev_id="0002")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from kernel_ext._errors import StoreSchemaError
+from kernel_ext.store._engine import unavailable, write_engine
+from kernel_ext.store._urls import mask, sqlite_path
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["MIGRATIONS", "SCHEMA_REVISION", "alembic_config", "current_revision", "migrate"]
+
+SCHEMA_REVISION = "0001"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Any fixed 64-bit number works; this one spells "taskbook" in ASCII.
+_PG_LOCK_KEY = 0x7461736B626F6F6B
+
+
+def migrate(engine: Engine) -> None:
+    """Make the store at ``engine`` current, or raise why it cannot be used."""
+    with _process_lock(engine):
+        if current_revision(engine) != SCHEMA_REVISION:
+            _upgrade(engine)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The store's Alembic revision, None for an empty database."""
+    try:
+        connection = engine.connect()
+    except DBAPIError as error:
+        raise unavailable(engine, error) from error
+    with connection:
+        try:
+            revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+        except DBAPIError:
+            return None  # no table yet; _upgrade looks again under the lock
+    return None if revision is None else str(revision)
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic's configuration for the store's migrations (also for writing new ones)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _upgrade(engine: Engine) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    with write_engine(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+        revision = _locked_revision(connection)
+        if revision == SCHEMA_REVISION:
+            return  # another process migrated while we waited for the lock
+        if revision is not None and not _is_known(config, revision):
+            raise StoreSchemaError(
+                f"The store at {mask(engine.url)} was written by a newer Taskbook (schema "
+                f"{revision}; this one knows up to {SCHEMA_REVISION}); upgrade with "
+                "`pip install -U taskbook` or point TASKBOOK_STORE_URL at another store."
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _locked_revision(connection: Connection) -> str | None:
+    # Ask first: on PostgreSQL a failed SELECT would abort the migration's transaction.
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if revision is None else str(revision)
+
+
+def _is_known(config: Config, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+@contextlib.contextmanager
+def _process_lock(engine: Engine) -> Iterator[None]:
+    """Serialise opening a SQLite store across processes (a no-op on PostgreSQL).
+
+    Held while the first connection switches the file to WAL, which needs an exclusive
+    lock that SQLite's busy handler does not always wait for, and while migrating.
+    """
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: SQLite's own write lock still serialises migrations
+        yield
+        return
+    lock_file = f"{sqlite_path(engine.url)}.lock"
+    try:
+        descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise unavailable(engine, error) from error
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock

@@ -1,0 +1,106 @@
+"""The store's tables (SQLAlchemy Core), as migrated by revision 0001.
+
+Core rather than ORM: the writer inserts thousands of rows per batch with
+``executemany``, and the readers return plain dicts, so no unit of work is needed.
+
+There are no foreign keys on purpose: a batch may carry a task run before its flow run,
+a task called outside any flow has none, and history is append-only. Indexes cover the
+lookups the readers make.
+
+A change here needs a new revision in ``migrations/versions`` and a bump of
+``SCHEMA_REVISION``; a test compares these tables with the migrated database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+
+from kernel_ext.store._types import AutoId, Json, UTCDateTime
+
+__all__ = ["flow_runs", "logs", "metadata", "results", "state_history", "task_runs"]
+
+# Named constraints, so later revisions can drop or alter them (SQLite's batch mode needs
+# the names).
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+flow_runs = Table(
+    "flow_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("flow_name", String, nullable=False, index=True),
+    Column("parameters", Json),
+    Column("parent_task_run_id", ID, index=True),
+    Column("tags", Json),
+    Column("state_type", String(16)),
+    Column("state_name", String),
+    Column("state_message", Text),
+    Column("start_time", UTCDateTime),
+    Column("end_time", UTCDateTime),
+    Column("run_count", Integer, nullable=False),
+    Column("created", UTCDateTime, nullable=False, index=True),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("task_key", String, nullable=False),
+    Column("flow_run_id", ID, index=True),
+    Column("upstream", Json),
+    Column("tags", Json),
+    Column("state_type", String(16)),
+    Column("state_name", String),
+    Column("state_message", Text),
+    Column("start_time", UTCDateTime),
+    Column("end_time", UTCDateTime),
+    Column("run_count", Integer, nullable=False),
+    Column("cache_key", String, index=True),
+    Column("created", UTCDateTime, nullable=False, index=True),
+)
+
+state_history = Table(
+    "state_history",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("run_id", ID, nullable=False, index=True),
+    Column("run_kind", String(4), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("name", String, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Column("message", Text),
+    Column("details", Json),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("flow_run_id", ID, index=True),
+    Column("task_run_id", ID, index=True),
+    Column("level", Integer, nullable=False),
+    Column("logger", String, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("task_run_id", ID, nullable=False),
+    Column("cache_key", String, index=True),
+    Column("location", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("expiration", UTCDateTime),
+)

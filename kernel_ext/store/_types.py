@@ -1,0 +1,97 @@
+"""Column types and value conversions shared by the tables, the writer and the readers.
+
+Times are stored as timezone-aware UTC: ``timestamptz`` on PostgreSQL, and on SQLite
+(which has no time zones) as naive UTC text that sorts chronologically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = ["AutoId", "Json", "UTCDateTime", "dumps", "from_epoch", "isoformat", "sqlite_text"]
+
+# Big on PostgreSQL (history and logs grow without bound); plain INTEGER on SQLite, where
+# only "INTEGER PRIMARY KEY" is an auto-incrementing rowid alias.
+AutoId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+# JSONB on PostgreSQL so later revisions can index and query inside parameters.
+Json: TypeEngine[Any] = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+_REPR_LIMIT = 1000
+_EPOCH = datetime(1970, 1, 1)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on the way out, whatever the backend returns.
+
+    The writer encodes its times itself (see ``_rows``); queries bind aware datetimes,
+    which both backends store correctly without help.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def from_epoch(seconds: float) -> datetime:
+    """An engine time (float epoch seconds) as an aware UTC datetime."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def sqlite_text(seconds: float) -> str:
+    """An engine time as SQLAlchemy stores a DATETIME in SQLite: naive UTC text.
+
+    Always with microseconds, so the text sorts (and compares in queries) as time does.
+    """
+    return (_EPOCH + timedelta(seconds=seconds)).isoformat(" ", "microseconds")
+
+
+def isoformat(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def dumps(value: Any) -> str:
+    """JSON for a column; never fails, so one odd parameter cannot block a whole batch.
+
+    Values JSON cannot express (a DataFrame passed as a flow parameter, a set, a path)
+    are stored as their (truncated) ``repr``; NaN and infinities, which PostgreSQL's
+    JSON types reject, are stored as strings.
+    """
+    try:
+        return json.dumps(value, default=_fallback, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), default=_fallback, separators=(",", ":"))
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    text = repr(value)
+    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

@@ -1,0 +1,246 @@
+"""The background writer: drains a store's event queue into the database in batches.
+
+The engine's hot path only appends to a ``deque``; this thread wakes every ``INTERVAL``
+seconds (sooner when the queue passes ``WAKE_AT`` or someone flushes), turns what it
+finds into rows and writes them with one ``executemany`` per table, in one transaction.
+
+Failures: a transient one (SQLite busy, a PostgreSQL serialization failure or dropped
+connection) is retried with backoff for as long as it takes; ``flush`` times out
+meanwhile and says why. A permanent one is retried on halves of the batch, so one bad event
+cannot sink its neighbours; the events that still fail alone are reported by the next
+``flush``. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from kernel_ext._errors import StoreError
+from kernel_ext._events import Event
+from kernel_ext.store._engine import write_engine
+from kernel_ext.store._inserts import prepare_inserts
+from kernel_ext.store._rows import Rows, to_rows
+from kernel_ext.store._urls import mask
+
+__all__ = ["INTERVAL", "WAKE_AT", "FlushTicket", "Writer"]
+
+logger = logging.getLogger("taskbook.store")
+
+INTERVAL = 0.05
+WAKE_AT = 1000
+MAX_BATCH = 10_000
+_MAX_BACKOFF = 2.0
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+
+
+class FlushTicket(threading.Event):
+    """Queued by ``flush``; set once every event queued before it is committed."""
+
+
+class _Abandoned(Exception):
+    """The store was closed while a batch was still failing; stop retrying."""
+
+
+class Writer:
+    """Owns the writer thread of one store and the errors it has to report."""
+
+    def __init__(self, engine: Engine, queue: deque[Event | FlushTicket]) -> None:
+        self._engine = write_engine(engine)
+        self._queue = queue
+        self.wake = threading.Event()
+        self._statements, self._encode_time = prepare_inserts(engine.dialect)
+        self._stopping = False
+        self._abandon = threading.Event()
+        self._in_flight = 0
+        self._failed = 0  # events lost since the last flush reported them
+        self._failure: Exception | None = None
+        self._fatal: BaseException | None = None
+        self.last_error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._main, name="taskbook-store-writer", daemon=True
+        )
+        self._thread.start()
+
+    def flush(self, timeout: float | None) -> None:
+        """Block until everything queued before this call is committed."""
+        self._raise_if_dead()
+        ticket = FlushTicket()
+        self._queue.append(ticket)
+        self.wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # Poll rather than wait once, so a writer that dies meanwhile is noticed.
+        while not ticket.wait(0.1):
+            self._raise_if_dead()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._timeout_error(timeout)
+        self._raise_if_dead()
+        self._raise_failure()
+
+    def stop(self, abandon: bool) -> int:
+        """End the thread once it has written what is queued, or at once if ``abandon``.
+
+        Returns how many events were left unwritten.
+        """
+        self._stopping = True
+        if abandon:
+            self._abandon.set()
+        self.wake.set()
+        self._thread.join(timeout=10)
+        self._release_leftovers()
+        return self._failed
+
+    def _main(self) -> None:
+        try:
+            while not self._stopping or self._queue:
+                self.wake.wait(INTERVAL)
+                self.wake.clear()
+                while self._queue and not self._abandon.is_set():
+                    self._write_next_batch()
+                if self._abandon.is_set():
+                    break
+        except _Abandoned:
+            self._failed += self._in_flight
+        except BaseException as error:  # reported by flush(); the thread must not vanish
+            logger.exception("The Taskbook store writer stopped")
+            self._fatal = error
+        finally:
+            self._release_leftovers()
+
+    def _write_next_batch(self) -> None:
+        events, tickets = _drain(self._queue, MAX_BATCH)
+        self._in_flight = len(events)
+        if events:
+            self._write(events)
+        self._in_flight = 0
+        for ticket in tickets:
+            ticket.set()
+
+    def _write(self, events: list[Event]) -> None:
+        try:
+            self._commit(events)
+        except _Abandoned:
+            raise
+        except Exception as error:
+            if len(events) == 1:
+                self._record_failure(error)
+                return
+            # Halve until the culprits are alone; everything else gets written.
+            middle = len(events) // 2
+            self._write(events[:middle])
+            self._write(events[middle:])
+
+    def _commit(self, events: Sequence[Event]) -> None:
+        attempt = 0
+        while True:
+            rows = to_rows(events, self._encode_time)
+            try:
+                with self._engine.begin() as connection:
+                    self._execute(connection, rows)
+            except DBAPIError as error:
+                if not is_transient(error):
+                    raise
+                attempt += 1
+                self.last_error = error
+                self._back_off(attempt, error)
+                continue
+            rows.mark_persisted()
+            self.last_error = None
+            return
+
+    def _execute(self, connection: Connection, rows: Rows) -> None:
+        for table, sql in self._statements:
+            batch = getattr(rows, table)
+            if batch:
+                connection.exec_driver_sql(sql, batch)
+
+    def _back_off(self, attempt: int, error: DBAPIError) -> None:
+        delay = min(_MAX_BACKOFF, 0.01 * 2**attempt)
+        if attempt == 10:
+            logger.warning("The Taskbook store is busy or unreachable; retrying: %s", error)
+        if self._abandon.wait(delay):
+            raise _Abandoned from error
+
+    def _record_failure(self, error: Exception) -> None:
+        logger.error("The Taskbook store could not write an event", exc_info=error)
+        self._failed += 1
+        self._failure = error
+
+    def _raise_failure(self) -> None:
+        failure, count = self._failure, self._failed
+        if failure is None:
+            return
+        self._failure, self._failed = None, 0
+        raise StoreError(
+            f"{count} event(s) could not be written to the store at "
+            f"{mask(self._engine.url)} and are lost (last: {type(failure).__name__}: "
+            f"{failure}). The other events were written; the full tracebacks are in the "
+            "'taskbook.store' log."
+        ) from failure
+
+    def _raise_if_dead(self) -> None:
+        if self._fatal is not None:
+            raise StoreError(
+                f"The store writer stopped ({type(self._fatal).__name__}: {self._fatal}); "
+                "later runs are not saved. Call kernel_ext.store.reset_store() or restart "
+                "the kernel."
+            ) from self._fatal
+        if not self._thread.is_alive():
+            raise StoreError("The store is closed; get the current one with get_store().")
+
+    def _timeout_error(self, timeout: float | None) -> StoreError:
+        pending = self._in_flight + sum(1 for i in list(self._queue) if type(i) is not FlushTicket)
+        cause = f" (last error: {self.last_error})" if self.last_error else ""
+        error = StoreError(
+            f"The store at {mask(self._engine.url)} did not commit within {timeout} s"
+            f"{cause}; {pending} event(s) are waiting. Check that the database is "
+            "reachable, or call flush(timeout=None) to wait longer."
+        )
+        error.__cause__ = self.last_error
+        return error
+
+    def _release_leftovers(self) -> None:
+        """Wake every flush still waiting, and count the events never written."""
+        while True:
+            try:
+                item = self._queue.popleft()
+            except IndexError:  # emptied, perhaps by the other thread
+                return
+            if type(item) is FlushTicket:
+                item.set()
+            else:
+                self._failed += 1
+
+
+def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], list[FlushTicket]]:
+    events: list[Event] = []
+    tickets: list[FlushTicket] = []
+    while queue and len(events) < limit:
+        item = queue.popleft()
+        if type(item) is FlushTicket:
+            tickets.append(item)
+        else:
+            events.append(item)  # type: ignore[arg-type]
+    return events, tickets
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """Whether retrying the same transaction later can succeed."""
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        message = str(original).lower()
+        return "locked" in message or "busy" in message
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg raises OperationalError without a SQLSTATE when it cannot connect.
+        return isinstance(error, OperationalError)
+    return str(sqlstate)[:2] in _TRANSIENT_SQLSTATE_CLASSES

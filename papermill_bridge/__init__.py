@@ -1,0 +1,1 @@
+"""Deployments: promote notebooks, schedules, workers, and the `taskbook` CLI."""

@@ -1,0 +1,39 @@
+"""The public surface is deliberate: adding or removing a name must be a conscious change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import kernel_ext
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(kernel_ext.__all__) == [
+        "CacheKeyError", "ConfigurationError", "Flow", "ParameterValidationError",
+        "ResultError", "State", "StateType", "StoreError", "Task", "TaskRunFuture",
+        "TaskRunFutureList", "TaskRunTimeout", "TaskbookError", "ThreadPoolTaskRunner",
+        "as_completed", "exponential_backoff", "flow", "get_run_logger", "task", "unmapped",
+        "wait",
+    ]  # fmt: skip
+    for name in kernel_ext.__all__:
+        assert getattr(kernel_ext, name) is not None
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, kernel_ext\n"
+        "heavy = {'sqlalchemy', 'alembic', 'pydantic', 'fsspec', 'IPython', 'numpy', 'pandas'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_errors_share_one_root() -> None:
+    from kernel_ext import _errors
+
+    for name in _errors.__all__:
+        error = getattr(_errors, name)
+        assert issubclass(error, (_errors.TaskbookError, _errors.TaskbookSignal)), name
+    assert not issubclass(_errors.TaskbookSignal, Exception)

@@ -1,0 +1,64 @@
+"""Builders shared by the store tests: runs and events as the engine makes them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from kernel_ext._events import LogEvent, ResultEvent, StateEvent
+from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId, new_id
+from kernel_ext._states import State
+from kernel_ext.store._engine import create_store_engine
+
+__all__ = ["Runs", "count_rows"]
+
+
+def count_rows(url: str, table: str) -> int:
+    """Rows in ``table``, read through a connection of its own (not the store's)."""
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+    finally:
+        engine.dispose()
+
+
+class Runs:
+    """Builds runs and events the way the engine does: mutate the run, then emit."""
+
+    def flow(self, name: str = "etl", **fields: Any) -> FlowRun:
+        fields.setdefault("flow_name", name)
+        return FlowRun(id=FlowRunId(new_id()), name=f"{name}-run", **fields)
+
+    def task(self, flow: FlowRun | None = None, name: str = "load", **fields: Any) -> TaskRun:
+        fields.setdefault("task_key", f"{name}-key")
+        flow_run_id = None if flow is None else flow.id
+        return TaskRun(id=TaskRunId(new_id()), name=f"{name}-0", flow_run_id=flow_run_id, **fields)
+
+    def move(self, run: FlowRun | TaskRun, state: State) -> StateEvent:
+        """Put ``run`` in ``state`` (with start/end times and run count) and say so."""
+        if state.is_running():
+            run.run_count += 1
+            run.start_time = run.start_time or state.timestamp
+        if state.is_final():
+            run.end_time = state.timestamp
+        run.state = state
+        return StateEvent(run, state)
+
+    def log(self, run: FlowRun | TaskRun, message: str, level: int = 20) -> LogEvent:
+        flow_id: str | None
+        task_id: str | None
+        if isinstance(run, FlowRun):
+            flow_id, task_id = run.id, None
+        else:
+            flow_id, task_id = run.flow_run_id, run.id
+        return LogEvent(flow_id, task_id, level, "taskbook.run", message, time.time())
+
+    def result(
+        self, run: TaskRun, key: str | None, location: str, expires_in: float | None = None
+    ) -> ResultEvent:
+        now = time.time()
+        expiration = None if expires_in is None else now + expires_in
+        return ResultEvent(run.id, key, location, now, expiration)

@@ -1,0 +1,116 @@
+"""Listing, filtering and resolving runs; what unknown ids raise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kernel_ext._errors import RunNotFound
+from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId
+from kernel_ext._states import Cached, Completed, Failed, Running, State
+from kernel_ext.store import Store
+from tests.store.helpers import Runs
+
+
+def _write(store: Store, runs: Runs, *pairs: tuple[FlowRun | TaskRun, State]) -> None:
+    for run, state in pairs:
+        store.submit(runs.move(run, state))
+    store.flush()
+
+
+def test_flow_runs_are_listed_newest_first_and_filtered(store: Store, runs: Runs) -> None:
+    etl = [runs.flow("etl", created=1_700_000_000 + i) for i in range(3)]
+    report = runs.flow("report", created=1_700_000_010)
+    _write(
+        store,
+        runs,
+        (etl[0], Completed()),
+        (etl[1], Failed(message="bad input")),
+        (etl[2], Running()),
+        (report, Completed()),
+    )
+
+    listed = store.list_flow_runs()
+    assert [r["id"] for r in listed] == [report.id, etl[2].id, etl[1].id, etl[0].id]
+    assert [r["id"] for r in store.list_flow_runs(limit=2)] == [report.id, etl[2].id]
+    assert {r["id"] for r in store.list_flow_runs(name="etl")} == {r.id for r in etl}
+    assert [r["id"] for r in store.list_flow_runs(name="report-run")] == [report.id]
+    for state in ("Completed", "completed", "COMPLETED"):
+        assert [r["id"] for r in store.list_flow_runs(state=state)] == [report.id, etl[0].id]
+    assert [r["id"] for r in store.list_flow_runs(state="Failed", name="etl")] == [etl[1].id]
+    assert listed[2]["state_message"] == "bad input"
+    assert listed[1]["duration"] is None  # still running
+    assert set(listed[0]) >= {
+        "id", "name", "flow_name", "state", "state_type", "start_time", "end_time",
+        "duration", "parameters", "tags", "parent_task_run_id",
+    }  # fmt: skip
+    json.dumps(listed)
+
+
+def test_a_state_type_matches_all_its_names(store: Store, runs: Runs) -> None:
+    done, cached = runs.flow(), runs.flow()
+    _write(store, runs, (done, Completed()), (cached, Cached()))
+    assert len(store.list_flow_runs(state="COMPLETED")) == 2
+    assert [r["id"] for r in store.list_flow_runs(state="Cached")] == [cached.id]
+
+
+def test_task_runs_called_outside_a_flow_are_kept(store: Store, runs: Runs) -> None:
+    flow = runs.flow()
+    inside, outside = runs.task(flow), runs.task(None, "adhoc")
+    _write(store, runs, (flow, Running()), (inside, Completed()), (outside, Completed()))
+    orphans = store.list_orphan_task_runs(limit=10)
+    assert [t["id"] for t in orphans] == [outside.id]
+    assert orphans[0]["flow_run_id"] is None
+    assert store.list_orphan_task_runs(limit=0) == []
+
+
+def test_a_subflow_points_at_its_parent_task_run(store: Store, runs: Runs) -> None:
+    parent = runs.flow("parent")
+    call = runs.task(parent, "child-flow")
+    child = runs.flow("child", parent_task_run_id=call.id)
+    _write(store, runs, (parent, Running()), (call, Running()), (child, Completed()))
+    assert store.read_flow_run(child.id)["parent_task_run_id"] == call.id
+
+
+def test_short_id_prefixes_resolve_like_git(store: Store, runs: Runs) -> None:
+    flow = runs.flow()
+    flow.id = FlowRunId("abc12345-0000-0000-0000-000000000000")
+    task = runs.task(flow)
+    task.id = TaskRunId("abc99999-0000-0000-0000-000000000000")
+    other = runs.task(flow)
+    other.id = TaskRunId("abd00000-0000-0000-0000-000000000000")
+    _write(store, runs, (flow, Running()), (task, Running()), (other, Running()))
+
+    assert store.find_runs("abc1") == [flow.id]
+    assert store.find_runs("abc") == [flow.id, task.id]  # ambiguous: the CLI asks
+    assert store.find_runs("ab", limit=2) == [flow.id, task.id]
+    assert store.find_runs("abd") == [other.id]
+    assert store.find_runs("zzz") == []
+    assert store.find_runs("a_c") == []  # LIKE wildcards are taken literally
+    assert store.find_runs("%") == []
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda s, i: s.read_flow_run(i),
+        lambda s, i: s.read_task_run(i),
+        lambda s, i: s.read_history(i),
+        lambda s, i: s.read_logs(i),
+    ],
+    ids=["flow", "task", "history", "logs"],
+)
+def test_unknown_ids_raise_run_not_found(store: Store, read: Callable[[Store, str], Any]) -> None:
+    with pytest.raises(RunNotFound, match=r"'no-such-run'.*taskbook runs ls"):
+        read(store, "no-such-run")
+
+
+def test_a_task_run_id_is_not_a_flow_run(store: Store, runs: Runs) -> None:
+    task = runs.task()
+    _write(store, runs, (task, Running()))
+    with pytest.raises(RunNotFound, match="flow run"):
+        store.read_flow_run(task.id)
+    assert store.read_logs(task.id) == []
