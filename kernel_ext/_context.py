@@ -32,7 +32,7 @@ class FlowRunContext:
     flow_run: FlowRun
     task_runner: TaskRunner
     log_prints: bool = False
-    futures: list[TaskRunFuture] = field(default_factory=list)
+    futures: list[TaskRunFuture[Any]] = field(default_factory=list)
     results: dict[int, tuple[Any, TaskRunId]] = field(default_factory=dict)
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -49,7 +49,7 @@ class Flow(Generic[P, R]):
         if not callable(fn):
             raise ConfigurationError(f"@flow needs a function, got {type(fn).__name__}.")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
         self.description = description or inspect.getdoc(fn)
         self.flow_run_name = flow_run_name
         self.tags = tuple(tags or ())
@@ -74,7 +74,7 @@ class Flow(Generic[P, R]):
             validate_parameters=validate_parameters, on_completion=on_completion,
             on_failure=on_failure,
         )  # fmt: skip
-        update_wrapper(self, fn)  # type: ignore[arg-type]
+        update_wrapper(self, fn)  # type: ignore[arg-type,unused-ignore]
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"

@@ -22,13 +22,18 @@ class ParameterBinder:
     """Binds and validates the calls of one flow function (the model is built once)."""
 
     def __init__(self, fn: Callable[..., Any], flow_name: str, validate: bool = True) -> None:
-        self.signature = inspect.signature(fn)
+        self.signature = _signature(fn)
         self.flow_name = flow_name
         self.validate = validate and any(
             p.annotation is not inspect.Parameter.empty and p.kind not in _VARIADIC
             for p in self.signature.parameters.values()
         )
         self._model: Any = None
+        self._annotations = {
+            name: p.annotation
+            for name, p in self.signature.parameters.items()
+            if p.annotation is not inspect.Parameter.empty and p.kind not in _VARIADIC
+        }
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -44,10 +49,12 @@ class ParameterBinder:
 
     def call_args(self, values: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The ``(args, kwargs)`` that call the function with bound ``values``."""
-        bound = inspect.BoundArguments(self.signature, values)  # type: ignore[arg-type]
+        bound = inspect.BoundArguments(self.signature, values)  # type: ignore[arg-type,unused-ignore]
         return bound.args, bound.kwargs
 
     def _validated(self, values: dict[str, Any]) -> dict[str, Any]:
+        if self._already_valid(values):
+            return values
         import pydantic
 
         model = self._model or self._build_model()
@@ -65,6 +72,17 @@ class ParameterBinder:
             ) from None
         return {**values, **{name: getattr(validated, name) for name in fields}}
 
+    def _already_valid(self, values: dict[str, Any]) -> bool:
+        """Values whose type *is* their plain-class annotation need no pydantic round trip.
+
+        This keeps the common call (``flow(3)`` for ``n: int``) free of the pydantic
+        import and validation; anything else (coercion, generics, models) goes through it.
+        """
+        for name, annotation in self._annotations.items():
+            if isinstance(annotation, str) or type(values.get(name)) is not annotation:
+                return False
+        return True
+
     def _build_model(self) -> Any:
         import pydantic
 
@@ -76,13 +94,22 @@ class ParameterBinder:
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[name] = (annotation, default)
         config = pydantic.ConfigDict(arbitrary_types_allowed=True)
-        self._model = pydantic.create_model(  # type: ignore[call-overload]
+        self._model = pydantic.create_model(  # type: ignore[call-overload,unused-ignore]
             f"{self.flow_name}_parameters", __config__=config, **fields
         )
         return self._model
 
     def _describe(self) -> str:
         return str(self.signature)
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """The signature with string annotations (``from __future__ import annotations``)
+    evaluated where possible, so they validate like real ones."""
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except Exception:
+        return inspect.signature(fn)
 
 
 def jsonable(value: Any, limit: int = 2000) -> Any:

@@ -26,19 +26,29 @@ def _get(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+_created: dict[str, Path] = {}
+
+
 def home() -> Path:
     value = _get("TASKBOOK_HOME")
     if value is None:
         import platformdirs
 
         value = platformdirs.user_data_dir("taskbook", appauthor=False)
-    path = Path(value).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    path = _created.get(value)
+    if path is None:
+        # Created once per process and value: this sits on the path of every top-level run.
+        path = Path(value).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        _created[value] = path
     return path
 
 
 def store_url() -> str:
-    return _get("TASKBOOK_STORE_URL") or f"sqlite:///{home() / 'taskbook.db'}"
+    explicit = _get("TASKBOOK_STORE_URL")
+    if explicit:
+        return explicit
+    return f"sqlite:///{home() / 'taskbook.db'}"
 
 
 def results_url() -> str:

@@ -20,6 +20,7 @@ Every transition is an immutable ``State``; a run's history is the ordered list 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -138,7 +139,7 @@ class State:
         return error
 
 
-def _factory(type_: StateType, name: str | None = None) -> Any:
+def _factory(type_: StateType, name: str | None = None) -> Callable[..., State]:
     def make(
         message: str | None = None,
         data: Any = None,

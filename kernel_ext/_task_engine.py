@@ -80,10 +80,10 @@ class TaskRunEngine:
         if upstream:
             self.run.upstream = upstream
         if resolved.failed is not None:
-            upstream, state = resolved.failed
+            label, state = resolved.failed
             self._finish(
                 states.Failed(
-                    f"Upstream task run {upstream!r} ended {state.name}; this run did not start.",
+                    f"Upstream task run {label!r} ended {state.name}; this run did not start.",
                     data=resolved.error,
                 )
             )

@@ -63,7 +63,7 @@ class Task(Generic[P, R]):
         if not callable(fn):
             raise ConfigurationError(f"@task needs a function, got {type(fn).__name__}.")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
         self.tags = tuple(tags or ())
         self.task_key = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', self.name)}"
@@ -97,7 +97,7 @@ class Task(Generic[P, R]):
             persist_result=persist_result, result_storage=result_storage,
             log_prints=log_prints, on_completion=on_completion, on_failure=on_failure,
         )  # fmt: skip
-        update_wrapper(self, fn)  # type: ignore[arg-type]
+        update_wrapper(self, fn)  # type: ignore[arg-type,unused-ignore]
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"

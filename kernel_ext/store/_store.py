@@ -49,7 +49,12 @@ class Store:
         self._on_close: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
-        return f"<Store {mask(self.url)}{' (closed)' if self.closed else ''}>"
+        return f"<Store {self.display_url}{' (closed)' if self.closed else ''}>"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked, fit to show or log."""
+        return mask(self.url)
 
     def __enter__(self) -> Store:
         return self

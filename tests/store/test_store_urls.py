@@ -17,7 +17,7 @@ from kernel_ext.store._urls import mask, parse_store_url
         ("postgresql://u@h/db", "postgresql+psycopg"),
         ("postgres://u@h/db", "postgresql+psycopg"),
         ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
-        ("sqlite:////tmp/x.db", "sqlite"),
+        ("sqlite:////data/taskbook.db", "sqlite"),
     ],
 )
 def test_postgres_urls_use_psycopg(given: str, driver: str) -> None:
@@ -36,6 +36,11 @@ def test_a_relative_sqlite_path_is_made_absolute_and_its_folder_created(
 
 def test_passwords_are_masked() -> None:
     assert mask("postgresql://me:s3cret@db:5432/tb") == "postgresql://me:***@db:5432/tb"
+
+
+def test_the_store_shows_its_url_without_the_password(store: Store) -> None:
+    assert store.display_url == mask(store.url)
+    assert store.display_url in repr(store)
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,19 @@ def test_states_of_a_new_run_in_one_batch_make_one_row(runs: Runs) -> None:
     assert names == ["Pending", "Running", "Completed"]
 
 
-@pytest.mark.parametrize("seconds", [0.0, 1e-6, 1_700_000_000.5, 1_732_560_000.123456, 4e9])
+@pytest.mark.parametrize(
+    "seconds",
+    [
+        0.0,
+        1e-6,
+        0.9999995,
+        59.9999996,
+        1_700_000_000.5,
+        1_732_560_000.123456,
+        1_732_560_000.9999996,
+        4e9,
+    ],
+)
 def test_sqlite_times_are_written_as_sqlalchemy_writes_them(seconds: float) -> None:
     bind = UTCDateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
     assert bind is not None
