@@ -6,7 +6,9 @@ The flow shows the everyday features at once: a flaky fetch that succeeds on ret
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sys
 from typing import Any
 
 import click
@@ -42,7 +44,7 @@ def build_demo_flow() -> Any:
     @flow(name="demo-sensors", log_prints=True)
     def sensors(source: str = "station-7", count: int = 12) -> dict[str, float]:
         records = fetch(source, count)
-        values = clean.map(records).result()
+        values = clean.map(records)  # futures: summarize waits for them and records the edges
         summary = summarize(values)
         print(f"Summary of {source}: {summary}")
         return summary
@@ -59,7 +61,12 @@ def demo(source: str, count: int, as_json: bool) -> None:
     from kernel_ext.store import get_store
     from papermill_bridge.cli._runs import list_runs, show_run
 
-    summary = build_demo_flow()(source, count)
+    sensors = build_demo_flow()
+    if as_json:  # keep stdout for the JSON document alone
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = sensors(source, count)
+    else:
+        summary = sensors(source, count)
     store = get_store()
     latest = store.list_flow_runs(limit=1)[0]
     if as_json:

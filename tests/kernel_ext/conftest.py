@@ -7,12 +7,16 @@ from typing import Any
 import pytest
 
 from kernel_ext.testing import taskbook_test_harness
+from tests.postgres import new_schema_url
 
 
-@pytest.fixture
-def home() -> Iterator[Path]:
-    """A throwaway data directory and SQLite store for one test."""
-    with taskbook_test_harness() as path:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def home(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A throwaway data directory, with a store on SQLite or on a real PostgreSQL."""
+    url = None
+    if request.param == "postgresql":
+        url = new_schema_url(request.getfixturevalue("postgres_database"))
+    with taskbook_test_harness(store_url=url) as path:
         yield path
 
 

@@ -160,7 +160,9 @@ def test_results_can_live_at_an_fsspec_url(home: Any) -> None:
     pytest.importorskip("fsspec")
     import fsspec
 
-    @task(cache_policy=INPUTS, result_storage="memory://taskbook-test-results")
+    folder = f"/taskbook-test-results/{home.name}"
+
+    @task(cache_policy=INPUTS, result_storage=f"memory://{folder}")
     def value(x: int) -> dict[str, int]:
         return {"x": x}
 
@@ -170,7 +172,7 @@ def test_results_can_live_at_an_fsspec_url(home: Any) -> None:
 
     assert pipeline() == "Completed"
     assert pipeline() == "Cached"
-    assert fsspec.filesystem("memory").ls("/taskbook-test-results")
+    assert fsspec.filesystem("memory").ls(folder)
 
 
 def test_results_are_indexed_in_the_store(store: Any) -> None:
