@@ -45,7 +45,7 @@ def build_demo_flow() -> Any:
     def sensors(source: str = "station-7", count: int = 12) -> dict[str, float]:
         records = fetch(source, count)
         values = clean.map(records)  # futures: summarize waits for them and records the edges
-        summary = summarize(values)
+        summary: dict[str, float] = summarize(values)
         print(f"Summary of {source}: {summary}")
         return summary
 
