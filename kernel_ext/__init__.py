@@ -52,3 +52,16 @@ __all__ = [
     "unmapped",
     "wait",
 ]
+
+
+def load_ipython_extension(shell: object) -> None:
+    """``%load_ext kernel_ext``: register the ``%%task`` and ``%tasks`` magics."""
+    from kernel_ext.magics import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: object) -> None:
+    from kernel_ext.magics import unload_ipython_extension as unload
+
+    unload(shell)

@@ -1,0 +1,189 @@
+"""Running a ``%%task`` cell as a task run of the session's flow run.
+
+``CellRunner.run`` parses the options, analyses the code, computes the cache key, drives
+the task engine around the cell body, restores cached outputs, and updates the notebook's
+task graph. The body runs in the user's namespace, so the cell behaves as without the
+magic; the run's states, logs and upstream edges land in the store like any task run's.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kernel_ext import _states as states
+from kernel_ext._context import flow_run_context
+from kernel_ext._errors import ResultError
+from kernel_ext._events import ResultEvent, bus
+from kernel_ext._hashing import UnhashableValue, hash_text, hash_value
+from kernel_ext._logging import install_print_capture
+from kernel_ext._results import default_storage
+from kernel_ext._runs import TaskRun, TaskRunId
+from kernel_ext._task_engine import TaskRunEngine, create_task_run, run_sync
+from kernel_ext._tasks import Task
+from kernel_ext.cells._analysis import CellAnalysis, analyze
+from kernel_ext.cells._execute import CompiledCell, compile_cell
+from kernel_ext.cells._graph import NotebookGraph, TaskCell
+from kernel_ext.cells._options import TaskCellOptions, parse_options
+from kernel_ext.cells._session import InteractiveSession
+
+__all__ = ["CellOutcome", "CellRunner"]
+
+
+@dataclass(slots=True)
+class CellOutcome:
+    """What happened to one task cell execution."""
+
+    cell: TaskCell
+    state: states.State
+    compiled: CompiledCell | None
+    notes: list[str]
+
+
+class CellRunner:
+    """Runs task cells for one IPython shell and keeps the notebook's task graph."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.session = InteractiveSession(shell.user_ns)
+        self.graph = NotebookGraph()
+        self.cell_id: str | None = None
+        self._run: TaskRun | None = None
+
+    def run(self, line: str, body: str) -> CellOutcome:
+        options = parse_options(line)
+        code = self.shell.transform_cell(body)
+        tree = ast.parse(code)  # a SyntaxError is the caller's to show, like Python's own
+        analysis = analyze(code)
+        cell = self.graph.record_source(
+            options.name or self._default_name(), line, body, analysis.refs,
+            analysis.defs | analysis.deleted,
+        )  # fmt: skip
+        namespace = self.shell.user_ns
+        cell.inputs = tuple(sorted(r for r in analysis.refs if r in namespace))
+        notes = [f"`from {m} import *` binds names Taskbook cannot see; list them explicitly "
+                 "to track them." for m in analysis.star_imports]  # fmt: skip
+        key = self._cache_key(cell, analysis, options, notes)
+        filename = self.shell.compile.cache(code, self.shell.execution_count)
+        compiled = compile_cell(tree, filename)
+        state = self._drive(cell, options, compiled, analysis, key)
+        if state.name == "Cached":
+            notes.append(self._restore(cell, analysis, state))
+        elif state.name == "Completed" and key is not None:
+            self._persist(cell, analysis, key, options, notes)
+        run_time = self._duration()
+        stale = self.graph.record_run(cell, state.name, run_time, self._last_run_id, namespace)
+        if stale:
+            notes.append(f"Now stale (run `%tasks rerun-stale`): {', '.join(sorted(stale))}.")
+        return CellOutcome(cell, state, compiled, notes)
+
+    # --- the task run ---------------------------------------------------------------------
+
+    def _drive(self, cell: TaskCell, options: TaskCellOptions, compiled: CompiledCell,
+               analysis: CellAnalysis, key: str | None) -> states.State:  # fmt: skip
+        namespace = self.shell.user_ns
+        global_ns = self.shell.user_global_ns
+
+        def body() -> dict[str, Any]:
+            compiled.run(global_ns, namespace)
+            return {}
+
+        task = _cell_task(cell, options, body, key)
+        task.task_key = f"cell:{self.session.flow_name}:{cell.name}"
+        if options.log_prints:
+            install_print_capture()
+        context = self.session.context()
+        token = flow_run_context.set(context)
+        try:
+            run = create_task_run(task, context)
+            self._run = run
+            upstream = [TaskRunId(c.last_task_run_id) for c in self.graph.upstream_cells(cell)
+                        if c.last_task_run_id]  # fmt: skip
+            engine = TaskRunEngine(task, run, (), {}, None, None, upstream)
+            try:
+                return run_sync(engine, return_state=True)  # type: ignore[no-any-return]
+            except BaseException:
+                self.graph.record_run(cell, engine.state.name, self._duration(), run.id, {})
+                raise
+        finally:
+            flow_run_context.reset(token)
+
+    @property
+    def _last_run_id(self) -> str:
+        assert self._run is not None
+        return str(self._run.id)
+
+    def _duration(self) -> float | None:
+        run = self._run
+        if run is None or run.start_time is None or run.end_time is None:
+            return None
+        return run.end_time - run.start_time
+
+    # --- caching --------------------------------------------------------------------------
+
+    def _cache_key(self, cell: TaskCell, analysis: CellAnalysis, options: TaskCellOptions,
+                   notes: list[str]) -> str | None:  # fmt: skip
+        if not options.cache:
+            return None
+        parts = [analysis.source_key]
+        for name in cell.inputs:
+            value = self.shell.user_ns[name]
+            try:
+                parts.append(f"{name}={hash_value(value)}")
+            except UnhashableValue as error:
+                notes.append(
+                    f"Not cached: the value of {name!r} ({type(value).__name__}) cannot be "
+                    f"hashed ({error}); the cell ran uncached. Make it picklable, or compute "
+                    "it inside this cell."
+                )
+                return None
+        return "cell-" + hash_text("|".join(parts))
+
+    def _persist(self, cell: TaskCell, analysis: CellAnalysis, key: str,
+                 options: TaskCellOptions, notes: list[str]) -> None:  # fmt: skip
+        namespace = self.shell.user_ns
+        outputs = {name: namespace[name] for name in analysis.defs if name in namespace}
+        expiration = None if options.cache_expiration is None else (
+            time.time() + options.cache_expiration
+        )
+        try:
+            location = default_storage().write(key, outputs, expiration, f"cell {cell.name!r}")
+        except ResultError as error:
+            notes.append(f"Not cached: {error}")
+            return
+        bus.emit(ResultEvent(self._last_run_id, key, location, time.time(), expiration))
+
+    def _restore(self, cell: TaskCell, analysis: CellAnalysis, state: states.State) -> str:
+        namespace = self.shell.user_ns
+        outputs: dict[str, Any] = state.data or {}
+        namespace.update(outputs)
+        for name in analysis.deleted:
+            namespace.pop(name, None)
+        restored = ", ".join(sorted(outputs)) or "nothing"
+        return f"{cell.name}: {state.message or 'Cached'}; restored {restored} without running."
+
+    def _default_name(self) -> str:
+        if self.cell_id:
+            return f"cell-{self.cell_id[:8]}"
+        return f"cell-{self.shell.execution_count}"
+
+
+def _cell_task(cell: TaskCell, options: TaskCellOptions, body: Any, key: str | None) -> Task[
+        Any, Any]:  # fmt: skip
+    return Task(
+        body,
+        name=cell.name,
+        tags=("cell", *options.tags),
+        retries=options.retries,
+        retry_delay_seconds=list(options.retry_delay) or None,
+        timeout_seconds=options.timeout,
+        # The key is computed before the run (from the cell's inputs); the engine looks it
+        # up, and the runner persists the outputs itself so an unpicklable output only
+        # turns caching off for this cell instead of failing it.
+        cache_key_fn=None if key is None else (lambda _ctx, _params: key),
+        refresh_cache=options.refresh_cache,
+        persist_result=False,
+        log_prints=options.log_prints,
+    )
