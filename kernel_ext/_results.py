@@ -1,14 +1,20 @@
 """Persisted results: one file per result, in a local folder or at an fsspec URL.
 
-A result file is a one-line JSON header (created, expiration, serializer) followed by
-the pickled value. The header lets a cache lookup check expiry by reading a few bytes,
-and keeps the lookup free of database round trips. Local writes are atomic (write to a
-temporary name, then rename), so a reader in another process never sees half a file.
+A result file is a one-line JSON header (created, expiration, sizes) followed by the
+pickled value and then its large buffers, raw. The header lets a cache lookup check
+expiry by reading a few bytes, and keeps the lookup free of database round trips.
+Buffers (NumPy arrays, pandas columns) travel out of band (pickle protocol 5): they are
+written as they are and read straight into one block of memory that the restored arrays
+use, so restoring a large array costs about one disk read, not a read plus copies.
+Local writes are atomic (write to a temporary name, then rename), so a reader in another
+process never sees half a file.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import mmap
 import os
 import pickle
 import tempfile
@@ -23,6 +29,7 @@ from kernel_ext._errors import ResultError
 __all__ = ["Hit", "ResultStorage", "default_storage"]
 
 _MAGIC = b"TBR1"
+_MAP_AT = 1 << 20
 
 
 @dataclass(slots=True)
@@ -48,15 +55,19 @@ class ResultStorage:
         return f"{self.base}/{key}"
 
     def write(self, key: str, value: Any, expiration: float | None, label: str) -> str:
-        payload = _serialise(value, label)
-        header = json.dumps({"created": time.time(), "expiration": expiration}).encode()
-        data = b"".join((_MAGIC, header, b"\n", payload))
+        payload, buffers = _serialise(value, label)
+        header = json.dumps({
+            "created": time.time(), "expiration": expiration,
+            "payload": len(payload), "buffers": [b.nbytes for b in buffers],
+        }).encode()  # fmt: skip
+        pieces = [_MAGIC + header + b"\n", payload, *buffers]
         location = self.location(key)
         if self._remote:
             with _open_remote(location, "wb") as handle:
-                handle.write(data)
+                for piece in pieces:
+                    handle.write(piece)
         else:
-            _write_atomic(Path(location), data)
+            _write_atomic(Path(location), pieces)
         return location
 
     def read(self, key: str, now: float | None = None) -> Hit | None:
@@ -73,33 +84,63 @@ class ResultStorage:
             expiration = header.get("expiration")
             if expiration is not None and expiration <= (now or time.time()):
                 return None
-            return Hit(_deserialise(handle.read(), location), location, header["created"])
+            value = _deserialise(handle, header, location)
+            return Hit(value, location, header["created"])
 
 
-def _serialise(value: Any, label: str) -> bytes:
+def _serialise(value: Any, label: str) -> tuple[bytes, list[memoryview]]:
+    buffers: list[pickle.PickleBuffer] = []
     try:
-        return pickle.dumps(value, protocol=5)
-    except Exception as first:
+        payload = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    except Exception as first:  # noqa: BLE001 - try cloudpickle before giving up
+        buffers.clear()
         try:
             import cloudpickle
 
-            return bytes(cloudpickle.dumps(value, protocol=5))
-        except Exception:
+            payload = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception:  # noqa: BLE001
             raise ResultError(
                 f"The result of {label} ({type(value).__name__}) cannot be pickled, so it "
                 f"cannot be persisted: {type(first).__name__}: {first}. Return a picklable "
                 "value, or set persist_result=False (this also turns caching off)."
             ) from first
+    return payload, [b.raw() for b in buffers]
 
 
-def _deserialise(payload: bytes, location: str) -> Any:
+def _deserialise(handle: IO[bytes], header: dict[str, Any], location: str) -> Any:
+    sizes: list[int] = header.get("buffers", [])
+    size = header.get("payload")
     try:
-        return pickle.loads(payload)
-    except Exception as error:
+        if size is None:  # a file without out-of-band buffers
+            return pickle.loads(handle.read())
+        view = _body(handle, size + sum(sizes))
+        offsets, buffers = size, []
+        for length in sizes:
+            buffers.append(view[offsets : offsets + length])
+            offsets += length
+        return pickle.loads(view[:size], buffers=buffers)
+    except Exception as error:  # noqa: BLE001
         raise ResultError(
             f"The persisted result at {location} cannot be read back ({error}). "
             "Delete the file or run with refresh_cache=True to compute it again."
         ) from error
+
+
+def _body(handle: IO[bytes], length: int) -> memoryview:
+    """The rest of the file as writable memory: mapped copy-on-write when it is large
+    and local (no read, no copy until a page is touched), else read into a new block."""
+    if length >= _MAP_AT and hasattr(handle, "fileno"):
+        try:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        else:
+            start = handle.tell()
+            return memoryview(mapped)[start : start + length]
+    block = bytearray(length)
+    view = memoryview(block)
+    handle.readinto(view)  # type: ignore[attr-defined]
+    return view
 
 
 def _read_header(handle: IO[bytes], location: str) -> dict[str, Any]:
@@ -109,12 +150,13 @@ def _read_header(handle: IO[bytes], location: str) -> dict[str, Any]:
     return json.loads(line[len(_MAGIC):])  # type: ignore[no-any-return]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, pieces: list[Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in pieces:
+                handle.write(piece)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

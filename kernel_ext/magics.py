@@ -14,7 +14,6 @@ Loaded by ``%load_ext kernel_ext`` only, so ``import kernel_ext`` never imports 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -28,14 +27,14 @@ __all__ = ["TaskbookMagics", "load_ipython_extension", "unload_ipython_extension
 
 
 @magics_class
-class TaskbookMagics(Magics):  # type: ignore[misc]
+class TaskbookMagics(Magics):
     """The ``%%task`` and ``%tasks`` magics of one shell."""
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.runner = CellRunner(shell)
 
-    @cell_magic("task")  # type: ignore[misc]
+    @cell_magic("task")  # type: ignore[arg-type]
     def task(self, line: str, cell: str) -> None:
         """Run this cell as a tracked, retried, optionally cached task run.
 
@@ -48,7 +47,8 @@ class TaskbookMagics(Magics):  # type: ignore[misc]
         except ConfigurationError as error:
             raise UsageError(f"{error}\nUsage: {USAGE}") from None
         except SyntaxError:
-            self.shell.showsyntaxerror()
+            shell: Any = self.shell
+            shell.showsyntaxerror()
             return
         for note in outcome.notes:
             print(f"[taskbook] {note}")
@@ -56,7 +56,7 @@ class TaskbookMagics(Magics):  # type: ignore[misc]
         if state.is_failed() or state.is_crashed():
             raise _shown_as_cell_error(self.shell, state, outcome.compiled)
 
-    @line_magic("tasks")  # type: ignore[misc]
+    @line_magic("tasks")  # type: ignore[arg-type]
     def tasks(self, line: str) -> Any:
         """List the notebook's task cells; `%tasks rerun-stale` re-runs the stale ones.
 
@@ -68,7 +68,9 @@ class TaskbookMagics(Magics):  # type: ignore[misc]
         if words == ["--json"]:
             return [_describe(c) for c in self.runner.graph.cells.values()]
         if words:
-            raise UsageError(f"%tasks: unknown argument {line!r}.\nUsage: %tasks [--json | rerun-stale]")
+            raise UsageError(
+                f"%tasks: unknown argument {line!r}.\nUsage: %tasks [--json | rerun-stale]"
+            )
         print(_table([_describe(c) for c in self.runner.graph.cells.values()]))
         return None
 
@@ -86,14 +88,13 @@ def _shown_as_cell_error(shell: Any, state: Any, compiled: Any) -> BaseException
     """The failure, with a traceback of the cell's own frames as IPython shows it."""
     from kernel_ext.cells._execute import trim_traceback
 
-    error = state.result(raise_on_failure=False)
-    if not isinstance(error, BaseException):
-        error = RuntimeError(state.message)
+    outcome = state.result(raise_on_failure=False)
+    error = outcome if isinstance(outcome, BaseException) else RuntimeError(state.message)
     tb = trim_traceback(error, compiled.filename) if compiled else error.__traceback__
     lines = shell.InteractiveTB.structured_traceback(type(error), error, tb)
     try:
         # IPython prints _render_traceback_ instead of its own (longer) traceback.
-        error._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
+        error._render_traceback_ = lambda: lines  # type: ignore[attr-defined,unused-ignore]
     except AttributeError:
         pass
     return error
@@ -155,8 +156,9 @@ def _note_plain_cell(magics: TaskbookMagics, result: Any) -> None:
         return
     from kernel_ext.cells._analysis import analyze
 
+    shell: Any = magics.shell
     try:
-        analysis = analyze(magics.shell.transform_cell(raw))
+        analysis = analyze(shell.transform_cell(raw))
     except SyntaxError:
         return
     magics.runner.graph.record_plain_cell(analysis.defs | analysis.deleted)

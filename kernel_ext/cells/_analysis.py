@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -30,6 +30,7 @@ __all__ = ["CellAnalysis", "analyze"]
 _AMBIENT = frozenset(dir(builtins)) | {"get_ipython", "display", "exit", "quit"}
 
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_OWN_SCOPE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, *_COMPREHENSIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ class _Scope:
     kind: Literal["function", "class", "comprehension"]
     names: set[str] = field(default_factory=set)
     globals: set[str] = field(default_factory=set)
+
+
+_DISPATCH: dict[type[ast.AST], Callable[[_CellVisitor, ast.AST], None]] = {}
 
 
 class _CellVisitor(ast.NodeVisitor):
@@ -127,6 +131,28 @@ class _CellVisitor(ast.NodeVisitor):
             self._deleted.add(name)
         elif self._scopes[-1].kind != "function":
             self._scopes[-1].names.discard(name)
+
+    def visit(self, node: ast.AST) -> None:
+        # NodeVisitor builds a method name for every node it meets; a table per node class
+        # keeps the walk inside the magic's time budget.
+        method = _DISPATCH.get(type(node))
+        if method is None:
+            name = "visit_" + type(node).__name__
+            method = _DISPATCH[type(node)] = getattr(_CellVisitor, name, _CellVisitor.generic_visit)
+        method(self, node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:  # the hottest loop: no intermediate list or generator
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                self.visit(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # NodeVisitor's own visit_Constant looks for deprecated visit_Num and friends
 
     def _current(self) -> _Scope | None:
         return self._scopes[-1] if self._scopes else None
@@ -219,8 +245,7 @@ class _CellVisitor(ast.NodeVisitor):
 
     def _visit_signature(self, args: ast.arguments, returns: ast.expr | None) -> None:
         # Defaults and annotations are evaluated where the function is defined.
-        parameters = (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg)
-        annotations = [p.annotation for p in parameters if p is not None]
+        annotations = [parameter.annotation for parameter in _parameters(args)]
         self._visit_all((*args.defaults, *args.kw_defaults, *annotations, returns))
 
     def _visit_function_body(self, args: ast.arguments, body: Sequence[ast.AST]) -> None:
@@ -263,34 +288,30 @@ class _CellVisitor(ast.NodeVisitor):
 def _function_scope(args: ast.arguments, body: Sequence[ast.AST]) -> _Scope:
     """Python fixes a function's locals before running it: every name bound anywhere in its
     body, bar those declared global or nonlocal. So a read before the binding is still local."""
-    parameters = (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg)
-    names = {p.arg for p in parameters if p is not None}
-    declared: dict[type[ast.AST], set[str]] = {ast.Global: set(), ast.Nonlocal: set()}
+    names = {parameter.arg for parameter in _parameters(args)}
+    declared_global: set[str] = set()
+    declared_nonlocal: set[str] = set()
     pending = list(body)
     while pending:
         node = pending.pop()
-        if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load):
-                names.add(node.id)
-            continue
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)  # its body is a scope of its own
-            continue
-        if isinstance(node, ast.Lambda):
-            continue
-        if isinstance(node, _COMPREHENSIONS):
-            names.update(n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr))
-            continue
         names.update(_bound_by(node))
-        if isinstance(node, ast.Global | ast.Nonlocal):
-            declared[type(node)].update(node.names)
-        pending.extend(ast.iter_child_nodes(node))
-    return _Scope("function", names - declared[ast.Global] - declared[ast.Nonlocal],
-                  declared[ast.Global])  # fmt: skip
+        if isinstance(node, ast.Global):
+            declared_global.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            declared_nonlocal.update(node.names)
+        if not isinstance(node, _OWN_SCOPE):
+            pending.extend(_children(node))
+    return _Scope("function", names - declared_global - declared_nonlocal, declared_global)
 
 
 def _bound_by(node: ast.AST) -> Iterable[str]:
-    """Names a node binds other than through a `Name` target."""
+    """Names a node binds in the scope it appears in (not counting its children)."""
+    if isinstance(node, ast.Name):
+        return () if isinstance(node.ctx, ast.Load) else (node.id,)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return (node.name,)
+    if isinstance(node, _COMPREHENSIONS):  # PEP 572: walrus targets leak out
+        return (n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr))
     if isinstance(node, ast.Import):
         return (a.asname or a.name.partition(".")[0] for a in node.names)
     if isinstance(node, ast.ImportFrom):
@@ -300,3 +321,20 @@ def _bound_by(node: ast.AST) -> Iterable[str]:
     if isinstance(node, ast.MatchMapping) and node.rest:
         return (node.rest,)
     return ()
+
+
+def _parameters(args: ast.arguments) -> list[ast.arg]:
+    optional = (args.vararg, args.kwarg)
+    return [*args.posonlyargs, *args.args, *args.kwonlyargs, *(a for a in optional if a)]
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes``, without its two generators per node."""
+    children: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            children.append(value)
+        elif isinstance(value, list):
+            children.extend(item for item in value if isinstance(item, ast.AST))
+    return children

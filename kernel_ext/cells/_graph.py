@@ -57,15 +57,20 @@ class NotebookGraph:
         return [self.cells[n] for n in sorted(n for n in names if n and n != cell.name)]
 
     def record_run(self, cell: TaskCell, state: str, duration: float | None,
-                   task_run_id: str, namespace: dict[str, Any]) -> list[str]:  # fmt: skip
-        """Note a finished run of ``cell``; returns the names of cells it made stale."""
+                   task_run_id: str, namespace: dict[str, Any],
+                   cache_key: str | None = None) -> list[str]:  # fmt: skip
+        """Note a finished run of ``cell``; returns the names of cells it made stale.
+
+        A cached cell's outputs are identified by its cache key (same key, same values),
+        which spares hashing large outputs again after every run or restore.
+        """
         self._order += 1
         cell.state, cell.duration, cell.last_task_run_id = state, duration, task_run_id
         cell.order = self._order
         if state not in ("Completed", "Cached"):
             return []
         cell.stale = False
-        changed = self._refresh_fingerprints(cell, namespace)
+        changed = self._refresh_fingerprints(cell, namespace, cache_key)
         for name in cell.defs:
             self.producers[name] = cell.name
         return self._mark_downstream_stale(cell.name, changed)
@@ -89,10 +94,14 @@ class NotebookGraph:
             stale = [c for c in stale if c.name not in placed]
         return ordered
 
-    def _refresh_fingerprints(self, cell: TaskCell, namespace: dict[str, Any]) -> set[str]:
+    def _refresh_fingerprints(self, cell: TaskCell, namespace: dict[str, Any],
+                              cache_key: str | None) -> set[str]:  # fmt: skip
         changed = set()
         for name in cell.defs:
-            fingerprint = _fingerprint(namespace.get(name, _MISSING))
+            if cache_key is not None:
+                fingerprint = f"cache:{cache_key}"
+            else:
+                fingerprint = _fingerprint(namespace.get(name, _MISSING))
             if cell.fingerprints.get(name) not in (None, fingerprint):
                 changed.add(name)
             cell.fingerprints[name] = fingerprint
@@ -116,10 +125,19 @@ class NotebookGraph:
 _MISSING = object()
 
 
+_LARGE = 16 * 2**20
+
+
 def _fingerprint(value: Any) -> str:
-    """A value's content hash, or its identity when it cannot be hashed."""
+    """A value's content hash; its identity when it cannot be hashed or is a large array.
+
+    Hashing a large array after every run would cost more than many cells do (about
+    100 ms per 100 MB); a new large array object counts as a change instead.
+    """
     if value is _MISSING:
         return "missing"
+    if getattr(value, "nbytes", 0) > _LARGE:
+        return f"id:{id(value)}"
     try:
         return hash_value(value)
     except UnhashableValue:

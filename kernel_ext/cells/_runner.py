@@ -74,7 +74,9 @@ class CellRunner:
         elif state.name == "Completed" and key is not None:
             self._persist(cell, analysis, key, options, notes)
         run_time = self._duration()
-        stale = self.graph.record_run(cell, state.name, run_time, self._last_run_id, namespace)
+        stale = self.graph.record_run(
+            cell, state.name, run_time, self._last_run_id, namespace, key
+        )
         if stale:
             notes.append(f"Now stale (run `%tasks rerun-stale`): {', '.join(sorted(stale))}.")
         return CellOutcome(cell, state, compiled, notes)

@@ -1,0 +1,100 @@
+"""The example notebooks, executed in a real kernel (nbclient and papermill).
+
+They are documentation that cannot rot: every cell must run, and what the store records
+is checked afterwards from this process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from kernel_ext.testing import taskbook_test_harness
+
+NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The kernel inherits this environment: a throwaway Taskbook home."""
+    monkeypatch.setenv("TASKBOOK_HOME", str(tmp_path))
+    monkeypatch.delenv("TASKBOOK_STORE_URL", raising=False)
+    monkeypatch.delenv("TASKBOOK_RESULTS_URL", raising=False)
+    return tmp_path
+
+
+def execute(path: Path, cwd: Path) -> Any:
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()  # fmt: skip
+    return notebook
+
+
+def outputs_text(notebook: Any) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.append(str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+def read_store(home: Path) -> Any:
+    with taskbook_test_harness(store_url=f"sqlite:///{home / 'taskbook.db'}"):
+        from kernel_ext.store import get_store
+
+        store = get_store()
+        return [store.read_flow_run(r["id"]) for r in store.list_flow_runs(limit=10)]
+
+
+def test_cells_as_tasks_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKBOOK_NOTEBOOK_PATH", "notebooks/cells_as_tasks.ipynb")
+    notebook = execute(NOTEBOOKS / "cells_as_tasks.ipynb", kernel_env)
+    text = outputs_text(notebook)
+    assert "fetched 24 readings from station-7" in text
+    assert "Re-running summarize" in text
+    (session,) = read_store(kernel_env)
+    assert session["flow_name"] == "cells_as_tasks"
+    assert session["state"] == "Completed"  # the kernel shut down: the session ended
+    runs = {t["name"]: t for t in session["task_runs"]}
+    assert runs["fetch-0"]["run_count"] == 2 and runs["fetch-0"]["state"] == "Completed"
+    assert runs["clean-0"]["upstream"] == [runs["fetch-0"]["id"]]
+    assert runs["summarize-1"]["upstream"] == [runs["clean-1"]["id"]]
+
+
+def test_cells_as_tasks_cache_survives_a_kernel_restart(kernel_env: Path) -> None:
+    execute(NOTEBOOKS / "cells_as_tasks.ipynb", kernel_env)
+    notebook = execute(NOTEBOOKS / "cells_as_tasks.ipynb", kernel_env)  # a new kernel
+    assert "restored" in outputs_text(notebook)
+    second = read_store(kernel_env)[0]
+    fetch = next(t for t in second["task_runs"] if t["name"] == "fetch-0")
+    assert fetch["state"] == "Cached"
+
+
+def test_papermill_injects_parameters_and_runs_headless(kernel_env: Path) -> None:
+    import papermill
+
+    output = kernel_env / "out.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "cells_as_tasks.ipynb"), str(output),
+        parameters={"readings": 5, "source": "station-9"}, kernel_name="python3",
+        cwd=str(kernel_env), progress_bar=False,
+    )  # fmt: skip
+    text = outputs_text(nbformat.read(output, as_version=4))
+    assert "fetched 5 readings from station-9" in text
+
+
+def test_flows_and_tasks_notebook(kernel_env: Path) -> None:
+    notebook = execute(NOTEBOOKS / "flows_and_tasks.ipynb", kernel_env)
+    text = outputs_text(notebook)
+    assert "135" in text and "invalid parameters" in text
+    (run,) = read_store(kernel_env)
+    assert run["flow_name"] == "pipeline" and run["state"] == "Completed"
+    assert len(run["task_runs"]) == 12
