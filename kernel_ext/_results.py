@@ -60,7 +60,7 @@ class ResultStorage:
             "created": time.time(), "expiration": expiration,
             "payload": len(payload), "buffers": [b.nbytes for b in buffers],
         }).encode()  # fmt: skip
-        pieces = [_MAGIC + header + b"\n", payload, *buffers]
+        pieces: list[bytes | memoryview] = [_MAGIC + header + b"\n", payload, *buffers]
         location = self.location(key)
         if self._remote:
             with _open_remote(location, "wb") as handle:
@@ -92,13 +92,13 @@ def _serialise(value: Any, label: str) -> tuple[bytes, list[memoryview]]:
     buffers: list[pickle.PickleBuffer] = []
     try:
         payload = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-    except Exception as first:  # noqa: BLE001 - try cloudpickle before giving up
+    except Exception as first:
         buffers.clear()
         try:
             import cloudpickle
 
             payload = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        except Exception:  # noqa: BLE001
+        except Exception:
             raise ResultError(
                 f"The result of {label} ({type(value).__name__}) cannot be pickled, so it "
                 f"cannot be persisted: {type(first).__name__}: {first}. Return a picklable "
@@ -119,7 +119,7 @@ def _deserialise(handle: IO[bytes], header: dict[str, Any], location: str) -> An
             buffers.append(view[offsets : offsets + length])
             offsets += length
         return pickle.loads(view[:size], buffers=buffers)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise ResultError(
             f"The persisted result at {location} cannot be read back ({error}). "
             "Delete the file or run with refresh_cache=True to compute it again."
