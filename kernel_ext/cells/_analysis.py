@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -28,9 +28,6 @@ __all__ = ["CellAnalysis", "analyze"]
 # IPython puts these in builtins while a cell runs; `!cmd` and `%magic` lines reach us as
 # `get_ipython()` calls, which must not make every shell cell depend on another cell.
 _AMBIENT = frozenset(dir(builtins)) | {"get_ipython", "display", "exit", "quit"}
-
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-_OWN_SCOPE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, *_COMPREHENSIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +58,14 @@ def _source_key(tree: ast.Module) -> str:
 
 @dataclass(slots=True)
 class _Scope:
-    """A scope nested in the cell. A function's ``names`` are all its locals, known before
-    its body runs; a class body's or comprehension's are the names bound so far."""
+    """A scope nested in the cell and the names bound in it so far. A name bound anywhere in
+    a function is local to all of it, so a function's reads of names it has not bound yet
+    wait in ``free`` until its end."""
 
     kind: Literal["function", "class", "comprehension"]
     names: set[str] = field(default_factory=set)
     globals: set[str] = field(default_factory=set)
+    free: set[str] = field(default_factory=set)
 
 
 _DISPATCH: dict[type[ast.AST], Callable[[_CellVisitor, ast.AST], None]] = {}
@@ -77,7 +76,6 @@ class _CellVisitor(ast.NodeVisitor):
 
     def __init__(self) -> None:
         self._scopes: list[_Scope] = []
-        self._function_depth = 0
         self._bound: set[str] = set()  # module names bound at this point of the cell
         self._defs: set[str] = set()
         self._refs: set[str] = set()
@@ -96,19 +94,27 @@ class _CellVisitor(ast.NodeVisitor):
             source_key=source_key,
         )
 
-    # Names: every read, binding and deletion ends up in one of these three.
+    # Names: every read, binding and deletion ends up in one of these.
 
     def _read(self, name: str) -> None:
-        innermost = len(self._scopes) - 1
-        for depth in range(innermost, -1, -1):
-            scope = self._scopes[depth]
-            if scope.kind == "class" and depth != innermost:
+        self._resolve(name, len(self._scopes) - 1, nested=False)
+
+    def _resolve(self, name: str, depth: int, nested: bool) -> None:
+        """Find the scope of a name read in ``self._scopes[depth]``, or in a function nested in
+        it (``nested``): a read that reaches the module from a function happens when called."""
+        for index in range(depth, -1, -1):
+            scope = self._scopes[index]
+            if scope.kind == "class" and (nested or index != depth):
                 continue  # a class body's names are invisible to the scopes nested in it
             if name in scope.globals:
+                nested = nested or any(s.kind == "function" for s in self._scopes[: index + 1])
                 break
             if name in scope.names:
                 return
-        if self._function_depth:
+            if scope.kind == "function":
+                scope.free.add(name)
+                return
+        if nested:
             self._deferred_refs.add(name)
         elif name not in self._bound:
             self._refs.add(name)
@@ -120,17 +126,28 @@ class _CellVisitor(ast.NodeVisitor):
             self._deleted.discard(name)
         elif name in scope.globals:
             self._defs.add(name)  # bound when the function is called, not by the cell itself
-        elif scope.kind != "function":
-            scope.names.add(name)
+        else:
+            scope.names.add(name)  # for a `nonlocal` name too: it is not global either way
 
     def _delete(self, name: str) -> None:
         self._read(name)  # `del x` fails unless x exists, so it depends on whoever bound x
-        if not self._scopes:
+        scope = self._current()
+        if scope is None:
             self._bound.discard(name)
             self._defs.discard(name)
             self._deleted.add(name)
-        elif self._scopes[-1].kind != "function":
-            self._scopes[-1].names.discard(name)
+        elif scope.kind == "function":
+            scope.names.add(name)  # like any binding, `del` makes the name local
+        else:
+            scope.names.discard(name)
+
+    def _current(self) -> _Scope | None:
+        return self._scopes[-1] if self._scopes else None
+
+    def _in_function(self) -> bool:
+        return bool(self._scopes) and self._scopes[-1].kind == "function"
+
+    # Walking.
 
     def visit(self, node: ast.AST) -> None:
         # NodeVisitor builds a method name for every node it meets; a table per node class
@@ -151,16 +168,13 @@ class _CellVisitor(ast.NodeVisitor):
                     if isinstance(item, ast.AST):
                         self.visit(item)
 
-    def visit_Constant(self, node: ast.Constant) -> None:
-        pass  # NodeVisitor's own visit_Constant looks for deprecated visit_Num and friends
-
-    def _current(self) -> _Scope | None:
-        return self._scopes[-1] if self._scopes else None
-
     def _visit_all(self, nodes: Iterable[ast.AST | None]) -> None:
         for node in nodes:
             if node is not None:
                 self.visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass  # NodeVisitor's own visit_Constant looks for deprecated visit_Num and friends
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -183,10 +197,11 @@ class _CellVisitor(ast.NodeVisitor):
         self.visit(node.target)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        # `x: int` alone binds nothing; `a.b: int` still evaluates `a`.
-        if node.value is not None or not isinstance(node.target, ast.Name):
+        # `x: int` alone binds nothing, yet makes x local to a function; `a.b: int` reads `a`.
+        in_function = self._in_function()
+        if node.value is not None or in_function or not isinstance(node.target, ast.Name):
             self._visit_all((node.value, node.target))
-        if not self._scopes or self._scopes[-1].kind != "function":
+        if not in_function:
             self.visit(node.annotation)  # function bodies never evaluate local annotations
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
@@ -206,7 +221,7 @@ class _CellVisitor(ast.NodeVisitor):
                 self._bind(alias.asname or alias.name, self._current())
 
     def visit_Global(self, node: ast.Global) -> None:
-        if self._scopes:  # functions know theirs already; this serves class bodies
+        if self._scopes:  # `global` at module level changes nothing
             self._scopes[-1].globals.update(node.names)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
@@ -248,12 +263,15 @@ class _CellVisitor(ast.NodeVisitor):
         annotations = [parameter.annotation for parameter in _parameters(args)]
         self._visit_all((*args.defaults, *args.kw_defaults, *annotations, returns))
 
-    def _visit_function_body(self, args: ast.arguments, body: Sequence[ast.AST]) -> None:
-        self._scopes.append(_function_scope(args, body))
-        self._function_depth += 1
+    def _visit_function_body(
+        self, args: ast.arguments, body: list[ast.stmt] | list[ast.expr]
+    ) -> None:
+        scope = _Scope("function", {parameter.arg for parameter in _parameters(args)})
+        self._scopes.append(scope)
         self._visit_all(body)
-        self._function_depth -= 1
         self._scopes.pop()
+        for name in scope.free - scope.names:
+            self._resolve(name, len(self._scopes) - 1, nested=True)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._visit_all((*node.decorator_list, *node.bases, *node.keywords))
@@ -285,56 +303,6 @@ class _CellVisitor(ast.NodeVisitor):
         self._scopes.pop()
 
 
-def _function_scope(args: ast.arguments, body: Sequence[ast.AST]) -> _Scope:
-    """Python fixes a function's locals before running it: every name bound anywhere in its
-    body, bar those declared global or nonlocal. So a read before the binding is still local."""
-    names = {parameter.arg for parameter in _parameters(args)}
-    declared_global: set[str] = set()
-    declared_nonlocal: set[str] = set()
-    pending = list(body)
-    while pending:
-        node = pending.pop()
-        names.update(_bound_by(node))
-        if isinstance(node, ast.Global):
-            declared_global.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            declared_nonlocal.update(node.names)
-        if not isinstance(node, _OWN_SCOPE):
-            pending.extend(_children(node))
-    return _Scope("function", names - declared_global - declared_nonlocal, declared_global)
-
-
-def _bound_by(node: ast.AST) -> Iterable[str]:
-    """Names a node binds in the scope it appears in (not counting its children)."""
-    if isinstance(node, ast.Name):
-        return () if isinstance(node.ctx, ast.Load) else (node.id,)
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return (node.name,)
-    if isinstance(node, _COMPREHENSIONS):  # PEP 572: walrus targets leak out
-        return (n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr))
-    if isinstance(node, ast.Import):
-        return (a.asname or a.name.partition(".")[0] for a in node.names)
-    if isinstance(node, ast.ImportFrom):
-        return (a.asname or a.name for a in node.names if a.name != "*")
-    if isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-        return (node.name,)
-    if isinstance(node, ast.MatchMapping) and node.rest:
-        return (node.rest,)
-    return ()
-
-
 def _parameters(args: ast.arguments) -> list[ast.arg]:
     optional = (args.vararg, args.kwarg)
     return [*args.posonlyargs, *args.args, *args.kwonlyargs, *(a for a in optional if a)]
-
-
-def _children(node: ast.AST) -> list[ast.AST]:
-    """``ast.iter_child_nodes``, without its two generators per node."""
-    children: list[ast.AST] = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if isinstance(value, ast.AST):
-            children.append(value)
-        elif isinstance(value, list):
-            children.extend(item for item in value if isinstance(item, ast.AST))
-    return children

@@ -66,7 +66,7 @@ class CellRunner:
         notes = [f"`from {m} import *` binds names Taskbook cannot see; list them explicitly "
                  "to track them." for m in analysis.star_imports]  # fmt: skip
         key = self._cache_key(cell, analysis, options, notes)
-        filename = self.shell.compile.cache(code, self.shell.execution_count)
+        filename = self.shell.compile.cache(code, self._cell_number())
         compiled = compile_cell(tree, filename)
         state = self._drive(cell, options, compiled, analysis, key)
         if state.name == "Cached":
@@ -165,6 +165,17 @@ class CellRunner:
             namespace.pop(name, None)
         restored = ", ".join(sorted(outputs)) or "nothing"
         return f"{cell.name}: {state.message or 'Cached'}; restored {restored} without running."
+
+    def _cell_number(self) -> int:
+        """The number IPython gave the running cell (its ``In[n]``), so tracebacks agree.
+
+        IPython versions differ in when they bump ``execution_count``; the compiler's
+        map of cell files holds the number the running cell was compiled with.
+        """
+        numbers = getattr(self.shell.compile, "_filename_map", None)
+        if numbers:
+            return int(max(numbers.values()))
+        return int(self.shell.execution_count)
 
     def _default_name(self) -> str:
         if self.cell_id:
