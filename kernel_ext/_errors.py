@@ -14,7 +14,14 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     ├── StoreError                the state store cannot be used
     │   ├── StoreUnavailableError the store URL cannot be reached or opened
     │   └── StoreSchemaError      the store was written by a newer Taskbook
-    └── RunNotFound               no run with that id in the store
+    ├── RunNotFound               no run with that id in the store
+    ├── PauseError                pause_flow_run was called where it cannot pause
+    ├── PauseTimeout              no answer came before the pause's timeout (also a
+    │                             ``TimeoutError``); the paused run fails with it
+    └── InputError                an answer to a paused run cannot be taken
+        ├── InputNotFound         no pending input request with that id / for that run
+        ├── InputAlreadyAnswered  someone answered (or it expired) first
+        └── InputValidationError  the answer does not fit the form's fields
 
 Control-flow signals are not errors: they subclass ``BaseException`` so that a
 user's ``except Exception:`` cannot swallow them.
@@ -27,6 +34,12 @@ from __future__ import annotations
 
 __all__ = [
     "Abort",
+    "InputAlreadyAnswered",
+    "InputError",
+    "InputNotFound",
+    "InputValidationError",
+    "PauseError",
+    "PauseTimeout",
     "CacheKeyError",
     "CancelledRun",
     "ConfigurationError",
@@ -89,6 +102,30 @@ class StoreSchemaError(StoreError):
 
 class RunNotFound(TaskbookError, LookupError):
     """Raised when no flow or task run has the given id."""
+
+
+class PauseError(TaskbookError):
+    """Raised when ``pause_flow_run`` is called outside a flow run or a task cell."""
+
+
+class PauseTimeout(TaskbookError, TimeoutError):
+    """Raised by ``pause_flow_run`` when no answer came in time; the run fails with it."""
+
+
+class InputError(TaskbookError):
+    """Raised when an answer to a paused run cannot be taken."""
+
+
+class InputNotFound(InputError, LookupError):
+    """Raised when no input request matches the given id or run."""
+
+
+class InputAlreadyAnswered(InputError):
+    """Raised when the input request was answered, rejected or expired before this answer."""
+
+
+class InputValidationError(InputError, ValueError):
+    """Raised when an answer does not fit the form; the message lists the problems."""
 
 
 class TaskbookSignal(BaseException):

@@ -176,6 +176,17 @@ class _CellVisitor(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant) -> None:
         pass  # NodeVisitor's own visit_Constant looks for deprecated visit_Num and friends
 
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        # `a + b + ... + z` nests to the left, one level a term: walk that spine in a loop so
+        # that long generated sums stay within the recursion limit.
+        rights = []
+        operand: ast.expr = node
+        while isinstance(operand, ast.BinOp):
+            rights.append(operand.right)
+            operand = operand.left
+        self.visit(operand)
+        self._visit_all(reversed(rights))
+
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self._read(node.id)
