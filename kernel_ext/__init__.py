@@ -13,6 +13,7 @@ from kernel_ext._errors import (
     CacheKeyError,
     ConfigurationError,
     ParameterValidationError,
+    PauseTimeout,
     ResultError,
     StoreError,
     TaskbookError,
@@ -22,6 +23,7 @@ from kernel_ext._flows import Flow, flow
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList, as_completed, wait
 from kernel_ext._logging import get_run_logger
 from kernel_ext._mapping import unmapped
+from kernel_ext._pause import pause_flow_run
 from kernel_ext._retries import exponential_backoff
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._states import State, StateType
@@ -29,12 +31,23 @@ from kernel_ext._tasks import Task, task
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # RunInput is a pydantic model: importing it eagerly would load pydantic.
+    if name == "RunInput":
+        from kernel_ext._run_input import RunInput
+
+        return RunInput
+    raise AttributeError(f"module 'kernel_ext' has no attribute {name!r}")
+
 __all__ = [
     "CacheKeyError",
     "ConfigurationError",
     "Flow",
     "ParameterValidationError",
+    "PauseTimeout",
     "ResultError",
+    "RunInput",
     "State",
     "StateType",
     "StoreError",
@@ -48,6 +61,7 @@ __all__ = [
     "exponential_backoff",
     "flow",
     "get_run_logger",
+    "pause_flow_run",
     "task",
     "unmapped",
     "wait",

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, flow_run_context, task_run_context
+from kernel_ext._display import show_run_graph
 from kernel_ext._durability import ensure_store, flush_store
+from kernel_ext._errors import Abort
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._inputs import _Resolver
 from kernel_ext._logging import engine_logger, install_print_capture
@@ -81,6 +83,8 @@ class FlowRunEngine:
         context = FlowRunContext(self.flow, self.run, self.runner, self.flow.log_prints or False)
         if context.log_prints:
             install_print_capture()
+        if self.parent is None:
+            show_run_graph(self.run)
         self._tokens = (flow_run_context.set(context), task_run_context.set(None))
         engine_logger().info(
             "Beginning flow run %r for flow %r", self.run.name, self.flow.name,
@@ -133,7 +137,9 @@ class FlowRunEngine:
     def interrupt(self, signal: BaseException) -> None:
         self.runner.__exit__(None, None, None)
         message = f"{type(signal).__name__}: {signal}".rstrip(": ")
-        if isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
+        if isinstance(signal, Abort):
+            self.state = states.Cancelled(str(signal) or "Aborted.")
+        elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
             self.state = states.Cancelled(f"Interrupted ({message}).")
         else:
             self.state = states.Crashed(f"Stopped by {message}.", data=signal)

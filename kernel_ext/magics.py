@@ -8,6 +8,8 @@
     %tasks                 # the notebook's task cells: state, staleness, inputs, outputs
     %tasks rerun-stale     # re-run stale cells in dependency order
     %tasks --json          # the same overview as data
+    %graph [RUN_ID]        # the session's task-cell graph, or any past flow run's
+    %approvals             # forms of every paused run on the store
 
 Loaded by ``%load_ext kernel_ext`` only, so ``import kernel_ext`` never imports IPython.
 """
@@ -73,6 +75,42 @@ class TaskbookMagics(Magics):
             )
         print(_table([_describe(c) for c in self.runner.graph.cells.values()]))
         return None
+
+    @line_magic("graph")  # type: ignore[arg-type]
+    def graph(self, line: str) -> Any:
+        """Show the session's task-cell graph, or the graph of flow run RUN_ID.
+
+        %graph [RUN_ID]
+        """
+        from kernel_ext.widgets import RunGraph
+
+        run_id = line.strip()
+        if run_id:
+            from kernel_ext._lookup import resolve_run_id
+            from kernel_ext.store import get_store
+
+            return RunGraph.from_store(resolve_run_id(get_store(), run_id))
+        session = self.runner.session
+        if not session.started:
+            raise UsageError("No task cell has run yet: run a %%task cell, or give a RUN_ID.")
+        return RunGraph.for_flow_run(session.context().flow_run.id)
+
+    @line_magic("approvals")  # type: ignore[arg-type]
+    def approvals(self, line: str) -> None:
+        """Show the forms of every paused run on the store; answering one resumes it.
+
+        %approvals
+        """
+        from kernel_ext import approvals
+        from kernel_ext._display import show_approval_form
+
+        pending = approvals.pending()
+        if not pending:
+            print("[taskbook] Nothing is waiting for an answer.")
+        for request in pending:
+            print(f"[taskbook] {request.get('flow_name')} / {request.get('flow_run_name')}: "
+                  f"{request['key']}")  # fmt: skip
+            show_approval_form(request)
 
     def _rerun_stale(self) -> None:
         stale = self.runner.graph.stale_cells_in_order()

@@ -179,7 +179,7 @@ class _CellVisitor(ast.NodeVisitor):
     def visit_BinOp(self, node: ast.BinOp) -> None:
         # `a + b + ... + z` nests to the left, one level a term: walk that spine in a loop so
         # that long generated sums stay within the recursion limit.
-        rights = []
+        rights: list[ast.expr] = []
         operand: ast.expr = node
         while isinstance(operand, ast.BinOp):
             rights.append(operand.right)
@@ -274,9 +274,7 @@ class _CellVisitor(ast.NodeVisitor):
         annotations = [parameter.annotation for parameter in _parameters(args)]
         self._visit_all((*args.defaults, *args.kw_defaults, *annotations, returns))
 
-    def _visit_function_body(
-        self, args: ast.arguments, body: list[ast.stmt] | list[ast.expr]
-    ) -> None:
+    def _visit_function_body(self, args: ast.arguments, body: Iterable[ast.AST]) -> None:
         scope = _Scope("function", {parameter.arg for parameter in _parameters(args)})
         self._scopes.append(scope)
         self._visit_all(body)

@@ -1,4 +1,4 @@
-"""The Store: one database, its background writer, and the reads over it."""
+"""The Store: one database, its background writer, the reads over it, and input requests."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event
-from kernel_ext.store import _reads
-from kernel_ext.store._engine import create_store_engine, unavailable
+from kernel_ext.store import _inputs, _reads
+from kernel_ext.store._engine import create_store_engine, unavailable, write_engine
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
@@ -32,6 +32,9 @@ class Store:
     the writer has committed, so ``flush()`` first to include this process's latest
     events. Use ``get_store()`` rather than this class directly: it shares one store per
     process and subscribes it to the engine's events.
+
+    Input requests of paused runs bypass the writer: each call is its own committed
+    transaction, seen at once by every process (see ``_inputs``).
     """
 
     def __init__(self, url: str) -> None:
@@ -149,16 +152,94 @@ class Store:
         """The latest unexpired result stored under ``cache_key``, if any."""
         return self._read(_reads.lookup_result, cache_key)
 
+    def create_input_request(
+        self,
+        *,
+        id: str,
+        flow_run_id: str,
+        key: str,
+        schema: dict[str, Any],
+        description: str | None = None,
+        timeout_at: float | None = None,
+    ) -> dict[str, Any]:
+        """Store the form a run waits on (status ``"pending"``); ``timeout_at`` is epoch
+        seconds.
+
+        If the run already has a request at ``key`` (it was re-executed and paused
+        again), that one is returned unchanged, with its answer if it has one.
+        """
+        return self._write(
+            _inputs.create_input_request,
+            id=id,
+            flow_run_id=flow_run_id,
+            key=key,
+            schema=schema,
+            description=description,
+            timeout_at=timeout_at,
+        )
+
+    def read_input_request(self, request_id: str) -> dict[str, Any]:
+        """An input request; ``InputNotFound`` if none has this id."""
+        return self._read(_inputs.read_input_request, request_id)
+
+    def find_input_request(self, flow_run_id: str, key: str) -> dict[str, Any] | None:
+        """The input request of ``flow_run_id`` at ``key``, if it has one."""
+        return self._read(_inputs.find_input_request, flow_run_id, key)
+
+    def list_input_requests(
+        self, status: str | None = "pending", flow_run_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Input requests, newest first, with their flow run's name, flow and state;
+        ``status=None`` lists them all."""
+        return self._read(_inputs.list_input_requests, status, flow_run_id, limit)
+
+    def answer_input_request(
+        self, request_id: str, answer: dict[str, Any], answered_by: str
+    ) -> dict[str, Any]:
+        """Answer a pending request; ``InputAlreadyAnswered`` if it is not pending any
+        more (whoever came first wins), ``InputNotFound`` if there is no such request."""
+        return self._write(_inputs.answer_input_request, request_id, answer, answered_by)
+
+    def reject_input_request(
+        self, request_id: str, answered_by: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Reject a pending request (the run fails); raises like ``answer_input_request``."""
+        return self._write(_inputs.reject_input_request, request_id, answered_by, reason)
+
+    def expire_input_request(self, request_id: str) -> dict[str, Any]:
+        """Expire a pending request; returns the request, answered or not."""
+        return self._write(_inputs.expire_input_request, request_id)
+
+    def record_input_error(self, request_id: str, message: str) -> dict[str, Any]:
+        """Keep why an answer was refused, for the form to show; only while pending."""
+        return self._write(_inputs.record_input_error, request_id, message)
+
     def _read(
         self, query: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
+        return self._call(self._engine, query, *args, **kwargs)
+
+    def _write(
+        self, command: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``command`` in its own write transaction, committed before returning."""
+        return self._call(write_engine(self._engine), command, *args, **kwargs)
+
+    def _call(
+        self,
+        engine: Engine,
+        query: Callable[Concatenate[Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
         try:
-            connection = self._engine.connect()
+            connection = engine.connect()
         except DBAPIError as error:
             raise unavailable(self._engine, error) from error
         with connection:
             try:
-                return query(connection, *args, **kwargs)
+                with connection.begin():
+                    return query(connection, *args, **kwargs)
             except DBAPIError as error:
                 if error.connection_invalidated:  # the server went away mid-query
                     raise unavailable(self._engine, error) from error

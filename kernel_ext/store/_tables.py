@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core), as migrated by revision 0001.
+"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0002.
 
 Core rather than ORM: the writer inserts thousands of rows per batch with
 ``executemany``, and the readers return plain dicts, so no unit of work is needed.
@@ -7,24 +7,35 @@ There are no foreign keys on purpose: a batch may carry a task run before its fl
 a task called outside any flow has none, and history is append-only. Indexes cover the
 lookups the readers make.
 
+``run_inputs`` is the exception to the batched writes: input requests of paused runs are
+written in synchronous transactions (see ``_inputs``), since another process waits on them.
+
 A change here needs a new revision in ``migrations/versions`` and a bump of
 ``SCHEMA_REVISION``; a test compares these tables with the migrated database.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from kernel_ext.store._types import AutoId, Json, UTCDateTime
 
-__all__ = ["flow_runs", "logs", "metadata", "results", "state_history", "task_runs"]
+__all__ = [
+    "flow_runs",
+    "logs",
+    "metadata",
+    "results",
+    "run_inputs",
+    "state_history",
+    "task_runs",
+]
 
 # Named constraints, so later revisions can drop or alter them (SQLite's batch mode needs
 # the names).
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
     }
@@ -103,4 +114,26 @@ results = Table(
     Column("location", Text, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("expiration", UTCDateTime),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("flow_run_id", ID, nullable=False),  # indexed by the unique constraint
+    Column("key", String, nullable=False),
+    Column("schema", Json, nullable=False),  # the form's JSON schema; {} to just resume
+    Column("description", Text),  # markdown
+    Column("status", String(16), nullable=False),  # pending, answered, rejected, expired
+    Column("answer", Json),
+    Column("answered_by", String),
+    # When it stopped pending: answered, rejected or expired.
+    Column("answered_at", UTCDateTime),
+    Column("reason", Text),  # why it was rejected
+    Column("error", Text),  # the last answer refused by validation, while pending
+    Column("created", UTCDateTime, nullable=False),
+    Column("timeout_at", UTCDateTime),
+    # A run that pauses again at the same key (re-executed, resumed) finds its request.
+    UniqueConstraint("flow_run_id", "key"),
+    Index("ix_run_inputs_status_created", "status", "created"),
 )

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from kernel_ext._lookup import resolve_run_id
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import duration, local_time, table
 
@@ -17,20 +18,6 @@ def _store() -> Any:
     from kernel_ext.store import get_store
 
     return get_store()
-
-
-def resolve_run_id(store: Any, prefix: str) -> str:
-    """A full run id from a unique prefix, as git resolves short hashes."""
-    from kernel_ext._errors import RunNotFound
-
-    matches = store.find_runs(prefix)
-    if len(matches) == 1:
-        return matches[0]  # type: ignore[no-any-return]
-    if not matches:
-        raise RunNotFound(f"No run has an id starting with {prefix!r}; see `taskbook runs ls`.")
-    raise RunNotFound(
-        f"{len(matches)} runs have ids starting with {prefix!r}; give more characters."
-    )
 
 
 @cli.group()

@@ -11,10 +11,11 @@ import kernel_ext
 def test_public_names_are_pinned() -> None:
     assert sorted(kernel_ext.__all__) == [
         "CacheKeyError", "ConfigurationError", "Flow", "ParameterValidationError",
-        "ResultError", "State", "StateType", "StoreError", "Task", "TaskRunFuture",
+        "PauseTimeout", "ResultError", "RunInput", "State", "StateType", "StoreError", "Task",
+        "TaskRunFuture",
         "TaskRunFutureList", "TaskRunTimeout", "TaskbookError", "ThreadPoolTaskRunner",
-        "as_completed", "exponential_backoff", "flow", "get_run_logger", "task", "unmapped",
-        "wait",
+        "as_completed", "exponential_backoff", "flow", "get_run_logger", "pause_flow_run",
+        "task", "unmapped", "wait",
     ]  # fmt: skip
     for name in kernel_ext.__all__:
         assert getattr(kernel_ext, name) is not None

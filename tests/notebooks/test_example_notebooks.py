@@ -98,3 +98,42 @@ def test_flows_and_tasks_notebook(kernel_env: Path) -> None:
     (run,) = read_store(kernel_env)
     assert run["flow_name"] == "pipeline" and run["state"] == "Completed"
     assert len(run["task_runs"]) == 12
+
+
+def test_approval_notebook_answered_from_the_cli(kernel_env: Path) -> None:
+    """A flow pauses in a real kernel; a terminal answers; the cell gets the typed input."""
+    import json
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+    answered: dict[str, Any] = {}
+
+    def answer_from_a_terminal() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = subprocess.run([taskbook, "approvals", "ls", "--json"],
+                                    capture_output=True, text=True)  # fmt: skip
+            pending = json.loads(listed.stdout or "[]")
+            if pending:
+                answer = '{"approved": true, "feedback": "ship it", "tone": "casual"}'
+                done = subprocess.run(
+                    [taskbook, "runs", "resume", pending[0]["flow_run_id"][:8], "--input", answer],
+                    capture_output=True, text=True,
+                )  # fmt: skip
+                answered["out"] = done.stdout + done.stderr
+                return
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=answer_from_a_terminal, daemon=True)
+    thread.start()
+    notebook = execute(NOTEBOOKS / "approval.ipynb", kernel_env)
+    thread.join(timeout=5)
+    assert "Resumed" in answered["out"]
+    text = outputs_text(notebook)
+    assert "Reviewed: approved=True, tone=casual" in text
+    assert "'feedback': 'ship it'" in text
+    (run,) = read_store(kernel_env)
+    assert run["flow_name"] == "summarize" and run["state"] == "Completed"

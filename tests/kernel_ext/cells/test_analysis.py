@@ -8,9 +8,9 @@ import pytest
 from kernel_ext.cells._analysis import CellAnalysis, analyze
 
 
-def case(id: str, source: str, defs: str = "", refs: str = "") -> object:
+def case(name: str, source: str, defs: str = "", refs: str = "") -> object:
     """A table row: the cell's source, then its defs and refs as space-separated names."""
-    return pytest.param(dedent(source), set(defs.split()), set(refs.split()), id=id)
+    return pytest.param(dedent(source), set(defs.split()), set(refs.split()), id=name)
 
 
 CASES = [
@@ -43,6 +43,13 @@ CASES = [
     # Functions and classes
     case("def", "def f(a, *args, b=1, **kw):\n    return a + b", defs="f"),
     case("async-def", "async def fetch():\n    await sleep()", defs="fetch", refs="sleep"),
+    case(
+        "async-for-and-with",
+        "async def main(url, /):\n    async with connect(url) as db:\n"
+        "        async for row in db.rows():\n            await sink(row)",
+        defs="main",
+        refs="connect sink",
+    ),
     case("function-locals", "def f():\n    y = 1\n    return y", defs="f"),
     case("local-read-before-binding", "def f():\n    print(y)\n    y = 1", defs="f"),
     case("closure-over-global", "def f():\n    return scale * 2", defs="f", refs="scale"),
@@ -284,6 +291,12 @@ def test_syntax_error_is_raised_unchanged() -> None:
 def test_source_key_ignores_layout_only(first: str, second: str, same: bool) -> None:
     assert (analyze(first).source_key == analyze(second).source_key) is same
     assert len(analyze(first).source_key) == 32
+
+
+def test_long_generated_sum_stays_within_the_recursion_limit() -> None:
+    # Each term nests one level deeper; a recursive walk would need two frames per term.
+    terms = [f"a{i}" for i in range(600)]
+    assert analyze("total = " + " + ".join(terms)).refs == set(terms)
 
 
 def test_results_are_memoised_and_immutable() -> None:

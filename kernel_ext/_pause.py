@@ -1,0 +1,119 @@
+"""``pause_flow_run``: wait for a person, without deadlocking the kernel.
+
+The pause stores an input request (the form) in the store and marks the flow run Paused.
+The answer travels through the store: whoever answers (the inline form through the
+Jupyter server, `taskbook runs resume` in a terminal, ``%approvals`` in another notebook)
+writes it there, and the paused call polls for it. So a cell that blocks here does not
+need its kernel to process widget messages. A run re-executed with the same flow run id
+finds the earlier answer at the same key and returns it at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from kernel_ext import _states as states
+from kernel_ext._context import FlowRunContext, flow_run_context
+from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTimeout
+from kernel_ext._events import StateEvent, bus
+from kernel_ext._runs import new_id
+
+__all__ = ["pause_flow_run"]
+
+_keys = itertools.count()
+
+
+def pause_flow_run(
+    wait_for_input: Any = None,
+    timeout: float = 3600,
+    poll_interval: float = 0.5,
+    key: str | None = None,
+) -> Any:
+    """Pause the current flow run until someone answers; returns the typed answer.
+
+    ``wait_for_input`` is a ``RunInput`` subclass (or any pydantic model, or a bare type
+    such as ``bool``); without it the form is Resume / Reject and the call returns None.
+    A rejected run raises ``Abort`` (the run ends Cancelled); no answer within ``timeout``
+    seconds raises ``PauseTimeout`` (the run fails).
+    """
+    context = flow_run_context.get()
+    if context is None:
+        raise PauseError(
+            "pause_flow_run() pauses a flow run: call it inside a @flow, or in a %%task "
+            "cell of a notebook with `%load_ext kernel_ext`."
+        )
+    from kernel_ext._run_input import form_for
+    from kernel_ext.store import get_store
+
+    form = form_for(wait_for_input)
+    store = get_store()
+    store.flush()  # the run's row must exist for those who list paused runs
+    request = store.create_input_request(
+        id=new_id(),
+        flow_run_id=context.flow_run.id,
+        key=key or f"pause-{next(_keys)}",
+        schema=form.schema if form else {},
+        description=form.description if form else None,
+        timeout_at=time.time() + timeout,
+    )
+    if request["status"] == "pending":
+        request = _wait(context, store, request, timeout, poll_interval)
+    return _outcome(context, store, request, form)
+
+
+def _wait(context: FlowRunContext, store: Any, request: dict[str, Any], timeout: float,
+          poll_interval: float) -> dict[str, Any]:  # fmt: skip
+    details = {"input_request_id": request["id"], "key": request["key"], "timeout": timeout}
+    _set_state(context, states.Paused(f"Waiting for input {request['key']!r}", details=details))
+    store.flush()
+    from kernel_ext._display import show_approval_form
+
+    form = show_approval_form(request)
+    deadline = time.monotonic() + timeout
+    while request["status"] == "pending":
+        if time.monotonic() >= deadline:
+            request = store.expire_input_request(request["id"])
+            if request["status"] == "expired":
+                _refresh(form, request)
+                raise PauseTimeout(
+                    f"No answer to {request['key']!r} within {timeout:g} s; the request "
+                    "expired and the run failed. Pause with a longer timeout= to wait longer."
+                )
+            break
+        time.sleep(poll_interval)
+        request = store.read_input_request(request["id"])
+        _refresh(form, request)
+    return request
+
+
+def _outcome(context: FlowRunContext, store: Any, request: dict[str, Any], form: Any) -> Any:
+    by = request.get("answered_by") or "someone"
+    if request["status"] == "rejected":
+        reason = (request.get("answer") or {}).get("reason")
+        raise Abort(f"Rejected by {by}" + (f": {reason}" if reason else ""))
+    if request["status"] == "expired":
+        raise PauseTimeout(f"The input request {request['key']!r} expired before an answer.")
+    _set_state(context, states.Running(f"Resumed by {by}"))
+    if form is None:
+        return None
+    import pydantic
+
+    try:
+        return form.parse(request["answer"] or {})
+    except pydantic.ValidationError as error:
+        raise InputValidationError(
+            f"The answer stored for {request['key']!r} does not fit the form: {error}"
+        ) from None
+
+
+def _set_state(context: FlowRunContext, state: states.State) -> None:
+    run = context.flow_run
+    run.state = state
+    bus.emit(StateEvent(run, state))
+
+
+def _refresh(form: Any, request: dict[str, Any]) -> None:
+    if form is not None:
+        form.refresh(request)

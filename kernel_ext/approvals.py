@@ -1,0 +1,128 @@
+"""Answering paused runs from anywhere: the CLI, the Jupyter server, another notebook.
+
+A paused run stores an *input request* (its form as a JSON schema) and polls the store
+for the answer, so an answer given in any process resumes it. Answers are validated
+against the form here, before they are stored, so a wrong answer is refused with the
+list of problems instead of reaching the run.
+
+    from kernel_ext import approvals
+    approvals.pending()                              # what is waiting for a person
+    approvals.answer(run_id, {"approved": True})     # resume it
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from typing import Any
+
+from kernel_ext._errors import InputNotFound, InputValidationError
+
+__all__ = ["answer", "current_user", "pending", "reject", "resolve"]
+
+
+def _store() -> Any:
+    from kernel_ext.store import get_store
+
+    return get_store()
+
+
+def current_user() -> str:
+    """Who is answering from this process, e.g. ``ada@laptop``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def pending(flow_run_id: str | None = None) -> list[dict[str, Any]]:
+    """Input requests still waiting for an answer, newest first."""
+    return _store().list_input_requests(status="pending", flow_run_id=flow_run_id)  # type: ignore[no-any-return]
+
+
+def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
+    """The input request named by its id, or by (a prefix of) its paused flow run's id."""
+    store = _store()
+    try:
+        return store.read_input_request(identifier)  # type: ignore[no-any-return]
+    except InputNotFound:
+        pass
+    matches = [
+        r for r in store.list_input_requests(status="pending")
+        if r["flow_run_id"].startswith(identifier) and (key is None or r["key"] == key)
+    ]  # fmt: skip
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise InputNotFound(
+            f"No paused run or input request matches {identifier!r}"
+            f"{f' with key {key!r}' if key else ''}; see `taskbook approvals ls`."
+        )
+    keys = ", ".join(sorted(r["key"] for r in matches))
+    raise InputNotFound(
+        f"{len(matches)} requests match {identifier!r} (keys: {keys}); pass --key or the "
+        "request id."
+    )
+
+
+def answer(identifier: str, value: Any, answered_by: str | None = None,
+           key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Answer a paused run; ``value`` is a dict of the form's fields (or a bare value)."""
+    request = resolve(identifier, key)
+    data = _as_fields(request["schema"], value)
+    problems = validation_problems(request["schema"], data)
+    if problems:
+        _store().record_input_error(request["id"], problems)
+        raise InputValidationError(f"The answer does not fit the form: {problems}")
+    return _store().answer_input_request(  # type: ignore[no-any-return]
+        request["id"], data, answered_by or current_user()
+    )
+
+
+def reject(identifier: str, reason: str | None = None, answered_by: str | None = None,
+           key: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Reject a paused run: it ends Cancelled, with the reason in its history."""
+    request = resolve(identifier, key)
+    return _store().reject_input_request(  # type: ignore[no-any-return]
+        request["id"], answered_by or current_user(), reason
+    )
+
+
+def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:
+    """Bare-type forms have one field, ``value``: accept the bare value too."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise InputValidationError(
+                f"The answer is not JSON ({error.msg} at position {error.pos}); quote "
+                """it like '{"approved": true}'."""
+            ) from None
+    fields = schema.get("properties", {})
+    if set(fields) == {"value"} and not (isinstance(value, dict) and set(value) == {"value"}):
+        return {"value": value}
+    if value is None and not fields:
+        return {}
+    if not isinstance(value, dict):
+        raise InputValidationError(
+            f"The answer must be a JSON object with the fields {sorted(fields)}, "
+            f"got {type(value).__name__}."
+        )
+    return value
+
+
+def validation_problems(schema: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The problems of ``data`` against the form's JSON schema, as one line, or None."""
+    if not schema:
+        return None
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return None
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.absolute_path) or 'answer'}: {e.message}" for e in errors
+    )

@@ -1,0 +1,219 @@
+"""Input requests of paused runs: created, answered and read in synchronous transactions.
+
+A run that pauses for input writes its form here and waits; the notebook widget, the CLI
+or another notebook answers it. Unlike the engine's events these writes skip the batched
+writer: they are rare, and the waiting process must see them at once.
+
+A request leaves ``pending`` exactly once, by a compare-and-set (``UPDATE ... WHERE
+status = 'pending'``): of two answers racing, one changes the row and the other finds it
+changed and says by whom. On SQLite the write transactions are ``BEGIN IMMEDIATE``, so
+they queue for the write lock; on PostgreSQL the second UPDATE waits for the first's row
+lock, then re-checks its WHERE against the committed row.
+
+Records are JSON-able dicts with ISO-8601 UTC times, joined with their flow run's name,
+flow name and state (None until the writer has stored the run).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, RowMapping
+
+from kernel_ext._errors import InputAlreadyAnswered, InputNotFound
+from kernel_ext.store._tables import flow_runs, run_inputs
+from kernel_ext.store._types import from_epoch, isoformat
+
+__all__ = [
+    "ANSWERED",
+    "EXPIRED",
+    "PENDING",
+    "REJECTED",
+    "STATUSES",
+    "answer_input_request",
+    "create_input_request",
+    "expire_input_request",
+    "find_input_request",
+    "list_input_requests",
+    "read_input_request",
+    "record_input_error",
+    "reject_input_request",
+]
+
+Record = dict[str, Any]
+
+PENDING: Final = "pending"
+ANSWERED: Final = "answered"
+REJECTED: Final = "rejected"
+EXPIRED: Final = "expired"
+STATUSES: Final = (PENDING, ANSWERED, REJECTED, EXPIRED)
+
+
+def create_input_request(
+    connection: Connection,
+    *,
+    id: str,
+    flow_run_id: str,
+    key: str,
+    schema: dict[str, Any],
+    description: str | None,
+    timeout_at: float | None,
+) -> Record:
+    """Insert the request, unless (flow_run_id, key) has one: then return that one."""
+    insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(run_inputs).values(
+        id=id,
+        flow_run_id=flow_run_id,
+        key=key,
+        schema=schema,
+        description=description,
+        status=PENDING,
+        created=datetime.now(UTC),
+        timeout_at=None if timeout_at is None else from_epoch(timeout_at),
+    )
+    # ON CONFLICT rather than look-then-insert: two processes may pause the same run.
+    connection.execute(statement.on_conflict_do_nothing(index_elements=["flow_run_id", "key"]))
+    record = find_input_request(connection, flow_run_id, key)
+    assert record is not None  # inserted, or there already
+    return record
+
+
+def read_input_request(connection: Connection, request_id: str) -> Record:
+    record = _first(connection, run_inputs.c.id == request_id)
+    if record is None:
+        raise InputNotFound(
+            f"No input request has the id {request_id!r} in this store; list the pending "
+            "ones with `taskbook approvals ls`."
+        )
+    return record
+
+
+def find_input_request(connection: Connection, flow_run_id: str, key: str) -> Record | None:
+    return _first(connection, run_inputs.c.flow_run_id == flow_run_id, run_inputs.c.key == key)
+
+
+def list_input_requests(
+    connection: Connection, status: str | None, flow_run_id: str | None, limit: int
+) -> list[Record]:
+    query = _joined().order_by(run_inputs.c.created.desc(), run_inputs.c.id.desc())
+    if status is not None:
+        if status not in STATUSES:
+            raise ValueError(
+                f"Unknown input request status {status!r}; use one of {', '.join(STATUSES)}, "
+                "or None for all."
+            )
+        query = query.where(run_inputs.c.status == status)
+    if flow_run_id is not None:
+        query = query.where(run_inputs.c.flow_run_id == flow_run_id)
+    rows = connection.execute(query.limit(max(limit, 0))).mappings()
+    return [_record(row) for row in rows]
+
+
+def answer_input_request(
+    connection: Connection, request_id: str, answer: dict[str, Any], answered_by: str
+) -> Record:
+    return _settle(
+        connection, request_id, status=ANSWERED, answer=answer, answered_by=answered_by, error=None
+    )
+
+
+def reject_input_request(
+    connection: Connection, request_id: str, answered_by: str, reason: str | None
+) -> Record:
+    return _settle(connection, request_id, status=REJECTED, answered_by=answered_by, reason=reason)
+
+
+def expire_input_request(connection: Connection, request_id: str) -> Record:
+    """Expire a pending request; an answered or rejected one is returned as it is."""
+    _compare_and_set(connection, request_id, status=EXPIRED)
+    return read_input_request(connection, request_id)
+
+
+def record_input_error(connection: Connection, request_id: str, message: str) -> Record:
+    """Keep the message of an answer that failed validation, while the request is pending."""
+    statement = (
+        update(run_inputs)
+        .where(run_inputs.c.id == request_id, run_inputs.c.status == PENDING)
+        .values(error=message)
+    )
+    connection.execute(statement)
+    return read_input_request(connection, request_id)
+
+
+def _settle(connection: Connection, request_id: str, **values: Any) -> Record:
+    """Move a pending request to its final status, or say why it cannot be."""
+    changed = _compare_and_set(connection, request_id, **values)
+    record = read_input_request(connection, request_id)
+    if not changed:
+        raise InputAlreadyAnswered(_already_settled(record))
+    return record
+
+
+def _compare_and_set(connection: Connection, request_id: str, **values: Any) -> bool:
+    statement = (
+        update(run_inputs)
+        .where(run_inputs.c.id == request_id, run_inputs.c.status == PENDING)
+        .values(answered_at=datetime.now(UTC), **values)
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def _already_settled(record: Record) -> str:
+    run = record["flow_run_name"] or record["flow_run_id"]
+    what = f"The input request {record['id']!r} (key {record['key']!r} of flow run {run!r})"
+    when = _human_time(record["answered_at"])
+    if record["status"] == ANSWERED:
+        return f"{what} was already answered by {record['answered_by']} at {when}."
+    if record["status"] == REJECTED:
+        reason = f" ({record['reason']})" if record["reason"] else ""
+        return f"{what} was already rejected by {record['answered_by']} at {when}{reason}."
+    return (
+        f"{what} expired at {when} without an answer; the run stopped waiting. Run the flow "
+        "again to be asked anew."
+    )
+
+
+def _human_time(iso: str | None) -> str:
+    if iso is None:
+        return "an unknown time"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _joined() -> Select[Any]:
+    return select(
+        run_inputs,
+        flow_runs.c.name.label("flow_run_name"),
+        flow_runs.c.flow_name,
+        flow_runs.c.state_name,
+        flow_runs.c.state_type,
+    ).select_from(run_inputs.outerjoin(flow_runs, flow_runs.c.id == run_inputs.c.flow_run_id))
+
+
+def _first(connection: Connection, *conditions: ColumnElement[bool]) -> Record | None:
+    row = connection.execute(_joined().where(*conditions)).mappings().first()
+    return None if row is None else _record(row)
+
+
+def _record(row: RowMapping) -> Record:
+    return {
+        "id": row["id"],
+        "flow_run_id": row["flow_run_id"],
+        "key": row["key"],
+        "schema": row["schema"] or {},
+        "description": row["description"],
+        "status": row["status"],
+        "answer": row["answer"],
+        "answered_by": row["answered_by"],
+        "answered_at": isoformat(row["answered_at"]),
+        "reason": row["reason"],
+        "error": row["error"],
+        "created": isoformat(row["created"]),
+        "timeout_at": isoformat(row["timeout_at"]),
+        "flow_run_name": row["flow_run_name"],
+        "flow_name": row["flow_name"],
+        "state": row["state_name"],
+        "state_type": row["state_type"],
+    }
