@@ -25,9 +25,10 @@ def in_notebook() -> bool:
 
 
 def _display(widget: Any) -> None:
-    from IPython.display import display
+    from IPython import display as ipython_display
 
-    display(widget)
+    show: Any = ipython_display.display
+    show(widget)
 
 
 def show_run_graph(flow_run: Any) -> Any:

@@ -188,6 +188,8 @@ def run_sync(engine: FlowRunEngine, return_state: bool = False) -> Any:
                 continue
             engine.succeed(value)
             break
+    except Abort as signal:  # a stop on purpose (e.g. a rejected approval): Cancelled
+        engine.interrupt(signal)
     except BaseException as signal:
         engine.interrupt(signal)
         raise
@@ -220,6 +222,8 @@ async def run_async(engine: FlowRunEngine, return_state: bool = False) -> Any:
                 continue
             engine.succeed(value)
             break
+    except Abort as signal:  # a stop on purpose (e.g. a rejected approval): Cancelled
+        engine.interrupt(signal)
     except BaseException as signal:
         engine.interrupt(signal)
         raise

@@ -57,7 +57,7 @@ class InputForm:
     def parse(self, answer: dict[str, Any]) -> Any:
         """The value the paused call returns; raises pydantic.ValidationError."""
         value = self.model.model_validate(answer)
-        return value.value if self.bare else value  # type: ignore[attr-defined]
+        return getattr(value, "value") if self.bare else value  # noqa: B009 - a dynamic field
 
 
 def form_for(wait_for_input: Any) -> InputForm | None:
@@ -66,7 +66,7 @@ def form_for(wait_for_input: Any) -> InputForm | None:
         return None
     if inspect.isclass(wait_for_input) and issubclass(wait_for_input, pydantic.BaseModel):
         return InputForm(wait_for_input, _description(wait_for_input), bare=False)
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model = pydantic.create_model(  # type: ignore[call-overload,unused-ignore]
         "Input", __config__=pydantic.ConfigDict(extra="forbid"), value=(wait_for_input, ...)
     )
     return InputForm(model, None, bare=True)

@@ -240,6 +240,9 @@ def run_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
                     break
                 time.sleep(delay)
                 continue
+            except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
+                engine.interrupt(signal)
+                break
             except BaseException as signal:
                 engine.interrupt(signal)
                 raise
@@ -268,6 +271,9 @@ async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
                     break
                 await asyncio.sleep(delay)
                 continue
+            except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
+                engine.interrupt(signal)
+                break
             except BaseException as signal:
                 engine.interrupt(signal)
                 raise

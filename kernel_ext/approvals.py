@@ -39,17 +39,21 @@ def current_user() -> str:
 
 def pending(flow_run_id: str | None = None) -> list[dict[str, Any]]:
     """Input requests still waiting for an answer, newest first."""
-    return _store().list_input_requests(status="pending", flow_run_id=flow_run_id)  # type: ignore[no-any-return]
+    requests: list[dict[str, Any]] = _store().list_input_requests(
+        status="pending", flow_run_id=flow_run_id
+    )
+    return requests
 
 
 def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
     """The input request named by its id, or by (a prefix of) its paused flow run's id."""
     store = _store()
     try:
-        return store.read_input_request(identifier)  # type: ignore[no-any-return]
+        found: dict[str, Any] = store.read_input_request(identifier)
+        return found
     except InputNotFound:
         pass
-    matches = [
+    matches: list[dict[str, Any]] = [
         r for r in store.list_input_requests(status="pending")
         if r["flow_run_id"].startswith(identifier) and (key is None or r["key"] == key)
     ]  # fmt: skip

@@ -11,7 +11,9 @@ they queue for the write lock; on PostgreSQL the second UPDATE waits for the fir
 lock, then re-checks its WHERE against the committed row.
 
 Records are JSON-able dicts with ISO-8601 UTC times, joined with their flow run's name,
-flow name and state (None until the writer has stored the run).
+flow name and state (None until the writer has stored the run). A rejection's reason is
+its answer, ``{"reason": ...}``; ``error`` keeps why the last answer failed validation,
+for the form to show, until an answer is taken.
 """
 
 from __future__ import annotations
@@ -123,7 +125,9 @@ def answer_input_request(
 def reject_input_request(
     connection: Connection, request_id: str, answered_by: str, reason: str | None
 ) -> Record:
-    return _settle(connection, request_id, status=REJECTED, answered_by=answered_by, reason=reason)
+    # The reason is the answer of a rejection, where the run looks for it.
+    answer = {"reason": reason}
+    return _settle(connection, request_id, status=REJECTED, answer=answer, answered_by=answered_by)
 
 
 def expire_input_request(connection: Connection, request_id: str) -> Record:
@@ -168,8 +172,9 @@ def _already_settled(record: Record) -> str:
     if record["status"] == ANSWERED:
         return f"{what} was already answered by {record['answered_by']} at {when}."
     if record["status"] == REJECTED:
-        reason = f" ({record['reason']})" if record["reason"] else ""
-        return f"{what} was already rejected by {record['answered_by']} at {when}{reason}."
+        why = (record["answer"] or {}).get("reason")
+        because = f" ({why})" if why else ""
+        return f"{what} was already rejected by {record['answered_by']} at {when}{because}."
     return (
         f"{what} expired at {when} without an answer; the run stopped waiting. Run the flow "
         "again to be asked anew."
@@ -208,7 +213,6 @@ def _record(row: RowMapping) -> Record:
         "answer": row["answer"],
         "answered_by": row["answered_by"],
         "answered_at": isoformat(row["answered_at"]),
-        "reason": row["reason"],
         "error": row["error"],
         "created": isoformat(row["created"]),
         "timeout_at": isoformat(row["timeout_at"]),

@@ -203,7 +203,8 @@ class Store:
     def reject_input_request(
         self, request_id: str, answered_by: str, reason: str | None = None
     ) -> dict[str, Any]:
-        """Reject a pending request (the run fails); raises like ``answer_input_request``."""
+        """Reject a pending request; its answer becomes ``{"reason": reason}``. Raises like
+        ``answer_input_request``."""
         return self._write(_inputs.reject_input_request, request_id, answered_by, reason)
 
     def expire_input_request(self, request_id: str) -> dict[str, Any]:

@@ -125,11 +125,10 @@ run_inputs = Table(
     Column("schema", Json, nullable=False),  # the form's JSON schema; {} to just resume
     Column("description", Text),  # markdown
     Column("status", String(16), nullable=False),  # pending, answered, rejected, expired
-    Column("answer", Json),
+    Column("answer", Json),  # the form's values; {"reason": ...} when rejected
     Column("answered_by", String),
     # When it stopped pending: answered, rejected or expired.
     Column("answered_at", UTCDateTime),
-    Column("reason", Text),  # why it was rejected
     Column("error", Text),  # the last answer refused by validation, while pending
     Column("created", UTCDateTime, nullable=False),
     Column("timeout_at", UTCDateTime),

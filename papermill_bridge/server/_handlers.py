@@ -41,7 +41,7 @@ _STATUSES: list[tuple[type[BaseException], int]] = [
 ]
 
 
-class TaskbookHandler(APIHandler):  # type: ignore[misc]
+class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
     """Runs an action and writes its result, or the error's message with its status."""
 
     def respond(self, action: Callable[[], Any], status: int = 200) -> None:
@@ -77,7 +77,7 @@ def _store() -> Any:
 
 
 class InputsHandler(TaskbookHandler):
-    @web.authenticated  # type: ignore[misc]
+    @web.authenticated  # type: ignore[misc,unused-ignore]
     def get(self) -> None:
         status = self.get_query_argument("status", "pending") or None
         self.respond(lambda: _store().list_input_requests(
@@ -85,13 +85,13 @@ class InputsHandler(TaskbookHandler):
 
 
 class InputHandler(TaskbookHandler):
-    @web.authenticated  # type: ignore[misc]
+    @web.authenticated  # type: ignore[misc,unused-ignore]
     def get(self, request_id: str) -> None:
         self.respond(lambda: _store().read_input_request(request_id))
 
 
 class AnswerHandler(TaskbookHandler):
-    @web.authenticated  # type: ignore[misc]
+    @web.authenticated  # type: ignore[misc,unused-ignore]
     def post(self, request_id: str) -> None:
         from kernel_ext import approvals
 
@@ -102,7 +102,7 @@ class AnswerHandler(TaskbookHandler):
 
 
 class RejectHandler(TaskbookHandler):
-    @web.authenticated  # type: ignore[misc]
+    @web.authenticated  # type: ignore[misc,unused-ignore]
     def post(self, request_id: str) -> None:
         from kernel_ext import approvals
 

@@ -1,4 +1,5 @@
-"""Whole processes: exiting right after the work, and many writers on one SQLite file."""
+"""Whole processes: exiting right after the work, many writers on one SQLite file, and
+answers to one input request racing from several processes."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 
 from kernel_ext import _settings
 from kernel_ext._events import bus
+from kernel_ext._runs import new_id
 from kernel_ext._states import Completed
-from kernel_ext.store import get_store
+from kernel_ext.store import Store, get_store
 from tests.store.helpers import Runs, count_rows
 
 WRITE_TASK_RUNS = textwrap.dedent(
@@ -40,6 +42,27 @@ WRITE_TASK_RUNS = textwrap.dedent(
     """
 )
 
+ANSWER_INPUT = textwrap.dedent(
+    """
+    import sys, time
+    from kernel_ext._errors import InputAlreadyAnswered
+    from kernel_ext.store import Store
+
+    url, request_id, who, action, start_at = sys.argv[1:6]
+    with Store(url) as store:  # opened before the start: the race is the answers alone
+        time.sleep(max(0.0, float(start_at) - time.time()))
+        try:
+            if action == "answer":
+                store.answer_input_request(request_id, {"approved": True}, who)
+            else:
+                store.reject_input_request(request_id, who, "not today")
+        except InputAlreadyAnswered as error:
+            print("lost", error)
+        else:
+            print("won")
+    """
+)
+
 
 def _spawn(url: str, count: int, start_at: float, flush: bool) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -49,6 +72,17 @@ def _spawn(url: str, count: int, start_at: float, flush: bool) -> subprocess.Pop
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+
+
+def _spawn_answer(
+    url: str, request_id: str, who: str, action: str, start_at: float
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", ANSWER_INPUT, url, request_id, who, action, str(start_at)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.slow
@@ -96,3 +130,33 @@ def test_a_forked_child_opens_its_own_store(tmp_path: Path, runs: Runs) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
         parent.flush()
     assert count_rows(url, "task_runs") == 2
+
+
+def test_answers_racing_from_processes_have_one_winner(store_url: str) -> None:
+    with Store(store_url) as store:
+        request = store.create_input_request(
+            id=new_id(), flow_run_id=new_id(), key="review", schema={}, timeout_at=None
+        )
+    start_at = time.time() + 2.0
+    racers = {f"p{i}": "answer" if i % 2 else "reject" for i in range(6)}
+    processes = {
+        who: _spawn_answer(store_url, request["id"], who, action, start_at)
+        for who, action in racers.items()
+    }
+    outcomes = {}
+    for who, process in processes.items():
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        assert stderr == ""
+        outcomes[who] = stdout.strip()
+
+    winners = [who for who, outcome in outcomes.items() if outcome == "won"]
+    assert len(winners) == 1, outcomes
+    with Store(store_url) as store:
+        final = store.read_input_request(request["id"])
+    assert final["answered_by"] == winners[0]
+    assert final["status"] == ("answered" if racers[winners[0]] == "answer" else "rejected")
+    for who, outcome in outcomes.items():
+        if who != winners[0]:
+            assert outcome.startswith("lost"), outcome
+            assert f"by {winners[0]} at" in outcome

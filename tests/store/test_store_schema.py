@@ -1,22 +1,26 @@
-"""Migrations: applied on first use, once, and refused when the store is newer."""
+"""Migrations: applied on first use, once, from an older store too, and refused when the
+store is newer."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import insert, inspect, text
+from sqlalchemy.engine import Engine
 
 from kernel_ext._errors import StoreSchemaError
 from kernel_ext.store import Store
-from kernel_ext.store._engine import create_store_engine
+from kernel_ext.store._engine import create_store_engine, write_engine
 from kernel_ext.store._schema import SCHEMA_REVISION, alembic_config, current_revision
-from kernel_ext.store._tables import metadata
+from kernel_ext.store._tables import flow_runs, metadata
 
 
 def test_schema_revision_is_alembics_head() -> None:
@@ -81,3 +85,51 @@ def test_concurrent_first_use_migrates_once(store_url: str) -> None:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     engine.dispose()
     assert [v for (v,) in versions] == [SCHEMA_REVISION]
+
+
+def _migrate_to(engine: Engine, revision: str, downgrade: bool = False) -> None:
+    """Move the store to ``revision`` with the migrations as they were written."""
+    config = alembic_config()
+    with write_engine(engine).begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if downgrade else command.upgrade)(config, revision)
+
+
+def _tables(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(inspect(connection).get_table_names())
+
+
+def test_a_store_at_0001_is_migrated_on_open_and_keeps_its_rows(store_url: str) -> None:
+    engine = create_store_engine(store_url)
+    _migrate_to(engine, "0001")
+    assert "run_inputs" not in _tables(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(flow_runs).values(
+                id="run-1", name="deploy-run", flow_name="deploy", state_type="PAUSED",
+                state_name="Paused", run_count=1, created=datetime.now(UTC),
+            )
+        )  # fmt: skip
+
+    with Store(store_url) as store:
+        assert current_revision(engine) == SCHEMA_REVISION == "0002"
+        assert "run_inputs" in _tables(engine)
+        assert store.read_flow_run("run-1")["state"] == "Paused"
+        store.create_input_request(
+            id="req-1", flow_run_id="run-1", key="review", schema={}, timeout_at=None
+        )
+        assert store.list_input_requests()[0]["flow_run_name"] == "deploy-run"
+    engine.dispose()
+
+
+def test_0002_downgrades_to_0001_and_back(store: Store) -> None:
+    store.create_input_request(id="req-1", flow_run_id="run-1", key="k", schema={})
+    engine = create_store_engine(store.url)
+    _migrate_to(engine, "0001", downgrade=True)
+    assert "run_inputs" not in _tables(engine)
+    assert {"flow_runs", "task_runs", "state_history", "logs", "results"} <= _tables(engine)
+    _migrate_to(engine, "head")
+    assert current_revision(engine) == SCHEMA_REVISION
+    assert store.list_input_requests() == []
+    engine.dispose()

@@ -44,7 +44,6 @@ def upgrade() -> None:
         sa.Column("answer", _json()),
         sa.Column("answered_by", sa.String()),
         _time("answered_at"),
-        sa.Column("reason", sa.Text()),
         sa.Column("error", sa.Text()),
         _time("created", nullable=False),
         _time("timeout_at"),

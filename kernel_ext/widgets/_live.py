@@ -1,0 +1,169 @@
+"""Following a flow run's events live, off the engine's hot path.
+
+The engine calls every bus subscriber on the thread that changed a state, thousands of
+times a second when a task is mapped. So the subscriber appends the event to a deque and,
+for the rare flow run event, checks whether the followed run just ended. A daemon thread
+drains the deque at most every ``interval`` seconds, aggregates the graph and pushes it.
+The final push happens on the engine's thread, as the flow run ends: inside the cell
+that ran it, so papermill and nbclient record the finished graph in the notebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from kernel_ext._events import Event, StateEvent, bus
+from kernel_ext._runs import FlowRun, TaskRun
+from kernel_ext._states import FINAL_TYPES
+from kernel_ext.widgets._aggregate import RunSnapshot, build_payload, flow_summary, snapshot_of_run
+from kernel_ext.widgets._contract import FlowRunSummary, GraphPayload
+
+__all__ = ["LiveFeed"]
+
+_log = logging.getLogger("taskbook.widgets")
+
+Push = Callable[[GraphPayload], None]
+
+
+class LiveFeed:
+    """Collects the events of one flow run and pushes its aggregated graph.
+
+    ``flow_run_id=None`` follows the next top-level flow run that starts in this process.
+    The feed stops (unsubscribes, its thread ends) after the final push, or on ``close()``.
+    """
+
+    def __init__(self, push: Push, flow_run_id: str | None, interval: float = 0.25) -> None:
+        self._push = push
+        self.flow_run_id = flow_run_id
+        self._interval = interval
+        self._events: deque[Event] = deque()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._flow_run: FlowRun | None = None
+        self._seed_run: FlowRunSummary | None = None
+        self._runs: dict[str, TaskRun | RunSnapshot] = {}
+        self._frozen: dict[str, RunSnapshot] = {}  # snapshots of final runs never change
+        self._dirty = True
+        self._unsubscribe = bus.subscribe(self._subscriber())
+        self._thread = threading.Thread(target=self._loop, name="taskbook-run-graph", daemon=True)
+        self._thread.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._stopped.is_set()
+
+    def seed(self, run: FlowRunSummary, task_runs: Iterable[RunSnapshot]) -> None:
+        """Add what the store knew before we subscribed; live events take precedence."""
+        with self._lock:
+            self._seed_run = run
+            for snapshot in task_runs:
+                self._runs.setdefault(snapshot.id, snapshot)
+            self._dirty = True
+
+    def attach(self, run: FlowRun) -> None:
+        """Follow this live ``FlowRun`` object (its earlier events were missed)."""
+        with self._lock:
+            self._flow_run = run
+            self._dirty = True
+
+    def name_of(self, run_id: str) -> str | None:
+        run = self._runs.get(run_id)
+        return run.name if run is not None else None
+
+    def _subscriber(self) -> Callable[[Event], None]:
+        append = self._events.append
+
+        def on_event(event: Event) -> None:
+            append(event)
+            if type(event) is StateEvent and type(event.run) is FlowRun:  # rare
+                self._on_flow_event(event)
+
+        return on_event
+
+    def _on_flow_event(self, event: StateEvent) -> None:
+        run = event.run
+        assert type(run) is FlowRun
+        if self.flow_run_id is None and run.parent_task_run_id is None:
+            self.flow_run_id = run.id  # adopt the first top-level flow run to start
+        if run.id == self.flow_run_id and event.state.type in FINAL_TYPES:
+            try:
+                self.push(final=True)
+            except Exception:  # a broken widget must never break the run it draws
+                _log.exception("[taskbook] could not draw the final graph of %s", run.name)
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self.push()
+            except Exception:
+                _log.exception("[taskbook] the live run graph stopped updating")
+                self.close()
+
+    def push(self, final: bool = False) -> None:
+        """Drain the queued events and push the graph, if anything changed."""
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._drain()
+            if not (self._dirty or final or self._ticking()):
+                return
+            payload = self._payload(final)
+            self._dirty = False
+            if final:
+                self._stop()
+            self._push(payload)
+
+    def close(self) -> None:
+        """Stop following the run, without a final push."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        self._stopped.set()
+        self._unsubscribe()
+        self._events.clear()
+        # Drop the live runs (and the results their states hold) once drawn.
+        self._runs = {run_id: self._snapshot(run) for run_id, run in self._runs.items()}
+        self._frozen.clear()
+        self._flow_run = None
+
+    def _drain(self) -> None:
+        events, target, runs = self._events, self.flow_run_id, self._runs
+        while events:
+            event = events.popleft()
+            if type(event) is not StateEvent:
+                continue
+            run = event.run
+            if type(run) is TaskRun:
+                if run.flow_run_id == target:
+                    runs[run.id] = run
+                    self._dirty = True
+            elif run.id == target and type(run) is FlowRun:
+                self._flow_run = run
+                self._dirty = True
+
+    def _ticking(self) -> bool:
+        """Durations of running runs grow: redraw while the flow run is running."""
+        run = self._flow_run
+        return run is not None and run.state is not None and run.state.is_running()
+
+    def _payload(self, final: bool) -> GraphPayload:
+        now = time.time()
+        summary = flow_summary(self._flow_run, now) if self._flow_run else self._seed_run
+        snapshots = [self._snapshot(run) for run in self._runs.values()]
+        return build_payload(summary, snapshots, now, final)
+
+    def _snapshot(self, run: TaskRun | RunSnapshot) -> RunSnapshot:
+        if isinstance(run, RunSnapshot):
+            return run
+        frozen = self._frozen.get(run.id)
+        if frozen is not None:
+            return frozen
+        snapshot = snapshot_of_run(run)
+        if snapshot.final:
+            self._frozen[run.id] = snapshot
+        return snapshot

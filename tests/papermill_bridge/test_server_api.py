@@ -1,0 +1,123 @@
+"""The REST API in a real Jupyter server: auth, XSRF, and errors mapped to statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernel_ext.testing import taskbook_test_harness
+
+pytestmark = pytest.mark.slow
+
+TOKEN = secrets.token_hex(16)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    home = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {**os.environ, "TASKBOOK_HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "cfg")}
+    env.pop("TASKBOOK_STORE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={home}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            call(url, "GET", "/api/status")
+            break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    yield url, home
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def call(base: str, method: str, path: str, body: Any = None,
+         token: str | None = TOKEN) -> tuple[int, Any]:  # fmt: skip
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"token {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def pending_request(home: Path, schema: dict[str, Any]) -> str:
+    with taskbook_test_harness(store_url=f"sqlite:///{home / 'taskbook.db'}"):
+        from kernel_ext.store import get_store
+
+        request = get_store().create_input_request(
+            id=secrets.token_hex(8), flow_run_id=secrets.token_hex(8), key="review",
+            schema=schema, description="Check it", timeout_at=time.time() + 600,
+        )  # fmt: skip
+        return str(request["id"])
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"approved": {"type": "boolean"}, "feedback": {"type": "string"}},
+    "required": ["approved"],
+    "additionalProperties": False,
+}
+
+
+def test_unauthenticated_calls_are_refused(server: tuple[str, Path]) -> None:
+    url, _ = server
+    status, _ = call(url, "GET", "/taskbook/api/inputs", token=None)
+    assert status == 403
+
+
+def test_answering_through_the_api(server: tuple[str, Path]) -> None:
+    url, home = server
+    request_id = pending_request(home, SCHEMA)
+    status, listed = call(url, "GET", "/taskbook/api/inputs")
+    assert status == 200 and request_id in [r["id"] for r in listed]
+
+    status, error = call(url, "POST", f"/taskbook/api/inputs/{request_id}/answer",
+                         {"answer": {"approved": "yes"}})  # fmt: skip
+    assert status == 400 and "approved: 'yes' is not of type 'boolean'" in error["message"]
+
+    status, answered = call(url, "POST", f"/taskbook/api/inputs/{request_id}/answer",
+                            {"answer": {"approved": True}})  # fmt: skip
+    assert status == 200 and answered["status"] == "answered"
+    assert answered["answered_by"].endswith("(JupyterLab)")
+
+    status, error = call(url, "POST", f"/taskbook/api/inputs/{request_id}/answer",
+                         {"answer": {"approved": False}})  # fmt: skip
+    assert status == 409
+
+
+def test_unknown_ids_and_bad_bodies(server: tuple[str, Path]) -> None:
+    url, home = server
+    status, error = call(url, "GET", "/taskbook/api/inputs/nope")
+    assert status == 404 and "taskbook approvals ls" in error["message"]
+    request_id = pending_request(home, SCHEMA)
+    status, error = call(url, "POST", f"/taskbook/api/inputs/{request_id}/reject", ["x"])
+    assert status == 400 and "JSON object" in error["message"]
