@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test lint postgres bench setup clean
+.PHONY: run test lint postgres chromium bench setup clean
 
 setup: $(VENV)/.installed
 
@@ -19,13 +19,17 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/taskbook demo
 
-## test: lint, type-check and run the whole suite (starts PostgreSQL if it is down)
-test: setup postgres lint
+## test: lint, type-check and run the whole suite (starts PostgreSQL if it is down,
+## installs Chromium for the browser tests if it is missing)
+test: setup postgres chromium lint
 	$(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check kernel_ext papermill_bridge tests bench
 	$(BIN)/mypy
+
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || \

@@ -5,77 +5,68 @@ the browser and say nothing. Runs of one task with no edges between them (the ru
 ``.map()``, or of a loop of ``.submit()`` calls) become one node ``name xN  done/total``
 once there are more than ``GROUP_ABOVE`` of them. Runs of one task that feed each other (a
 chain) stay separate unless the graph would still exceed ``MAX_NODES``.
+
+The functions read the engine's live ``TaskRun`` objects directly (no copy per redraw:
+a live graph is rebuilt 4 times a second); runs read from the store become ``TaskRun``
+objects too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kernel_ext._runs import FlowRun, TaskRun
+from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId
+from kernel_ext._states import FINAL_TYPES, State, StateType
 from kernel_ext.widgets._contract import FlowRunSummary, GraphNode, GraphPayload
 
 __all__ = [
     "GROUP_ABOVE",
     "MAX_NODES",
-    "RunSnapshot",
     "build_payload",
+    "detached",
     "flow_summary",
     "group_nodes",
-    "snapshot_of_record",
-    "snapshot_of_run",
+    "task_run_of_record",
 ]
 
 GROUP_ABOVE = 20
 MAX_NODES = 500
 _MEMBERS_SHOWN = 10
-_FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
-_BAD = ("FAILED", "CRASHED")
+_PENDING = State(StateType.PENDING)
+_BAD = (StateType.FAILED, StateType.CRASHED)
 # While some runs are unfinished, the group shows the liveliest state among them.
-_LIVE_ORDER = ("RUNNING", "PAUSED", "CANCELLING", "SCHEDULED", "PENDING")
+_LIVE_ORDER = (
+    StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING, StateType.SCHEDULED,
+    StateType.PENDING,
+)  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class RunSnapshot:
-    """What the graph needs of one task run, whether live (``TaskRun``) or stored."""
-
-    id: str
-    name: str
-    task_key: str
-    state: str
-    state_type: str
-    message: str | None
-    start: float | None
-    end: float | None
-    run_count: int
-    upstream: tuple[str, ...]
-
-    @property
-    def final(self) -> bool:
-        return self.state_type in _FINAL
-
-
-def snapshot_of_run(run: TaskRun) -> RunSnapshot:
-    state = run.state
-    return RunSnapshot(
-        run.id, run.name, run.task_key,
-        state.name if state else "Pending", state.type.value if state else "PENDING",
-        state.message if state else None,
-        run.start_time, run.end_time, run.run_count, tuple(run.upstream),
+def task_run_of_record(record: dict[str, Any]) -> TaskRun:
+    """A task run record of the store's reads (``read_flow_run()["task_runs"]``)."""
+    state = State(
+        StateType(record["state_type"] or "PENDING"), record["state"] or None,
+        record.get("state_message"),
+    )  # fmt: skip
+    return TaskRun(
+        TaskRunId(record["id"]), record["name"], record["task_key"],
+        FlowRunId(record["flow_run_id"]) if record.get("flow_run_id") else None,
+        upstream=list(record.get("upstream") or ()), state=state,
+        start_time=_epoch(record.get("start_time")), end_time=_epoch(record.get("end_time")),
+        run_count=record.get("run_count") or 0,
     )  # fmt: skip
 
 
-def snapshot_of_record(record: dict[str, Any]) -> RunSnapshot:
-    """From a task run record of the store's reads (``read_flow_run()["task_runs"]``)."""
-    return RunSnapshot(
-        record["id"], record["name"], record["task_key"],
-        record["state"] or "Pending", record["state_type"] or "PENDING",
-        record.get("state_message"),
-        _epoch(record.get("start_time")), _epoch(record.get("end_time")),
-        record.get("run_count") or 0, tuple(record.get("upstream") or ()),
+def detached(run: TaskRun) -> TaskRun:
+    """A copy of ``run`` without its result or exception, to keep after the run ends."""
+    state = run.state
+    if state is not None:
+        state = State(state.type, state.name, state.message, timestamp=state.timestamp)
+    return TaskRun(
+        run.id, run.name, run.task_key, run.flow_run_id, list(run.upstream), run.tags,
+        state, run.start_time, run.end_time, run.run_count,
     )  # fmt: skip
 
 
@@ -97,7 +88,7 @@ def flow_summary(run: FlowRun | dict[str, Any], now: float) -> FlowRunSummary:
 
 
 def build_payload(
-    run: FlowRunSummary | None, runs: Sequence[RunSnapshot], now: float, final: bool
+    run: FlowRunSummary | None, runs: Sequence[TaskRun], now: float, final: bool
 ) -> GraphPayload:
     nodes, edges, hidden = group_nodes(runs, now)
     return {
@@ -107,99 +98,120 @@ def build_payload(
 
 
 def group_nodes(
-    runs: Sequence[RunSnapshot], now: float
+    runs: Sequence[TaskRun], now: float
 ) -> tuple[list[GraphNode], list[tuple[str, str]], int]:
     """The nodes (in creation order), the edges between them, and how many were cut."""
-    groups: dict[str, list[RunSnapshot]] = {}
+    groups: dict[str, list[TaskRun]] = {}
     for run in runs:
-        groups.setdefault(run.task_key, []).append(run)
+        members = groups.get(run.task_key)
+        if members is None:
+            groups[run.task_key] = [run]
+        else:
+            members.append(run)
     big = {key for key, members in groups.items() if len(members) > GROUP_ABOVE}
-    collapse = big - _chained(runs, big)
+    key_of: dict[str, str] = {run.id: run.task_key for run in runs}
+    linked = [run for run in runs if run.upstream]  # most runs of a map have no edges
+    collapse = big - _chained(linked, big, key_of)
     if _node_count(groups, collapse) > MAX_NODES:
         collapse = big
-    node_of: dict[str, str] = {}
+    group_ids = {key: f"group:{key}" for key in collapse}
     nodes: list[GraphNode] = []
     for run in runs:
-        if run.task_key in collapse:
-            members = groups[run.task_key]
-            node_of[run.id] = f"group:{run.task_key}"
-            if members[0] is run:
-                nodes.append(_group_node(node_of[run.id], members, now))
-        else:
-            node_of[run.id] = run.id
+        group_id = group_ids.get(run.task_key)
+        if group_id is None:
             nodes.append(_run_node(run, now))
+        elif groups[run.task_key][0] is run:
+            nodes.append(_group_node(group_id, groups[run.task_key], now))
     hidden = max(0, len(nodes) - MAX_NODES)
     nodes = nodes[:MAX_NODES]
-    return nodes, _edges(runs, node_of, {n["id"] for n in nodes}), hidden
+    shown = {node["id"] for node in nodes}
+    return nodes, _edges(linked, key_of, group_ids, shown), hidden
 
 
-def _chained(runs: Iterable[RunSnapshot], keys: set[str]) -> set[str]:
+def _chained(linked: Iterable[TaskRun], keys: set[str], key_of: dict[str, str]) -> set[str]:
     """The task keys among ``keys`` whose runs feed runs of the same task."""
-    key_of = {run.id: run.task_key for run in runs if run.task_key in keys}
     return {
-        key_of[run.id]
-        for run in runs
-        if run.id in key_of and any(key_of.get(up) == run.task_key for up in run.upstream)
+        run.task_key
+        for run in linked
+        if run.task_key in keys and any(key_of.get(up) == run.task_key for up in run.upstream)
     }
 
 
-def _node_count(groups: dict[str, list[RunSnapshot]], collapse: set[str]) -> int:
+def _node_count(groups: dict[str, list[TaskRun]], collapse: set[str]) -> int:
     return sum(1 if key in collapse else len(members) for key, members in groups.items())
 
 
 def _edges(
-    runs: Iterable[RunSnapshot], node_of: dict[str, str], shown: set[str]
+    linked: Iterable[TaskRun],
+    key_of: dict[str, str],
+    group_ids: dict[str, str],
+    shown: set[str],
 ) -> list[tuple[str, str]]:
     edges: dict[tuple[str, str], None] = {}  # an ordered set: stable layouts
-    for run in runs:
-        target = node_of[run.id]
+    for run in linked:
+        target = group_ids.get(run.task_key, run.id)
+        if target not in shown:
+            continue
         for upstream in run.upstream:
-            source = node_of.get(upstream)
-            if source is not None and source != target and source in shown and target in shown:
+            key = key_of.get(upstream)
+            if key is None:
+                continue  # a run outside this flow run
+            source = group_ids.get(key, upstream)
+            if source != target and source in shown:
                 edges[(source, target)] = None
     return list(edges)
 
 
-def _run_node(run: RunSnapshot, now: float) -> GraphNode:
+def _run_node(run: TaskRun, now: float) -> GraphNode:
+    state = run.state or _PENDING
     return {
         "id": run.id, "kind": "run", "name": run.name, "task_key": run.task_key,
-        "state": run.state, "state_type": run.state_type, "message": run.message,
-        "duration": _duration(run.start, run.end, now), "run_count": run.run_count,
-        "count": 1, "done": int(run.final), "counts": {run.state: 1}, "members": [],
+        "state": state.name, "state_type": state.type.value, "message": state.message,
+        "duration": _duration(run.start_time, run.end_time, now), "run_count": run.run_count,
+        "count": 1, "done": int(state.type in FINAL_TYPES), "counts": {state.name: 1},
+        "members": [],
     }  # fmt: skip
 
 
-def _group_node(group_id: str, members: list[RunSnapshot], now: float) -> GraphNode:
+def _group_node(group_id: str, members: list[TaskRun], now: float) -> GraphNode:
     counts: dict[str, int] = {}
-    types: dict[str, str] = {}
-    for run in members:
-        counts[run.state] = counts.get(run.state, 0) + 1
-        types.setdefault(run.state_type, run.state)
-    state_type, state = _group_state(types, counts)
-    starts = [run.start for run in members if run.start is not None]
-    unfinished = any(not run.final for run in members)
-    ends = [run.end for run in members if run.end is not None]
-    end = None if unfinished or not ends else max(ends)
-    failed_first = sorted(members, key=lambda run: run.state_type not in _BAD)
+    kinds: dict[str, StateType] = {}  # state name -> state type
+    failed: list[str] = []
+    for run in members:  # one pass: a group can have 10,000 members, redrawn 4 times a second
+        state = run.state or _PENDING
+        seen = counts.get(state.name)
+        if seen is None:
+            counts[state.name] = 1
+            kinds[state.name] = state.type
+        else:
+            counts[state.name] = seen + 1
+        if state.type in _BAD and len(failed) < _MEMBERS_SHOWN:
+            failed.append(run.id)
+    state_type, state_name = _group_state(kinds)
+    done = sum(counts[name] for name, kind in kinds.items() if kind in FINAL_TYPES)
+    starts = [run.start_time for run in members if run.start_time is not None]
+    ends = [run.end_time for run in members if run.end_time is not None]
+    end = max(ends) if ends and done == len(members) else None
+    shown = failed + [run.id for run in members[:_MEMBERS_SHOWN] if run.id not in failed]
     return {
         "id": group_id, "kind": "group", "name": _task_name(members[0].name),
-        "task_key": members[0].task_key, "state": state, "state_type": state_type,
+        "task_key": members[0].task_key, "state": state_name, "state_type": state_type.value,
         "message": None,
         "duration": _duration(min(starts), end, now) if starts else None,
         "run_count": max(run.run_count for run in members), "count": len(members),
-        "done": sum(1 for run in members if run.final), "counts": counts,
-        "members": [run.id for run in failed_first[:_MEMBERS_SHOWN]],
+        "done": done, "counts": counts, "members": shown[:_MEMBERS_SHOWN],
     }  # fmt: skip
 
 
-def _group_state(types: dict[str, str], counts: dict[str, int]) -> tuple[str, str]:
+def _group_state(kinds: dict[str, StateType]) -> tuple[StateType, str]:
     """The (type, name) a group shows: live while unfinished, else its worst outcome."""
-    for state_type in (*_LIVE_ORDER, *_BAD, "CANCELLED"):
-        if state_type in types:
-            return state_type, types[state_type]
-    if set(counts) == {"Cached"}:
-        return "COMPLETED", "Cached"
-    return "COMPLETED", "Completed"
+    for state_type in (*_LIVE_ORDER, *_BAD, StateType.CANCELLED):
+        for name, kind in kinds.items():
+            if kind is state_type:
+                return state_type, name
+    if set(kinds) == {"Cached"}:
+        return StateType.COMPLETED, "Cached"
+    return StateType.COMPLETED, "Completed"
 
 
 def _task_name(run_name: str) -> str:

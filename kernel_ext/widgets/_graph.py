@@ -23,11 +23,7 @@ import traitlets
 
 from kernel_ext._errors import TaskbookError
 from kernel_ext._runs import FlowRun
-from kernel_ext.widgets._aggregate import (
-    build_payload,
-    flow_summary,
-    snapshot_of_record,
-)
+from kernel_ext.widgets._aggregate import build_payload, flow_summary, task_run_of_record
 from kernel_ext.widgets._contract import GraphPayload
 from kernel_ext.widgets._details import reply_details
 from kernel_ext.widgets._live import LiveFeed
@@ -70,37 +66,43 @@ class RunGraph(anywidget.AnyWidget):
         store = get_store()
         store.flush()
         record = store.read_flow_run(flow_run_id)
-        snapshots = [snapshot_of_record(task_run) for task_run in record["task_runs"]]
+        task_runs = [task_run_of_record(task_run) for task_run in record["task_runs"]]
         now, final = time.time(), record["state_type"] in _FINAL
-        widget = cls(build_payload(flow_summary(record, now), snapshots, now, final))
-        widget._names = {s.id: s.name for s in snapshots}
+        widget = cls(build_payload(flow_summary(record, now), task_runs, now, final))
+        widget._names = {run.id: run.name for run in task_runs}
         return widget
 
     @classmethod
     def for_flow_run(cls, flow_run: str | FlowRun, interval: float = 0.25) -> RunGraph:
         """Follow a flow run live, starting from what the store already knows of it.
 
-        Given the engine's ``FlowRun`` itself (a run of this process that is starting),
-        the store is not read: nothing can have happened before the subscription.
+        Pass the engine's ``FlowRun`` itself for a run of this process that is starting
+        (still Pending): then the store is not read, as nothing can have happened yet.
         """
         widget = cls()
         if isinstance(flow_run, FlowRun):
-            widget._follow(flow_run.id, interval).attach(flow_run)
-            return widget
-        flow_run_id = flow_run
-        feed = widget._follow(flow_run_id, interval)
-        try:
-            from kernel_ext.store import get_store
+            feed = widget._follow(flow_run.id, interval)
+            feed.attach(flow_run)
+            if flow_run.state is None or flow_run.state.is_pending():
+                return widget
+        else:
+            feed = widget._follow(flow_run, interval)
+        widget._seed_from_store(feed)
+        return widget
 
+    def _seed_from_store(self, feed: LiveFeed) -> None:
+        # Subscribed first, read second: an event in between is in both, never in neither.
+        from kernel_ext.store import get_store
+
+        try:
             store = get_store()
             store.flush(timeout=5)
-            record = store.read_flow_run(flow_run_id)
+            record = store.read_flow_run(str(feed.flow_run_id))
         except TaskbookError:
-            return widget  # not stored yet: the events will bring everything
-        feed.seed(flow_summary(record, time.time()), map(snapshot_of_record, record["task_runs"]))
+            return  # not stored yet: the events will bring everything
+        feed.seed(flow_summary(record, time.time()), map(task_run_of_record, record["task_runs"]))
         if record["state_type"] in _FINAL:
             feed.push(final=True)  # it ended before we subscribed
-        return widget
 
     @classmethod
     def for_next_flow_run(cls, interval: float = 0.25) -> RunGraph:

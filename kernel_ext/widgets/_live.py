@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from kernel_ext._events import Event, StateEvent, bus
 from kernel_ext._runs import FlowRun, TaskRun
 from kernel_ext._states import FINAL_TYPES
-from kernel_ext.widgets._aggregate import RunSnapshot, build_payload, flow_summary, snapshot_of_run
+from kernel_ext.widgets._aggregate import build_payload, detached, flow_summary
 from kernel_ext.widgets._contract import FlowRunSummary, GraphPayload
 
 __all__ = ["LiveFeed"]
@@ -27,6 +27,7 @@ __all__ = ["LiveFeed"]
 _log = logging.getLogger("taskbook.widgets")
 
 Push = Callable[[GraphPayload], None]
+_TICK = 1.0  # seconds between redraws when only the durations changed
 
 
 class LiveFeed:
@@ -45,9 +46,9 @@ class LiveFeed:
         self._stopped = threading.Event()
         self._flow_run: FlowRun | None = None
         self._seed_run: FlowRunSummary | None = None
-        self._runs: dict[str, TaskRun | RunSnapshot] = {}
-        self._frozen: dict[str, RunSnapshot] = {}  # snapshots of final runs never change
+        self._runs: dict[str, TaskRun] = {}  # the engine's own objects, read when drawing
         self._dirty = True
+        self._pushed_at = 0.0
         self._unsubscribe = bus.subscribe(self._subscriber())
         self._thread = threading.Thread(target=self._loop, name="taskbook-run-graph", daemon=True)
         self._thread.start()
@@ -56,12 +57,12 @@ class LiveFeed:
     def closed(self) -> bool:
         return self._stopped.is_set()
 
-    def seed(self, run: FlowRunSummary, task_runs: Iterable[RunSnapshot]) -> None:
+    def seed(self, run: FlowRunSummary, task_runs: Iterable[TaskRun]) -> None:
         """Add what the store knew before we subscribed; live events take precedence."""
         with self._lock:
             self._seed_run = run
-            for snapshot in task_runs:
-                self._runs.setdefault(snapshot.id, snapshot)
+            for task_run in task_runs:
+                self._runs.setdefault(task_run.id, task_run)
             self._dirty = True
 
     def attach(self, run: FlowRun) -> None:
@@ -109,10 +110,11 @@ class LiveFeed:
             if self._stopped.is_set():
                 return
             self._drain()
-            if not (self._dirty or final or self._ticking()):
+            now = time.monotonic()
+            if not (self._dirty or final or self._ticking(now)):
                 return
             payload = self._payload(final)
-            self._dirty = False
+            self._dirty, self._pushed_at = False, now
             if final:
                 self._stop()
             self._push(payload)
@@ -126,44 +128,35 @@ class LiveFeed:
         self._stopped.set()
         self._unsubscribe()
         self._events.clear()
-        # Drop the live runs (and the results their states hold) once drawn.
-        self._runs = {run_id: self._snapshot(run) for run_id, run in self._runs.items()}
-        self._frozen.clear()
+        # Keep the runs without the results and exceptions their states hold.
+        self._runs = {run_id: detached(run) for run_id, run in self._runs.items()}
         self._flow_run = None
 
     def _drain(self) -> None:
         events, target, runs = self._events, self.flow_run_id, self._runs
-        while events:
-            event = events.popleft()
+        popleft, changed = events.popleft, False
+        for _ in range(len(events)):  # only what is queued now: the engine keeps appending
+            event = popleft()
             if type(event) is not StateEvent:
                 continue
             run = event.run
             if type(run) is TaskRun:
                 if run.flow_run_id == target:
                     runs[run.id] = run
-                    self._dirty = True
+                    changed = True
             elif run.id == target and type(run) is FlowRun:
                 self._flow_run = run
-                self._dirty = True
+                changed = True
+        self._dirty = self._dirty or changed
 
-    def _ticking(self) -> bool:
-        """Durations of running runs grow: redraw while the flow run is running."""
+    def _ticking(self, now: float) -> bool:
+        """Durations grow while the flow run is running: redraw now and then for them."""
         run = self._flow_run
-        return run is not None and run.state is not None and run.state.is_running()
+        running = run is not None and run.state is not None and run.state.is_running()
+        return running and now - self._pushed_at >= _TICK
+
 
     def _payload(self, final: bool) -> GraphPayload:
         now = time.time()
         summary = flow_summary(self._flow_run, now) if self._flow_run else self._seed_run
-        snapshots = [self._snapshot(run) for run in self._runs.values()]
-        return build_payload(summary, snapshots, now, final)
-
-    def _snapshot(self, run: TaskRun | RunSnapshot) -> RunSnapshot:
-        if isinstance(run, RunSnapshot):
-            return run
-        frozen = self._frozen.get(run.id)
-        if frozen is not None:
-            return frozen
-        snapshot = snapshot_of_run(run)
-        if snapshot.final:
-            self._frozen[run.id] = snapshot
-        return snapshot
+        return build_payload(summary, list(self._runs.values()), now, final)

@@ -3,17 +3,17 @@
  * the `graph` trait, with a side panel that asks the kernel for a run's details.
  */
 
-import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { RenderProps } from "@anywidget/types";
 import type { DetailsMessage, DetailsReply, GraphModel, GraphNode, GraphPayload } from "./contract";
 import { DetailsPanel } from "./details-panel";
 import { count, formatDuration, h, warn } from "./dom";
 import { type Layout, layoutGraph } from "./graph-layout";
 import { drawGraph } from "./graph-view";
-import { stateClass, stateFamily } from "./states";
+import { stateClass } from "./states";
 import "./graph.css";
 
 /** Below this scale the graph keeps its size and scrolls instead of shrinking. */
-const MIN_SCALE = 0.6;
+const MIN_SCALE = 0.75;
 
 function render({ model, el }: RenderProps<GraphModel>): () => void {
   const controller = new AbortController();
@@ -46,7 +46,12 @@ function render({ model, el }: RenderProps<GraphModel>): () => void {
     }
     const fit = (canvas.clientWidth - 2) / Math.max(layout.width, 1);
     const scale = fit >= MIN_SCALE ? Math.min(1, fit) : 1;
+    const focused = canvas.contains(document.activeElement);
     canvas.replaceChildren(drawGraph(graph, layout, { selected, scale }));
+    if (focused && selected) {
+      // A redraw replaces the nodes: keep keyboard users where they were.
+      canvas.querySelector<SVGGElement>(`[data-node-id="${CSS.escape(selected)}"]`)?.focus();
+    }
   };
   const schedule = (): void => {
     if (frame === 0 && !signal.aborted) frame = requestAnimationFrame(draw);
@@ -88,7 +93,7 @@ function render({ model, el }: RenderProps<GraphModel>): () => void {
     cancelAnimationFrame(frame);
     resize.disconnect();
     panel.close();
-    (model as AnyModel<GraphModel>).off("change:graph", schedule);
+    model.off("change:graph", schedule);
     model.off("msg:custom", onMessage);
   };
 }
@@ -139,6 +144,4 @@ function isDetailsReply(message: unknown): message is DetailsReply {
   return typeof message === "object" && message !== null && (message as { type?: unknown }).type === "details";
 }
 
-// Exported for the tests of the family mapping in a browser.
-export { stateFamily };
 export default { render };
