@@ -39,7 +39,7 @@ def show_run_graph(flow_run: Any) -> Any:
         from kernel_ext.widgets import RunGraph
     except ImportError:
         return None
-    graph = RunGraph.for_flow_run(flow_run.id)
+    graph = RunGraph.for_flow_run(flow_run)
     _display(graph)
     return graph
 

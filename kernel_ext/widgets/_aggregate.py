@@ -26,7 +26,6 @@ __all__ = [
     "GROUP_ABOVE",
     "MAX_NODES",
     "build_payload",
-    "detached",
     "flow_summary",
     "group_nodes",
     "task_run_of_record",
@@ -56,17 +55,6 @@ def task_run_of_record(record: dict[str, Any]) -> TaskRun:
         upstream=list(record.get("upstream") or ()), state=state,
         start_time=_epoch(record.get("start_time")), end_time=_epoch(record.get("end_time")),
         run_count=record.get("run_count") or 0,
-    )  # fmt: skip
-
-
-def detached(run: TaskRun) -> TaskRun:
-    """A copy of ``run`` without its result or exception, to keep after the run ends."""
-    state = run.state
-    if state is not None:
-        state = State(state.type, state.name, state.message, timestamp=state.timestamp)
-    return TaskRun(
-        run.id, run.name, run.task_key, run.flow_run_id, list(run.upstream), run.tags,
-        state, run.start_time, run.end_time, run.run_count,
     )  # fmt: skip
 
 

@@ -76,8 +76,10 @@ class RunGraph(anywidget.AnyWidget):
     def for_flow_run(cls, flow_run: str | FlowRun, interval: float = 0.25) -> RunGraph:
         """Follow a flow run live, starting from what the store already knows of it.
 
-        Pass the engine's ``FlowRun`` itself for a run of this process that is starting
-        (still Pending): then the store is not read, as nothing can have happened yet.
+        Live updates come from this process's engine: a run executing elsewhere (a
+        worker) is drawn as the store has it, like ``from_store``. Pass the engine's
+        ``FlowRun`` itself for a run of this process that is starting (still Pending):
+        then the store is not read, as nothing can have happened yet.
         """
         widget = cls()
         if isinstance(flow_run, FlowRun):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from kernel_ext._events import Event, StateEvent, bus
 from kernel_ext._runs import FlowRun, TaskRun
 from kernel_ext._states import FINAL_TYPES
-from kernel_ext.widgets._aggregate import build_payload, detached, flow_summary
+from kernel_ext.widgets._aggregate import build_payload, flow_summary
 from kernel_ext.widgets._contract import FlowRunSummary, GraphPayload
 
 __all__ = ["LiveFeed"]
@@ -47,6 +47,7 @@ class LiveFeed:
         self._flow_run: FlowRun | None = None
         self._seed_run: FlowRunSummary | None = None
         self._runs: dict[str, TaskRun] = {}  # the engine's own objects, read when drawing
+        self._names: dict[str, str] = {}  # what is kept of them once the run has ended
         self._dirty = True
         self._pushed_at = 0.0
         self._unsubscribe = bus.subscribe(self._subscriber())
@@ -73,7 +74,7 @@ class LiveFeed:
 
     def name_of(self, run_id: str) -> str | None:
         run = self._runs.get(run_id)
-        return run.name if run is not None else None
+        return run.name if run is not None else self._names.get(run_id)
 
     def _subscriber(self) -> Callable[[Event], None]:
         append = self._events.append
@@ -122,14 +123,16 @@ class LiveFeed:
     def close(self) -> None:
         """Stop following the run, without a final push."""
         with self._lock:
-            self._stop()
+            if not self._stopped.is_set():
+                self._stop()
 
     def _stop(self) -> None:
         self._stopped.set()
         self._unsubscribe()
         self._events.clear()
-        # Keep the runs without the results and exceptions their states hold.
-        self._runs = {run_id: detached(run) for run_id, run in self._runs.items()}
+        # Let go of the engine's objects (and the results their states hold); keep names.
+        self._names = {run_id: run.name for run_id, run in self._runs.items()}
+        self._runs = {}
         self._flow_run = None
 
     def _drain(self) -> None:

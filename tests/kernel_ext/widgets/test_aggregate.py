@@ -13,7 +13,6 @@ from kernel_ext.widgets._aggregate import (
     GROUP_ABOVE,
     MAX_NODES,
     build_payload,
-    detached,
     group_nodes,
     task_run_of_record,
 )
@@ -178,12 +177,3 @@ def test_task_runs_of_store_records() -> None:
     assert task_run.state is not None and task_run.state.is_failed()
     assert (task_run.state.name, task_run.state.message) == ("Failed", "ValueError: no")
     assert task_run.upstream == ["a"]
-
-
-def test_a_detached_copy_drops_the_result() -> None:
-    live = run("a")
-    assert live.state is not None
-    live.state.data = object()
-    copy = detached(live)
-    assert copy.state is not None and copy.state.data is None
-    assert group_nodes([copy], now=0) == group_nodes([live], now=0)

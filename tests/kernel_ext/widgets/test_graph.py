@@ -237,3 +237,30 @@ def test_a_displayed_live_graph_replaces_its_static_output_at_the_end(
     assert first[2] == last[2]
     assert "Waiting for" in first[1]["image/svg+xml"]
     assert "total-0" in last[1]["image/svg+xml"]
+
+
+class Big:
+    """A result the widget must not keep alive once the run has ended."""
+
+
+def test_a_finished_graph_keeps_no_results_alive(store: Any) -> None:
+    import gc
+    import weakref
+
+    refs: list[weakref.ref[Big]] = []
+
+    @task
+    def make(i: int) -> Big:
+        value = Big()
+        refs.append(weakref.ref(value))
+        return value
+
+    @flow
+    def makes() -> None:
+        make.map(range(30)).wait()
+
+    graph = RunGraph.for_next_flow_run()
+    makes()
+    gc.collect()
+    assert graph.graph["final"] and graph.graph["nodes"][0]["count"] == 30
+    assert len(refs) == 30 and all(ref() is None for ref in refs)
