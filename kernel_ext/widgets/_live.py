@@ -139,7 +139,10 @@ class LiveFeed:
         events, target, runs = self._events, self.flow_run_id, self._runs
         popleft, changed = events.popleft, False
         for _ in range(len(events)):  # only what is queued now: the engine keeps appending
-            event = popleft()
+            try:
+                event = popleft()
+            except IndexError:  # cleared by a close() on another thread meanwhile
+                break
             if type(event) is not StateEvent:
                 continue
             run = event.run

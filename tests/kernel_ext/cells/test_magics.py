@@ -171,3 +171,28 @@ def test_tasks_lists_cells(shell: Any, capsys: Any) -> None:
     run(shell, "%tasks")
     out = capsys.readouterr().out
     assert "NAME" in out and "one" in out and "Completed" in out
+
+
+def test_approvals_magic_shows_forms_that_resume_runs(shell: Any, capsys: Any,
+                                                     monkeypatch: Any) -> None:  # fmt: skip
+    """`%approvals` in another notebook: one form per paused run; answering resumes it."""
+    from kernel_ext import _display
+    from kernel_ext.store import get_store
+
+    shown: list[Any] = []
+    monkeypatch.setattr(_display, "in_notebook", lambda: True)
+    monkeypatch.setattr(_display, "_display", shown.append)
+    store = get_store()
+    request = store.create_input_request(
+        id="req-1", flow_run_id="run-1", key="review", description=None, timeout_at=None,
+        schema={"type": "object", "properties": {"approved": {"type": "boolean"}},
+                "required": ["approved"]},
+    )  # fmt: skip
+    run(shell, "%approvals")
+    assert "review" in capsys.readouterr().out
+    (form,) = shown
+    assert form.request["id"] == request["id"]
+    form._on_message(form, {"type": "answer", "answer": {"approved": "no"}}, [])
+    assert store.read_input_request("req-1")["status"] == "pending"
+    form._on_message(form, {"type": "answer", "answer": {"approved": True}}, [])
+    assert store.read_input_request("req-1")["status"] == "answered"

@@ -1,7 +1,7 @@
 """What a live RunGraph costs the kernel: a flow mapping 10,000 trivial tasks, timed with
-and without a widget following it. A benchmark, not a test (pytest does not collect it):
+and without a widget following it. A benchmark, not a test:
 
-    python -m tests.kernel_ext.widgets.bench_live_overhead [rounds]
+    python bench/widgets.py [rounds]
 
 Rounds alternate between the two cases so drift (caches, the store's file) hits both;
 the medians are compared, in wall time and in this process's CPU time (all threads: the
