@@ -95,7 +95,9 @@ def _outcome(context: FlowRunContext, store: Any, request: dict[str, Any], form:
         raise Abort(f"Rejected by {by}" + (f": {reason}" if reason else ""))
     if request["status"] == "expired":
         raise PauseTimeout(f"The input request {request['key']!r} expired before an answer.")
-    _set_state(context, states.Running(f"Resumed by {by}"))
+    facts = {k: request.get(k) for k in ("answered_by", "answered_at", "answer")}
+    details = {"input_request_id": request["id"], "key": request["key"], **facts}
+    _set_state(context, states.Running(f"Resumed by {by}", details=details))
     if form is None:
         return None
     import pydantic

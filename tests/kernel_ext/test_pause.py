@@ -63,6 +63,8 @@ def test_pause_returns_the_typed_answer(store: Any) -> None:
     assert states_of(store, run["id"]) == ["Pending", "Running", "Paused", "Running", "Completed"]
     history = store.read_history(run["id"])
     assert history[3]["message"] == "Resumed by ada"
+    assert history[3]["details"]["answer"] == {"approved": True, "feedback": "ok"}
+    assert history[3]["details"]["answered_at"]
     (answered,) = store.list_input_requests(status="answered")
     assert answered["answered_by"] == "ada" and answered["answer"]["feedback"] == "ok"
 

@@ -196,3 +196,17 @@ def test_approvals_magic_shows_forms_that_resume_runs(shell: Any, capsys: Any,
     assert store.read_input_request("req-1")["status"] == "pending"
     form._on_message(form, {"type": "answer", "answer": {"approved": True}}, [])
     assert store.read_input_request("req-1")["status"] == "answered"
+
+
+def test_graph_magic(shell: Any) -> None:
+    from kernel_ext.widgets import RunGraph
+
+    run(shell, "%%task a\nx = 1")
+    run(shell, "%%task b\ny = x + 1")
+    live = shell.run_line_magic("graph", "")
+    assert isinstance(live, RunGraph)
+    session_id = session_run(shell)["id"]
+    past = shell.run_line_magic("graph", session_id[:8])
+    names = {n["name"] for n in past.graph["nodes"]}
+    assert {"a-0", "b-0"} <= names
+    live.close()
