@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from kernel_ext._futures import TaskRunFuture
     from kernel_ext._runners import TaskRunner
 
-__all__ = ["FlowRunContext", "TaskRunContext", "flow_run_context", "task_run_context"]
+__all__ = [
+    "FlowRunContext",
+    "TaskRunContext",
+    "current_flow_run",
+    "flow_run_context",
+    "set_ambient_flow_run",
+    "task_run_context",
+]
 
 
 _UNLINKABLE = (type(None), bool, int, float, complex, str, bytes)
@@ -70,3 +77,18 @@ class TaskRunContext:
 
 flow_run_context: ContextVar[FlowRunContext | None] = ContextVar("taskbook_flow_run", default=None)
 task_run_context: ContextVar[TaskRunContext | None] = ContextVar("taskbook_task_run", default=None)
+
+
+# A process may belong to one flow run as a whole: a notebook that a worker executes for a
+# deployment run. Its cells run in fresh contexts, so a context variable set in one cell
+# would not reach the next; the ambient run is the fallback every lookup sees.
+_ambient: list[FlowRunContext | None] = [None]
+
+
+def current_flow_run() -> FlowRunContext | None:
+    """The flow run the calling code belongs to: its own, else the process's ambient run."""
+    return flow_run_context.get() or _ambient[0]
+
+
+def set_ambient_flow_run(context: FlowRunContext | None) -> None:
+    _ambient[0] = context

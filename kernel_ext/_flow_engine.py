@@ -14,7 +14,7 @@ from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
-from kernel_ext._context import FlowRunContext, flow_run_context, task_run_context
+from kernel_ext._context import FlowRunContext, current_flow_run, flow_run_context, task_run_context
 from kernel_ext._display import show_run_graph
 from kernel_ext._durability import ensure_store, flush_store
 from kernel_ext._errors import Abort
@@ -44,7 +44,7 @@ class FlowRunEngine:
     def __init__(self, flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
         self.flow = flow
         self.parameters = flow.binder.bind(args, kwargs)
-        self.parent = flow_run_context.get()
+        self.parent = current_flow_run()
         if self.parent is None:
             ensure_store()
         self.parent_task_run = self._link_to_parent()

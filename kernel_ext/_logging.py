@@ -16,7 +16,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-from kernel_ext._context import flow_run_context, task_run_context
+from kernel_ext._context import current_flow_run, task_run_context
 from kernel_ext._events import LogEvent, bus
 
 __all__ = ["RunLoggerAdapter", "get_run_logger", "install_print_capture"]
@@ -90,7 +90,7 @@ def run_extra() -> dict[str, Any]:
             "task_run_id": run.id,
             "run_label": f"Task run {run.name!r}",
         }
-    flow_ctx = flow_run_context.get()
+    flow_ctx = current_flow_run()
     if flow_ctx is not None:
         flow_run = flow_ctx.flow_run
         return {"flow_run_id": flow_run.id, "run_label": f"Flow run {flow_run.name!r}"}
@@ -122,7 +122,7 @@ def _print(*args: Any, **kwargs: Any) -> None:
     if target is not None and target is not sys.stdout:
         return
     task_ctx = task_run_context.get()
-    flow_ctx = flow_run_context.get()
+    flow_ctx = current_flow_run()
     capture = task_ctx.log_prints if task_ctx is not None else (
         flow_ctx is not None and flow_ctx.log_prints
     )

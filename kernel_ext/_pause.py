@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from kernel_ext import _states as states
-from kernel_ext._context import FlowRunContext, flow_run_context
+from kernel_ext._context import FlowRunContext, current_flow_run
 from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTimeout
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._runs import new_id
@@ -38,7 +38,7 @@ def pause_flow_run(
     A rejected run raises ``Abort`` (the run ends Cancelled); no answer within ``timeout``
     seconds raises ``PauseTimeout`` (the run fails).
     """
-    context = flow_run_context.get()
+    context = current_flow_run()
     if context is None:
         raise PauseError(
             "pause_flow_run() pauses a flow run: call it inside a @flow, or in a %%task "

@@ -14,7 +14,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
-from kernel_ext._context import FlowRunContext, TaskRunContext, flow_run_context, task_run_context
+from kernel_ext._context import FlowRunContext, TaskRunContext, current_flow_run, task_run_context
 from kernel_ext._errors import Abort, CacheKeyError, ResultError, TaskRunTimeout
 from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
@@ -66,7 +66,7 @@ class TaskRunEngine:
         self.kwargs = kwargs
         self.wait_for = wait_for
         self.future = future
-        self.flow_ctx = flow_run_context.get()
+        self.flow_ctx = current_flow_run()
         self.state: states.State = run.state or states.Pending()
         self.cache_key: str | None = None
         self.known_upstream = upstream or []

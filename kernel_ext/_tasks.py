@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from kernel_ext._context import FlowRunContext, flow_run_context
+from kernel_ext._context import FlowRunContext, current_flow_run
 from kernel_ext._durability import ensure_store, flush_store
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
@@ -120,7 +120,7 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
-        flow_ctx = flow_run_context.get()
+        flow_ctx = current_flow_run()
         if flow_ctx is None:
             ensure_store()
         engine = TaskRunEngine(self, create_task_run(self, flow_ctx), args, kwargs, wait_for)
@@ -150,7 +150,7 @@ class Task(Generic[P, R]):
         wait_for: Any,
         upstream: list[TaskRunId] | None,
     ) -> TaskRunFuture[R]:
-        flow_ctx = flow_run_context.get()
+        flow_ctx = current_flow_run()
         if flow_ctx is None:
             ensure_store()
         run = create_task_run(self, flow_ctx)
@@ -164,7 +164,7 @@ class Task(Generic[P, R]):
         calls = map_arguments(self.name, args, kwargs)
         # An iterable produced by a task run links every mapped run to that producer.
         upstream = linked_upstream(
-            (_unwrap(v) for v in (*args, *kwargs.values())), flow_run_context.get()
+            (_unwrap(v) for v in (*args, *kwargs.values())), current_flow_run()
         )
         return TaskRunFutureList(
             self._submit_one(a, k, wait_for, upstream) for a, k in calls

@@ -52,6 +52,7 @@ class InteractiveSession:
         self.flow_name = Path(path).stem if path else f"ipython-{kernel_name}"
         self.notebook = path
         self._context: FlowRunContext | None = None
+        self._owned = False
 
     @property
     def started(self) -> bool:
@@ -64,8 +65,13 @@ class InteractiveSession:
         return self._context
 
     def _start(self) -> FlowRunContext:
+        from kernel_ext.deployment import attach
+
+        attached = attach()
+        if attached is not None:  # executed by a worker: the run is the worker's to end
+            return attached
         ensure_store()
-        run_id = os.environ.get("TASKBOOK_FLOW_RUN_ID") or new_id()
+        run_id = new_id()
         run = FlowRun(
             FlowRunId(run_id),
             generate_run_name(),
@@ -77,12 +83,13 @@ class InteractiveSession:
         run.run_count = 1
         _emit(run, states.Running("Interactive session"))
         atexit.register(self.end)
+        self._owned = True
         return FlowRunContext(_SessionFlow(self.flow_name), run, ThreadPoolTaskRunner(),
                               log_prints=True)  # fmt: skip
 
     def end(self, message: str = "The kernel session ended.") -> None:
         """Close the flow run (at kernel exit, or when the extension is unloaded)."""
-        if self._context is None:
+        if self._context is None or not self._owned:
             return
         run = self._context.flow_run
         self._context.task_runner.__exit__(None, None, None)

@@ -1,0 +1,51 @@
+"""Joining the flow run a worker created, from inside the notebook it executes.
+
+A worker executes a deployment's notebook with ``TASKBOOK_FLOW_RUN_ID`` set and a first
+cell that calls ``attach()``. From then on the kernel belongs to that flow run: ``%%task``
+cells and tasks become its task runs, flows its subflows, and ``pause_flow_run`` pauses
+it. The worker, not the kernel, decides the run's final state.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from kernel_ext._context import FlowRunContext, current_flow_run, set_ambient_flow_run
+from kernel_ext._durability import ensure_store
+from kernel_ext._runners import ThreadPoolTaskRunner
+from kernel_ext._runs import FlowRun, FlowRunId
+
+__all__ = ["attach", "attached_run_id"]
+
+ENV = "TASKBOOK_FLOW_RUN_ID"
+
+
+def attached_run_id() -> str | None:
+    """The flow run this process executes for a worker, if any."""
+    return os.environ.get(ENV) or None
+
+
+class _DeploymentFlow:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def attach(run_id: str | None = None) -> FlowRunContext | None:
+    """Make this process part of flow run ``run_id`` (default: ``$TASKBOOK_FLOW_RUN_ID``)."""
+    run_id = run_id or attached_run_id()
+    if not run_id:
+        return None
+    existing = current_flow_run()
+    if existing is not None and existing.flow_run.id == run_id:
+        return existing
+    store = ensure_store()
+    row = store.read_flow_run(run_id)
+    run = FlowRun(FlowRunId(run_id), row["name"], row["flow_name"], row.get("parameters") or {})
+    run.persisted = True  # the worker created the row; the engine only adds to it
+    run.run_count = row.get("run_count") or 1
+    run.start_time = time.time()
+    context = FlowRunContext(_DeploymentFlow(row["flow_name"]), run, ThreadPoolTaskRunner(),
+                             log_prints=True)  # fmt: skip
+    set_ambient_flow_run(context)
+    return context

@@ -1,0 +1,118 @@
+"""A notebook's parameters: read from its ``parameters`` cell, validated before any kernel.
+
+The cell tagged ``parameters`` (papermill's convention) is read with papermill's own
+inspection: names, defaults and the comments after them as help. Types come from the
+annotation when there is one (``n: int = 3``), else from the default's literal value. A
+run's values (from the CLI as text, or from an API as JSON) are coerced to those types,
+and an unknown name or a value of the wrong type is refused with the list of parameters.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kernel_ext._errors import ParameterValidationError
+
+__all__ = ["Parameter", "coerce_parameters", "describe", "read_parameters"]
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+_TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One parameter of a notebook: its name, type name, default value and help text."""
+
+    name: str
+    type: str
+    default: Any
+    help: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_parameters(path: str | Path) -> list[Parameter]:
+    """The parameters of the notebook at ``path`` (empty if no cell is tagged)."""
+    import papermill
+
+    inspected = papermill.inspect_notebook(str(path))
+    return [_parameter(entry) for entry in inspected.values()]
+
+
+def _parameter(entry: dict[str, Any]) -> Parameter:
+    text = entry.get("default") or "None"
+    try:
+        default = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        default = text  # an expression (e.g. a call): kept as written
+    declared = entry.get("inferred_type_name") or "None"
+    type_name = declared if declared in _TYPES else _type_of(default)
+    return Parameter(entry["name"], type_name, default, entry.get("help") or "")
+
+
+def _type_of(value: Any) -> str:
+    for name, kind in _TYPES.items():
+        if type(value) is kind:
+            return name
+    return "any"
+
+
+def describe(schema: list[dict[str, Any]]) -> str:
+    if not schema:
+        return "(none: tag a cell `parameters` to declare some)"
+    return ", ".join(f"{p['name']}: {p['type']} = {p['default']!r}" for p in schema)
+
+
+def coerce_parameters(schema: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked against ``schema`` and converted to the declared types."""
+    known = {p["name"]: p for p in schema}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ParameterValidationError(
+            f"Unknown parameter(s) {', '.join(unknown)}. Valid parameters: {describe(schema)}."
+        )
+    return {name: _coerce(known[name], value) for name, value in values.items()}
+
+
+def _coerce(parameter: dict[str, Any], value: Any) -> Any:
+    kind = parameter["type"]
+    try:
+        return _convert(kind, value)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ParameterValidationError(
+            f"Parameter {parameter['name']!r} must be {kind}, got {value!r} "
+            f"(default {parameter['default']!r})."
+        ) from None
+
+
+def _convert(kind: str, value: Any) -> Any:
+    if kind == "any" or value is None:
+        return value
+    if kind == "bool":
+        return _to_bool(value)
+    if kind in ("list", "dict"):
+        value = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(value, _TYPES[kind]):
+            raise TypeError(kind)
+        return value
+    if kind == "int" and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+        raise TypeError(kind)
+    if kind == "str":
+        return value if isinstance(value, str) else json.dumps(value)
+    return _TYPES[kind](value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(value)
