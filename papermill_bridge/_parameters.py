@@ -100,11 +100,15 @@ def _convert(kind: str, value: Any) -> Any:
         if not isinstance(value, _TYPES[kind]):
             raise TypeError(kind)
         return value
-    if kind == "int" and (isinstance(value, bool) or (isinstance(value, float) and not value.is_integer())):
+    if kind == "int" and (isinstance(value, bool) or _fractional(value)):
         raise TypeError(kind)
     if kind == "str":
         return value if isinstance(value, str) else json.dumps(value)
     return _TYPES[kind](value)
+
+
+def _fractional(value: Any) -> bool:
+    return isinstance(value, float) and not value.is_integer()
 
 
 def _to_bool(value: Any) -> bool:

@@ -1,0 +1,117 @@
+"""Promote: a notebook becomes a named, versioned deployment with a parameter schema.
+
+The deployment keeps a snapshot of the notebook (content and SHA-256): editing the file
+later does not change what runs. Promoting again creates the next version, unless the
+notebook is unchanged. Values given at promote time become the deployment's defaults,
+validated against the schema first, so nothing half-made reaches the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from kernel_ext._errors import ConfigurationError
+from papermill_bridge._parameters import coerce_parameters, read_parameters
+
+__all__ = ["promote", "version_changes"]
+
+
+def _store() -> Any:
+    from kernel_ext.store import get_store
+
+    return get_store()
+
+
+def promote(
+    notebook: str | Path,
+    name: str,
+    *,
+    schedules: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    parameters: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    concurrency_limit: int | None = None,
+    retries: int = 0,
+) -> dict[str, Any]:
+    """Create (or version) deployment ``name`` from ``notebook``; returns the deployment."""
+    path = Path(notebook)
+    content = _read_notebook(path)
+    schema = [p.to_dict() for p in read_parameters(path)]
+    defaults = coerce_parameters(schema, parameters or {})
+    for parameter in schema:
+        if parameter["name"] in defaults:
+            parameter["default"] = defaults[parameter["name"]]
+    store = _store()
+    store.create_deployment_version(
+        name=_check_name(name), notebook_path=str(path.resolve()), notebook=content,
+        notebook_sha256=hashlib.sha256(content.encode()).hexdigest(), parameters=schema,
+        tags=tuple(tags or ()), concurrency_limit=concurrency_limit, retries=retries,
+    )  # fmt: skip
+    for schedule in schedules:
+        overrides = coerce_parameters(schema, schedule.get("parameters", {}))
+        store.add_schedule(name, schedule["spec"], overrides, schedule.get("catchup", "latest"))
+    return store.read_deployment(name)  # type: ignore[no-any-return]
+
+
+def _read_notebook(path: Path) -> str:
+    if path.suffix != ".ipynb":
+        raise ConfigurationError(f"{path} is not a notebook (.ipynb); promote a notebook file.")
+    try:
+        content = path.read_text(encoding="utf-8")
+        json.loads(content)
+    except FileNotFoundError:
+        raise ConfigurationError(f"No notebook at {path}; check the path.") from None
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(
+            f"{path} is not valid notebook JSON ({error.msg}, line {error.lineno}); save it "
+            "from Jupyter and promote again."
+        ) from None
+    return content
+
+
+def _check_name(name: str) -> str:
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ConfigurationError(
+            f"Deployment name {name!r} is not valid; use letters, digits, '-', '_' or '.'."
+        )
+    return name
+
+
+def version_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    """What changed between two versions: cells added, removed or edited; parameters."""
+    if old is None:
+        return ["first version"]
+    changes = _cell_changes(_sources(old["notebook"]), _sources(new["notebook"]))
+    before = {p["name"]: p for p in old["parameters"]}
+    after = {p["name"]: p for p in new["parameters"]}
+    changes += [f"parameter {n} added" for n in sorted(set(after) - set(before))]
+    changes += [f"parameter {n} removed" for n in sorted(set(before) - set(after))]
+    changes += [
+        f"parameter {n}: {before[n]['default']!r} -> {after[n]['default']!r}"
+        for n in sorted(set(before) & set(after)) if before[n] != after[n]
+    ]  # fmt: skip
+    return changes or ["no change in code or parameters"]
+
+
+def _sources(notebook: str) -> list[str]:
+    cells = json.loads(notebook).get("cells", [])
+    return ["".join(c.get("source", "")) if isinstance(c.get("source"), list)
+            else c.get("source", "") for c in cells]  # fmt: skip
+
+
+def _cell_changes(old: list[str], new: list[str]) -> list[str]:
+    import difflib
+
+    changes = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "insert":
+            changes.append(f"cells {j1 + 1}-{j2} added" if j2 - j1 > 1 else f"cell {j1 + 1} added")
+        elif tag == "delete":
+            changes.append(f"{i2 - i1} cell(s) removed")
+        elif tag == "replace":
+            where = f"cells {j1 + 1}-{j2}" if j2 - j1 > 1 else f"cell {j1 + 1}"
+            changes.append(f"{where} edited")
+    return changes

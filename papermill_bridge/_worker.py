@@ -1,0 +1,100 @@
+"""Workers: claim due runs from the store and execute them, one at a time, headless.
+
+A worker claims a run atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded
+update on SQLite), so any number of workers on any machines can share one store. Each
+run executes in a child process (``python -m papermill_bridge._execute RUN_ID``); the
+worker beats the run's heartbeat while it runs and stops the child when the run is
+cancelled. A worker that dies stops beating, and the scheduler marks its run Crashed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+__all__ = ["HEARTBEAT_SECONDS", "Worker"]
+
+HEARTBEAT_SECONDS = 5.0
+
+
+def _store() -> Any:
+    from kernel_ext.store import get_store
+
+    return get_store()
+
+
+class Worker:
+    """Claims and executes deployment runs until stopped."""
+
+    def __init__(self, worker_id: str | None = None, poll_seconds: float = 1.0,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:  # fmt: skip
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.stopping = threading.Event()
+
+    def serve(self) -> None:
+        """Claim and execute runs until ``stopping`` is set."""
+        while not self.stopping.is_set():
+            if not self.run_once():
+                self.stopping.wait(self.poll_seconds)
+
+    def run_once(self) -> bool:
+        """Execute the next due run, if there is one; True if a run was executed."""
+        claimed = _store().claim_next_run(self.worker_id, time.time())
+        if claimed is None:
+            return False
+        self.execute(claimed["id"])
+        return True
+
+    def execute(self, run_id: str) -> dict[str, Any]:
+        store = _store()
+        store.set_run_state(run_id, "RUNNING", "Running", f"Executing on {self.worker_id}")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "papermill_bridge._execute", run_id],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        cancelled = self._watch(run_id, child)
+        out, err = child.communicate()
+        outcome = _outcome(out, err, child.returncode, cancelled)
+        state_type = {"Completed": "COMPLETED", "Cancelled": "CANCELLED"}.get(
+            outcome["state"], "FAILED"
+        )
+        store.set_run_state(run_id, state_type, outcome["state"], outcome["message"],
+                            outcome.get("details"))  # fmt: skip
+        return outcome
+
+    def _watch(self, run_id: str, child: subprocess.Popen[str]) -> bool:
+        """Beat the heartbeat until the child ends; stop it if the run is cancelled."""
+        store = _store()
+        while child.poll() is None:
+            store.heartbeat(run_id, self.worker_id, time.time())
+            if store.read_flow_run(run_id)["state_type"] == "CANCELLING":
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                return True
+            try:
+                child.wait(timeout=self.heartbeat_seconds)
+            except subprocess.TimeoutExpired:
+                pass
+        return False
+
+
+def _outcome(out: str, err: str, code: int, cancelled: bool) -> dict[str, Any]:
+    if cancelled:
+        return {"state": "Cancelled", "message": "Cancelled; its kernel was stopped."}
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if code == 0 and lines:
+        return json.loads(lines[-1])  # type: ignore[no-any-return]
+    tail = (err.strip().splitlines() or ["no output"])[-1]
+    return {"state": "Crashed", "message": f"The run's process exited with {code}: {tail}"}

@@ -1,0 +1,219 @@
+"""``taskbook deploy``, ``deployments``, ``run``, ``worker``, ``serve``, ``runs cancel``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import click
+
+from papermill_bridge.cli._app import cli, echo_json, json_option
+from papermill_bridge.cli._format import local_time, table
+from papermill_bridge.cli._runs import runs
+
+__all__ = ["deploy", "deployments", "run", "serve", "worker"]
+
+
+def _store() -> Any:
+    from kernel_ext.store import get_store
+
+    return get_store()
+
+
+def _key_values(pairs: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE.", param_hint="--param")
+        values[key.strip()] = value
+    return values
+
+
+def _schedules(cron: str | None, interval: str | None, timezone: str) -> list[dict[str, Any]]:
+    if cron is None and interval is None:
+        return []
+    if cron is not None and interval is not None:
+        raise click.UsageError("Give --cron or --interval, not both.")
+    from papermill_bridge.schedules import parse_schedule
+
+    return [{"spec": parse_schedule(cron=cron, interval=interval, timezone=timezone).to_dict()}]
+
+
+@cli.command()
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="Deployment name (letters, digits, - _ .).")
+@click.option("--cron", help='Cron schedule, e.g. "0 6 * * *" (evaluated in --timezone).')
+@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone of --cron.")
+@click.option("--interval", help="Fixed interval, e.g. 15m, 2h, 1d.")
+@click.option("--param", "-p", "params", multiple=True, help="Default KEY=VALUE (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
+@click.option("--concurrency", type=click.IntRange(1), help="At most N runs at once.")
+@json_option
+def deploy(notebook: str, name: str, cron: str | None, timezone: str, interval: str | None,
+           params: tuple[str, ...], tags: tuple[str, ...], concurrency: int | None,
+           as_json: bool) -> None:  # fmt: skip
+    """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""
+    from papermill_bridge._promote import promote
+
+    deployment = promote(notebook, name, schedules=_schedules(cron, interval, timezone),
+                         parameters=_key_values(params), tags=list(tags),
+                         concurrency_limit=concurrency)  # fmt: skip
+    if as_json:
+        echo_json(deployment)
+        return
+    version = deployment["versions"][0]
+    click.echo(f"Deployment {name} is at version {version['version']} "
+               f"({len(deployment['schedules'])} schedule(s)).")  # fmt: skip
+    click.echo(f"Run it now: taskbook run {name}   (a worker runs it: taskbook serve)")
+
+
+@cli.group()
+def deployments() -> None:
+    """Deployments: versions, schedules, pause and resume."""
+
+
+@deployments.command("ls")
+@json_option
+def list_deployments(as_json: bool) -> None:
+    """List deployments with their schedules and last run."""
+    from papermill_bridge.schedules import schedule_from_dict
+
+    rows = _store().list_deployments()
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No deployments yet: `taskbook deploy NOTEBOOK --name NAME`.")
+        return
+    click.echo(table(
+        ["NAME", "VERSION", "SCHEDULES", "PAUSED", "LAST RUN"],
+        [[d["name"], d.get("version"),
+          "; ".join(schedule_from_dict(s["spec"]).describe() for s in d["schedules"]) or "-",
+          "yes" if d["paused"] else "", d.get("last_run_state") or "-"] for d in rows],
+    ))  # fmt: skip
+
+
+@deployments.command("show")
+@click.argument("name")
+@json_option
+def show_deployment(name: str, as_json: bool) -> None:
+    """Show a deployment: versions (and what changed), schedules, next runs."""
+    from papermill_bridge._promote import version_changes
+    from papermill_bridge.schedules import schedule_from_dict
+
+    store = _store()
+    deployment = store.read_deployment(name)
+    versions = [store.read_deployment_version(name, v["version"])
+                for v in reversed(deployment["versions"])]  # fmt: skip
+    changes = {v["version"]: version_changes(p, v) for p, v in zip([None, *versions], versions, strict=False)}
+    if as_json:
+        echo_json({**deployment, "changes": changes})
+        return
+    click.echo(f"Deployment {deployment['name']}{' (paused)' if deployment['paused'] else ''}")
+    for version in reversed(versions):
+        what = "; ".join(changes[version["version"]])
+        click.echo(f"  v{version['version']}  {local_time(version['created'])}  "
+                   f"{version['notebook_sha256'][:12]}  {what}")  # fmt: skip
+    from papermill_bridge._parameters import describe
+
+    click.echo(f"  parameters: {describe(versions[-1]['parameters'])}")
+    for schedule in deployment["schedules"]:
+        spec = schedule_from_dict(schedule["spec"])
+        upcoming = spec.next_after(_now())
+        when = f"{upcoming.astimezone():%Y-%m-%d %H:%M}"
+        click.echo(f"  schedule: {spec.describe()}; next run {when}")
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+@deployments.command("pause")
+@click.argument("name")
+def pause(name: str) -> None:
+    """Pause a deployment's schedules (runs already queued still run)."""
+    _store().set_deployment_paused(name, True)
+    click.echo(f"Paused {name}.")
+
+
+@deployments.command("resume")
+@click.argument("name")
+def resume(name: str) -> None:
+    """Resume a deployment's schedules."""
+    _store().set_deployment_paused(name, False)
+    click.echo(f"Resumed {name}.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--param", "-p", "params", multiple=True, help="KEY=VALUE (repeatable).")
+@click.option("--wait", is_flag=True, help="Follow the run until it ends.")
+@json_option
+def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
+    """Start a run of deployment NAME now (a worker executes it)."""
+    from papermill_bridge._runs import start_run, wait_for
+
+    started = start_run(name, _key_values(params))
+    if not wait:
+        if as_json:
+            echo_json(started)
+        else:
+            click.echo(f"Created run {started['id']} ({started['name']}).")
+        return
+    final = wait_for(started["id"], lambda r: as_json or click.echo(f"{r['state']}"))
+    if as_json:
+        echo_json(final)
+    if final["state"] != "Completed":
+        raise SystemExit(1)
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+def cancel(run_id: str) -> None:
+    """Cancel a deployment run: its worker stops the kernel and records Cancelled."""
+    from kernel_ext._lookup import resolve_run_id
+
+    store = _store()
+    store.request_cancel(resolve_run_id(store, run_id))
+    click.echo("Cancelling; the worker stops the kernel within a few seconds.")
+
+
+def _until_interrupted(*stoppers: threading.Event) -> None:
+    def stop(_signum: int, _frame: Any) -> None:
+        for event in stoppers:
+            event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+@cli.command()
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between claims.")
+def worker(poll: float) -> None:
+    """Run a worker: claim due runs from the store and execute them (Ctrl-C stops)."""
+    from papermill_bridge._worker import Worker
+
+    active = Worker(poll_seconds=poll)
+    _until_interrupted(active.stopping)
+    click.echo(f"Worker {active.worker_id} on {_store().display_url}")
+    active.serve()
+
+
+@cli.command()
+def serve() -> None:
+    """Run the scheduler and a worker in one process (Ctrl-C stops both)."""
+    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge._worker import Worker
+
+    scheduler, active = Scheduler(), Worker()
+    _until_interrupted(scheduler.stopping, active.stopping)
+    thread = threading.Thread(target=scheduler.serve, name="taskbook-scheduler", daemon=True)
+    thread.start()
+    click.echo(f"Scheduler and worker {active.worker_id} on {_store().display_url}")
+    active.serve()
+    scheduler.stopping.set()
+    thread.join(timeout=10)
