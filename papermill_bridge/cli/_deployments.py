@@ -107,7 +107,9 @@ def show_deployment(name: str, as_json: bool) -> None:
     deployment = store.read_deployment(name)
     versions = [store.read_deployment_version(name, v["version"])
                 for v in reversed(deployment["versions"])]  # fmt: skip
-    changes = {v["version"]: version_changes(p, v) for p, v in zip([None, *versions], versions, strict=False)}
+    previous = [None, *versions]
+    pairs = zip(previous, versions, strict=False)
+    changes = {v["version"]: version_changes(p, v) for p, v in pairs}
     if as_json:
         echo_json({**deployment, "changes": changes})
         return
