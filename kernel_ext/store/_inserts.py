@@ -7,13 +7,19 @@ Runs are upserted (``INSERT ... ON CONFLICT (id) DO UPDATE``) rather than insert
 resumed run comes back as a new object with the same id, and a batch retried after a
 lost COMMIT acknowledgement must not fail on its own rows. History, logs and results
 are append-only inserts.
+
+An update sets only the columns the engine owns (``ENGINE_OWNED``): the deployment
+columns of a flow run (worker, heartbeat, slot, output notebook, ...) belong to the
+scheduler and the workers, which write them in their own transactions. A deployment run
+also keeps the name, flow name, parameters and tags it was created with: the kernel that
+executes it attaches to the run and knows them only as far as it read them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ColumnElement, Table, case, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
@@ -22,7 +28,17 @@ from kernel_ext.store import _tables
 from kernel_ext.store._rows import COLUMNS, TimeEncoder
 from kernel_ext.store._types import from_epoch, sqlite_text
 
-__all__ = ["prepare_inserts"]
+__all__ = ["ENGINE_OWNED", "prepare_inserts"]
+
+_STATE = ("state_type", "state_name", "state_message", "start_time", "end_time", "run_count")
+
+# The columns an engine event may change in an existing row, per table.
+ENGINE_OWNED: dict[str, tuple[str, ...]] = {
+    "flow_runs": ("name", "flow_name", "parameters", "parent_task_run_id", "tags", *_STATE),
+    "task_runs": ("name", "task_key", "flow_run_id", "upstream", "tags", *_STATE, "cache_key"),
+}
+# ... except these, in the row of a deployment run.
+_DEPLOYMENT_OWNED = ("name", "flow_name", "parameters", "tags")
 
 
 def prepare_inserts(dialect: Dialect) -> tuple[list[tuple[str, str]], TimeEncoder]:
@@ -51,11 +67,20 @@ def _statements(dialect: str) -> list[tuple[Table, Insert]]:
     statements: list[tuple[Table, Insert]] = []
     for table in (_tables.flow_runs, _tables.task_runs):
         statement = upsert(table)
-        changes = {c.name: statement.excluded[c.name] for c in table.c if c.name != "created"}
-        del changes["id"]
+        changes = _changes(table, statement.excluded)
         statements.append(
             (table, statement.on_conflict_do_update(index_elements=["id"], set_=changes))
         )
     for table in (_tables.state_history, _tables.logs, _tables.results):
         statements.append((table, insert(table)))
     return statements
+
+
+def _changes(table: Table, excluded: Any) -> dict[str, ColumnElement[Any]]:
+    changes: dict[str, ColumnElement[Any]] = {}
+    for name in ENGINE_OWNED[table.name]:
+        changes[name] = excluded[name]
+        if table.name == "flow_runs" and name in _DEPLOYMENT_OWNED:
+            kept = table.c.deployment_id.is_not(None)
+            changes[name] = case((kept, table.c[name]), else_=excluded[name])
+    return changes

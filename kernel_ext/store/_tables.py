@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0002.
+"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0003.
 
 Core rather than ORM: the writer inserts thousands of rows per batch with
 ``executemany``, and the readers return plain dicts, so no unit of work is needed.
@@ -9,6 +9,9 @@ lookups the readers make.
 
 ``run_inputs`` is the exception to the batched writes: input requests of paused runs are
 written in synchronous transactions (see ``_inputs``), since another process waits on them.
+So are the deployment tables (``deployments``, ``deployment_versions``, ``schedules``) and
+the columns of ``flow_runs`` that only deployments use (see ``_deployments``, ``_claims``):
+the writer's upsert leaves those columns alone.
 
 A change here needs a new revision in ``migrations/versions`` and a bump of
 ``SCHEMA_REVISION``; a test compares these tables with the migrated database.
@@ -16,16 +19,32 @@ A change here needs a new revision in ``migrations/versions`` and a bump of
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
 
 from kernel_ext.store._types import AutoId, Json, UTCDateTime
 
 __all__ = [
+    "deployment_versions",
+    "deployments",
     "flow_runs",
     "logs",
     "metadata",
     "results",
     "run_inputs",
+    "schedules",
     "state_history",
     "task_runs",
 ]
@@ -59,6 +78,20 @@ flow_runs = Table(
     Column("end_time", UTCDateTime),
     Column("run_count", Integer, nullable=False),
     Column("created", UTCDateTime, nullable=False, index=True),
+    # Deployment runs only (None for a flow called in a notebook or a script). Written by
+    # the scheduler and the workers, never by the batched writer.
+    Column("deployment_id", ID, index=True),
+    Column("deployment_version", Integer),
+    Column("schedule_id", ID),
+    Column("scheduled_time", UTCDateTime),
+    Column("worker_id", String),
+    Column("heartbeat_at", UTCDateTime),
+    Column("output_notebook", Text),
+    # "<schedule id>:<slot ISO time>": a scheduled slot has one run, however many
+    # schedulers race to create it. None for runs started by hand (NULLs never collide).
+    Column("slot_key", String, index=True, unique=True),
+    # What workers claim: the due Scheduled runs, oldest first.
+    Index("ix_flow_runs_state_type_scheduled_time", "state_type", "scheduled_time"),
 )
 
 task_runs = Table(
@@ -135,4 +168,47 @@ run_inputs = Table(
     # A run that pauses again at the same key (re-executed, resumed) finds its request.
     UniqueConstraint("flow_run_id", "key"),
     Index("ix_run_inputs_status_created", "status", "created"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String, nullable=False, unique=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("concurrency_limit", Integer),  # runs Pending or Running at once; None: no limit
+    Column("retries", Integer, nullable=False, server_default=text("0")),
+    Column("tags", Json),
+    Column("description", Text),
+)
+
+deployment_versions = Table(
+    "deployment_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("deployment_id", ID, nullable=False),  # indexed by the unique constraint
+    Column("version", Integer, nullable=False),
+    Column("notebook_path", Text, nullable=False),  # where it was promoted from
+    Column("notebook_sha256", String(64), nullable=False),
+    # The .ipynb as promoted, verbatim: what runs, whatever happens to the file later.
+    Column("notebook", Text, nullable=False),
+    Column("parameters", Json),  # the schema: [{name, type, default, help}, ...]
+    Column("created", UTCDateTime, nullable=False),
+    UniqueConstraint("deployment_id", "version"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("deployment_id", ID, nullable=False, index=True),
+    # Opaque here: the schedules module's dict ({"kind": "cron", ...} or an interval).
+    Column("spec", Json, nullable=False),
+    Column("parameters", Json),  # overrides of the deployment's defaults
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("catchup", String(16), nullable=False, server_default="latest"),
+    Column("last_slot", UTCDateTime),  # the latest slot given a run
+    Column("created", UTCDateTime, nullable=False),
 )
