@@ -175,6 +175,18 @@ def load_ipython_extension(shell: Any) -> None:
     shell.events.register("pre_run_cell", lambda info: _remember_cell(magics, info))
     shell.events.register("post_run_cell", lambda result: _note_plain_cell(magics, result))
     _loaded[id(shell)] = magics
+    _load_plugins(shell)
+
+
+def _load_plugins(shell: Any) -> None:
+    """Magics of other Taskbook layers (e.g. ``%promote``), found by entry point."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="taskbook.magics"):
+        try:
+            entry.load()(shell)
+        except Exception as error:  # a broken plugin must not break the extension
+            print(f"[taskbook] could not load the magics of {entry.name!r}: {error}")
 
 
 def unload_ipython_extension(shell: Any) -> None:

@@ -30,12 +30,11 @@ from kernel_ext.store._types import from_epoch, sqlite_text
 
 __all__ = ["ENGINE_OWNED", "prepare_inserts"]
 
-_STATE = ("state_type", "state_name", "state_message", "start_time", "end_time", "run_count")
-
-# The columns an engine event may change in an existing row, per table.
+# The columns an engine event may change in an existing row: those it writes, but the
+# run's identity and creation time.
 ENGINE_OWNED: dict[str, tuple[str, ...]] = {
-    "flow_runs": ("name", "flow_name", "parameters", "parent_task_run_id", "tags", *_STATE),
-    "task_runs": ("name", "task_key", "flow_run_id", "upstream", "tags", *_STATE, "cache_key"),
+    table: tuple(c for c in COLUMNS[table] if c not in ("id", "created"))
+    for table in ("flow_runs", "task_runs")
 }
 # ... except these, in the row of a deployment run.
 _DEPLOYMENT_OWNED = ("name", "flow_name", "parameters", "tags")

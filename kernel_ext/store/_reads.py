@@ -2,6 +2,8 @@
 
 Times are ISO-8601 strings in UTC, durations are seconds, and a run's ``state`` is its
 state *name* (``"Cached"``) with the type beside it (``state_type``: ``"COMPLETED"``).
+A flow run also carries its deployment fields (``deployment_name``, ``scheduled_time``,
+``worker_id``, ``output_notebook``, ...), all None unless a deployment made the run.
 """
 
 from __future__ import annotations
@@ -24,11 +26,21 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import RunNotFound
-from kernel_ext.store._tables import flow_runs, logs, results, state_history, task_runs
+from kernel_ext.store._tables import (
+    deployments,
+    flow_runs,
+    logs,
+    results,
+    state_history,
+    task_runs,
+)
 from kernel_ext.store._types import isoformat
 
 __all__ = [
+    "find_flow_run",
     "find_runs",
+    "flow_run_record",
+    "flow_runs_query",
     "list_flow_runs",
     "list_orphan_task_runs",
     "lookup_result",
@@ -36,6 +48,7 @@ __all__ = [
     "read_history",
     "read_logs",
     "read_task_run",
+    "run_not_found",
 ]
 
 Record = dict[str, Any]
@@ -44,20 +57,19 @@ Record = dict[str, Any]
 def list_flow_runs(
     connection: Connection, limit: int, state: str | None, name: str | None
 ) -> list[Record]:
-    query = _newest_first(flow_runs, limit)
+    order = (flow_runs.c.created.desc(), flow_runs.c.id.desc())
+    query = flow_runs_query().order_by(*order).limit(max(limit, 0))
     if state is not None:
         query = query.where(_state_is(flow_runs, state))
     if name is not None:
         query = query.where(or_(flow_runs.c.flow_name == name, flow_runs.c.name == name))
-    return [_flow_run(row) for row in connection.execute(query).mappings()]
+    return [flow_run_record(row) for row in connection.execute(query).mappings()]
 
 
 def read_flow_run(connection: Connection, run_id: str) -> Record:
-    row = connection.execute(select(flow_runs).where(flow_runs.c.id == run_id)).mappings()
-    found = row.first()
-    if found is None:
-        raise _not_found("flow run", run_id)
-    record = _flow_run(found)
+    record = find_flow_run(connection, run_id)
+    if record is None:
+        raise run_not_found("flow run", run_id)
     query = (
         select(task_runs)
         .where(task_runs.c.flow_run_id == run_id)
@@ -67,11 +79,18 @@ def read_flow_run(connection: Connection, run_id: str) -> Record:
     return record
 
 
+def find_flow_run(connection: Connection, run_id: str) -> Record | None:
+    """A flow run without its task runs, if there is one with this id."""
+    query = flow_runs_query().where(flow_runs.c.id == run_id)
+    found = connection.execute(query).mappings().first()
+    return None if found is None else flow_run_record(found)
+
+
 def read_task_run(connection: Connection, run_id: str) -> Record:
     query = select(task_runs).where(task_runs.c.id == run_id)
     found = connection.execute(query).mappings().first()
     if found is None:
-        raise _not_found("task run", run_id)
+        raise run_not_found("task run", run_id)
     return _task_run(found)
 
 
@@ -95,7 +114,7 @@ def read_history(connection: Connection, run_id: str) -> list[Record]:
         for row in connection.execute(query)
     ]
     if not history:
-        raise _not_found("flow or task run", run_id)
+        raise run_not_found("flow or task run", run_id)
     return history
 
 
@@ -111,7 +130,7 @@ def read_logs(connection: Connection, run_id: str, include_task_runs: bool) -> l
     elif _exists(connection, task_runs, run_id):
         query = query.where(logs.c.task_run_id == run_id)
     else:
-        raise _not_found("flow or task run", run_id)
+        raise run_not_found("flow or task run", run_id)
     return [_log(row) for row in connection.execute(query).mappings()]
 
 
@@ -182,11 +201,28 @@ def _run(row: RowMapping) -> Record:
     }
 
 
-def _flow_run(row: RowMapping) -> Record:
+def flow_runs_query() -> Select[Any]:
+    """Flow runs with the name of their deployment, for ``flow_run_record``."""
+    return select(flow_runs, deployments.c.name.label("deployment_name")).select_from(
+        flow_runs.outerjoin(deployments, deployments.c.id == flow_runs.c.deployment_id)
+    )
+
+
+def flow_run_record(row: RowMapping) -> Record:
+    """A row of ``flow_runs_query`` as the readers return it."""
     record = _run(row)
     record["flow_name"] = row.flow_name
     record["parameters"] = row.parameters or {}
     record["parent_task_run_id"] = row.parent_task_run_id
+    record["deployment_id"] = row.deployment_id
+    record["deployment_name"] = row.deployment_name
+    record["deployment_version"] = row.deployment_version
+    record["schedule_id"] = row.schedule_id
+    record["slot_key"] = row.slot_key
+    record["scheduled_time"] = isoformat(row.scheduled_time)
+    record["worker_id"] = row.worker_id
+    record["heartbeat_at"] = isoformat(row.heartbeat_at)
+    record["output_notebook"] = row.output_notebook
     return record
 
 
@@ -211,7 +247,7 @@ def _log(row: RowMapping) -> Record:
     }
 
 
-def _not_found(what: str, run_id: str) -> RunNotFound:
+def run_not_found(what: str, run_id: str) -> RunNotFound:
     return RunNotFound(
         f"No {what} has the id {run_id!r} in this store; list the runs with `taskbook runs ls`."
     )

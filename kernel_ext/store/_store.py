@@ -1,30 +1,29 @@
-"""The Store: one database, its background writer, the reads over it, and input requests."""
+"""The Store: one database, its background writer, the reads over it, and input requests.
+
+The deployment methods (promotions, schedules, claims, heartbeats) come from
+``DeploymentApi``; every query runs in a transaction of its own (``Transactions``).
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
-
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from typing import Any
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event
 from kernel_ext.store import _inputs, _reads
-from kernel_ext.store._engine import create_store_engine, unavailable, write_engine
+from kernel_ext.store._deployment_api import DeploymentApi
+from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
 
 __all__ = ["Store"]
 
-P = ParamSpec("P")
-T = TypeVar("T")
 
-
-class Store:
+class Store(DeploymentApi):
     """The state store at one URL: takes the engine's events, answers the readers.
 
     Opening it creates the database if needed, migrates it, and starts the writer
@@ -34,7 +33,8 @@ class Store:
     process and subscribes it to the engine's events.
 
     Input requests of paused runs bypass the writer: each call is its own committed
-    transaction, seen at once by every process (see ``_inputs``).
+    transaction, seen at once by every process (see ``_inputs``). So do deployments,
+    schedules and the scheduler's and workers' changes to runs (see ``DeploymentApi``).
     """
 
     def __init__(self, url: str) -> None:
@@ -214,34 +214,3 @@ class Store:
     def record_input_error(self, request_id: str, message: str) -> dict[str, Any]:
         """Keep why an answer was refused, for the form to show; only while pending."""
         return self._write(_inputs.record_input_error, request_id, message)
-
-    def _read(
-        self, query: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        return self._call(self._engine, query, *args, **kwargs)
-
-    def _write(
-        self, command: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        """Run ``command`` in its own write transaction, committed before returning."""
-        return self._call(write_engine(self._engine), command, *args, **kwargs)
-
-    def _call(
-        self,
-        engine: Engine,
-        query: Callable[Concatenate[Connection, P], T],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        try:
-            connection = engine.connect()
-        except DBAPIError as error:
-            raise unavailable(self._engine, error) from error
-        with connection:
-            try:
-                with connection.begin():
-                    return query(connection, *args, **kwargs)
-            except DBAPIError as error:
-                if error.connection_invalidated:  # the server went away mid-query
-                    raise unavailable(self._engine, error) from error
-                raise

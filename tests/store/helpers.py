@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any
 
@@ -10,9 +12,12 @@ from sqlalchemy import text
 from kernel_ext._events import LogEvent, ResultEvent, StateEvent
 from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId, new_id
 from kernel_ext._states import State
+from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine
 
-__all__ = ["Runs", "count_rows"]
+__all__ = ["Runs", "count_rows", "notebook", "promote", "schedule_run"]
+
+PARAMETERS = [{"name": "day", "type": "str", "default": "2024-05-01", "help": "which day"}]
 
 
 def count_rows(url: str, table: str) -> int:
@@ -62,3 +67,42 @@ class Runs:
         now = time.time()
         expiration = None if expires_in is None else now + expires_in
         return ResultEvent(run.id, key, location, now, expiration)
+
+
+def notebook(*sources: str) -> str:
+    """The text of an .ipynb with one code cell per source."""
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+         "execution_count": None}
+        for source in sources
+    ]  # fmt: skip
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def promote(store: Store, name: str = "nightly", *sources: str, **settings: Any) -> dict[str, Any]:
+    """Promote a notebook made of ``sources`` (default: one cell) as deployment ``name``."""
+    text = notebook(*(sources or ("print('hello')",)))
+    settings.setdefault("parameters", PARAMETERS)
+    return store.create_deployment_version(
+        name=name,
+        notebook_path=f"/projects/{name}.ipynb",
+        notebook=text,
+        notebook_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        **settings,
+    )
+
+
+def schedule_run(
+    store: Store, deployment: dict[str, Any], scheduled_time: float | None = None, **fields: Any
+) -> dict[str, Any] | None:
+    """A run of ``deployment`` due at ``scheduled_time`` (now by default)."""
+    fields.setdefault("id", new_id())
+    fields.setdefault("name", f"run-{fields['id'][:8]}")
+    fields.setdefault("parameters", {"day": "2024-05-02"})
+    return store.create_scheduled_run(
+        deployment_id=deployment["id"],
+        deployment_version=deployment["version"]["version"],
+        flow_name=deployment["name"],
+        scheduled_time=time.time() if scheduled_time is None else scheduled_time,
+        **fields,
+    )

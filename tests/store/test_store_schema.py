@@ -21,6 +21,9 @@ from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine, write_engine
 from kernel_ext.store._schema import SCHEMA_REVISION, alembic_config, current_revision
 from kernel_ext.store._tables import flow_runs, metadata
+from tests.store.helpers import promote, schedule_run
+
+DEPLOYMENT_TABLES = {"deployments", "deployment_versions", "schedules"}
 
 
 def test_schema_revision_is_alembics_head() -> None:
@@ -100,6 +103,11 @@ def _tables(engine: Engine) -> set[str]:
         return set(inspect(connection).get_table_names())
 
 
+def _columns(engine: Engine, table: str) -> set[str]:
+    with engine.connect() as connection:
+        return {column["name"] for column in inspect(connection).get_columns(table)}
+
+
 def test_a_store_at_0001_is_migrated_on_open_and_keeps_its_rows(store_url: str) -> None:
     engine = create_store_engine(store_url)
     _migrate_to(engine, "0001")
@@ -113,7 +121,7 @@ def test_a_store_at_0001_is_migrated_on_open_and_keeps_its_rows(store_url: str) 
         )  # fmt: skip
 
     with Store(store_url) as store:
-        assert current_revision(engine) == SCHEMA_REVISION == "0002"
+        assert current_revision(engine) == SCHEMA_REVISION
         assert "run_inputs" in _tables(engine)
         assert store.read_flow_run("run-1")["state"] == "Paused"
         store.create_input_request(
@@ -132,4 +140,53 @@ def test_0002_downgrades_to_0001_and_back(store: Store) -> None:
     _migrate_to(engine, "head")
     assert current_revision(engine) == SCHEMA_REVISION
     assert store.list_input_requests() == []
+    engine.dispose()
+
+
+def test_a_store_at_0002_is_migrated_on_open_and_keeps_its_rows(store_url: str) -> None:
+    engine = create_store_engine(store_url)
+    _migrate_to(engine, "0002")
+    assert not DEPLOYMENT_TABLES & _tables(engine)
+    assert "slot_key" not in _columns(engine, "flow_runs")
+    with engine.begin() as connection:
+        connection.execute(
+            insert(flow_runs).values(
+                id="run-1", name="deploy-run", flow_name="deploy", state_type="PAUSED",
+                state_name="Paused", run_count=1, created=datetime.now(UTC),
+            )
+        )  # fmt: skip
+    engine.dispose()
+    Store(store_url).close()  # an older kernel would have written this store before
+
+    with Store(store_url) as store:
+        assert current_revision(engine) == SCHEMA_REVISION
+        assert DEPLOYMENT_TABLES <= _tables(engine)
+        old = store.read_flow_run("run-1")
+        assert (old["state"], old["deployment_id"], old["slot_key"]) == ("Paused", None, None)
+        deployment = promote(store, "nightly")
+        run = schedule_run(store, deployment, slot_key="s:1")
+        assert run is not None
+        claimed = store.claim_next_run("w1", datetime.now(UTC).timestamp())
+        assert claimed is not None and claimed["id"] == run["id"]
+    engine.dispose()
+
+
+def test_0003_downgrades_to_0002_and_back(store: Store) -> None:
+    deployment = promote(store, "nightly")
+    run = schedule_run(store, deployment, slot_key="s:1")
+    assert run is not None
+    engine = create_store_engine(store.url)
+    _migrate_to(engine, "0002", downgrade=True)
+    assert not DEPLOYMENT_TABLES & _tables(engine)
+    assert {"slot_key", "deployment_id", "scheduled_time"}.isdisjoint(
+        _columns(engine, "flow_runs")
+    )
+    with engine.connect() as connection:
+        names = connection.execute(text("SELECT name FROM flow_runs")).scalars().all()
+    assert names == [run["name"]]  # the runs stay, without their deployment columns
+
+    _migrate_to(engine, "head")
+    assert current_revision(engine) == SCHEMA_REVISION
+    assert store.read_flow_run(run["id"])["deployment_id"] is None
+    assert store.list_deployments() == []
     engine.dispose()

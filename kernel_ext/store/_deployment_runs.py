@@ -1,0 +1,174 @@
+"""Runs of deployments outside the engine: created Scheduled, moved by the scheduler and
+the workers, cancelled, linked to their output notebook.
+
+Each call is a synchronous transaction that changes the run's row and appends to its
+history together, so the history and the current state always agree. The kernel that
+executes the run writes to the same row through the batched writer; that upsert leaves
+the deployment columns, the name and the parameters alone (see ``_inserts``).
+
+A scheduled slot gets at most one run: its ``slot_key`` is unique, and the insert is an
+``INSERT ... ON CONFLICT (slot_key) DO NOTHING``, so of several schedulers creating the
+same slot exactly one succeeds and the others get None.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from kernel_ext._errors import ConfigurationError
+from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext.store._lookups import find_deployment
+from kernel_ext.store._reads import find_flow_run, run_not_found
+from kernel_ext.store._tables import flow_runs, state_history
+from kernel_ext.store._types import from_epoch
+
+__all__ = [
+    "append_history",
+    "create_scheduled_run",
+    "request_cancel",
+    "set_output_notebook",
+    "set_run_state",
+    "state_type",
+]
+
+Record = dict[str, Any]
+
+_FINAL = frozenset(t.value for t in FINAL_TYPES)
+
+
+def create_scheduled_run(
+    connection: Connection,
+    *,
+    id: str,
+    deployment_id: str,
+    deployment_version: int,
+    name: str,
+    flow_name: str,
+    parameters: Mapping[str, Any],
+    scheduled_time: float,
+    schedule_id: str | None,
+    slot_key: str | None,
+    state_name: str,
+    message: str | None,
+) -> Record | None:
+    deployment = find_deployment(connection, deployment_id)
+    now, when = datetime.now(UTC), from_epoch(scheduled_time)
+    values = {
+        "id": id, "name": name, "flow_name": flow_name, "parameters": dict(parameters),
+        "tags": list(deployment.tags or ()), "state_type": StateType.SCHEDULED.value,
+        "state_name": state_name, "state_message": message, "run_count": 0, "created": now,
+        "deployment_id": deployment.id, "deployment_version": deployment_version,
+        "schedule_id": schedule_id, "scheduled_time": when, "slot_key": slot_key,
+    }  # fmt: skip
+    if slot_key is None:
+        connection.execute(insert(flow_runs).values(values))
+    else:
+        dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(flow_runs).values(values)
+        statement = statement.on_conflict_do_nothing(index_elements=["slot_key"])
+        # RETURNING, not rowcount: drivers need not report the rowcount of an INSERT.
+        if connection.execute(statement.returning(flow_runs.c.id)).first() is None:
+            return None  # another scheduler created this slot's run first
+    details = {"scheduled_time": when.isoformat()}
+    append_history(connection, id, StateType.SCHEDULED.value, state_name, now, message, details)
+    return find_flow_run(connection, id)
+
+
+def set_run_state(
+    connection: Connection,
+    run_id: str,
+    state_type_name: str,
+    state_name: str,
+    message: str | None,
+    details: Mapping[str, Any] | None,
+    timestamp: float | None,
+    only_from: Collection[str] | None,
+) -> Record:
+    """Move the run to the state; with ``only_from``, only if its state type is one of
+    those (otherwise the run is returned unchanged)."""
+    kind = state_type(state_type_name)
+    when = from_epoch(time.time() if timestamp is None else timestamp)
+    values: dict[str, Any] = {
+        "state_type": kind,
+        "state_name": state_name,
+        "state_message": message,
+    }
+    if kind in _FINAL:
+        values["end_time"] = when
+    elif kind == StateType.RUNNING.value:  # as the engine does: a new attempt starts
+        values["start_time"] = func.coalesce(flow_runs.c.start_time, when)
+        values["end_time"] = None
+        values["run_count"] = flow_runs.c.run_count + 1
+    statement = update(flow_runs).where(flow_runs.c.id == run_id).values(values)
+    if only_from is not None:
+        statement = statement.where(flow_runs.c.state_type.in_([state_type(t) for t in only_from]))
+    if connection.execute(statement).rowcount == 1:
+        append_history(connection, run_id, kind, state_name, when, message, details)
+    return _read(connection, run_id)
+
+
+def request_cancel(connection: Connection, run_id: str) -> Record:
+    """Cancel a run: at once if nothing executes it, else ask its worker (Cancelling)."""
+    query = select(flow_runs.c.state_type, flow_runs.c.state_name).where(flow_runs.c.id == run_id)
+    row = connection.execute(query.with_for_update()).first()
+    if row is None:
+        raise run_not_found("flow run", run_id)
+    if row.state_type in _FINAL or row.state_type == StateType.CANCELLING.value:
+        return _read(connection, run_id)
+    # A Scheduled run has no worker yet, a Suspended one no kernel: nobody else would
+    # finish the cancellation.
+    idle = row.state_type == StateType.SCHEDULED.value or row.state_name == "Suspended"
+    if idle:
+        kind, name, message = StateType.CANCELLED, "Cancelled", "Cancelled before it ran."
+    else:
+        kind, name, message = StateType.CANCELLING, "Cancelling", "Cancellation requested."
+    return set_run_state(connection, run_id, kind.value, name, message, None, None, None)
+
+
+def set_output_notebook(connection: Connection, run_id: str, path: str) -> Record:
+    statement = update(flow_runs).where(flow_runs.c.id == run_id).values(output_notebook=path)
+    if connection.execute(statement).rowcount == 0:
+        raise run_not_found("flow run", run_id)
+    return _read(connection, run_id)
+
+
+def append_history(
+    connection: Connection,
+    run_id: str,
+    kind: str,
+    name: str,
+    timestamp: datetime,
+    message: str | None,
+    details: Mapping[str, Any] | None,
+) -> None:
+    connection.execute(
+        state_history.insert().values(
+            run_id=run_id, run_kind="flow", type=kind, name=name, timestamp=timestamp,
+            message=message, details=None if details is None else dict(details),
+        )
+    )  # fmt: skip
+
+
+def state_type(name: str) -> str:
+    """``name`` as a state type ("RUNNING"); any case, or a ``StateType``, is taken."""
+    if isinstance(name, StateType):
+        return name.value
+    try:
+        return StateType(name.upper()).value
+    except ValueError:
+        known = ", ".join(t.value for t in StateType)
+        raise ConfigurationError(f"Unknown state type {name!r}; use one of {known}.") from None
+
+
+def _read(connection: Connection, run_id: str) -> Record:
+    record = find_flow_run(connection, run_id)
+    if record is None:
+        raise run_not_found("flow run", run_id)
+    return record

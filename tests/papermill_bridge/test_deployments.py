@@ -1,0 +1,175 @@
+"""Deployments end to end on the embedded store: promote, version, run headless, schedule.
+
+Runs execute for real: a worker claims them and papermill runs the notebook snapshot in a
+real kernel, with the run's parameters injected and the run attached.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from kernel_ext import ParameterValidationError
+from kernel_ext.testing import taskbook_test_harness
+
+pytestmark = pytest.mark.slow
+
+SOURCE = [
+    ("%load_ext kernel_ext", []),
+    ("greeting = 'hello'  # what to say\nrepeat = 2  # how many times", ["parameters"]),
+    ("%%task shout\nmessage = (greeting.upper() + '! ') * repeat\nprint(message)", []),
+    ("%%task count\nletters = len(message)", []),
+]
+
+
+def write_notebook(folder: Path, extra: str | None = None) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    for source, tags in SOURCE:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        notebook.cells.append(cell)
+    if extra:
+        notebook.cells.append(nbformat.v4.new_code_cell(extra))
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}  # fmt: skip
+    path = folder / "greet.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Any:
+    with taskbook_test_harness() as path:
+        # The worker's child processes read the environment, not this process's overrides.
+        monkeypatch.setenv("TASKBOOK_HOME", str(path))
+        monkeypatch.delenv("TASKBOOK_STORE_URL", raising=False)
+        monkeypatch.delenv("TASKBOOK_RESULTS_URL", raising=False)
+        yield path
+
+
+def store() -> Any:
+    from kernel_ext.store import get_store
+
+    return get_store()
+
+
+def test_promote_versions_and_changes(home: Path) -> None:
+    from papermill_bridge._promote import promote, version_changes
+
+    path = write_notebook(home)
+    first = promote(path, "greet")
+    assert first["versions"][0]["version"] == 1
+    assert promote(path, "greet")["versions"][0]["version"] == 1  # unchanged: no new version
+    write_notebook(home, extra="print('done')")
+    second = promote(path, "greet", parameters={"repeat": "3"})
+    assert second["versions"][0]["version"] == 2
+    old, new = (store().read_deployment_version("greet", v) for v in (1, 2))
+    assert version_changes(old, new) == ["cell 5 added", "parameter repeat: 2 -> 3"]
+    path.write_text("{}")  # editing the file does not change what version 2 runs
+    assert "print('done')" in store().read_deployment_version("greet", 2)["notebook"]
+
+
+def test_bad_parameters_are_refused_before_any_kernel(home: Path) -> None:
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+
+    promote(write_notebook(home), "greet")
+    with pytest.raises(ParameterValidationError, match="Valid parameters: greeting: str"):
+        start_run("greet", {"colour": "red"})
+    with pytest.raises(ParameterValidationError, match="'repeat' must be int"):
+        start_run("greet", {"repeat": "many"})
+    assert store().list_runs_of_deployment("greet", 10) == []
+
+
+def test_a_run_executes_headless_with_its_parameters(home: Path) -> None:
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+    from papermill_bridge._worker import Worker
+
+    promote(write_notebook(home), "greet")
+    run = start_run("greet", {"greeting": "hi", "repeat": "3"})
+    assert Worker().run_once()
+    finished = store().read_flow_run(run["id"])
+    assert finished["state"] == "Completed", finished
+    output = nbformat.read(finished["output_notebook"], as_version=4)
+    printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
+    assert "HI! HI! HI!" in printed
+    names = {t["name"]: t for t in finished["task_runs"]}
+    assert names["count-0"]["upstream"] == [names["shout-0"]["id"]]
+    assert finished["parameters"] == {"greeting": "hi", "repeat": 3}
+
+
+def test_a_failing_notebook_fails_the_run_with_the_cell(home: Path) -> None:
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+    from papermill_bridge._worker import Worker
+
+    promote(write_notebook(home, extra="raise ValueError('bad data')"), "greet")
+    run = start_run("greet")
+    Worker().run_once()
+    finished = store().read_flow_run(run["id"])
+    assert finished["state"] == "Failed"
+    assert "ValueError: bad data" in finished["state_message"]
+
+
+def test_schedule_slots_run_once(home: Path) -> None:
+    from papermill_bridge._promote import promote
+    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge.schedules import parse_schedule
+
+    spec = parse_schedule(interval="1m", anchor=datetime.now(UTC) - timedelta(minutes=10))
+    promote(write_notebook(home), "greet", schedules=[{"spec": spec.to_dict()}])
+    later = time.time() + 600  # ten slots came due while nothing was running
+    first = Scheduler().tick(now=later)
+    second = Scheduler().tick(now=later)
+    assert first["created"] == 1 and first["skipped"] >= 8  # catch-up: the latest slot only
+    assert second["created"] == 0
+    runs = store().list_runs_of_deployment("greet", 100)
+    assert sum(r["state"] in ("Scheduled", "Late") for r in runs) == 1
+
+
+def test_cancel_stops_the_kernel(home: Path) -> None:
+    import threading
+
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+    from papermill_bridge._worker import Worker
+
+    promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet")
+    run = start_run("greet")
+    worker = Worker(heartbeat_seconds=0.5)
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while store().read_flow_run(run["id"])["state"] != "Running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    store().request_cancel(run["id"])
+    thread.join(timeout=60)
+    assert store().read_flow_run(run["id"])["state"] == "Cancelled"
+
+
+def test_cli_deploy_and_run(home: Path) -> None:
+    import subprocess
+    import sys
+
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+    path = write_notebook(home)
+    deployed = subprocess.run([taskbook, "deploy", str(path), "--name", "greet", "--cron",
+                               "0 6 * * *", "--timezone", "Europe/Berlin", "--json"],
+                              capture_output=True, text=True)  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    shown = subprocess.run([taskbook, "deployments", "show", "greet"], capture_output=True,
+                           text=True)  # fmt: skip
+    assert "every day at 06:00 (Europe/Berlin)" in shown.stdout
+    bad = subprocess.run([taskbook, "run", "greet", "-p", "repeat=lots"], capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 1 and "'repeat' must be int" in bad.stderr
+    created = json.loads(subprocess.run([taskbook, "run", "greet", "--json"],
+                                        capture_output=True, text=True).stdout)  # fmt: skip
+    assert created["state"] == "Scheduled"
