@@ -37,7 +37,7 @@ def output_path(deployment: str, run_id: str) -> Path:
 
 def _with_attach_cell(notebook: str) -> dict[str, Any]:
     content: dict[str, Any] = json.loads(notebook)
-    cell = {
+    cell: dict[str, Any] = {
         "cell_type": "code", "execution_count": None, "id": "taskbook-attach",
         "metadata": {"tags": ["injected-taskbook"]}, "outputs": [], "source": ATTACH_SOURCE,
     }  # fmt: skip

@@ -99,7 +99,8 @@ class Scheduler:
         dead = store.find_dead_runs(now, DEAD_AFTER_SECONDS)
         for run in dead:
             store.set_run_state(run["id"], "CRASHED", "Crashed",
-                                f"Its worker {run.get('worker_id')} stopped beating.")  # fmt: skip
+                                f"Its worker {run.get('worker_id')} stopped beating.",
+                                only_from=("PENDING", "RUNNING", "CANCELLING"))  # fmt: skip
         return len(dead)
 
 

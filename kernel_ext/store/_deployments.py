@@ -73,7 +73,7 @@ def create_deployment_version(
         connection.execute(
             update(deployments).where(deployments.c.id == row.id).values(updated=now, **settings)
         )
-    latest = _versions(connection, row.id, with_notebook=False).limit(1)
+    latest = _versions(row.id, with_notebook=False).limit(1)
     previous = connection.execute(latest).mappings().first()
     unchanged = previous is not None and previous.notebook_sha256 == notebook_sha256
     if not unchanged:
@@ -93,7 +93,7 @@ def create_deployment_version(
 
 def read_deployment(connection: Connection, name_or_id: str) -> Record:
     record = _deployment(find_deployment(connection, name_or_id))
-    query = _versions(connection, record["id"], with_notebook=False)
+    query = _versions(record["id"], with_notebook=False)
     versions = [_version(row) for row in connection.execute(query).mappings()]
     record["version"] = versions[0]["version"] if versions else None
     record["versions"] = versions
@@ -105,7 +105,7 @@ def read_deployment(connection: Connection, name_or_id: str) -> Record:
 
 def read_deployment_version(connection: Connection, name_or_id: str, version: int | None) -> Record:
     row = find_deployment(connection, name_or_id)
-    query = _versions(connection, row.id, with_notebook=True)
+    query = _versions(row.id, with_notebook=True)
     if version is not None:
         query = query.where(deployment_versions.c.version == version)
     found = connection.execute(query.limit(1)).mappings().first()
@@ -216,7 +216,7 @@ def _insert_if_new(
     connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
 
 
-def _versions(connection: Connection, deployment_id: str, with_notebook: bool) -> Select[Any]:
+def _versions(deployment_id: str, with_notebook: bool) -> Select[Any]:
     columns = [c for c in deployment_versions.c if with_notebook or c.name != "notebook"]
     return (
         select(*columns)

@@ -137,7 +137,7 @@ def _now() -> Any:
 @deployments.command("pause")
 @click.argument("name")
 def pause(name: str) -> None:
-    """Pause a deployment's schedules (runs already queued still run)."""
+    """Pause a deployment: no new scheduled runs, and queued ones wait until it resumes."""
     _store().set_deployment_paused(name, True)
     click.echo(f"Paused {name}.")
 
@@ -166,7 +166,11 @@ def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
         else:
             click.echo(f"Created run {started['id']} ({started['name']}).")
         return
-    final = wait_for(started["id"], lambda r: as_json or click.echo(f"{r['state']}"))
+    def show(current: dict[str, Any]) -> None:
+        if not as_json:
+            click.echo(current["state"])
+
+    final = wait_for(started["id"], show)
     if as_json:
         echo_json(final)
     if final["state"] != "Completed":

@@ -71,7 +71,7 @@ class Runs:
 
 def notebook(*sources: str) -> str:
     """The text of an .ipynb with one code cell per source."""
-    cells = [
+    cells: list[dict[str, Any]] = [
         {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
          "execution_count": None}
         for source in sources

@@ -178,9 +178,7 @@ def test_0003_downgrades_to_0002_and_back(store: Store) -> None:
     engine = create_store_engine(store.url)
     _migrate_to(engine, "0002", downgrade=True)
     assert not DEPLOYMENT_TABLES & _tables(engine)
-    assert {"slot_key", "deployment_id", "scheduled_time"}.isdisjoint(
-        _columns(engine, "flow_runs")
-    )
+    assert {"slot_key", "deployment_id", "scheduled_time"}.isdisjoint(_columns(engine, "flow_runs"))
     with engine.connect() as connection:
         names = connection.execute(text("SELECT name FROM flow_runs")).scalars().all()
     assert names == [run["name"]]  # the runs stay, without their deployment columns
