@@ -41,8 +41,10 @@ def _utc(timestamp: str | float | None) -> datetime | None:
 class Scheduler:
     """Creates due runs, marks Late and Crashed runs; ``tick()`` does one pass."""
 
-    def __init__(self, interval_seconds: float = 5.0) -> None:
+    def __init__(self, interval_seconds: float = 5.0,
+                 dead_after_seconds: float = DEAD_AFTER_SECONDS) -> None:  # fmt: skip
         self.interval_seconds = interval_seconds
+        self.dead_after_seconds = dead_after_seconds
         self.stopping = threading.Event()
 
     def serve(self) -> None:
@@ -96,7 +98,7 @@ class Scheduler:
 
     def _reap(self, now: float) -> int:
         store = _store()
-        dead = store.find_dead_runs(now, DEAD_AFTER_SECONDS)
+        dead = store.find_dead_runs(now, self.dead_after_seconds)
         for run in dead:
             store.set_run_state(run["id"], "CRASHED", "Crashed",
                                 f"Its worker {run.get('worker_id')} stopped beating.",

@@ -199,11 +199,12 @@ def _until_interrupted(*stoppers: threading.Event) -> None:
 
 @cli.command()
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between claims.")
-def worker(poll: float) -> None:
+@click.option("--heartbeat", default=5.0, show_default=True, help="Seconds between beats.")
+def worker(poll: float, heartbeat: float) -> None:
     """Run a worker: claim due runs from the store and execute them (Ctrl-C stops)."""
     from papermill_bridge._worker import Worker
 
-    active = Worker(poll_seconds=poll)
+    active = Worker(poll_seconds=poll, heartbeat_seconds=heartbeat)
     _until_interrupted(active.stopping)
     click.echo(f"Worker {active.worker_id} on {_store().display_url}")
     active.serve()

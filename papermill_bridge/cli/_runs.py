@@ -64,6 +64,12 @@ def show_run(run_id: str, as_json: bool) -> None:
     click.echo(f"  duration:   {duration(run['duration'])}")
     if run["parameters"]:
         click.echo(f"  parameters: {run['parameters']}")
+    if run.get("deployment_name"):
+        click.echo(f"  deployment: {run['deployment_name']} v{run.get('deployment_version')}")
+    if run.get("state_message"):
+        click.echo(f"  message:    {run['state_message']}")
+    if run.get("output_notebook"):
+        click.echo(f"  output:     {run['output_notebook']}")
     tasks = run["task_runs"]
     click.echo(f"\n{len(tasks)} task runs")
     if not tasks:

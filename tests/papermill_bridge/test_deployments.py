@@ -173,3 +173,30 @@ def test_cli_deploy_and_run(home: Path) -> None:
     created = json.loads(subprocess.run([taskbook, "run", "greet", "--json"],
                                         capture_output=True, text=True).stdout)  # fmt: skip
     assert created["state"] == "Scheduled"
+
+
+def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+    from papermill_bridge._scheduler import Scheduler
+
+    promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet")
+    run = start_run("greet")
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+    worker = subprocess.Popen([taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while store().read_flow_run(run["id"])["state"] != "Running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its kernel die at once
+    worker.wait()
+    time.sleep(2.5)
+    assert Scheduler(dead_after_seconds=2).tick()["crashed"] == 1
+    crashed = store().read_flow_run(run["id"])
+    assert crashed["state"] == "Crashed" and "stopped beating" in crashed["state_message"]
