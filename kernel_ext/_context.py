@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FlowRunContext",
     "TaskRunContext",
+    "ambient_flow_run",
     "current_flow_run",
     "flow_run_context",
     "set_ambient_flow_run",
@@ -88,6 +89,10 @@ _ambient: list[FlowRunContext | None] = [None]
 def current_flow_run() -> FlowRunContext | None:
     """The flow run the calling code belongs to: its own, else the process's ambient run."""
     return flow_run_context.get() or _ambient[0]
+
+
+def ambient_flow_run() -> FlowRunContext | None:
+    return _ambient[0]
 
 
 def set_ambient_flow_run(context: FlowRunContext | None) -> None:

@@ -27,7 +27,9 @@ Control-flow signals are not errors: they subclass ``BaseException`` so that a
 user's ``except Exception:`` cannot swallow them.
 
     TaskbookSignal (BaseException)
-    └── Abort                     the engine stops a run on purpose (e.g. cancel)
+    ├── Abort                     the engine stops a run on purpose (e.g. cancel)
+    └── Suspend                   a headless run pauses: its kernel stops, and the run is
+                                  executed again once the answer arrives
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "StoreError",
     "StoreSchemaError",
     "StoreUnavailableError",
+    "Suspend",
     "TaskRunTimeout",
     "TaskbookError",
     "TaskbookSignal",
@@ -134,3 +137,7 @@ class TaskbookSignal(BaseException):
 
 class Abort(TaskbookSignal):
     """Raised by the engine to stop a run on purpose."""
+
+
+class Suspend(TaskbookSignal):
+    """Raised by ``pause_flow_run`` in a headless deployment run: the run is Suspended."""

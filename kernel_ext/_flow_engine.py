@@ -17,7 +17,7 @@ from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, current_flow_run, flow_run_context, task_run_context
 from kernel_ext._display import show_run_graph
 from kernel_ext._durability import ensure_store, flush_store
-from kernel_ext._errors import Abort
+from kernel_ext._errors import Abort, Suspend
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._inputs import _Resolver
 from kernel_ext._logging import engine_logger, install_print_capture
@@ -137,7 +137,9 @@ class FlowRunEngine:
     def interrupt(self, signal: BaseException) -> None:
         self.runner.__exit__(None, None, None)
         message = f"{type(signal).__name__}: {signal}".rstrip(": ")
-        if isinstance(signal, Abort):
+        if isinstance(signal, Suspend):
+            self.state = states.Suspended(str(signal))
+        elif isinstance(signal, Abort):
             self.state = states.Cancelled(str(signal) or "Aborted.")
         elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
             self.state = states.Cancelled(f"Interrupted ({message}).")

@@ -14,9 +14,10 @@ import itertools
 import time
 from typing import Any
 
+from kernel_ext import _context
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, current_flow_run
-from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTimeout
+from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTimeout, Suspend
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._runs import new_id
 
@@ -50,17 +51,42 @@ def pause_flow_run(
     form = form_for(wait_for_input)
     store = get_store()
     store.flush()  # the run's row must exist for those who list paused runs
+    headless = _deployment_run()
     request = store.create_input_request(
         id=new_id(),
-        flow_run_id=context.flow_run.id,
+        # A headless run is executed again after the answer, with new ids for its inner
+        # flows: the request belongs to the deployment run, which keeps its id.
+        flow_run_id=headless.flow_run.id if headless else context.flow_run.id,
         key=key or f"pause-{next(_keys)}",
         schema=form.schema if form else {},
         description=form.description if form else None,
         timeout_at=time.time() + timeout,
     )
+    if request["status"] == "pending" and headless is not None:
+        _suspend(store, headless, request)
     if request["status"] == "pending":
         request = _wait(context, store, request, timeout, poll_interval)
     return _outcome(context, store, request, form)
+
+
+def _deployment_run() -> FlowRunContext | None:
+    """The deployment run this kernel executes for a worker (no person is watching)."""
+    from kernel_ext.deployment import attached_run_id
+
+    ambient = _context.ambient_flow_run()
+    if attached_run_id() and ambient is not None:
+        return ambient
+    return None
+
+
+def _suspend(store: Any, run: FlowRunContext, request: dict[str, Any]) -> None:
+    """Headless: record the run Suspended and stop; the worker re-executes it on answer."""
+    message = (f"Suspended at {request['key']!r} until someone answers: "
+               f"taskbook runs resume {run.flow_run.id[:8]} --input '{{...}}'")  # fmt: skip
+    details = {"input_request_id": request["id"], "key": request["key"]}
+    store.flush()
+    store.set_run_state(run.flow_run.id, "PAUSED", "Suspended", message, details)
+    raise Suspend(message)
 
 
 def _wait(context: FlowRunContext, store: Any, request: dict[str, Any], timeout: float,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, TaskRunContext, current_flow_run, task_run_context
-from kernel_ext._errors import Abort, CacheKeyError, ResultError, TaskRunTimeout
+from kernel_ext._errors import Abort, CacheKeyError, ResultError, Suspend, TaskRunTimeout
 from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._inputs import resolve_inputs
@@ -157,7 +157,9 @@ class TaskRunEngine:
     def interrupt(self, signal: BaseException) -> None:
         """The attempt was stopped by a signal (Ctrl-C, cancel): Cancelled, else Crashed."""
         message = f"{type(signal).__name__}: {signal}".rstrip(": ")
-        if isinstance(signal, Abort):
+        if isinstance(signal, Suspend):
+            self._finish(states.Suspended(str(signal)))
+        elif isinstance(signal, Abort):
             self._finish(states.Cancelled(str(signal) or "Aborted."))
         elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
             self._finish(states.Cancelled(f"Interrupted ({message})."))

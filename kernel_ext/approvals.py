@@ -80,18 +80,29 @@ def answer(identifier: str, value: Any, answered_by: str | None = None,
     if problems:
         _store().record_input_error(request["id"], problems)
         raise InputValidationError(f"The answer does not fit the form: {problems}")
-    return _store().answer_input_request(  # type: ignore[no-any-return]
+    answered: dict[str, Any] = _store().answer_input_request(
         request["id"], data, answered_by or current_user()
     )
+    _wake_suspended(answered, "SCHEDULED", "Resuming", f"Answered by {answered['answered_by']}")
+    return answered
 
 
 def reject(identifier: str, reason: str | None = None, answered_by: str | None = None,
            key: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Reject a paused run: it ends Cancelled, with the reason in its history."""
     request = resolve(identifier, key)
-    return _store().reject_input_request(  # type: ignore[no-any-return]
+    rejected: dict[str, Any] = _store().reject_input_request(
         request["id"], answered_by or current_user(), reason
     )
+    why = f"Rejected by {rejected['answered_by']}" + (f": {reason}" if reason else "")
+    _wake_suspended(rejected, "CANCELLED", "Cancelled", why)
+    return rejected
+
+
+def _wake_suspended(request: dict[str, Any], state_type: str, name: str, message: str) -> None:
+    """A Suspended (headless) run has no kernel waiting: queue it again, or end it."""
+    _store().set_run_state(request["flow_run_id"], state_type, name, message,
+                           only_from=("PAUSED",))  # fmt: skip
 
 
 def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:

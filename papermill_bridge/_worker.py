@@ -67,8 +67,10 @@ class Worker:
         state_type = {"Completed": "COMPLETED", "Cancelled": "CANCELLED"}.get(
             outcome["state"], "FAILED"
         )
+        # A run that suspended itself (a headless pause) keeps that state.
         store.set_run_state(run_id, state_type, outcome["state"], outcome["message"],
-                            outcome.get("details"))  # fmt: skip
+                            outcome.get("details"), only_from=("PENDING", "RUNNING",
+                                                               "CANCELLING"))  # fmt: skip
         return outcome
 
     def _watch(self, run_id: str, child: subprocess.Popen[str]) -> bool:

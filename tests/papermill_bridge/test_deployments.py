@@ -200,3 +200,40 @@ def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
     assert Scheduler(dead_after_seconds=2).tick()["crashed"] == 1
     crashed = store().read_flow_run(run["id"])
     assert crashed["state"] == "Crashed" and "stopped beating" in crashed["state_message"]
+
+
+def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None:
+    """Durable pause: the kernel stops; once answered, the run executes again with the
+    same id, cached cells come back from their results and the pause returns the answer."""
+    from kernel_ext import approvals
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+    from papermill_bridge._worker import Worker
+
+    review = (
+        "from kernel_ext import pause_flow_run\n"
+        "approved = pause_flow_run(wait_for_input=bool, key='ship')\n"
+        "print('SHIP' if approved else 'HOLD', message)"
+    )
+    promote(write_notebook(home, extra=review), "greet")
+    run = start_run("greet")
+    assert Worker().run_once()
+    suspended = store().read_flow_run(run["id"])
+    assert suspended["state"] == "Suspended", suspended
+    (request,) = approvals.pending()
+    assert request["flow_run_id"] == run["id"] and request["key"] == "ship"
+
+    approvals.answer(run["id"][:8], "true", answered_by="ada")
+    assert store().read_flow_run(run["id"])["state"] == "Resuming"
+    assert Worker().run_once()
+    finished = store().read_flow_run(run["id"])
+    assert finished["state"] == "Completed", finished
+    output = nbformat.read(finished["output_notebook"], as_version=4)
+    printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
+    assert "SHIP HELLO! HELLO!" in printed
+    names = [s["name"] for s in store().read_history(run["id"])]
+    suspended_at = names.index("Suspended")
+    assert names[suspended_at:suspended_at + 2] == ["Suspended", "Resuming"]
+    assert names[-3:] == ["Running", "Running", "Completed"]
+    resumed = store().read_history(run["id"])[-2]
+    assert resumed["message"] == "Resumed by ada" and resumed["details"]["answer"] == {"value": True}
