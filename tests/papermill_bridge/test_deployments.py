@@ -236,4 +236,5 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     assert names[suspended_at:suspended_at + 2] == ["Suspended", "Resuming"]
     assert names[-3:] == ["Running", "Running", "Completed"]
     resumed = store().read_history(run["id"])[-2]
-    assert resumed["message"] == "Resumed by ada" and resumed["details"]["answer"] == {"value": True}
+    assert resumed["message"] == "Resumed by ada"
+    assert resumed["details"]["answer"] == {"value": True}
