@@ -5,7 +5,7 @@ unique in the store, so a slot never runs twice however many schedulers run; slo
 while nothing was running follow the schedule's catch-up policy ("latest": run the most
 recent once and record the older ones as Skipped; "all": run them all); (2) marks runs
 still waiting past a grace period Late (they still run); (3) marks runs whose worker
-stopped beating Crashed, and queues a new attempt where the deployment allows retries.
+stopped beating Crashed.
 """
 
 from __future__ import annotations
@@ -58,8 +58,21 @@ class Scheduler:
         for schedule in _store().list_schedules(active_only=True):
             if not schedule.get("deployment_paused"):
                 self._fill(schedule, now, counts)
+        counts["late"] = self._mark_late(now)
         counts["crashed"] = self._reap(now)
         return counts
+
+    def _mark_late(self, now: float) -> int:
+        """Runs still waiting a grace period after their time are Late (they still run)."""
+        store, late = _store(), 0
+        for run in store.list_flow_runs(limit=1000, state="Scheduled"):
+            due = _utc(run.get("scheduled_time"))
+            if run["state"] == "Scheduled" and due and now - due.timestamp() > LATE_AFTER_SECONDS:
+                store.set_run_state(run["id"], "SCHEDULED", "Late",
+                                    f"Not started {LATE_AFTER_SECONDS:g} s after its time.",
+                                    only_from=("SCHEDULED",))  # fmt: skip
+                late += 1
+        return late
 
     def _fill(self, schedule: dict[str, Any], now: float, counts: dict[str, int]) -> None:
         from papermill_bridge.schedules import due_slots, schedule_from_dict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Any
 
 import click
@@ -12,7 +13,7 @@ from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
 from papermill_bridge.cli._runs import runs
 
-__all__ = ["deploy", "deployments", "run", "serve", "worker"]
+__all__ = ["backfill", "deploy", "deployments", "run", "serve", "worker"]
 
 
 def _store() -> Any:
@@ -175,6 +176,42 @@ def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
         echo_json(final)
     if final["state"] != "Completed":
         raise SystemExit(1)
+
+
+@cli.command("backfill")
+@click.argument("name")
+@click.option("--start", required=True, type=click.DateTime(), help="From (exclusive), UTC.")
+@click.option("--end", required=True, type=click.DateTime(), help="To (inclusive), UTC.")
+@click.option("--wait/--no-wait", default=True, help="Show progress until they all end.")
+@json_option
+def backfill(name: str, start: Any, end: Any, wait: bool, as_json: bool) -> None:
+    """Create runs for the past schedule slots of NAME between --start and --end."""
+    from datetime import UTC
+
+    from papermill_bridge._backfill import backfill as create_runs
+
+    created, existing = create_runs(name, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+    if as_json:
+        echo_json({"created": created, "already_existing": existing})
+        return
+    click.echo(f"Created {len(created)} run(s); {existing} slot(s) already had one.")
+    if wait and created:
+        _progress(created)
+
+
+def _progress(run_ids: list[str]) -> None:
+    from papermill_bridge._runs import FINAL
+
+    store, done = _store(), set[str]()
+    with click.progressbar(length=len(run_ids), label="Backfill", show_pos=True) as bar:
+        while len(done) < len(run_ids):
+            for run_id in run_ids:
+                if run_id not in done and store.read_flow_run(run_id)["state_type"] in FINAL:
+                    done.add(run_id)
+                    bar.update(1)
+            time.sleep(0.5)
+    states = [store.read_flow_run(r)["state"] for r in run_ids]
+    click.echo(", ".join(f"{states.count(s)} {s}" for s in sorted(set(states))))
 
 
 @runs.command("cancel")

@@ -238,3 +238,19 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     resumed = store().read_history(run["id"])[-2]
     assert resumed["message"] == "Resumed by ada"
     assert resumed["details"]["answer"] == {"value": True}
+
+
+def test_backfill_creates_past_slots_once(home: Path) -> None:
+    from papermill_bridge._backfill import backfill
+    from papermill_bridge._promote import promote
+    from papermill_bridge.schedules import parse_schedule
+
+    spec = parse_schedule(cron="0 6 * * *", timezone="Europe/Berlin")
+    promote(write_notebook(home), "greet", schedules=[{"spec": spec.to_dict()}])
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)
+    created, existing = backfill("greet", start, end)
+    assert (len(created), existing) == (3, 0)
+    again, existing = backfill("greet", start, end)
+    assert (again, existing) == ([], 3)
+    times = sorted(store().read_flow_run(r)["scheduled_time"] for r in created)
+    assert times[0].startswith("2026-03-01T05:00:00")  # 06:00 in Berlin (UTC+1)
