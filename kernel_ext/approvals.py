@@ -100,9 +100,19 @@ def reject(identifier: str, reason: str | None = None, answered_by: str | None =
 
 
 def _wake_suspended(request: dict[str, Any], state_type: str, name: str, message: str) -> None:
-    """A Suspended (headless) run has no kernel waiting: queue it again, or end it."""
-    _store().set_run_state(request["flow_run_id"], state_type, name, message,
-                           only_from=("PAUSED",))  # fmt: skip
+    """A Suspended (headless) run has no kernel waiting: queue it again, or end it.
+
+    A Paused run (a kernel is polling for the answer) is left to its kernel.
+    """
+    from kernel_ext._errors import RunNotFound
+
+    store = _store()
+    try:
+        run = store.read_flow_run(request["flow_run_id"])
+    except RunNotFound:
+        return
+    if run["state"] == "Suspended":
+        store.set_run_state(run["id"], state_type, name, message, only_from=("PAUSED",))
 
 
 def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:

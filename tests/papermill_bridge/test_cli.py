@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 COMMANDS = [
-    [], ["runs"], ["runs", "ls"], ["runs", "show"], ["runs", "logs"], ["demo"], ["store"],
-    ["store", "info"],
+    [], ["runs"], ["runs", "ls"], ["runs", "show"], ["runs", "logs"], ["runs", "resume"],
+    ["runs", "reject"], ["runs", "cancel"], ["approvals"], ["approvals", "ls"], ["demo"],
+    ["store"], ["store", "info"], ["deploy"], ["deployments"], ["deployments", "ls"],
+    ["deployments", "show"], ["deployments", "pause"], ["deployments", "resume"], ["run"],
+    ["backfill"], ["worker"], ["serve"],
 ]  # fmt: skip
 
 
