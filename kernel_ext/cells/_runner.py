@@ -28,6 +28,7 @@ from kernel_ext.cells._execute import CompiledCell, compile_cell
 from kernel_ext.cells._graph import NotebookGraph, TaskCell
 from kernel_ext.cells._options import TaskCellOptions, parse_options
 from kernel_ext.cells._session import InteractiveSession
+from kernel_ext.deployment import attached_run_id
 
 __all__ = ["CellOutcome", "CellRunner"]
 
@@ -70,7 +71,9 @@ class CellRunner:
         compiled = compile_cell(tree, filename)
         state = self._drive(cell, options, compiled, analysis, key)
         if state.name == "Cached":
-            notes.append(self._restore(cell, analysis, state))
+            restored = self._restore(cell, analysis, state)
+            if options.cache:
+                notes.append(restored)
         elif state.name == "Completed" and key is not None:
             self._persist(cell, analysis, key, options, notes)
         run_time = self._duration()
@@ -127,14 +130,19 @@ class CellRunner:
 
     def _cache_key(self, cell: TaskCell, analysis: CellAnalysis, options: TaskCellOptions,
                    notes: list[str]) -> str | None:  # fmt: skip
-        if not options.cache:
+        # A deployment run keeps every cell's outputs, keyed by its run id: when a suspended
+        # run is executed again, the cells that finished come back without running.
+        run_scoped = None if options.cache else attached_run_id()
+        if not options.cache and run_scoped is None:
             return None
-        parts = [analysis.source_key]
+        parts = [analysis.source_key, f"run={run_scoped}" if run_scoped else ""]
         for name in cell.inputs:
             value = self.shell.user_ns[name]
             try:
                 parts.append(f"{name}={hash_value(value)}")
             except UnhashableValue as error:
+                if run_scoped:
+                    return None
                 notes.append(
                     f"Not cached: the value of {name!r} ({type(value).__name__}) cannot be "
                     f"hashed ({error}); the cell ran uncached. Make it picklable, or compute "

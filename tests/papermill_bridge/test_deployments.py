@@ -28,14 +28,15 @@ SOURCE = [
 ]
 
 
-def write_notebook(folder: Path, extra: str | None = None) -> Path:
+def write_notebook(folder: Path, extra: str | None = None, more: str | None = None) -> Path:
     notebook = nbformat.v4.new_notebook()
     for source, tags in SOURCE:
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = tags
         notebook.cells.append(cell)
-    if extra:
-        notebook.cells.append(nbformat.v4.new_code_cell(extra))
+    for source in (extra, more):
+        if source:
+            notebook.cells.append(nbformat.v4.new_code_cell(source))
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}  # fmt: skip
     path = folder / "greet.ipynb"
@@ -211,11 +212,15 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     from papermill_bridge._worker import Worker
 
     review = (
+        "%%task before\n"
+        f"checked = open({str(home / 'side-effects.txt')!r}, 'a').write('ran\\n')"
+    )
+    decide = (
         "from kernel_ext import pause_flow_run\n"
         "approved = pause_flow_run(wait_for_input=bool, key='ship')\n"
         "print('SHIP' if approved else 'HOLD', message)"
     )
-    promote(write_notebook(home, extra=review), "greet")
+    promote(write_notebook(home, extra=review, more=decide), "greet")
     run = start_run("greet")
     assert Worker().run_once()
     suspended = store().read_flow_run(run["id"])
@@ -231,6 +236,10 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     output = nbformat.read(finished["output_notebook"], as_version=4)
     printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
     assert "SHIP HELLO! HELLO!" in printed
+    # The cells that finished before the pause were restored, not run again.
+    assert (home / "side-effects.txt").read_text() == "ran\n"
+    cells = [t for t in finished["task_runs"] if t["name"].startswith("before")]
+    assert [t["state"] for t in cells] == ["Completed", "Cached"]
     names = [s["name"] for s in store().read_history(run["id"])]
     suspended_at = names.index("Suspended")
     assert names[suspended_at:suspended_at + 2] == ["Suspended", "Resuming"]
