@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kernel_ext._errors import ParameterValidationError
+from kernel_ext._errors import ConfigurationError, ParameterValidationError
 
 __all__ = ["Parameter", "coerce_parameters", "describe", "read_parameters"]
 
@@ -40,8 +40,25 @@ def read_parameters(path: str | Path) -> list[Parameter]:
     """The parameters of the notebook at ``path`` (empty if no cell is tagged)."""
     import papermill
 
+    _check_cell_parses(Path(path))
     inspected = papermill.inspect_notebook(str(path))
     return [_parameter(entry) for entry in inspected.values()]
+
+
+def _check_cell_parses(path: Path) -> None:
+    """papermill reads a broken ``parameters`` cell without complaint; we refuse it."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    for cell in notebook.get("cells", []):
+        if "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell.get("source", "")
+        try:
+            ast.parse("".join(source) if isinstance(source, list) else source)
+        except SyntaxError as error:
+            raise ConfigurationError(
+                f"The `parameters` cell of {path.name} is not valid Python (line "
+                f"{error.lineno}: {error.msg}); fix it and promote again."
+            ) from None
 
 
 def _parameter(entry: dict[str, Any]) -> Parameter:

@@ -38,6 +38,7 @@ def promote(
     """Create (or version) deployment ``name`` from ``notebook``; returns the deployment."""
     path = Path(notebook)
     content = _read_notebook(path)
+    _check_same_notebook(name, path)
     schema = [p.to_dict() for p in read_parameters(path)]
     defaults = coerce_parameters(schema, parameters or {})
     for parameter in schema:
@@ -49,10 +50,25 @@ def promote(
         notebook_sha256=hashlib.sha256(content.encode()).hexdigest(), parameters=schema,
         tags=tuple(tags or ()), concurrency_limit=concurrency_limit, retries=retries,
     )  # fmt: skip
+    existing = [(s["spec"], s["parameters"]) for s in store.read_deployment(name)["schedules"]]
     for schedule in schedules:
         overrides = coerce_parameters(schema, schedule.get("parameters", {}))
-        store.add_schedule(name, schedule["spec"], overrides, schedule.get("catchup", "latest"))
+        if (schedule["spec"], overrides) not in existing:  # promoting again adds no twin
+            store.add_schedule(name, schedule["spec"], overrides, schedule.get("catchup", "latest"))
     return store.read_deployment(name)  # type: ignore[no-any-return]
+
+
+def _check_same_notebook(name: str, path: Path) -> None:
+    """A name belongs to one notebook: promoting another under it is refused."""
+    try:
+        current = _store().read_deployment_version(name)
+    except ConfigurationError:
+        return  # a new deployment
+    if Path(current["notebook_path"]) != path.resolve():
+        raise ConfigurationError(
+            f"The deployment name {name!r} is taken by {current['notebook_path']}; choose "
+            "another --name, or promote that notebook."
+        )
 
 
 def _read_notebook(path: Path) -> str:

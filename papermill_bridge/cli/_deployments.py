@@ -32,14 +32,16 @@ def _key_values(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-def _schedules(cron: str | None, interval: str | None, timezone: str) -> list[dict[str, Any]]:
+def _schedules(cron: str | None, interval: str | None, timezone: str,
+               catchup: str = "latest") -> list[dict[str, Any]]:  # fmt: skip
     if cron is None and interval is None:
         return []
     if cron is not None and interval is not None:
         raise click.UsageError("Give --cron or --interval, not both.")
     from papermill_bridge.schedules import parse_schedule
 
-    return [{"spec": parse_schedule(cron=cron, interval=interval, timezone=timezone).to_dict()}]
+    spec = parse_schedule(cron=cron, interval=interval, timezone=timezone).to_dict()
+    return [{"spec": spec, "catchup": catchup}]
 
 
 @cli.command()
@@ -51,14 +53,16 @@ def _schedules(cron: str | None, interval: str | None, timezone: str) -> list[di
 @click.option("--param", "-p", "params", multiple=True, help="Default KEY=VALUE (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 @click.option("--concurrency", type=click.IntRange(1), help="At most N runs at once.")
+@click.option("--catchup", type=click.Choice(["latest", "all"]), default="latest",
+              show_default=True, help="Missed slots: run the most recent once, or all.")
 @json_option
 def deploy(notebook: str, name: str, cron: str | None, timezone: str, interval: str | None,
            params: tuple[str, ...], tags: tuple[str, ...], concurrency: int | None,
-           as_json: bool) -> None:  # fmt: skip
+           catchup: str, as_json: bool) -> None:  # fmt: skip
     """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""
     from papermill_bridge._promote import promote
 
-    deployment = promote(notebook, name, schedules=_schedules(cron, interval, timezone),
+    deployment = promote(notebook, name, schedules=_schedules(cron, interval, timezone, catchup),
                          parameters=_key_values(params), tags=list(tags),
                          concurrency_limit=concurrency)  # fmt: skip
     if as_json:

@@ -263,3 +263,44 @@ def test_backfill_creates_past_slots_once(home: Path) -> None:
     assert (again, existing) == ([], 3)
     times = sorted(store().read_flow_run(r)["scheduled_time"] for r in created)
     assert times[0].startswith("2026-03-01T05:00:00")  # 06:00 in Berlin (UTC+1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cron", "0 25 * * *"], "cron field 'hour' got 25; valid: 0-23"),
+        (["--cron", "0 6 * * *", "--timezone", "Mars/Olympus"], "IANA"),
+        (["--interval", "soon"], "interval"),
+    ],
+)
+def test_bad_schedules_store_nothing(home: Path, args: list[str], message: str) -> None:
+    import subprocess
+    import sys
+
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+    done = subprocess.run([taskbook, "deploy", str(write_notebook(home)), "--name", "greet",
+                           *args], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert store().list_deployments() == []
+
+
+def test_bad_notebooks_and_taken_names(home: Path) -> None:
+    from kernel_ext import ConfigurationError
+    from papermill_bridge._promote import promote
+
+    with pytest.raises(ConfigurationError, match="No notebook at"):
+        promote(home / "missing.ipynb", "x")
+    (home / "notes.txt").write_text("hi")
+    with pytest.raises(ConfigurationError, match="is not a notebook"):
+        promote(home / "notes.txt", "x")
+    broken = home / "broken.ipynb"
+    broken.write_text(write_notebook(home).read_text().replace("repeat = 2", "repeat = (2"))
+    with pytest.raises(ConfigurationError, match="`parameters` cell of broken.ipynb is not valid"):
+        promote(broken, "x")
+    promote(write_notebook(home), "greet")
+    other = home / "other"
+    other.mkdir()
+    with pytest.raises(ConfigurationError, match="'greet' is taken by"):
+        promote(write_notebook(other), "greet")
+    assert [d["name"] for d in store().list_deployments()] == ["greet"]
