@@ -7,6 +7,7 @@ linked from the run. This runs in a child process of the worker (see ``_worker``
 cancelling a run or losing a kernel never takes the worker down.
 
     python -m papermill_bridge._execute RUN_ID
+    python -m papermill_bridge._execute      # warm: reads RUN_ID from stdin when it comes
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ def execute_run(run_id: str) -> dict[str, Any]:
     return {"state": "Completed", "message": None, "output": str(output), "details": None}
 
 
+def _warm_then_read_run_id() -> str:
+    """Load the heavy modules first, then wait for the run id: a worker keeps one such
+    process ready, so a claimed run starts without paying for Python's start-up."""
+    import papermill  # noqa: F401
+
+    from kernel_ext.store import get_store
+
+    get_store()
+    return sys.stdin.readline().strip()
+
+
 if __name__ == "__main__":
-    outcome = execute_run(sys.argv[1])
-    print(json.dumps(outcome))
+    run_id = sys.argv[1] if len(sys.argv) > 1 else _warm_then_read_run_id()
+    if run_id:
+        print(json.dumps(execute_run(run_id)))

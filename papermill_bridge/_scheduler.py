@@ -45,6 +45,9 @@ class Scheduler:
                  dead_after_seconds: float = DEAD_AFTER_SECONDS) -> None:  # fmt: skip
         self.interval_seconds = interval_seconds
         self.dead_after_seconds = dead_after_seconds
+        # schedule id -> (its spec and last slot as seen, when its next slot comes due):
+        # a tick skips schedules with nothing due without any schedule arithmetic.
+        self._next_due: dict[str, tuple[Any, Any, float]] = {}
         self.stopping = threading.Event()
 
     def serve(self) -> None:
@@ -77,6 +80,10 @@ class Scheduler:
     def _fill(self, schedule: dict[str, Any], now: float, counts: dict[str, int]) -> None:
         from papermill_bridge.schedules import due_slots, schedule_from_dict
 
+        seen = (schedule["spec"], schedule.get("last_slot"))
+        known = self._next_due.get(schedule["id"])
+        if known is not None and known[:2] == seen and now < known[2]:
+            return
         spec = schedule_from_dict(schedule["spec"])
         last = _utc(schedule.get("last_slot"))
         created = _utc(schedule["created"])
@@ -93,7 +100,11 @@ class Scheduler:
             if self._create(schedule, slot, late) is not None:
                 counts["created"] += 1
         if to_run or skipped:
-            store.advance_schedule(schedule["id"], max([*to_run, *skipped]).timestamp())
+            last_slot = max([*to_run, *skipped])
+            store.advance_schedule(schedule["id"], last_slot.timestamp())
+            seen = (schedule["spec"], last_slot.isoformat())
+        upcoming = spec.next_after(_utc(now))  # type: ignore[arg-type]
+        self._next_due[schedule["id"]] = (*seen, upcoming.timestamp())
 
     def _create(self, schedule: dict[str, Any], slot: datetime, late: bool) -> Any:
         store = _store()

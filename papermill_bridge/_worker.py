@@ -33,18 +33,26 @@ def _store() -> Any:
 class Worker:
     """Claims and executes deployment runs until stopped."""
 
-    def __init__(self, worker_id: str | None = None, poll_seconds: float = 1.0,
+    def __init__(self, worker_id: str | None = None, poll_seconds: float = 0.2,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:  # fmt: skip
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.stopping = threading.Event()
+        self._spare: subprocess.Popen[str] | None = None
+        self._serving = False
 
     def serve(self) -> None:
         """Claim and execute runs until ``stopping`` is set."""
-        while not self.stopping.is_set():
-            if not self.run_once():
-                self.stopping.wait(self.poll_seconds)
+        self._spare, self._serving = _spawn(), True
+        try:
+            while not self.stopping.is_set():
+                if not self.run_once():
+                    self.stopping.wait(self.poll_seconds)
+        finally:
+            self._serving = False
+            if self._spare is not None:
+                self._spare.communicate("")  # an empty run id: the spare exits
 
     def run_once(self) -> bool:
         """Execute the next due run, if there is one; True if a run was executed."""
@@ -57,10 +65,13 @@ class Worker:
     def execute(self, run_id: str) -> dict[str, Any]:
         store = _store()
         store.set_run_state(run_id, "RUNNING", "Running", f"Executing on {self.worker_id}")
-        child = subprocess.Popen(
-            [sys.executable, "-m", "papermill_bridge._execute", run_id],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        child, self._spare = self._spare or _spawn(), None
+        assert child.stdin is not None
+        child.stdin.write(run_id + "\n")
+        child.stdin.close()
+        child.stdin = None  # communicate() below must not touch the closed pipe
+        if self._serving and not self.stopping.is_set():
+            self._spare = _spawn()  # warms up while this run executes
         cancelled = self._watch(run_id, child)
         out, err = child.communicate()
         outcome = _outcome(out, err, child.returncode, cancelled)
@@ -90,6 +101,13 @@ class Worker:
             except subprocess.TimeoutExpired:
                 pass
         return False
+
+
+def _spawn() -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "papermill_bridge._execute"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 def _outcome(out: str, err: str, code: int, cancelled: bool) -> dict[str, Any]:

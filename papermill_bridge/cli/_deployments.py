@@ -239,7 +239,7 @@ def _until_interrupted(*stoppers: threading.Event) -> None:
 
 
 @cli.command()
-@click.option("--poll", default=1.0, show_default=True, help="Seconds between claims.")
+@click.option("--poll", default=0.2, show_default=True, help="Seconds between claims.")
 @click.option("--heartbeat", default=5.0, show_default=True, help="Seconds between beats.")
 def worker(poll: float, heartbeat: float) -> None:
     """Run a worker: claim due runs from the store and execute them (Ctrl-C stops)."""
