@@ -31,6 +31,7 @@ from papermill_bridge.schedules import (
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
+SYDNEY = "Australia/Sydney"
 
 
 def utc(text: str) -> datetime:
@@ -150,6 +151,14 @@ DST = [
      "2026-11-01T04:45", "2026-11-01T07:00",
      ["2026-11-01T05:00", "2026-11-01T05:30", "2026-11-01T06:00", "2026-11-01T06:30",
       "2026-11-01T07:00"]),
+    # The southern hemisphere: Sydney leaves daylight saving on 5 April 2026 (03:00 AEDT
+    # becomes 02:00 AEST) and enters it on 4 October 2026 (02:00 AEST becomes 03:00 AEDT).
+    ("sydney-fall-0230-first-occurrence", "30 2 * * *", SYDNEY,
+     "2026-04-03T12:00", "2026-04-05T18:00",
+     ["2026-04-03T15:30", "2026-04-04T15:30", "2026-04-05T16:30"]),
+    ("sydney-spring-0230-runs-at-gap-end", "30 2 * * *", SYDNEY,
+     "2026-10-02T12:00", "2026-10-04T18:00",
+     ["2026-10-02T16:30", "2026-10-03T16:00", "2026-10-04T15:30"]),
 ]  # fmt: skip
 
 
