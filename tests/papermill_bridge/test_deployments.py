@@ -44,6 +44,12 @@ def write_notebook(folder: Path, extra: str | None = None, more: str | None = No
     return path
 
 
+def printed_text(path: str) -> str:
+    """Everything the cells of an output notebook printed."""
+    output = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
+
+
 @pytest.fixture
 def home(monkeypatch: pytest.MonkeyPatch) -> Any:
     with taskbook_test_harness() as path:
@@ -98,8 +104,7 @@ def test_a_run_executes_headless_with_its_parameters(home: Path) -> None:
     assert Worker().run_once()
     finished = store().read_flow_run(run["id"])
     assert finished["state"] == "Completed", finished
-    output = nbformat.read(finished["output_notebook"], as_version=4)
-    printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
+    printed = printed_text(finished["output_notebook"])
     assert "HI! HI! HI!" in printed
     names = {t["name"]: t for t in finished["task_runs"]}
     assert names["count-0"]["upstream"] == [names["shout-0"]["id"]]
@@ -233,8 +238,7 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     assert Worker().run_once()
     finished = store().read_flow_run(run["id"])
     assert finished["state"] == "Completed", finished
-    output = nbformat.read(finished["output_notebook"], as_version=4)
-    printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
+    printed = printed_text(finished["output_notebook"])
     assert "SHIP HELLO! HELLO!" in printed
     # The cells that finished before the pause were restored, not run again.
     assert (home / "side-effects.txt").read_text() == "ran\n"
