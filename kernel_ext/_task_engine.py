@@ -14,10 +14,17 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
-from kernel_ext._context import FlowRunContext, TaskRunContext, current_flow_run, task_run_context
+from kernel_ext._context import (
+    FlowRunContext,
+    TaskRunContext,
+    ambient_flow_run,
+    current_flow_run,
+    task_run_context,
+)
 from kernel_ext._errors import Abort, CacheKeyError, ResultError, Suspend, TaskRunTimeout
 from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
+from kernel_ext._hashing import hash_text
 from kernel_ext._inputs import resolve_inputs
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
 from kernel_ext._timeouts import call_with_timeout
@@ -69,6 +76,7 @@ class TaskRunEngine:
         self.flow_ctx = current_flow_run()
         self.state: states.State = run.state or states.Pending()
         self.cache_key: str | None = None
+        self.resume_key: str | None = None
         self.known_upstream = upstream or []
 
     # --- before the first attempt -------------------------------------------------------
@@ -91,6 +99,33 @@ class TaskRunEngine:
         self.args, self.kwargs = resolved.args, resolved.kwargs
         if self.task.caches:
             return not self._lookup_cache()
+        if self.task.resumable and ambient_flow_run() is not None:
+            return not self._lookup_resumed()
+        return True
+
+    def _lookup_resumed(self) -> bool:
+        """In a deployment run, a task run that finished before a suspension comes back.
+
+        Keyed by the deployment run's id, the task's source and its inputs: when the
+        resumed run executes the notebook again, those task runs are Cached instead of
+        running their bodies. Inputs that cannot be hashed simply run again.
+        """
+        ambient = ambient_flow_run()
+        assert ambient is not None
+        try:
+            inputs = self.task.input_key(self.args, self.kwargs)
+        except CacheKeyError:
+            return False
+        key = "resume-" + hash_text(f"{ambient.flow_run.id}|{self.task.task_key}|{inputs}")
+        try:
+            hit = self.task.result_storage().read(key)
+        except ResultError:
+            hit = None
+        if hit is None:
+            self.resume_key = key
+            return False
+        details = {"cache_key": key, "result": hit.location}
+        self._finish(states.Cached("Finished before the run was suspended", hit.value, details))
         return True
 
     def _lookup_cache(self) -> bool:
@@ -131,6 +166,11 @@ class TaskRunEngine:
             except ResultError as error:
                 self._finish(_failed_state(error))
                 return
+        if self.resume_key is not None:
+            try:  # best effort: an unpicklable result just runs again on resume
+                self.task.result_storage().write(self.resume_key, value, None, self.run.name)
+            except ResultError:
+                pass
         self._finish(states.Completed(data=value, details=details))
 
     def fail(self, error: BaseException) -> float | None:

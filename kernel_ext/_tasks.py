@@ -27,7 +27,7 @@ from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
 from kernel_ext._task_engine import TaskRunEngine, create_task_run, run_async, run_sync
-from kernel_ext.cache_policies import CacheContext, CachePolicy, _NoCache
+from kernel_ext.cache_policies import INPUTS, CacheContext, CachePolicy, _NoCache
 
 __all__ = ["Task", "task"]
 
@@ -86,6 +86,9 @@ class Task(Generic[P, R]):
             result_storage
         )
         self.log_prints = log_prints
+        # Whether a deployment run that resumes after a suspension restores this task's
+        # finished runs from their results (cells keep their outputs their own way).
+        self.resumable = True
         self.on_completion = list(on_completion or ())
         self.on_failure = list(on_failure or ())
         self._options = dict(
@@ -196,6 +199,11 @@ class Task(Generic[P, R]):
             flow_run.parameters if flow_run else {},
         )
         return self.cache_policy.compute_key(context)
+
+    def input_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """A stable hash of the call's inputs (raises CacheKeyError if one cannot be)."""
+        context = CacheContext(self.name, self.fn, _bind(self.fn, args, kwargs), None, {})
+        return INPUTS.compute_key(context)
 
     def result_storage(self) -> ResultStorage:
         return self._storage or default_storage()

@@ -127,7 +127,18 @@ class Scheduler:
             store.set_run_state(run["id"], "CRASHED", "Crashed",
                                 f"Its worker {run.get('worker_id')} stopped beating.",
                                 only_from=("PENDING", "RUNNING", "CANCELLING"))  # fmt: skip
+            self._retry(run)
         return len(dead)
+
+    def _retry(self, run: dict[str, Any]) -> None:
+        """Queue a crashed run again (same id) while its deployment's retries last."""
+        store = _store()
+        retries = store.read_deployment(run["deployment_id"]).get("retries") or 0
+        attempts = run.get("run_count") or 1
+        if attempts <= retries:
+            store.set_run_state(run["id"], "SCHEDULED", "AwaitingRetry",
+                                f"Retry {attempts} of {retries} after a crash.",
+                                only_from=("CRASHED",))  # fmt: skip
 
 
 def _defaults(version: dict[str, Any]) -> dict[str, Any]:

@@ -97,6 +97,7 @@ class CellRunner:
 
         task = _cell_task(cell, options, body, key)
         task.task_key = f"cell:{self.session.flow_name}:{cell.name}"
+        task.resumable = False  # a cell keeps its outputs itself (see _cache_key)
         if options.log_prints:
             install_print_capture()
         context = self.session.context()

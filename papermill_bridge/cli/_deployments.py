@@ -53,18 +53,20 @@ def _schedules(cron: str | None, interval: str | None, timezone: str,
 @click.option("--param", "-p", "params", multiple=True, help="Default KEY=VALUE (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 @click.option("--concurrency", type=click.IntRange(1), help="At most N runs at once.")
+@click.option("--retries", type=click.IntRange(0), default=0, show_default=True,
+              help="Run a crashed run again, up to N times.")
 @click.option("--catchup", type=click.Choice(["latest", "all"]), default="latest",
               show_default=True, help="Missed slots: run the most recent once, or all.")
 @json_option
 def deploy(notebook: str, name: str, cron: str | None, timezone: str, interval: str | None,
            params: tuple[str, ...], tags: tuple[str, ...], concurrency: int | None,
-           catchup: str, as_json: bool) -> None:  # fmt: skip
+           retries: int, catchup: str, as_json: bool) -> None:  # fmt: skip
     """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""
     from papermill_bridge._promote import promote
 
     deployment = promote(notebook, name, schedules=_schedules(cron, interval, timezone, catchup),
                          parameters=_key_values(params), tags=list(tags),
-                         concurrency_limit=concurrency)  # fmt: skip
+                         concurrency_limit=concurrency, retries=retries)  # fmt: skip
     if as_json:
         echo_json(deployment)
         return

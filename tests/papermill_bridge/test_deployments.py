@@ -191,7 +191,7 @@ def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
     from papermill_bridge._runs import start_run
     from papermill_bridge._scheduler import Scheduler
 
-    promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet")
+    promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet", retries=1)
     run = start_run("greet")
     taskbook = str(Path(sys.executable).with_name("taskbook"))
     worker = subprocess.Popen([taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
@@ -204,8 +204,11 @@ def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
     worker.wait()
     time.sleep(2.5)
     assert Scheduler(dead_after_seconds=2).tick()["crashed"] == 1
-    crashed = store().read_flow_run(run["id"])
-    assert crashed["state"] == "Crashed" and "stopped beating" in crashed["state_message"]
+    retried = store().read_flow_run(run["id"])
+    assert retried["state"] == "AwaitingRetry"  # the deployment allows one retry
+    names = [s["name"] for s in store().read_history(run["id"])]
+    assert names[-2:] == ["Crashed", "AwaitingRetry"]
+    assert "stopped beating" in store().read_history(run["id"])[-2]["message"]
 
 
 def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None:
@@ -308,3 +311,33 @@ def test_bad_notebooks_and_taken_names(home: Path) -> None:
     with pytest.raises(ConfigurationError, match="'greet' is taken by"):
         promote(write_notebook(other), "greet")
     assert [d["name"] for d in store().list_deployments()] == ["greet"]
+
+
+def test_a_suspended_flow_resumes_without_rerunning_finished_tasks(home: Path) -> None:
+    from kernel_ext import approvals
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+    from papermill_bridge._worker import Worker
+
+    flow_cell = (
+        "from kernel_ext import flow, pause_flow_run, task\n\n"
+        "@task\n"
+        "def expensive(x: int) -> int:\n"
+        f"    open({str(home / 'task-runs.txt')!r}, 'a').write('ran\\n')\n"
+        "    return x * 2\n\n"
+        "@flow\n"
+        "def review() -> int:\n"
+        "    value = expensive(21)\n"
+        "    return value if pause_flow_run(wait_for_input=bool, key='go') else 0\n\n"
+        "print('RESULT', review())"
+    )
+    promote(write_notebook(home, extra=flow_cell), "greet")
+    run = start_run("greet")
+    Worker().run_once()
+    assert store().read_flow_run(run["id"])["state"] == "Suspended"
+    approvals.answer(run["id"], "true")
+    Worker().run_once()
+    finished = store().read_flow_run(run["id"])
+    assert finished["state"] == "Completed", finished
+    assert "RESULT 42" in printed_text(finished["output_notebook"])
+    assert (home / "task-runs.txt").read_text() == "ran\n"  # not run again on resume
