@@ -135,7 +135,13 @@ class FlowRunEngine:
         return None
 
     def interrupt(self, signal: BaseException) -> None:
-        self.runner.__exit__(None, None, None)
+        # Decide the state first: a second Ctrl-C while waiting must not lose it.
+        self.state = states.Crashed(f"Stopped by {type(signal).__name__}.", data=signal)
+        abandon = getattr(self.runner, "abandon", None)
+        if abandon is not None:  # do not wait for running task runs: stop queued ones
+            abandon()
+        else:
+            self.runner.__exit__(None, None, None)
         message = f"{type(signal).__name__}: {signal}".rstrip(": ")
         if isinstance(signal, Suspend):
             self.state = states.Suspended(str(signal))
@@ -147,6 +153,8 @@ class FlowRunEngine:
             self.state = states.Crashed(f"Stopped by {message}.", data=signal)
 
     def finish(self) -> None:
+        if not self.state.is_final():  # an error inside the engine itself
+            self.state = states.Crashed("The flow run ended without a final state.")
         run, state = self.run, self.state
         run.end_time = state.timestamp
         _set_state(run, state)

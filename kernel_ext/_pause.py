@@ -23,7 +23,7 @@ from kernel_ext._runs import new_id
 
 __all__ = ["pause_flow_run"]
 
-_keys = itertools.count()
+_keys: dict[tuple[str, str], itertools.count[int]] = {}
 
 
 def pause_flow_run(
@@ -57,7 +57,7 @@ def pause_flow_run(
         # A headless run is executed again after the answer, with new ids for its inner
         # flows: the request belongs to the deployment run, which keeps its id.
         flow_run_id=headless.flow_run.id if headless else context.flow_run.id,
-        key=key or f"pause-{next(_keys)}",
+        key=key or _default_key(context, headless),
         schema=form.schema if form else {},
         description=form.description if form else None,
         timeout_at=time.time() + timeout,
@@ -67,6 +67,19 @@ def pause_flow_run(
     if request["status"] == "pending":
         request = _wait(context, store, request, timeout, poll_interval)
     return _outcome(context, store, request, form)
+
+
+def _default_key(context: FlowRunContext, root: FlowRunContext | None) -> str:
+    """A key that names the same pause on every execution of a run: the cell's or task's
+    run name (or the flow's name) and how many pauses it made before. A counter over the
+    whole process would shift when a resumed run restores cells instead of running them."""
+    from kernel_ext._context import task_run_context
+
+    task_ctx = task_run_context.get()
+    label = task_ctx.task_run.name if task_ctx is not None else context.flow_run.flow_name
+    scope = (root or context).flow_run.id
+    counter = _keys.setdefault((scope, label), itertools.count())
+    return f"{label}.pause-{next(counter)}"
 
 
 def _deployment_run() -> FlowRunContext | None:
@@ -86,6 +99,10 @@ def _suspend(store: Any, run: FlowRunContext, request: dict[str, Any]) -> None:
     details = {"input_request_id": request["id"], "key": request["key"]}
     store.flush()
     store.set_run_state(run.flow_run.id, "PAUSED", "Suspended", message, details)
+    if store.read_input_request(request["id"])["status"] != "pending":
+        # Answered while we were suspending: nobody would wake the run now, so queue it.
+        store.set_run_state(run.flow_run.id, "SCHEDULED", "Resuming", "Answered",
+                            only_from=("PAUSED",))  # fmt: skip
     raise Suspend(message)
 
 
@@ -103,6 +120,7 @@ def _wait(context: FlowRunContext, store: Any, request: dict[str, Any], timeout:
             request = store.expire_input_request(request["id"])
             if request["status"] == "expired":
                 _refresh(form, request)
+                _set_state(context, states.Running(f"Input {request['key']!r} expired"))
                 raise PauseTimeout(
                     f"No answer to {request['key']!r} within {timeout:g} s; the request "
                     "expired and the run failed. Pause with a longer timeout= to wait longer."
@@ -116,6 +134,8 @@ def _wait(context: FlowRunContext, store: Any, request: dict[str, Any], timeout:
 
 def _outcome(context: FlowRunContext, store: Any, request: dict[str, Any], form: Any) -> Any:
     by = request.get("answered_by") or "someone"
+    if request["status"] in ("rejected", "expired"):
+        _set_state(context, states.Running(f"Input {request['key']!r} {request['status']}"))
     if request["status"] == "rejected":
         reason = (request.get("answer") or {}).get("reason")
         raise Abort(f"Rejected by {by}" + (f": {reason}" if reason else ""))

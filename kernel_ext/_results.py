@@ -147,7 +147,14 @@ def _read_header(handle: IO[bytes], location: str) -> dict[str, Any]:
     line = handle.readline()
     if not line.startswith(_MAGIC):
         raise ResultError(f"{location} is not a Taskbook result file; delete it to recompute.")
-    return json.loads(line[len(_MAGIC):])  # type: ignore[no-any-return]
+    try:
+        header: dict[str, Any] = json.loads(line[len(_MAGIC):])
+    except ValueError:
+        raise ResultError(
+            f"The result file {location} is damaged (its header is cut short); delete it "
+            "to recompute."
+        ) from None
+    return header
 
 
 def _write_atomic(path: Path, pieces: list[Any]) -> None:

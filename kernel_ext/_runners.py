@@ -74,6 +74,12 @@ class ThreadPoolTaskRunner:
         # Each task run sees the context (flow run, settings) of the code that submitted it.
         self._executor.submit(contextvars.copy_context().run, call)
 
+    def abandon(self) -> None:
+        """Stop at once (Ctrl-C): queued task runs are dropped, running ones left to end."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
     def __enter__(self) -> ThreadPoolTaskRunner:
         return self
 

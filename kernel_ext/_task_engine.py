@@ -194,6 +194,16 @@ class TaskRunEngine:
         self._finish(failed)
         return None
 
+    def ensure_final(self, error: BaseException) -> None:
+        """After an unexpected error (a broken hook of the engine's own, a cache key
+        function that raised, a full disk), end the run Failed, or Crashed for a signal."""
+        if self.state.is_final() or self.state.is_paused():
+            return
+        if isinstance(error, Exception):
+            self._finish(_failed_state(error))
+        else:
+            self._finish(states.Crashed(f"Stopped by {type(error).__name__}.", data=error))
+
     def interrupt(self, signal: BaseException) -> None:
         """The attempt was stopped by a signal (Ctrl-C, cancel): Cancelled, else Crashed."""
         message = f"{type(signal).__name__}: {signal}".rstrip(": ")
@@ -268,6 +278,16 @@ def _ago(created: float) -> str:
 
 def run_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
     """Drive a plain (``def``) task run to its end in the calling thread."""
+    try:
+        _attempts_sync(engine)
+    except BaseException as error:  # never leave a run (and its future) unfinished
+        engine.ensure_final(error)
+        if not isinstance(error, Exception):
+            raise
+    return engine.outcome(return_state)
+
+
+def _attempts_sync(engine: TaskRunEngine) -> None:
     if engine.prepare():
         task = engine.task
         while True:
@@ -292,11 +312,20 @@ def run_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
                 task_run_context.reset(token)
             engine.succeed(value)
             break
-    return engine.outcome(return_state)
 
 
 async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
     """Drive an ``async def`` task run to its end on the running event loop."""
+    try:
+        await _attempts_async(engine)
+    except BaseException as error:
+        engine.ensure_final(error)
+        if not isinstance(error, Exception):
+            raise
+    return engine.outcome(return_state)
+
+
+async def _attempts_async(engine: TaskRunEngine) -> None:
     if engine.prepare():
         task = engine.task
         while True:
@@ -323,7 +352,6 @@ async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
                 task_run_context.reset(token)
             engine.succeed(value)
             break
-    return engine.outcome(return_state)
 
 
 async def _async_timeout(call: Any, seconds: float) -> Any:

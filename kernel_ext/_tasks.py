@@ -17,7 +17,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._context import FlowRunContext, current_flow_run
 from kernel_ext._durability import ensure_store, flush_store
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import CacheKeyError, ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
 from kernel_ext._mapping import map_arguments, unmapped
@@ -188,7 +188,13 @@ class Task(Generic[P, R]):
     ) -> str | None:
         inputs = _bind(self.fn, args, kwargs)
         if self.cache_key_fn is not None:
-            return self.cache_key_fn(_key_context(self, flow_ctx), inputs)
+            try:
+                return self.cache_key_fn(_key_context(self, flow_ctx), inputs)
+            except Exception as error:
+                raise CacheKeyError(
+                    f"The cache_key_fn of task {self.name!r} raised {type(error).__name__}: "
+                    f"{error}; fix it, or leave caching to cache_policy."
+                ) from error
         assert self.cache_policy is not None
         flow_run = flow_ctx.flow_run if flow_ctx is not None else None
         context = CacheContext(

@@ -117,7 +117,9 @@ def _wake_suspended(request: dict[str, Any], state_type: str, name: str, message
 
 def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:
     """Bare-type forms have one field, ``value``: accept the bare value too."""
-    if isinstance(value, str):
+    fields = schema.get("properties", {})
+    text_form = set(fields) == {"value"} and fields["value"].get("type") == "string"
+    if isinstance(value, str) and not text_form:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as error:
@@ -125,7 +127,6 @@ def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:
                 f"The answer is not JSON ({error.msg} at position {error.pos}); quote "
                 """it like '{"approved": true}'."""
             ) from None
-    fields = schema.get("properties", {})
     if set(fields) == {"value"} and not (isinstance(value, dict) and set(value) == {"value"}):
         return {"value": value}
     if value is None and not fields:

@@ -57,6 +57,10 @@ class TaskbookMagics(Magics):
         state = outcome.state
         if state.is_failed() or state.is_crashed():
             raise _shown_as_cell_error(self.shell, state, outcome.compiled)
+        if state.is_cancelled():  # e.g. a rejected approval: Run All must stop here
+            from kernel_ext._errors import CancelledRun
+
+            raise CancelledRun(f"{outcome.cell.name}: {state.message or 'Cancelled'}")
 
     @line_magic("tasks")  # type: ignore[arg-type]
     def tasks(self, line: str) -> Any:

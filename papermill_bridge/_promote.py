@@ -44,6 +44,9 @@ def promote(
     for parameter in schema:
         if parameter["name"] in defaults:
             parameter["default"] = defaults[parameter["name"]]
+    # Everything is checked before anything is stored.
+    checked = [{**s, "parameters": coerce_parameters(schema, s.get("parameters", {}))}
+               for s in schedules]  # fmt: skip
     store = _store()
     store.create_deployment_version(
         name=_check_name(name), notebook_path=str(path.resolve()), notebook=content,
@@ -51,8 +54,8 @@ def promote(
         tags=tuple(tags or ()), concurrency_limit=concurrency_limit, retries=retries,
     )  # fmt: skip
     existing = [(s["spec"], s["parameters"]) for s in store.read_deployment(name)["schedules"]]
-    for schedule in schedules:
-        overrides = coerce_parameters(schema, schedule.get("parameters", {}))
+    for schedule in checked:
+        overrides = schedule["parameters"]
         if (schedule["spec"], overrides) not in existing:  # promoting again adds no twin
             store.add_schedule(name, schedule["spec"], overrides, schedule.get("catchup", "latest"))
     return store.read_deployment(name)  # type: ignore[no-any-return]

@@ -93,7 +93,8 @@ class Scheduler:
             run = self._create(schedule, slot, late=False)
             if run is not None:
                 note = "Missed while nothing was running (catch-up: latest)."
-                store.set_run_state(run["id"], "CANCELLED", "Skipped", note)
+                store.set_run_state(run["id"], "CANCELLED", "Skipped", note,
+                                    only_from=("SCHEDULED",))  # fmt: skip
                 counts["skipped"] += 1
         for slot in to_run:
             late = now - slot.timestamp() > LATE_AFTER_SECONDS

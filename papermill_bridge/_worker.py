@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -39,7 +40,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.stopping = threading.Event()
-        self._spare: subprocess.Popen[str] | None = None
+        self._spare: _Executor | None = None
         self._serving = False
 
     def serve(self) -> None:
@@ -53,6 +54,7 @@ class Worker:
             self._serving = False
             if self._spare is not None:
                 self._spare.communicate("")  # an empty run id: the spare exits
+                self._spare.outputs()
 
     def run_once(self) -> bool:
         """Execute the next due run, if there is one; True if a run was executed."""
@@ -64,54 +66,88 @@ class Worker:
 
     def execute(self, run_id: str) -> dict[str, Any]:
         store = _store()
-        store.set_run_state(run_id, "RUNNING", "Running", f"Executing on {self.worker_id}")
+        started = store.set_run_state(run_id, "RUNNING", "Running",
+                                      f"Executing on {self.worker_id}",
+                                      only_from=("PENDING",))  # fmt: skip
+        if started.get("state_type") != "RUNNING":  # cancelled between claim and start
+            return {"state": started.get("state"), "message": "Not started."}
         child, self._spare = self._spare or _spawn(), None
         assert child.stdin is not None
         child.stdin.write(run_id + "\n")
         child.stdin.close()
-        child.stdin = None  # communicate() below must not touch the closed pipe
+        child.stdin = None
         if self._serving and not self.stopping.is_set():
             self._spare = _spawn()  # warms up while this run executes
-        cancelled = self._watch(run_id, child)
-        out, err = child.communicate()
-        outcome = _outcome(out, err, child.returncode, cancelled)
-        state_type = {"Completed": "COMPLETED", "Cancelled": "CANCELLED"}.get(
-            outcome["state"], "FAILED"
-        )
-        # A run that suspended itself (a headless pause) keeps that state.
-        store.set_run_state(run_id, state_type, outcome["state"], outcome["message"],
-                            outcome.get("details"), only_from=("PENDING", "RUNNING",
-                                                               "CANCELLING"))  # fmt: skip
+        verdict = self._watch(run_id, child)
+        child.wait()
+        outcome = _outcome(child, verdict)
+        if verdict != "lost":  # a reaped run is someone else's now: leave its state alone
+            # A run that suspended itself (a headless pause) keeps that state.
+            store.set_run_state(run_id, _TYPES.get(outcome["state"], "FAILED"),
+                                outcome["state"], outcome["message"], outcome.get("details"),
+                                only_from=("PENDING", "RUNNING", "CANCELLING"))  # fmt: skip
         return outcome
 
-    def _watch(self, run_id: str, child: subprocess.Popen[str]) -> bool:
-        """Beat the heartbeat until the child ends; stop it if the run is cancelled."""
+    def _watch(self, run_id: str, child: _Executor) -> str:
+        """Beat until the child ends: "done", or "cancelled" / "lost" after stopping it."""
         store = _store()
         while child.poll() is None:
-            store.heartbeat(run_id, self.worker_id, time.time())
-            if store.read_flow_run(run_id)["state_type"] == "CANCELLING":
-                child.terminate()
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                return True
+            try:
+                alive = store.heartbeat(run_id, self.worker_id, time.time())
+                state = store.read_flow_run(run_id)["state_type"]
+            except Exception:  # a store blip must not kill the worker and orphan the kernel
+                alive, state = True, "RUNNING"
+            if not alive or state == "CANCELLING":
+                _stop(child)
+                return "cancelled" if alive else "lost"
             try:
                 child.wait(timeout=self.heartbeat_seconds)
             except subprocess.TimeoutExpired:
                 pass
-        return False
+        return "done"
 
 
-def _spawn() -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "papermill_bridge._execute"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+_TYPES = {"Completed": "COMPLETED", "Cancelled": "CANCELLED", "Crashed": "CRASHED"}
 
 
-def _outcome(out: str, err: str, code: int, cancelled: bool) -> dict[str, Any]:
-    if cancelled:
+def _stop(child: subprocess.Popen[str]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+
+
+class _Executor(subprocess.Popen[str]):
+    """An executor process whose output goes to files, not pipes: a kernel that writes a
+    lot to its stderr would otherwise fill a pipe nobody reads while the run executes."""
+
+    def __init__(self) -> None:
+        self.out_file = tempfile.TemporaryFile("w+")
+        self.err_file = tempfile.TemporaryFile("w+")
+        super().__init__([sys.executable, "-m", "papermill_bridge._execute"],
+                         stdin=subprocess.PIPE, stdout=self.out_file, stderr=self.err_file,
+                         text=True)  # fmt: skip
+
+    def outputs(self) -> tuple[str, str]:
+        """What it printed, once it has ended; closes the files."""
+        texts = []
+        for handle in (self.out_file, self.err_file):
+            handle.seek(0)
+            texts.append(handle.read())
+            handle.close()
+        return texts[0], texts[1]
+
+
+def _spawn() -> _Executor:
+    return _Executor()
+
+
+def _outcome(child: _Executor, verdict: str) -> dict[str, Any]:
+    (out, err), code = child.outputs(), child.returncode
+    if verdict == "lost":
+        return {"state": "Crashed", "message": "Its heartbeat was refused; stopped."}
+    if verdict == "cancelled":
         return {"state": "Cancelled", "message": "Cancelled; its kernel was stopped."}
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if code == 0 and lines:

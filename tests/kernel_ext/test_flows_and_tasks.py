@@ -322,3 +322,20 @@ def test_equal_scalars_do_not_make_false_edges(store: Any) -> None:
 
     pipeline()
     assert all(t["upstream"] == [] for t in last_flow_run(store)["task_runs"])
+
+
+def test_an_error_inside_the_engine_still_finishes_the_run(store: Any) -> None:
+    def broken_key(context: Any, parameters: Any) -> str:
+        raise KeyError("oops")
+
+    @task(cache_key_fn=broken_key)
+    def keyed(x: int) -> int:
+        return x
+
+    @flow
+    def pipeline() -> str:
+        return keyed.submit(1).result(timeout=10, raise_on_failure=False).__class__.__name__
+
+    assert pipeline() == "CacheKeyError"
+    (run,) = last_flow_run(store)["task_runs"]
+    assert run["state"] == "Failed"

@@ -140,3 +140,26 @@ def test_timeout_fails_the_run_and_expires_the_form(store: Any) -> None:
 def test_pause_outside_a_flow_says_where_it_works(home: Any) -> None:
     with pytest.raises(PauseError, match="inside a @flow"):
         pause_flow_run()
+
+
+def test_default_keys_name_the_pause_by_where_it_is(store: Any) -> None:
+    @flow(name="gate")
+    def two_gates() -> tuple[Any, Any]:
+        return (pause_flow_run(wait_for_input=str, timeout=30, poll_interval=0.05),
+                pause_flow_run(wait_for_input=str, timeout=30, poll_interval=0.05))  # fmt: skip
+
+    keys: list[str] = []
+
+    def answer_each(request: dict[str, Any]) -> None:
+        for text in ("yes", "123"):  # a text form keeps text as it is
+            deadline = time.monotonic() + 10
+            while not approvals.pending() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            pending = approvals.pending()[0]
+            keys.append(pending["key"])
+            approvals.answer(pending["id"], text)
+
+    thread = answer_when_paused(answer_each)
+    assert two_gates() == ("yes", "123")
+    thread.join()
+    assert keys == ["gate.pause-0", "gate.pause-1"]

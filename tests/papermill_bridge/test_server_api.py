@@ -1,9 +1,14 @@
-"""The REST API in a real Jupyter server: auth, XSRF, and errors mapped to statuses."""
+"""The REST API in a real Jupyter server: auth, XSRF, and errors mapped to statuses.
+
+Every answer of /taskbook/api/ is checked against the OpenAPI document: its status must be
+documented for that path and method, and its JSON body must fit the documented schema.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -15,13 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from kernel_ext.testing import taskbook_test_harness
+from papermill_bridge.server._handlers import openapi_document
 
 pytestmark = pytest.mark.slow
 
 TOKEN = secrets.token_hex(16)
+API = "/taskbook/api"
+DOCUMENT = openapi_document()
 
 
 def free_port() -> int:
@@ -64,17 +73,44 @@ def call(base: str, method: str, path: str, body: Any = None,
     request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
+            status, answer = response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        status, answer = error.code, json.loads(error.read() or b"null")
+    if path.startswith(API + "/"):
+        conforms(method, path, status, answer)
+    return status, answer
 
 
-def pending_request(home: Path, schema: dict[str, Any]) -> str:
+def conforms(method: str, url: str, status: int, body: Any) -> None:
+    """``body`` fits the document's schema for this path, method and status."""
+    path = url.removeprefix(API).split("?")[0]
+    template = next((t for t in DOCUMENT["paths"]
+                     if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", t), path)), None)  # fmt: skip
+    assert template, f"{path} is not in the OpenAPI document"
+    responses = DOCUMENT["paths"][template][method.lower()]["responses"]
+    assert str(status) in responses, f"{method} {template} answered {status}: {body}"
+    response = resolve(responses[str(status)])
+    schema = response["content"]["application/json"]["schema"]
+    jsonschema.validate(body, {**schema, "components": DOCUMENT["components"]},
+                        cls=jsonschema.Draft202012Validator)  # fmt: skip
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` (``#/components/...``) to what it names."""
+    while "$ref" in node:
+        target: Any = DOCUMENT
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def pending_request(home: Path, schema: dict[str, Any], flow_run_id: str | None = None) -> str:
     with taskbook_test_harness(store_url=f"sqlite:///{home / 'taskbook.db'}"):
         from kernel_ext.store import get_store
 
         request = get_store().create_input_request(
-            id=secrets.token_hex(8), flow_run_id=secrets.token_hex(8), key="review",
+            id=secrets.token_hex(8), flow_run_id=flow_run_id or secrets.token_hex(8), key="review",
             schema=schema, description="Check it", timeout_at=time.time() + 600,
         )  # fmt: skip
         return str(request["id"])

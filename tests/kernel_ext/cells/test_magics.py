@@ -210,3 +210,25 @@ def test_graph_magic(shell: Any) -> None:
     names = {n["name"] for n in past.graph["nodes"]}
     assert {"a-0", "b-0"} <= names
     live.close()
+
+
+def test_a_rejected_approval_fails_the_cell(shell: Any) -> None:
+    import threading
+    import time as clock
+
+    from kernel_ext import approvals
+
+    def reject_when_asked() -> None:
+        deadline = clock.monotonic() + 20
+        while not approvals.pending() and clock.monotonic() < deadline:
+            clock.sleep(0.05)
+        approvals.reject(approvals.pending()[0]["id"], "no")
+
+    thread = threading.Thread(target=reject_when_asked, daemon=True)
+    thread.start()
+    result = run(shell, "%%task gate\nfrom kernel_ext import pause_flow_run\n"
+                        "pause_flow_run(timeout=30, poll_interval=0.05)")  # fmt: skip
+    thread.join()
+    assert not result.success  # Run All stops at a rejected gate
+    assert tasks(shell)["gate"]["state"] == "Cancelled"
+    assert session_run(shell)["state"] == "Running"  # the session is no longer Paused

@@ -1,0 +1,165 @@
+"""Deployments: list, read (schedules in words, with their next runs), promote a notebook
+under the server's root, pause, resume, start a run; a notebook's parameters.
+
+    GET  deployments | deployments/{name}
+    POST deployments                  {"notebook": "rel/path.ipynb", "name": ..., "cron" or
+                                       "interval", "timezone", "parameters", "tags"}
+    POST deployments/{name}/pause | deployments/{name}/resume
+    POST deployments/{name}/runs      {"parameters": {...}}  -> 201, a Scheduled run
+    GET  notebooks/parameters?path=rel/path.ipynb
+
+Paths are relative to /taskbook/api/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tornado import web
+
+from kernel_ext._errors import ConfigurationError
+from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field, store
+
+__all__ = ["ROUTES", "read_deployment"]
+
+NEXT_RUNS = 3
+
+
+def read_deployment(name: str) -> dict[str, Any]:
+    """The deployment, its schedules described; an unknown name is a 404, not a 400."""
+    try:
+        deployment: dict[str, Any] = store().read_deployment(name)
+    except ConfigurationError as error:
+        if not any(name in (d["name"], d["id"]) for d in store().list_deployments()):
+            raise NotFound(str(error)) from None
+        raise
+    return _described(deployment)
+
+
+def _described(deployment: dict[str, Any]) -> dict[str, Any]:
+    from papermill_bridge.schedules import schedule_from_dict
+
+    now = datetime.now(UTC)
+    for entry in deployment["schedules"]:
+        schedule = schedule_from_dict(entry["spec"])
+        entry["description"] = schedule.describe()
+        slots, slot = [], now
+        for _ in range(NEXT_RUNS):
+            slot = schedule.next_after(slot)
+            slots.append(slot.isoformat())
+        entry["next_runs"] = slots
+    return deployment
+
+
+def resolve_notebook(root: str, relative: str) -> Path:
+    """``relative`` inside the server's root, or a 400: no escape with '..' or '/'."""
+    base = Path(root).resolve()
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base):
+        raise BadRequest(
+            f"The notebook {relative!r} is outside the server's root folder; give a path "
+            "relative to it, as the file browser shows."
+        )
+    return path
+
+
+def create_deployment(root: str, data: dict[str, Any]) -> dict[str, Any]:
+    from papermill_bridge._promote import promote
+    from papermill_bridge.schedules import parse_schedule
+
+    notebook, name = field(data, "notebook", str), field(data, "name", str)
+    if not notebook or not name:
+        raise BadRequest("Give the 'notebook' (a path under the server's root) and a 'name'.")
+    cron, interval = field(data, "cron", str), field(data, "interval", str)
+    timezone = field(data, "timezone", str, "UTC")
+    schedules = []
+    if cron is not None or interval is not None:
+        spec = parse_schedule(cron=cron, interval=interval, timezone=timezone).to_dict()
+        schedules.append({"spec": spec})
+    parameters, tags = field(data, "parameters", dict, {}), field(data, "tags", list, [])
+    promote(resolve_notebook(root, notebook), name, schedules=schedules, parameters=parameters,
+            tags=tags)  # fmt: skip
+    return read_deployment(name)
+
+
+def notebook_parameters(root: str, relative: str | None) -> list[dict[str, Any]]:
+    from papermill_bridge._parameters import read_parameters
+
+    if relative is None:
+        raise BadRequest("Give the notebook as ?path=, relative to the server's root.")
+    path = resolve_notebook(root, relative)
+    if path.suffix != ".ipynb":
+        raise BadRequest(f"{relative!r} is not a notebook (.ipynb).")
+    if not path.is_file():
+        raise NotFound(f"No notebook at {relative!r} under the server's root; check the path.")
+    return [p.to_dict() for p in read_parameters(path)]
+
+
+class _Handler(TaskbookHandler):
+    @property
+    def root(self) -> str:
+        return str(self.settings["server_root_dir"])
+
+
+class DeploymentsHandler(_Handler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self) -> None:
+        self.respond(lambda: [_described(d) for d in store().list_deployments()])
+
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def post(self) -> None:
+        self.respond(lambda: create_deployment(self.root, self.body()), 201)
+
+
+class DeploymentHandler(_Handler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self, name: str) -> None:
+        self.respond(lambda: read_deployment(name))
+
+
+class PauseHandler(_Handler):
+    paused = True
+
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def post(self, name: str) -> None:
+        def action() -> Any:
+            read_deployment(name)
+            store().set_deployment_paused(name, self.paused)
+            return read_deployment(name)
+
+        self.respond(action)
+
+
+class ResumeDeploymentHandler(PauseHandler):
+    paused = False
+
+
+class StartRunHandler(_Handler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def post(self, name: str) -> None:
+        from papermill_bridge._runs import start_run
+
+        def action() -> Any:
+            parameters = field(self.body(), "parameters", dict, {})
+            read_deployment(name)
+            return start_run(name, parameters)
+
+        self.respond(action, 201)
+
+
+class ParametersHandler(_Handler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self) -> None:
+        self.respond(lambda: notebook_parameters(self.root, self.query("path")))
+
+
+ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
+    (r"deployments", DeploymentsHandler),
+    (r"deployments/([\w.-]+)", DeploymentHandler),
+    (r"deployments/([\w.-]+)/pause", PauseHandler),
+    (r"deployments/([\w.-]+)/resume", ResumeDeploymentHandler),
+    (r"deployments/([\w.-]+)/runs", StartRunHandler),
+    (r"notebooks/parameters", ParametersHandler),
+]

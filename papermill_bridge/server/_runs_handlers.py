@@ -1,0 +1,143 @@
+"""Flow runs: list, read, logs, history, cancel, resume (answer its pause), output notebook.
+
+    GET  runs?state=&deployment=&flow=&limit=   newest first
+    GET  runs/{id}                              with its task_runs
+    GET  runs/{id}/logs | runs/{id}/history
+    POST runs/{id}/cancel                       Scheduled/Suspended: Cancelled; else Cancelling
+    POST runs/{id}/resume                       {"answer": {...}, "key": null}
+    GET  runs/{id}/output                       the output notebook of a deployment run
+
+Paths are relative to /taskbook/api/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tornado import web
+
+from kernel_ext._errors import InputAlreadyAnswered
+from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field, store
+from papermill_bridge.server._deployment_handlers import read_deployment
+
+__all__ = ["ROUTES"]
+
+_MAX_LIMIT = 1000
+
+
+def list_runs(state: str | None, deployment: str | None, flow: str | None,
+              limit: int) -> list[dict[str, Any]]:  # fmt: skip
+    """The store filters by state and flow; a deployment's runs (its latest 1000) here."""
+    if deployment is None:
+        runs: list[dict[str, Any]] = store().list_flow_runs(limit=limit, state=state, name=flow)
+        return runs
+    read_deployment(deployment)  # 404 for an unknown one
+    runs = store().list_runs_of_deployment(deployment, limit=_MAX_LIMIT)
+    wanted = state.lower() if state else None
+    runs = [
+        r for r in runs
+        if (wanted is None or wanted in (r["state"].lower(), r["state_type"].lower()))
+        and (flow is None or flow in (r["flow_name"], r["name"]))
+    ]  # fmt: skip
+    return sorted(runs, key=lambda r: r["created"], reverse=True)[:limit]
+
+
+def resume(run_id: str, answer: Any, key: str | None, user: str) -> dict[str, Any]:
+    """Answer the run's pending input; 409 if every request it had is settled already."""
+    from kernel_ext import approvals
+
+    asked = [r for r in store().list_input_requests(status=None, flow_run_id=run_id)
+             if key is None or r["key"] == key]  # fmt: skip
+    if asked and all(r["status"] != "pending" for r in asked):
+        last = asked[0]
+        by = f" by {last['answered_by']}" if last["answered_by"] else ""
+        raise InputAlreadyAnswered(
+            f"The run {run_id!r} is not waiting for input: its request {last['key']!r} was "
+            f"{last['status']}{by}."
+        )
+    return approvals.answer(run_id, answer, user, key=key)
+
+
+def output_notebook(run_id: str) -> dict[str, Any]:
+    run = store().read_flow_run(run_id)
+    path = run.get("output_notebook")
+    if not path:
+        raise NotFound(
+            f"The run {run_id!r} has no output notebook: only deployment runs that a worker "
+            "started have one."
+        )
+    try:
+        notebook: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotFound(f"The output notebook of run {run_id!r} is gone from {path}.") from None
+    return notebook
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return 50
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}.")
+    return int(text)
+
+
+class RunsHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self) -> None:
+        query = self.query
+        self.respond(lambda: list_runs(query("state"), query("deployment"), query("flow"),
+                                       _limit(query("limit"))))  # fmt: skip
+
+
+class RunHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self, run_id: str) -> None:
+        self.respond(lambda: store().read_flow_run(run_id))
+
+
+class RunLogsHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self, run_id: str) -> None:
+        self.respond(lambda: store().read_logs(run_id))
+
+
+class RunHistoryHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self, run_id: str) -> None:
+        self.respond(lambda: store().read_history(run_id))
+
+
+class CancelHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def post(self, run_id: str) -> None:
+        self.respond(lambda: store().request_cancel(run_id))
+
+
+class ResumeHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def post(self, run_id: str) -> None:
+        def action() -> Any:
+            data = self.body()
+            return resume(run_id, data.get("answer"), field(data, "key", str),
+                          self.user_name())  # fmt: skip
+
+        self.respond(action)
+
+
+class OutputHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self, run_id: str) -> None:
+        self.respond(lambda: output_notebook(run_id))
+
+
+ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
+    (r"runs", RunsHandler),
+    (r"runs/([\w-]+)", RunHandler),
+    (r"runs/([\w-]+)/logs", RunLogsHandler),
+    (r"runs/([\w-]+)/history", RunHistoryHandler),
+    (r"runs/([\w-]+)/cancel", CancelHandler),
+    (r"runs/([\w-]+)/resume", ResumeHandler),
+    (r"runs/([\w-]+)/output", OutputHandler),
+]

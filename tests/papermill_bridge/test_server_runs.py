@@ -1,0 +1,244 @@
+"""Runs and deployments through the REST API of a real Jupyter server.
+
+Every answer is checked against the OpenAPI document by ``call``. Deployment runs are not
+executed (no worker): starting one gives a Scheduled run, cancelling it a Cancelled one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernel_ext.testing import taskbook_test_harness
+from tests.papermill_bridge.test_deployments import write_notebook
+from tests.papermill_bridge.test_server_api import SCHEMA, call, pending_request, server
+
+__all__ = ["server"]  # the fixture, imported for pytest to find
+
+pytestmark = pytest.mark.slow
+
+Server = tuple[str, Path]
+
+
+@contextmanager
+def shared_store(home: Path) -> Iterator[Any]:
+    """The store the server reads, opened in this process."""
+    with taskbook_test_harness(store_url=f"sqlite:///{home / 'taskbook.db'}"):
+        from kernel_ext.store import get_store
+
+        yield get_store()
+        get_store().flush()
+
+
+def finished_flow_run(home: Path) -> str:
+    """A flow with one task, run in this process: its run is Completed, with logs."""
+    from kernel_ext import flow, get_run_logger, task
+
+    @task
+    def double(x: int) -> int:
+        return x * 2
+
+    @flow(name="arithmetic")
+    def arithmetic() -> int:
+        get_run_logger().info("doubling")
+        return double(21)
+
+    with shared_store(home) as store:
+        assert arithmetic() == 42
+        store.flush()
+        return str(store.list_flow_runs(limit=1, name="arithmetic")[0]["id"])
+
+
+@pytest.fixture(scope="module")
+def deployment(server: Server) -> dict[str, Any]:
+    url, home = server
+    write_notebook(home)
+    status, created = call(url, "POST", "/taskbook/api/deployments", {
+        "notebook": "greet.ipynb", "name": "greet", "cron": "0 6 * * *",
+        "timezone": "Europe/Berlin", "parameters": {"repeat": 3}, "tags": ["demo"],
+    })  # fmt: skip
+    assert status == 201, created
+    return created  # type: ignore[no-any-return]
+
+
+def test_unauthenticated_calls_are_refused(server: Server) -> None:
+    url, _ = server
+    for method, path in [("GET", "runs"), ("GET", "deployments"), ("POST", "deployments"),
+                         ("POST", "runs/x/cancel"), ("GET", "openapi.json")]:  # fmt: skip
+        status, _ = call(url, method, f"/taskbook/api/{path}", {} if method == "POST" else None,
+                         token=None)  # fmt: skip
+        assert status == 403, (method, path)
+
+
+def test_a_flow_run_its_task_runs_logs_and_history(server: Server) -> None:
+    url, home = server
+    run_id = finished_flow_run(home)
+    status, runs = call(url, "GET", "/taskbook/api/runs")
+    assert status == 200 and run_id in [r["id"] for r in runs]
+    for query in ("flow=arithmetic", "state=Completed", "state=COMPLETED"):
+        status, runs = call(url, "GET", f"/taskbook/api/runs?{query}")
+        assert status == 200 and run_id in [r["id"] for r in runs], query
+    status, runs = call(url, "GET", "/taskbook/api/runs?flow=nothing-of-that-name")
+    assert status == 200 and runs == []
+    status, runs = call(url, "GET", "/taskbook/api/runs?limit=1")
+    assert status == 200 and len(runs) == 1
+
+    status, run = call(url, "GET", f"/taskbook/api/runs/{run_id}")
+    assert status == 200 and run["state"] == "Completed"
+    assert [t["name"] for t in run["task_runs"]] == ["double-0"]
+    status, logs = call(url, "GET", f"/taskbook/api/runs/{run_id}/logs")
+    assert status == 200 and "doubling" in [line["message"] for line in logs]
+    status, history = call(url, "GET", f"/taskbook/api/runs/{run_id}/history")
+    assert status == 200 and [h["type"] for h in history] == ["PENDING", "RUNNING", "COMPLETED"]
+    status, error = call(url, "GET", f"/taskbook/api/runs/{run_id}/output")
+    assert status == 404 and "no output notebook" in error["message"]
+    status, cancelled = call(url, "POST", f"/taskbook/api/runs/{run_id}/cancel")
+    assert status == 200 and cancelled["state"] == "Completed"  # a final run stays as it is
+
+
+@pytest.mark.parametrize("path", ["runs/nope", "runs/nope/logs", "runs/nope/history",
+                                  "runs/nope/output"])  # fmt: skip
+def test_unknown_runs(server: Server, path: str) -> None:
+    url, _ = server
+    status, error = call(url, "GET", f"/taskbook/api/{path}")
+    assert status == 404 and "nope" in error["message"]
+
+
+def test_bad_queries(server: Server) -> None:
+    url, _ = server
+    for limit in ("0", "many", "5000"):
+        status, error = call(url, "GET", f"/taskbook/api/runs?limit={limit}")
+        assert status == 400 and "limit must be a whole number" in error["message"]
+    status, error = call(url, "POST", "/taskbook/api/runs/nope/cancel")
+    assert status == 404
+    status, error = call(url, "GET", "/taskbook/api/runs?deployment=nope")
+    assert status == 404 and "taskbook deployments ls" in error["message"]
+
+
+def test_resuming_a_paused_run_by_its_id(server: Server) -> None:
+    url, home = server
+    run_id = secrets.token_hex(8)
+    pending_request(home, SCHEMA, flow_run_id=run_id)
+    path = f"/taskbook/api/runs/{run_id}/resume"
+    status, error = call(url, "POST", path, {"answer": {"approved": "yes"}, "key": None})
+    assert status == 400 and "is not of type 'boolean'" in error["message"]
+    status, error = call(url, "POST", path, {"answer": {"approved": True}, "key": "other"})
+    assert status == 404
+    status, answered = call(url, "POST", path, {"answer": {"approved": True}, "key": "review"})
+    assert status == 200 and answered["status"] == "answered"
+    status, error = call(url, "POST", path, {"answer": {"approved": False}})
+    assert status == 409 and "not waiting for input" in error["message"], error
+    status, error = call(url, "POST", "/taskbook/api/runs/nope/resume", {"answer": {}})
+    assert status == 404
+
+
+def test_promoting_a_notebook_under_the_root(server: Server, deployment: dict[str, Any]) -> None:
+    url, _ = server
+    assert deployment["name"] == "greet" and deployment["tags"] == ["demo"]
+    (schedule,) = deployment["schedules"]
+    assert schedule["description"] == "every day at 06:00 (Europe/Berlin)"
+    slots = schedule["next_runs"]  # 06:00 in Berlin: 05:00 UTC in winter, 04:00 in summer
+    assert len(slots) == 3 and sorted(slots) == slots
+    assert all(t[11:] in ("05:00:00+00:00", "04:00:00+00:00") for t in slots)
+    repeat = next(p for p in deployment["versions"][0]["parameters"] if p["name"] == "repeat")
+    assert repeat["default"] == 3
+    status, listed = call(url, "GET", "/taskbook/api/deployments")
+    assert status == 200 and "greet" in [d["name"] for d in listed]
+    status, read = call(url, "GET", "/taskbook/api/deployments/greet")
+    assert status == 200 and read["schedules"][0]["next_runs"] == schedule["next_runs"]
+    more = {"notebook": "greet.ipynb", "name": "greet", "interval": "15m"}
+    status, often = call(url, "POST", "/taskbook/api/deployments", more)
+    assert status == 201 and len(often["schedules"]) == 2  # same notebook: a schedule added
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"notebook": "../outside.ipynb", "name": "x"}, "outside the server's root"),
+    ({"notebook": "/etc/hosts.ipynb", "name": "x"}, "outside the server's root"),
+    ({"notebook": "sub/../../outside.ipynb", "name": "x"}, "outside the server's root"),
+    ({"notebook": "missing.ipynb", "name": "x"}, "No notebook at"),
+    ({"notebook": "greet.ipynb"}, "Give the 'notebook'"),
+    ({"notebook": "greet.ipynb", "name": "greet", "parameters": {"nope": 1}},
+     "Valid parameters: greeting: str = 'hello', repeat: int"),
+    ({"notebook": "greet.ipynb", "name": "greet", "parameters": {"repeat": "many"}},
+     "Parameter 'repeat' must be int"),
+    ({"notebook": "greet.ipynb", "name": "x", "cron": "0 6 * *"}, "cron"),
+    ({"notebook": "greet.ipynb", "name": "x", "cron": "0 6 * * *", "interval": "1h"},
+     "not both"),
+    ({"notebook": "greet.ipynb", "name": "x", "tags": "demo"}, "'tags' must be an array"),
+    ({"notebook": "greet.ipynb", "name": "bad name!"}, "is not valid"),
+])  # fmt: skip
+def test_promote_refuses(server: Server, deployment: dict[str, Any], body: dict[str, Any],
+                         message: str) -> None:  # fmt: skip
+    url, _ = server
+    status, error = call(url, "POST", "/taskbook/api/deployments", body)
+    assert status == 400 and message in error["message"], error
+
+
+def test_pause_and_resume(server: Server, deployment: dict[str, Any]) -> None:
+    url, _ = server
+    status, paused = call(url, "POST", "/taskbook/api/deployments/greet/pause")
+    assert status == 200 and paused["paused"] is True
+    status, resumed = call(url, "POST", "/taskbook/api/deployments/greet/resume")
+    assert status == 200 and resumed["paused"] is False
+    for path in ("deployments/nope", "deployments/nope/pause", "deployments/nope/resume"):
+        status, error = call(url, "GET" if path.count("/") == 1 else "POST",
+                             f"/taskbook/api/{path}")  # fmt: skip
+        assert status == 404 and "nope" in error["message"], path
+
+
+def test_starting_and_cancelling_a_deployment_run(server: Server,
+                                                  deployment: dict[str, Any]) -> None:  # fmt: skip
+    url, _ = server
+    runs = "/taskbook/api/deployments/greet/runs"
+    status, error = call(url, "POST", runs, {"parameters": {"nope": 1}})
+    assert status == 400 and "Valid parameters: greeting: str" in error["message"]
+    status, error = call(url, "POST", "/taskbook/api/deployments/nope/runs", {})
+    assert status == 404
+    status, run = call(url, "POST", runs, {"parameters": {"repeat": "4"}})
+    assert status == 201 and run["state"] == "Scheduled" and run["parameters"]["repeat"] == 4
+    status, listed = call(url, "GET", "/taskbook/api/runs?deployment=greet&state=Scheduled")
+    assert status == 200 and [r["id"] for r in listed] == [run["id"]]
+
+    status, cancelled = call(url, "POST", f"/taskbook/api/runs/{run['id']}/cancel")
+    assert status == 200 and cancelled["state"] == "Cancelled"
+    status, read = call(url, "GET", f"/taskbook/api/runs/{run['id']}")
+    assert status == 200 and read["state"] == "Cancelled"
+    status, history = call(url, "GET", f"/taskbook/api/runs/{run['id']}/history")
+    assert [h["name"] for h in history] == ["Scheduled", "Cancelled"]
+
+
+def test_the_output_notebook_of_a_run(server: Server, deployment: dict[str, Any]) -> None:
+    url, home = server
+    _, run = call(url, "POST", "/taskbook/api/deployments/greet/runs", {})
+    output = write_notebook(home)
+    with shared_store(home) as store:
+        store.set_output_notebook(run["id"], str(output))
+    status, notebook = call(url, "GET", f"/taskbook/api/runs/{run['id']}/output")
+    assert status == 200 and notebook == json.loads(output.read_text())
+
+    broken = home / "broken.ipynb"
+    broken.write_text("{not json")
+    with shared_store(home) as store:
+        store.set_output_notebook(run["id"], str(broken))
+    status, error = call(url, "GET", f"/taskbook/api/runs/{run['id']}/output")
+    assert status == 500 and error["error"] == "InternalError"  # JSON, never a bare page
+
+
+def test_notebook_parameters(server: Server) -> None:
+    url, home = server
+    write_notebook(home)
+    status, parameters = call(url, "GET", "/taskbook/api/notebooks/parameters?path=greet.ipynb")
+    assert status == 200 and parameters == [
+        {"name": "greeting", "type": "str", "default": "hello", "help": "what to say"},
+        {"name": "repeat", "type": "int", "default": 2, "help": "how many times"},
+    ]
+    for query, code in [("path=../greet.ipynb", 400), ("", 400), ("path=nothing.ipynb", 404),
+                        ("path=notes.txt", 400)]:  # fmt: skip
+        status, error = call(url, "GET", f"/taskbook/api/notebooks/parameters?{query}")
+        assert status == code and error["message"], query
