@@ -143,18 +143,25 @@ def _now() -> Any:
 
 @deployments.command("pause")
 @click.argument("name")
-def pause(name: str) -> None:
+@json_option
+def pause(name: str, as_json: bool) -> None:
     """Pause a deployment: no new scheduled runs, and queued ones wait until it resumes."""
-    _store().set_deployment_paused(name, True)
-    click.echo(f"Paused {name}.")
+    _report(_store().set_deployment_paused(name, True), as_json, f"Paused {name}.")
 
 
 @deployments.command("resume")
 @click.argument("name")
-def resume(name: str) -> None:
+@json_option
+def resume(name: str, as_json: bool) -> None:
     """Resume a deployment's schedules."""
-    _store().set_deployment_paused(name, False)
-    click.echo(f"Resumed {name}.")
+    _report(_store().set_deployment_paused(name, False), as_json, f"Resumed {name}.")
+
+
+def _report(result: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(text)
 
 
 @cli.command()
@@ -222,13 +229,17 @@ def _progress(run_ids: list[str]) -> None:
 
 @runs.command("cancel")
 @click.argument("run_id")
-def cancel(run_id: str) -> None:
+@json_option
+def cancel(run_id: str, as_json: bool) -> None:
     """Cancel a deployment run: its worker stops the kernel and records Cancelled."""
     from kernel_ext._lookup import resolve_run_id
 
     store = _store()
-    store.request_cancel(resolve_run_id(store, run_id))
-    click.echo("Cancelling; the worker stops the kernel within a few seconds.")
+    result = store.request_cancel(resolve_run_id(store, run_id))
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(f"{result.get('state')}; a running kernel is stopped within seconds.")
 
 
 def _until_interrupted(*stoppers: threading.Event) -> None:

@@ -179,6 +179,12 @@ def test_cli_deploy_and_run(home: Path) -> None:
     created = json.loads(subprocess.run([taskbook, "run", "greet", "--json"],
                                         capture_output=True, text=True).stdout)  # fmt: skip
     assert created["state"] == "Scheduled"
+    paused = json.loads(subprocess.run([taskbook, "deployments", "pause", "greet", "--json"],
+                                       capture_output=True, text=True).stdout)  # fmt: skip
+    assert paused["paused"] is True
+    cancelled = json.loads(subprocess.run([taskbook, "runs", "cancel", created["id"], "--json"],
+                                          capture_output=True, text=True).stdout)  # fmt: skip
+    assert cancelled["state"] == "Cancelled"  # a run not started yet is cancelled at once
 
 
 def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
