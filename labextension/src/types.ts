@@ -1,0 +1,64 @@
+/**
+ * The REST API's records as the sidebar reads them: the TypeScript side of
+ * papermill_bridge/server/openapi.json (Run, TaskRun, InputRequest, Deployment).
+ */
+
+import type { JsonSchema, StateType } from "../widgets/contract";
+
+export type { JsonSchema, StateType };
+
+export interface TaskRun {
+  id: string;
+  name: string;
+  state: string;
+  state_type: StateType;
+  duration: number | null;
+}
+
+export interface Run {
+  id: string;
+  name: string;
+  flow_name: string;
+  state: string;
+  state_type: StateType;
+  state_message: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  duration: number | null;
+  created: string;
+  deployment_name: string | null;
+  output_notebook: string | null;
+  task_runs?: TaskRun[];
+}
+
+export interface InputRequest {
+  id: string;
+  flow_run_id: string;
+  flow_run_name: string | null;
+  flow_name: string | null;
+  key: string;
+  schema: JsonSchema;
+  description: string | null;
+  status: "pending" | "answered" | "rejected" | "expired";
+  timeout_at: string | null;
+}
+
+export interface Schedule {
+  id: string;
+  description: string;
+  active: boolean;
+  next_runs: string[];
+}
+
+export interface Deployment {
+  id: string;
+  name: string;
+  paused: boolean;
+  version: number | null;
+  schedules: Schedule[];
+  last_run_name: string | null;
+  last_run_state: string | null;
+  last_run_state_type: StateType | null;
+  last_run_time: string | null;
+  next_run_time: string | null;
+}
