@@ -15,14 +15,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-## run: on the embedded SQLite store, run the example flow and show its runs, deploy the
-## example notebook (every 15 minutes, plus one run now), then serve: scheduler + worker
-## (Ctrl-C stops)
+## run: on the embedded SQLite store, run the example flow and show its runs, deploy an
+## example notebook, then start JupyterLab (with the Taskbook sidebar) on the quick-start
+## notebook together with the scheduler and a worker (Ctrl-C stops both)
 run: setup
 	$(BIN)/taskbook demo
 	$(BIN)/taskbook deploy notebooks/cells_as_tasks.ipynb --name sensors --interval 15m
 	$(BIN)/taskbook run sensors
-	$(BIN)/taskbook serve
+	$(BIN)/taskbook lab notebooks/quickstart.ipynb
 
 ## test: lint, type-check and run the whole suite (starts PostgreSQL if it is down,
 ## installs Chromium for the browser tests if it is missing)

@@ -22,6 +22,6 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 # Sub-command modules register themselves on ``cli`` when imported.
-from papermill_bridge.cli import _approvals, _demo, _deployments, _runs, _store  # noqa: E402, F401
+from papermill_bridge.cli import _approvals, _demo, _deployments, _lab, _runs, _store  # noqa: E402, F401
 
 del click

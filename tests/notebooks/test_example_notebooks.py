@@ -137,3 +137,35 @@ def test_approval_notebook_answered_from_the_cli(kernel_env: Path) -> None:
     assert "'feedback': 'ship it'" in text
     (run,) = read_store(kernel_env)
     assert run["flow_name"] == "summarize" and run["state"] == "Completed"
+
+
+def test_quickstart_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebook the README's run command opens: cells, a flow, an approval, a promotion."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    monkeypatch.setenv("TASKBOOK_NOTEBOOK_PATH", str(NOTEBOOKS / "quickstart.ipynb"))
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+
+    def approve() -> None:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            listed = subprocess.run([taskbook, "approvals", "ls", "--json"],
+                                    capture_output=True, text=True)  # fmt: skip
+            if listed.stdout.strip() not in ("", "[]"):
+                run_id = __import__("json").loads(listed.stdout)[0]["flow_run_id"]
+                subprocess.run([taskbook, "runs", "resume", run_id, "--input",
+                                '{"approved": true}'], capture_output=True)  # fmt: skip
+                return
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=approve, daemon=True)
+    thread.start()
+    notebook = execute(NOTEBOOKS / "quickstart.ipynb", kernel_env)
+    thread.join(timeout=5)
+    text = outputs_text(notebook)
+    assert "fetched 12 readings from station-7" in text
+    assert "published" in text
+    assert "Deployment quickstart is at version 1" in text

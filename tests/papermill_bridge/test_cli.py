@@ -16,7 +16,7 @@ COMMANDS = [
     ["runs", "reject"], ["runs", "cancel"], ["approvals"], ["approvals", "ls"], ["demo"],
     ["store"], ["store", "info"], ["deploy"], ["deployments"], ["deployments", "ls"],
     ["deployments", "show"], ["deployments", "pause"], ["deployments", "resume"], ["run"],
-    ["backfill"], ["worker"], ["serve"],
+    ["backfill"], ["worker"], ["serve"], ["lab"],
 ]  # fmt: skip
 
 
