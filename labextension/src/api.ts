@@ -6,7 +6,7 @@
 
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
-import type { Deployment, InputRequest, Run } from "./types";
+import type { CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, Parameter, Run } from "./types";
 
 /** A refused or failed call; `message` is the server's own explanation when it gave one. */
 export class ApiError extends Error {
@@ -43,8 +43,31 @@ export class TaskbookApi {
     return this.call<Deployment[]>("GET", "deployments", undefined, signal);
   }
 
-  startRun(name: string): Promise<Run> {
-    return this.call<Run>("POST", `deployments/${encodeURIComponent(name)}/runs`, {});
+  readDeployment(name: string): Promise<DeploymentWithVersions> {
+    return this.call<DeploymentWithVersions>("GET", `deployments/${encodeURIComponent(name)}`);
+  }
+
+  createDeployment(body: CreateDeployment): Promise<DeploymentWithVersions> {
+    return this.call<DeploymentWithVersions>("POST", "deployments", body);
+  }
+
+  pauseDeployment(name: string): Promise<DeploymentWithVersions> {
+    return this.call<DeploymentWithVersions>("POST", `deployments/${encodeURIComponent(name)}/pause`, {});
+  }
+
+  resumeDeployment(name: string): Promise<DeploymentWithVersions> {
+    return this.call<DeploymentWithVersions>("POST", `deployments/${encodeURIComponent(name)}/resume`, {});
+  }
+
+  /** Start a run now; `parameters` override the deployment's defaults. */
+  startRun(name: string, parameters?: Record<string, unknown>): Promise<Run> {
+    const body = parameters === undefined ? {} : { parameters };
+    return this.call<Run>("POST", `deployments/${encodeURIComponent(name)}/runs`, body);
+  }
+
+  /** The parameters of a notebook under the server's root (path relative to it). */
+  notebookParameters(path: string): Promise<Parameter[]> {
+    return this.call<Parameter[]>("GET", `notebooks/parameters?path=${encodeURIComponent(path)}`);
   }
 
   private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {

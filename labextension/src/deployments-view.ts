@@ -1,10 +1,14 @@
 /**
  * The Deployments tab: each deployment with its schedules in words, paused or not, its
- * last run's state, and a "Run now" button that starts a Scheduled run for a worker.
+ * last run's state, a "Run now" button that starts a Scheduled run for a worker with the
+ * defaults, "Run with parameters…" that asks for them first, and Pause / Resume.
  */
 
+import { Dialog } from "@jupyterlab/apputils";
+import { Widget } from "@lumino/widgets";
 import { formatDateTime, h } from "../widgets/dom";
 import type { TaskbookApi } from "./api";
+import { ParametersForm } from "./parameters-form";
 import { Poller } from "./poller";
 import type { Deployment } from "./types";
 import { type View, describe, notice, pill } from "./view";
@@ -42,6 +46,10 @@ export class DeploymentsView implements View {
     const message = this.messages.get(deployment.name) ?? h("div", { class: "tb-run-message" });
     this.messages.set(deployment.name, message);
     run.addEventListener("click", () => void this.start(deployment.name, run, message));
+    const withParameters = h("button", { type: "button", class: "tb-button tb-run-with" }, "Run with parameters\u2026");
+    withParameters.addEventListener("click", () => void this.startWithParameters(deployment.name, withParameters, message));
+    const toggle = h("button", { type: "button", class: "tb-button tb-pause-toggle" }, deployment.paused ? "Resume" : "Pause");
+    toggle.addEventListener("click", () => void this.togglePause(deployment, toggle, message));
     const schedules = deployment.schedules.map((schedule) =>
       h("li", { class: schedule.active ? "" : "tb-muted" }, schedule.description));
     return h("div", { class: "tb-card", role: "listitem", "data-deployment": deployment.name },
@@ -54,15 +62,67 @@ export class DeploymentsView implements View {
         h("span", {}, "Last run "), pill(deployment.last_run_state, deployment.last_run_state_type),
         h("span", {}, formatDateTime(deployment.last_run_time))),
       deployment.next_run_time ? h("div", { class: "tb-muted" }, `Next ${formatDateTime(deployment.next_run_time)}`) : null,
-      h("div", { class: "tb-actions" }, run), message);
+      h("div", { class: "tb-actions" }, run, withParameters, toggle), message);
   }
 
-  private async start(name: string, button: HTMLButtonElement, message: HTMLElement): Promise<void> {
+  private async togglePause(deployment: Deployment, button: HTMLButtonElement, message: HTMLElement): Promise<void> {
+    button.disabled = true;
+    message.className = "tb-run-message tb-muted";
+    try {
+      const updated = deployment.paused
+        ? await this.api.resumeDeployment(deployment.name)
+        : await this.api.pauseDeployment(deployment.name);
+      message.textContent = updated.paused ? "Paused: workers claim none of its runs." : "Resumed.";
+      this.poller.poke();
+    } catch (error) {
+      message.className = "tb-run-message tb-error";
+      message.textContent = describe(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** Ask for the parameters (pre-filled with the latest version's defaults), then start. */
+  private async startWithParameters(name: string, button: HTMLButtonElement, message: HTMLElement): Promise<void> {
+    button.disabled = true;
+    let form: ParametersForm;
+    try {
+      const deployment = await this.api.readDeployment(name);
+      const latest = [...(deployment.versions ?? [])].sort((a, b) => b.version - a.version)[0];
+      form = new ParametersForm(latest?.parameters ?? []);
+    } catch (error) {
+      message.className = "tb-run-message tb-error";
+      message.textContent = describe(error);
+      button.disabled = false;
+      return;
+    }
+    const body = new Widget({ node: h("div", { class: "tb-run-dialog" }, form.node) });
+    const result = await new Dialog({
+      title: `Run ${name} now`,
+      body,
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: "Run" })],
+      focusNodeSelector: "input",
+    }).launch();
+    button.disabled = false;
+    if (!result.button.accept) return;
+    let parameters: Record<string, unknown>;
+    try {
+      parameters = form.values();
+    } catch (error) {
+      message.className = "tb-run-message tb-error";
+      message.textContent = describe(error);
+      return;
+    }
+    await this.start(name, button, message, parameters);
+  }
+
+  private async start(name: string, button: HTMLButtonElement, message: HTMLElement,
+                      parameters?: Record<string, unknown>): Promise<void> {
     button.disabled = true;
     message.className = "tb-run-message tb-muted";
     message.textContent = "Starting\u2026";
     try {
-      const run = await this.api.startRun(name);
+      const run = await this.api.startRun(name, parameters);
       message.textContent = `Started ${run.name} (${run.state}).`;
       this.poller.poke();
     } catch (error) {

@@ -62,3 +62,33 @@ export interface Deployment {
   last_run_time: string | null;
   next_run_time: string | null;
 }
+
+/** A notebook parameter, from the cell tagged `parameters`. */
+export interface Parameter {
+  name: string;
+  type: "int" | "float" | "str" | "bool" | "list" | "dict" | "any";
+  default: unknown;
+  help: string;
+}
+
+export interface DeploymentVersion {
+  id: string;
+  version: number;
+  notebook_path: string;
+  parameters: Parameter[];
+  created: string;
+}
+
+export interface DeploymentWithVersions extends Deployment {
+  versions: DeploymentVersion[];
+}
+
+/** The body of POST deployments: cron or interval, not both. */
+export interface CreateDeployment {
+  notebook: string;
+  name: string;
+  cron?: string;
+  interval?: string;
+  timezone?: string;
+  parameters?: Record<string, unknown>;
+}
