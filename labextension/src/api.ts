@@ -6,7 +6,10 @@
 
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
-import type { CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, Parameter, Run } from "./types";
+import type { GraphPayload } from "../widgets/contract";
+import type {
+  CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, LogLine, Parameter, Run,
+} from "./types";
 
 /** A refused or failed call; `message` is the server's own explanation when it gave one. */
 export class ApiError extends Error {
@@ -19,12 +22,24 @@ export class ApiError extends Error {
 export class TaskbookApi {
   constructor(private readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
-  listRuns(signal?: AbortSignal): Promise<Run[]> {
-    return this.call<Run[]>("GET", "runs?limit=50", undefined, signal);
+  /** The latest 50 runs; `state` (a state name or type, e.g. "Completed") filters them. */
+  listRuns(signal?: AbortSignal, state?: string | null): Promise<Run[]> {
+    const filter = state ? `&state=${encodeURIComponent(state)}` : "";
+    return this.call<Run[]>("GET", `runs?limit=50${filter}`, undefined, signal);
   }
 
   readRun(id: string, signal?: AbortSignal): Promise<Run> {
     return this.call<Run>("GET", `runs/${encodeURIComponent(id)}`, undefined, signal);
+  }
+
+  /** The run's task runs aggregated as the notebook's RunGraph widget draws them. */
+  readRunGraph(id: string, signal?: AbortSignal): Promise<GraphPayload> {
+    return this.call<GraphPayload>("GET", `runs/${encodeURIComponent(id)}/graph`, undefined, signal);
+  }
+
+  /** The log lines of the run and its task runs, in order. */
+  readRunLogs(id: string, signal?: AbortSignal): Promise<LogLine[]> {
+    return this.call<LogLine[]>("GET", `runs/${encodeURIComponent(id)}/logs`, undefined, signal);
   }
 
   listInputs(signal?: AbortSignal): Promise<InputRequest[]> {

@@ -1,39 +1,55 @@
 /**
- * The Runs tab: the latest 50 flow runs (name, flow, state, start, duration), refreshed
- * every second while visible; a click shows the run's task runs, and a deployment run's
- * output notebook.
+ * The Runs tab: the latest 50 flow runs (name, flow, state, start, duration), optionally
+ * of one state, refreshed every second while visible; a click shows the run's task runs,
+ * its graph (as the notebook's RunGraph widget draws it), its last log lines, and a
+ * deployment run's output notebook.
  */
 
-import { formatDateTime, formatDuration, h } from "../widgets/dom";
+import type { GraphPayload } from "../widgets/contract";
+import { formatDateTime, formatDuration, formatTime, h } from "../widgets/dom";
+import { layoutGraph } from "../widgets/graph-layout";
+import { drawGraph } from "../widgets/graph-view";
 import type { TaskbookApi } from "./api";
 import { Poller } from "./poller";
-import type { Run } from "./types";
+import type { LogLine, Run } from "./types";
 import { type View, describe, notice, pill } from "./view";
 
 const REFRESH_MS = 1000;
+const LOG_LINES = 200;
+/** The graph shrinks to fit the sidebar down to this scale; below it, it scrolls. */
+const MIN_SCALE = 0.6;
+/** The states the filter offers; the server matches a state's name or its type. */
+export const STATE_FILTERS = ["Running", "Completed", "Failed", "Paused", "Suspended", "Scheduled"];
 
 export class RunsView implements View {
   readonly id = "runs";
   readonly label = "Runs";
   readonly node = h("div", { class: "tb-view tb-runs" });
   readonly poller = new Poller((signal) => this.refresh(signal), REFRESH_MS);
+  private readonly filter = h("select", { class: "tb-state-filter", "aria-label": "Show runs in state" },
+    h("option", { value: "" }, "All states"),
+    ...STATE_FILTERS.map((state) => h("option", { value: state }, state)));
   private readonly list = h("div", { class: "tb-list", role: "list" });
   private readonly details = h("div", { class: "tb-run-details" });
   private selected: string | null = null;
+  private sections: RunSections | null = null;
 
   constructor(private readonly api: TaskbookApi, private readonly openPath: (path: string) => void) {
-    this.node.append(this.list, this.details);
+    this.filter.addEventListener("change", () => this.poller.poke());
+    this.node.append(h("div", { class: "tb-toolbar" }, h("label", {}, "State ", this.filter)), this.list,
+      this.details);
   }
 
   private async refresh(signal: AbortSignal): Promise<void> {
     let runs: Run[];
     try {
-      runs = await this.api.listRuns(signal);
+      runs = await this.api.listRuns(signal, this.filter.value || null);
     } catch (error) {
       if (!signal.aborted) this.list.replaceChildren(notice(describe(error), true));
       return;
     }
-    this.list.replaceChildren(...(runs.length ? runs.map((run) => this.row(run)) : [notice("No runs yet.")]));
+    const empty = this.filter.value ? `No ${this.filter.value} runs.` : "No runs yet.";
+    this.list.replaceChildren(...(runs.length ? runs.map((run) => this.row(run)) : [notice(empty)]));
     if (this.selected) await this.showDetails(this.selected, signal);
   }
 
@@ -48,7 +64,8 @@ export class RunsView implements View {
         h("span", {}, formatDuration(run.duration))));
     const select = (): void => {
       this.selected = selected ? null : run.id;
-      if (!this.selected) this.details.replaceChildren();
+      this.sections = null;
+      this.details.replaceChildren();
       this.poller.poke();
     };
     row.addEventListener("click", select);
@@ -58,21 +75,36 @@ export class RunsView implements View {
 
   private async showDetails(id: string, signal: AbortSignal): Promise<void> {
     let run: Run;
+    let graph: GraphPayload | Error;
+    let logs: LogLine[] | Error;
     try {
-      run = await this.api.readRun(id, signal);
+      [run, graph, logs] = await Promise.all([
+        this.api.readRun(id, signal),
+        this.api.readRunGraph(id, signal).catch(asError),
+        this.api.readRunLogs(id, signal).catch(asError),
+      ]);
     } catch (error) {
-      if (!signal.aborted) this.details.replaceChildren(notice(describe(error), true));
+      if (!signal.aborted && this.selected === id) {
+        this.sections = null;
+        this.details.replaceChildren(notice(describe(error), true));
+      }
       return;
     }
-    if (this.selected !== id) return;
+    if (this.selected !== id || signal.aborted) return;
+    if (!this.sections) {
+      this.sections = new RunSections();
+      this.details.replaceChildren(this.sections.node);
+    }
     const tasks = (run.task_runs ?? []).map((task) =>
       h("li", { class: "tb-task" }, h("span", { class: "tb-name" }, task.name), pill(task.state, task.state_type),
         h("span", { class: "tb-muted" }, formatDuration(task.duration))));
-    this.details.replaceChildren(h("div", {},
+    this.sections.head.replaceChildren(
       h("div", { class: "tb-details-title" }, h("strong", {}, run.name), " ", pill(run.state, run.state_type)),
-      run.state_message ? h("div", { class: "tb-muted" }, run.state_message) : null,
+      run.state_message ? h("div", { class: "tb-muted" }, run.state_message) : "",
       tasks.length ? h("ul", { class: "tb-tasks" }, ...tasks) : notice("No task runs."),
-      this.outputLink(run)));
+      this.outputLink(run) ?? "");
+    this.sections.showGraph(graph);
+    this.sections.showLogs(logs);
   }
 
   private outputLink(run: Run): HTMLElement | null {
@@ -85,4 +117,69 @@ export class RunsView implements View {
     });
     return link;
   }
+}
+
+/**
+ * The parts of a selected run's details. The graph and the logs are redrawn only when
+ * they change, so their scroll positions survive the refresh every second.
+ */
+class RunSections {
+  readonly head = h("div", { class: "tb-run-head" });
+  private readonly graph = h("div", { class: "tb-run-graph", "aria-label": "Run graph" });
+  private readonly logs = h("div", { class: "tb-run-logs", role: "log" });
+  readonly node = h("div", {}, this.head,
+    h("div", { class: "tb-section-title" }, "Graph"), this.graph,
+    h("div", { class: "tb-section-title" }, "Logs"), this.logs);
+  private graphKey = "";
+  private logsKey = "";
+
+  showGraph(graph: GraphPayload | Error): void {
+    const key = graph instanceof Error ? `error:${graph.message}` : JSON.stringify(graph);
+    if (key === this.graphKey) return;
+    this.graphKey = key;
+    if (graph instanceof Error) {
+      this.graph.replaceChildren(notice(describe(graph), true));
+      return;
+    }
+    if (!graph.nodes.length) {
+      this.graph.replaceChildren(notice("No task runs to draw."));
+      return;
+    }
+    const layout = layoutGraph(graph, null);
+    const room = this.graph.clientWidth - 2;
+    const scale = room > 0 ? Math.min(1, Math.max(MIN_SCALE, room / Math.max(layout.width, 1))) : 1;
+    const parts: HTMLElement[] = [];
+    if (graph.hidden) parts.push(notice(`${graph.hidden} nodes are not drawn, to keep the graph small.`));
+    this.graph.replaceChildren(...parts);
+    this.graph.append(drawGraph(graph, layout, { selected: null, scale }));
+  }
+
+  showLogs(logs: LogLine[] | Error): void {
+    const last = logs instanceof Error ? null : logs[logs.length - 1];
+    const key = logs instanceof Error ? `error:${logs.message}` : `${logs.length}:${last?.timestamp ?? ""}`;
+    if (key === this.logsKey) return;
+    this.logsKey = key;
+    if (logs instanceof Error) {
+      this.logs.replaceChildren(notice(describe(logs), true));
+      return;
+    }
+    if (!logs.length) {
+      this.logs.replaceChildren(notice("No log lines."));
+      return;
+    }
+    const atBottom = this.logs.scrollTop + this.logs.clientHeight >= this.logs.scrollHeight - 4;
+    const shown = logs.slice(-LOG_LINES);
+    const omitted = logs.length - shown.length;
+    this.logs.replaceChildren(
+      omitted ? notice(`${omitted} earlier lines not shown.`) : "",
+      ...shown.map((line) => h("div", { class: `tb-log-line tb-log-${line.level_name.toLowerCase()}` },
+        h("span", { class: "tb-muted" }, formatTime(line.timestamp)), " ",
+        h("span", { class: "tb-log-level" }, line.level_name), " ", line.message)));
+    if (atBottom) this.logs.scrollTop = this.logs.scrollHeight;
+  }
+}
+
+function asError(error: unknown): Error {
+  if (error instanceof DOMException && error.name === "AbortError") throw error;
+  return error instanceof Error ? error : new Error(String(error));
 }

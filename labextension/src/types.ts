@@ -31,6 +31,16 @@ export interface Run {
   task_runs?: TaskRun[];
 }
 
+export interface LogLine {
+  timestamp: string;
+  level: number;
+  level_name: string;
+  logger: string;
+  message: string;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+}
+
 export interface InputRequest {
   id: string;
   flow_run_id: string;

@@ -3,6 +3,7 @@
     GET  runs?state=&deployment=&flow=&limit=   newest first
     GET  runs/{id}                              with its task_runs
     GET  runs/{id}/logs | runs/{id}/history
+    GET  runs/{id}/graph                        its task runs as the notebook's RunGraph draws them
     POST runs/{id}/cancel                       Scheduled/Suspended: Cancelled; else Cancelling
     POST runs/{id}/resume                       {"answer": {...}, "key": null}
     GET  runs/{id}/output                       the output notebook of a deployment run
@@ -75,6 +76,17 @@ def output_notebook(run_id: str) -> dict[str, Any]:
     return notebook
 
 
+def run_graph(run_id: str) -> dict[str, Any]:
+    """The aggregated graph payload, built by the widget's own ``RunGraph.from_store``."""
+    from kernel_ext.widgets._graph import RunGraph
+
+    widget = RunGraph.from_store(run_id)  # RunNotFound (404) for an unknown id
+    try:
+        return dict(widget.graph)
+    finally:
+        widget.close()  # no kernel here: its comm is a dummy one, closed with it
+
+
 def _limit(text: str | None) -> int:
     if text is None:
         return 50
@@ -101,6 +113,12 @@ class RunLogsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     def get(self, run_id: str) -> None:
         self.respond(lambda: store().read_logs(run_id))
+
+
+class RunGraphHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def get(self, run_id: str) -> None:
+        self.respond(lambda: run_graph(run_id))
 
 
 class RunHistoryHandler(TaskbookHandler):
@@ -137,6 +155,7 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"runs/([\w-]+)", RunHandler),
     (r"runs/([\w-]+)/logs", RunLogsHandler),
     (r"runs/([\w-]+)/history", RunHistoryHandler),
+    (r"runs/([\w-]+)/graph", RunGraphHandler),
     (r"runs/([\w-]+)/cancel", CancelHandler),
     (r"runs/([\w-]+)/resume", ResumeHandler),
     (r"runs/([\w-]+)/output", OutputHandler),
