@@ -8,7 +8,7 @@ import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
 import type { GraphPayload } from "../widgets/contract";
 import type {
-  CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, LogLine, Parameter, Run,
+  CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, LogLine, OpenedOutput, Parameter, Run,
 } from "./types";
 
 /** A refused or failed call; `message` is the server's own explanation when it gave one. */
@@ -40,6 +40,14 @@ export class TaskbookApi {
   /** The log lines of the run and its task runs, in order. */
   readRunLogs(id: string, signal?: AbortSignal): Promise<LogLine[]> {
     return this.call<LogLine[]>("GET", `runs/${encodeURIComponent(id)}/logs`, undefined, signal);
+  }
+
+  /**
+   * Copy a deployment run's output notebook under the server's root (outputs are kept
+   * outside it); the answer is the copy's path relative to the root, for docmanager:open.
+   */
+  openRunOutput(id: string): Promise<OpenedOutput> {
+    return this.call<OpenedOutput>("POST", `runs/${encodeURIComponent(id)}/output/open`, {});
   }
 
   listInputs(signal?: AbortSignal): Promise<InputRequest[]> {

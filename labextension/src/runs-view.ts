@@ -33,6 +33,8 @@ export class RunsView implements View {
   private readonly details = h("div", { class: "tb-run-details" });
   private selected: string | null = null;
   private sections: RunSections | null = null;
+  /** Why opening a run's output notebook failed, kept across the refreshes of its details. */
+  private outputError: { run: string; message: string } | null = null;
 
   constructor(private readonly api: TaskbookApi, private readonly openPath: (path: string) => void) {
     this.filter.addEventListener("change", () => this.poller.poke());
@@ -108,14 +110,21 @@ export class RunsView implements View {
   }
 
   private outputLink(run: Run): HTMLElement | null {
-    const path = run.output_notebook;
-    if (!run.deployment_name || !path) return null;
+    if (!run.deployment_name || !run.output_notebook) return null;
     const link = h("a", { href: "#", class: "tb-link" }, "Open output notebook");
+    const failed = this.outputError?.run === run.id ? this.outputError.message : null;
     link.addEventListener("click", (event) => {
       event.preventDefault();
-      this.openPath(path);
+      this.outputError = null;
+      // The output lives outside the server's root: the server copies it under the root first.
+      this.api.openRunOutput(run.id).then(
+        ({ path }) => this.openPath(path),
+        (error: unknown) => {
+          this.outputError = { run: run.id, message: describe(error) };
+          this.poller.poke();
+        });
     });
-    return link;
+    return h("div", { class: "tb-output" }, link, failed ? notice(failed, true) : "");
   }
 }
 

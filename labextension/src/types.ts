@@ -102,3 +102,8 @@ export interface CreateDeployment {
   timezone?: string;
   parameters?: Record<string, unknown>;
 }
+
+/** Where the server copied a run's output notebook, relative to its root. */
+export interface OpenedOutput {
+  path: string;
+}

@@ -7,6 +7,7 @@
     POST runs/{id}/cancel                       Scheduled/Suspended: Cancelled; else Cancelling
     POST runs/{id}/resume                       {"answer": {...}, "key": null}
     GET  runs/{id}/output                       the output notebook of a deployment run
+    POST runs/{id}/output/open                  copy it under the server's root to open in Lab
 
 Paths are relative to /taskbook/api/.
 """
@@ -14,6 +15,7 @@ Paths are relative to /taskbook/api/.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,34 @@ def output_notebook(run_id: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise NotFound(f"The output notebook of run {run_id!r} is gone from {path}.") from None
     return notebook
+
+
+OUTPUTS_FOLDER = "taskbook-outputs"
+
+
+def open_output_notebook(root: str, run_id: str) -> dict[str, str]:
+    """Copy the run's output notebook to ``taskbook-outputs/<deployment>/<run id>.ipynb``
+    under the server's root (the outputs live outside it) and give that relative path."""
+    run = store().read_flow_run(run_id)
+    source = run.get("output_notebook")
+    if not source:
+        raise NotFound(
+            f"The run {run_id!r} has no output notebook: only deployment runs that a worker "
+            "started have one."
+        )
+    if not Path(source).is_file():
+        raise NotFound(f"The output notebook of run {run_id!r} is gone from {source}.")
+    deployment = run.get("deployment_name") or "runs"
+    relative = f"{OUTPUTS_FOLDER}/{deployment}/{run_id}.ipynb"
+    base = Path(root).resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base / OUTPUTS_FOLDER):
+        raise BadRequest(
+            f"The deployment name {deployment!r} does not make a path under the server's root."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return {"path": target.relative_to(base).as_posix()}
 
 
 def run_graph(run_id: str) -> dict[str, Any]:
@@ -150,6 +180,13 @@ class OutputHandler(TaskbookHandler):
         self.respond(lambda: output_notebook(run_id))
 
 
+class OpenOutputHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    def post(self, run_id: str) -> None:
+        root = str(self.settings["server_root_dir"])
+        self.respond(lambda: open_output_notebook(root, run_id))
+
+
 ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"runs", RunsHandler),
     (r"runs/([\w-]+)", RunHandler),
@@ -159,4 +196,5 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"runs/([\w-]+)/cancel", CancelHandler),
     (r"runs/([\w-]+)/resume", ResumeHandler),
     (r"runs/([\w-]+)/output", OutputHandler),
+    (r"runs/([\w-]+)/output/open", OpenOutputHandler),
 ]

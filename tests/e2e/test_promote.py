@@ -130,3 +130,16 @@ def test_promote_then_run_with_parameters(lab: Lab, page: Any, worker: Any) -> N
         output = store.read_flow_run(run_id)["output_notebook"]
     assert output, "the run has no output notebook"
     assert "bonjour from a deployment" in printed_text(output)
+
+    # The output notebook lives outside the server's root: the sidebar has the server copy
+    # it under the root, then opens that copy in a notebook tab.
+    row.click()
+    link = sidebar.locator(".tb-run-details a", has_text="Open output notebook")
+    link.wait_for(timeout=15_000)
+    link.click()
+    copy = f"taskbook-outputs/hello-e2e/{run_id}.ipynb"
+    page.locator(".jp-OutputArea-output", has_text="bonjour from a deployment").first.wait_for(
+        timeout=30_000
+    )
+    assert (lab.root / copy).is_file()
+    screenshot(page.locator(".jp-LabShell"), "promote-output-notebook.png")
