@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,13 @@ _MAX_LIMIT = 1000
 
 
 def list_runs(state: str | None, deployment: str | None, flow: str | None,
-              limit: int) -> list[dict[str, Any]]:  # fmt: skip
-    """The store filters by state and flow; a deployment's runs (its latest 1000) here."""
+              limit: int, since: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The store filters by state and flow; a deployment's runs (its latest 1000) and the
+    time window (``since``: created at or after) are filtered here."""
+    start = _moment(since)
+    if start is not None:
+        wide = list_runs(state, deployment, flow, _MAX_LIMIT)
+        return [r for r in wide if _moment(r["created"]) >= start][:limit]  # type: ignore[operator]
     if deployment is None:
         runs: list[dict[str, Any]] = store().list_flow_runs(limit=limit, state=state, name=flow)
         return runs
@@ -117,6 +123,18 @@ def run_graph(run_id: str) -> dict[str, Any]:
         widget.close()  # no kernel here: its comm is a dummy one, closed with it
 
 
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"since must be an ISO 8601 time like 2026-11-25T06:00Z, got {text!r}."
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _limit(text: str | None) -> int:
     if text is None:
         return 50
@@ -130,7 +148,7 @@ class RunsHandler(TaskbookHandler):
     def get(self) -> None:
         query = self.query
         self.respond(lambda: list_runs(query("state"), query("deployment"), query("flow"),
-                                       _limit(query("limit"))))  # fmt: skip
+                                       _limit(query("limit")), query("since")))  # fmt: skip
 
 
 class RunHandler(TaskbookHandler):

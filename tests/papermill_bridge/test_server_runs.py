@@ -88,6 +88,12 @@ def test_a_flow_run_its_task_runs_logs_and_history(server: Server) -> None:
     assert status == 200 and runs == []
     status, runs = call(url, "GET", "/taskbook/api/runs?limit=1")
     assert status == 200 and len(runs) == 1
+    status, runs = call(url, "GET", "/taskbook/api/runs?since=2000-01-01T00:00Z")
+    assert status == 200 and run_id in [r["id"] for r in runs]
+    status, runs = call(url, "GET", "/taskbook/api/runs?since=2999-01-01T00:00:00%2B00:00")
+    assert status == 200 and runs == []
+    status, error = call(url, "GET", "/taskbook/api/runs?since=yesterday")
+    assert status == 400 and "ISO 8601" in error["message"]
 
     status, run = call(url, "GET", f"/taskbook/api/runs/{run_id}")
     assert status == 200 and run["state"] == "Completed"
