@@ -189,7 +189,7 @@ class Task(Generic[P, R]):
         inputs = _bind(self.fn, args, kwargs)
         if self.cache_key_fn is not None:
             try:
-                return self.cache_key_fn(_key_context(self, flow_ctx), inputs)
+                return self.cache_key_fn(_KeyContext(self, flow_ctx), inputs)
             except Exception as error:
                 raise CacheKeyError(
                     f"The cache_key_fn of task {self.name!r} raised {type(error).__name__}: "
@@ -245,10 +245,6 @@ class _KeyContext:
     def __init__(self, task: Task[Any, Any], flow_ctx: FlowRunContext | None) -> None:
         self.task = task
         self.flow_run = flow_ctx.flow_run if flow_ctx is not None else None
-
-
-def _key_context(task: Task[Any, Any], flow_ctx: FlowRunContext | None) -> _KeyContext:
-    return _KeyContext(task, flow_ctx)
 
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

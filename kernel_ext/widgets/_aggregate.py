@@ -28,6 +28,7 @@ __all__ = [
     "build_payload",
     "flow_summary",
     "group_nodes",
+    "payload_from_store",
     "task_run_of_record",
 ]
 
@@ -214,3 +215,21 @@ def _duration(start: float | None, end: float | None, now: float) -> float | Non
 
 def _epoch(value: str | None) -> float | None:
     return datetime.fromisoformat(value).timestamp() if value else None
+
+
+def payload_from_store(flow_run_id: str) -> tuple[GraphPayload, list[TaskRun]]:
+    """The graph of a flow run as the store has it now (``RunNotFound`` if unknown).
+
+    Plain data, no widget: the notebook widget and the server's REST API both draw it.
+    """
+    import time
+
+    from kernel_ext.store import get_store
+
+    store = get_store()
+    store.flush()
+    record = store.read_flow_run(flow_run_id)
+    task_runs = [task_run_of_record(task_run) for task_run in record["task_runs"]]
+    now = time.time()
+    final = record["state_type"] in {t.value for t in FINAL_TYPES}
+    return build_payload(flow_summary(record, now), task_runs, now, final), task_runs

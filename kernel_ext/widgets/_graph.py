@@ -23,7 +23,12 @@ import traitlets
 
 from kernel_ext._errors import TaskbookError
 from kernel_ext._runs import FlowRun
-from kernel_ext.widgets._aggregate import build_payload, flow_summary, task_run_of_record
+from kernel_ext._states import FINAL_TYPES
+from kernel_ext.widgets._aggregate import (
+    flow_summary,
+    payload_from_store,
+    task_run_of_record,
+)
 from kernel_ext.widgets._contract import GraphPayload
 from kernel_ext.widgets._details import reply_details
 from kernel_ext.widgets._live import LiveFeed
@@ -34,7 +39,7 @@ __all__ = ["RunGraph"]
 _STATIC = pathlib.Path(__file__).parent / "static"
 _log = logging.getLogger("taskbook.widgets")
 
-_FINAL = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+_FINAL = frozenset(t.value for t in FINAL_TYPES)
 _EMPTY: GraphPayload = {
     "run": None, "nodes": [], "edges": [], "task_runs": 0, "hidden": 0, "final": False,
 }  # fmt: skip
@@ -61,14 +66,8 @@ class RunGraph(anywidget.AnyWidget):
     @classmethod
     def from_store(cls, flow_run_id: str) -> RunGraph:
         """The graph of a flow run as the store has it now (``RunNotFound`` if unknown)."""
-        from kernel_ext.store import get_store
-
-        store = get_store()
-        store.flush()
-        record = store.read_flow_run(flow_run_id)
-        task_runs = [task_run_of_record(task_run) for task_run in record["task_runs"]]
-        now, final = time.time(), record["state_type"] in _FINAL
-        widget = cls(build_payload(flow_summary(record, now), task_runs, now, final))
+        payload, task_runs = payload_from_store(flow_run_id)
+        widget = cls(payload)
         widget._names = {run.id: run.name for run in task_runs}
         return widget
 

@@ -113,14 +113,11 @@ def open_output_notebook(root: str, run_id: str) -> dict[str, str]:
 
 
 def run_graph(run_id: str) -> dict[str, Any]:
-    """The aggregated graph payload, built by the widget's own ``RunGraph.from_store``."""
-    from kernel_ext.widgets._graph import RunGraph
+    """The aggregated graph payload, exactly what the notebook widget draws."""
+    from kernel_ext.widgets._aggregate import payload_from_store
 
-    widget = RunGraph.from_store(run_id)  # RunNotFound (404) for an unknown id
-    try:
-        return dict(widget.graph)
-    finally:
-        widget.close()  # no kernel here: its comm is a dummy one, closed with it
+    payload, _ = payload_from_store(run_id)  # RunNotFound (404) for an unknown id
+    return dict(payload)
 
 
 def _moment(text: str | None) -> datetime | None:
