@@ -103,9 +103,13 @@ class FlowRunEngine:
         _set_state(run, states.Running() if run.run_count == 1 else states.Retrying())
 
     def succeed(self, value: Any) -> None:
-        self.runner.__exit__(None, None, None)  # every submitted task run has finished
+        # Resolve returned futures before the runner closes: a Dask runner's results live
+        # on its cluster. Then wait for every other submitted task run.
         resolver = _Resolver()
-        value = resolver.visit(value)
+        try:
+            value = resolver.visit(value)
+        finally:
+            self.runner.__exit__(None, None, None)
         if resolver.failed is not None:
             label, state = resolver.failed
             self.state = states.Failed(

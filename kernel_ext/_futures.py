@@ -89,6 +89,10 @@ class TaskRunFutureList(list[TaskRunFuture[R]]):
         wait(self, timeout)
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
+        if self and timeout is None:
+            fetch_many = getattr(type(self[0]), "fetch_many", None)
+            if fetch_many is not None:  # one round trip for the whole list (Dask)
+                fetch_many(self)
         return [f.result(timeout, raise_on_failure) for f in self]
 
 

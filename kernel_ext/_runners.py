@@ -12,11 +12,18 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kernel_ext._errors import ConfigurationError
 
-__all__ = ["TaskRunner", "ThreadPoolTaskRunner"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kernel_ext._context import FlowRunContext
+    from kernel_ext._futures import TaskRunFuture
+    from kernel_ext._runs import TaskRun
+
+__all__ = ["RemoteTaskRunner", "TaskRunner", "ThreadPoolTaskRunner"]
 
 
 class TaskRunner(Protocol):
@@ -34,6 +41,24 @@ class TaskRunner(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class RemoteTaskRunner(Protocol):
+    """A runner whose task runs execute in other processes (e.g. ``DaskTaskRunner``).
+
+    It receives the run records (Pending, not yet announced) with their arguments and
+    returns their futures; the process that executes a run drives the engine and writes
+    its states to the store.
+    """
+
+    def submit_task_runs(
+        self,
+        task: Any,
+        calls: Sequence[tuple[TaskRun, tuple[Any, ...], dict[str, Any]]],
+        wait_for: Any,
+        flow_ctx: FlowRunContext,
+    ) -> Sequence[TaskRunFuture[Any]]: ...
 
 
 def _default_workers() -> int:

@@ -37,15 +37,21 @@ __all__ = ["TaskRunEngine", "create_task_run"]
 _standalone_counter = itertools.count()
 
 
-def create_task_run(task: Task[Any, Any], flow_ctx: FlowRunContext | None) -> TaskRun:
-    """A new task run of ``task`` in the current flow run, announced as Pending."""
+def create_task_run(
+    task: Task[Any, Any], flow_ctx: FlowRunContext | None, announce: bool = True
+) -> TaskRun:
+    """A new task run of ``task`` in the current flow run, Pending (and announced as such,
+    unless the process that executes it will announce it: a Dask worker)."""
     if flow_ctx is not None:
         name = flow_ctx.next_task_run_name(task.name)
         flow_run_id = flow_ctx.flow_run.id
     else:
         name, flow_run_id = f"{task.name}-{next(_standalone_counter)}", None
     run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=task.tags)
-    _set_state(run, states.Pending())
+    if announce:
+        _set_state(run, states.Pending())
+    else:
+        run.state = states.Pending()
     return run
 
 

@@ -23,7 +23,7 @@ from kernel_ext._inputs import linked_upstream
 from kernel_ext._mapping import map_arguments, unmapped
 from kernel_ext._results import ResultStorage, default_storage
 from kernel_ext._retries import DelaySpec, RetryPolicy
-from kernel_ext._runners import ThreadPoolTaskRunner
+from kernel_ext._runners import RemoteTaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
 from kernel_ext._task_engine import TaskRunEngine, create_task_run, run_async, run_sync
@@ -144,6 +144,9 @@ class Task(Generic[P, R]):
 
     def submit(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> TaskRunFuture[R]:
         """Run on the flow's task runner; returns a future at once."""
+        remote = _remote_runner(current_flow_run())
+        if remote is not None:
+            return self._submit_remote(remote, [(args, kwargs)], wait_for, None)[0]
         return self._submit_one(args, kwargs, wait_for, None)
 
     def _submit_one(
@@ -162,13 +165,35 @@ class Task(Generic[P, R]):
         _submit(flow_ctx, future, lambda: self._drive(engine))
         return future
 
+    def _submit_remote(
+        self,
+        runner: RemoteTaskRunner,
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+        wait_for: Any,
+        upstream: list[TaskRunId] | None,
+    ) -> list[TaskRunFuture[R]]:
+        """Hand the runs to a runner that executes them in other processes (Dask): the
+        process that runs each one announces it, so its history has one writer."""
+        flow_ctx = current_flow_run()
+        assert flow_ctx is not None
+        runs = []
+        for args, kwargs in calls:
+            run = create_task_run(self, flow_ctx, announce=False)
+            run.upstream = list(upstream or ())
+            runs.append((run, args, kwargs))
+        futures = runner.submit_task_runs(self, runs, wait_for, flow_ctx)
+        flow_ctx.futures.extend(futures)
+        return futures
+
     def map(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> TaskRunFutureList[R]:
         """Submit one run per element of the iterable arguments; ``unmapped(x)`` broadcasts."""
         calls = map_arguments(self.name, args, kwargs)
+        flow_ctx = current_flow_run()
         # An iterable produced by a task run links every mapped run to that producer.
-        upstream = linked_upstream(
-            (_unwrap(v) for v in (*args, *kwargs.values())), current_flow_run()
-        )
+        upstream = linked_upstream((_unwrap(v) for v in (*args, *kwargs.values())), flow_ctx)
+        remote = _remote_runner(flow_ctx)
+        if remote is not None:
+            return TaskRunFutureList(self._submit_remote(remote, calls, wait_for, upstream))
         return TaskRunFutureList(
             self._submit_one(a, k, wait_for, upstream) for a, k in calls
         )
@@ -257,6 +282,13 @@ def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
 
 
 _default_runner: ThreadPoolTaskRunner | None = None
+
+
+def _remote_runner(flow_ctx: FlowRunContext | None) -> RemoteTaskRunner | None:
+    if flow_ctx is None:
+        return None
+    runner = flow_ctx.task_runner
+    return runner if isinstance(runner, RemoteTaskRunner) else None
 
 
 def _submit(

@@ -16,7 +16,7 @@ from kernel_ext._errors import StoreError
 from kernel_ext._events import bus
 from kernel_ext.store._store import Store
 
-__all__ = ["get_store", "reset_store"]
+__all__ = ["current_store", "get_store", "reset_store"]
 
 _EXIT_TIMEOUT = 30.0
 
@@ -36,6 +36,12 @@ def get_store() -> Store:
     if store is not None and store.url == url and not store.closed:
         return store
     return _open(url)
+
+
+def current_store() -> Store | None:
+    """The store this process has open, if any (without opening one)."""
+    store = _current
+    return store if store is not None and not store.closed else None
 
 
 def reset_store() -> None:

@@ -1,0 +1,123 @@
+"""``DaskTaskRunFuture``: a task run's future backed by a Dask future.
+
+The outcome (final state and result) stays on the cluster until someone asks for it:
+``wait()`` and ``done()`` only ask the scheduler, ``state`` and ``result()`` fetch it once,
+and ``TaskRunFutureList.result()`` fetches a whole map in one gather. Downstream task
+runs on the cluster receive it from the worker that holds it, never through the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from kernel_ext import _states as states
+from kernel_ext._errors import UnfinishedRun
+from kernel_ext._events import StateEvent, bus
+from kernel_ext._futures import TaskRunFuture
+from kernel_ext._runs import TaskRun
+from kernel_ext.dask._remote import RemoteOutcome
+
+__all__ = ["DaskTaskRunFuture", "resolve_all"]
+
+R = TypeVar("R")
+
+
+class DaskTaskRunFuture(TaskRunFuture[R]):
+    """The eventual outcome of one task run submitted to a Dask cluster."""
+
+    __slots__ = ("dask_future",)
+
+    def __init__(self, task_run: TaskRun, dask_future: Any) -> None:
+        super().__init__(task_run)
+        self.dask_future = dask_future
+
+    def done(self) -> bool:
+        return self._final is not None or bool(self.dask_future.done())
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._final is not None:
+            return
+        from distributed import wait
+
+        try:
+            wait([self.dask_future], timeout=timeout)
+        except TimeoutError:
+            pass
+
+    @property
+    def state(self) -> states.State:
+        if self._final is not None:
+            return self._final
+        if self.dask_future.done():
+            return self._resolve()
+        return super().state
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        self.wait(timeout)
+        if not self.done():
+            raise UnfinishedRun(
+                f"Task run {self.task_run.name!r} did not finish within {timeout} s; "
+                "call .result() again or without a timeout."
+            )
+        return self._resolve().result(raise_on_failure=raise_on_failure)  # type: ignore[no-any-return]
+
+    def add_done_callback(self, fn: Callable[[TaskRunFuture[R]], None]) -> None:
+        if self._final is not None:
+            fn(self)
+            return
+        # Dask calls back on a thread of its own, where fetching the outcome is allowed.
+        self.dask_future.add_done_callback(lambda _: (self._resolve(), fn(self)))
+
+    @staticmethod
+    def fetch_many(futures: Sequence[TaskRunFuture[Any]]) -> None:
+        """Fetch the outcomes of many futures in one gather (``map(...).result()``)."""
+        resolve_all(futures)
+
+    def _resolve(self) -> states.State:
+        """Fetch the outcome once; a task Dask itself lost (worker died) is Crashed."""
+        if self._final is None:
+            try:
+                outcome = self.dask_future.result()
+            except Exception as error:
+                self._settle(_crashed(self.task_run, error))
+            else:
+                self._settle(outcome)
+        assert self._final is not None
+        return self._final
+
+    def _settle(self, outcome: RemoteOutcome | states.State) -> None:
+        if self._final is not None:
+            return
+        state = outcome.state if isinstance(outcome, RemoteOutcome) else outcome
+        self.task_run.state = state
+        self.task_run.end_time = state.timestamp
+        self._finish(state)
+
+
+def _crashed(run: TaskRun, error: BaseException) -> states.State:
+    state = states.Crashed(
+        f"The Dask cluster lost this task run ({type(error).__name__}: {error}).", data=error
+    )
+    run.state = state
+    run.end_time = state.timestamp
+    bus.emit(StateEvent(run, state))  # no worker will write it: the driver records it
+    return state
+
+
+def resolve_all(futures: Sequence[TaskRunFuture[Any]]) -> None:
+    """Fetch the outcomes of many Dask-backed futures in one gather (``map().result()``)."""
+    pending = [f for f in futures if isinstance(f, DaskTaskRunFuture) and f._final is None]
+    if len(pending) < 2:
+        return
+    from distributed import wait
+
+    wait([f.dask_future for f in pending])
+    finished = [f for f in pending if f.dask_future.status == "finished"]
+    if finished:
+        client = finished[0].dask_future.client
+        outcomes = client.gather([f.dask_future for f in finished])
+        for future, outcome in zip(finished, outcomes, strict=True):
+            future._settle(outcome)
+    for future in pending:
+        future._resolve()  # the lost ones: Crashed

@@ -1,0 +1,129 @@
+"""The worker's side of a Dask task run: the same engine as on the thread runner.
+
+The driver sends each task run as its record (state Pending) and its arguments, plus two values it scattered once per flow run: the ``Task`` and a
+``RemoteContext`` (the flow run, the store settings, ``log_prints``). A worker process
+opens the store named by those settings, enters the flow run, and drives the task run
+with ``run_sync``/``run_async``: states, retries, timeouts, caching, persisted results and
+logs are the thread runner's, and its events are written by the worker's own store
+writer under the driver's flow run id.
+
+What travels back is a ``RemoteOutcome``: the final state (with the result) and which
+run it belongs to. It stays in the worker's memory until the driver, or a downstream
+task on the cluster, asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kernel_ext import _settings
+from kernel_ext._context import FlowRunContext, flow_run_context
+from kernel_ext._events import StateEvent, bus
+from kernel_ext._futures import TaskRunFuture
+from kernel_ext._runners import ThreadPoolTaskRunner
+from kernel_ext._runs import FlowRun, TaskRun, TaskRunId
+from kernel_ext._states import State
+from kernel_ext._task_engine import TaskRunEngine, run_async, run_sync
+
+if TYPE_CHECKING:
+    from kernel_ext._tasks import Task
+
+__all__ = ["RemoteContext", "RemoteOutcome", "flush_worker_store", "run_remote"]
+
+@dataclass(slots=True, frozen=True)
+class RemoteContext:
+    """What every task run of one flow run needs on a worker; scattered once."""
+
+    flow_run: FlowRun
+    settings: dict[str, str]
+    log_prints: bool
+
+    @classmethod
+    def capture(cls, flow_run: FlowRun, log_prints: bool) -> RemoteContext:
+        """The driver's settings as they are now (a test harness's overrides included)."""
+        settings = {
+            "TASKBOOK_HOME": str(_settings.home()),
+            "TASKBOOK_STORE_URL": _settings.store_url(),
+            "TASKBOOK_RESULTS_URL": _settings.results_url(),
+        }
+        return cls(flow_run, settings, log_prints)
+
+
+@dataclass(slots=True, frozen=True)
+class RemoteOutcome:
+    """A finished task run as the cluster keeps it: which run, and its final state."""
+
+    task_run_id: TaskRunId
+    name: str
+    state: State
+
+
+def run_remote(
+    run: TaskRun,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    task: Task[Any, Any],
+    context: RemoteContext,
+    wait_for: Any = None,
+) -> RemoteOutcome:
+    """Execute one task run on this worker (the function Dask schedules).
+
+    The arguments come separately, not in one record, because Dask replaces the futures
+    it finds in tuples, lists and dicts but does not look inside other objects.
+    """
+    from kernel_ext.store import get_store
+
+    args, kwargs = _revive(args), _revive(kwargs)
+    with _settings.override(**context.settings):
+        get_store()  # subscribed to this process's events before the first one
+        # Task runs submitted from inside this one stay on this worker.
+        flow_ctx = FlowRunContext(
+            None, context.flow_run, ThreadPoolTaskRunner(1), context.log_prints
+        )
+        if task.resolve_log_prints(flow_ctx):
+            from kernel_ext._logging import install_print_capture
+
+            install_print_capture()
+        token = flow_run_context.set(flow_ctx)
+        try:
+            # The driver created the run; its first state is written here, so the whole
+            # history comes from one writer, in order.
+            if run.state is not None:
+                bus.emit(StateEvent(run, run.state))
+            engine = TaskRunEngine(task, run, args, kwargs, _revive(wait_for), None, run.upstream)
+            if task.is_async:
+                state = asyncio.run(run_async(engine, return_state=True))
+            else:
+                state = run_sync(engine, return_state=True)
+        finally:
+            flow_run_context.reset(token)
+    return RemoteOutcome(run.id, run.name, state)
+
+
+def flush_worker_store() -> bool:
+    """Commit this worker's queued events (called on every worker as a flow run ends)."""
+    from kernel_ext.store._registry import current_store
+
+    store = current_store()
+    if store is None:
+        return False
+    store.flush(timeout=None)
+    return True
+
+
+def _revive(value: Any) -> Any:
+    """Upstream outcomes (resolved by Dask from futures) become finished futures again,
+    so the engine's input resolution records the edge and stops on a failed upstream."""
+    if type(value) is RemoteOutcome:
+        future: TaskRunFuture[Any] = TaskRunFuture(
+            TaskRun(value.task_run_id, value.name, "", None, state=value.state)
+        )
+        future._finish(value.state)
+        return future
+    if type(value) in (list, tuple, set, frozenset):
+        return type(value)(_revive(v) for v in value)
+    if type(value) is dict:
+        return {k: _revive(v) for k, v in value.items()}
+    return value
