@@ -18,6 +18,8 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     ├── PauseError                pause_flow_run was called where it cannot pause
     ├── PauseTimeout              no answer came before the pause's timeout (also a
     │                             ``TimeoutError``); the paused run fails with it
+    ├── ConcurrencySlotTimeout    no slot of a concurrency limit (or no start of a rate
+    │                             limit) came free in time (also a ``TimeoutError``)
     └── InputError                an answer to a paused run cannot be taken
         ├── InputNotFound         no pending input request with that id / for that run
         ├── InputAlreadyAnswered  someone answered (or it expired) first
@@ -38,6 +40,7 @@ __all__ = [
     "Abort",
     "CacheKeyError",
     "CancelledRun",
+    "ConcurrencySlotTimeout",
     "ConfigurationError",
     "InputAlreadyAnswered",
     "InputError",
@@ -113,6 +116,11 @@ class PauseError(TaskbookError):
 
 class PauseTimeout(TaskbookError, TimeoutError):
     """Raised by ``pause_flow_run`` when no answer came in time; the run fails with it."""
+
+
+class ConcurrencySlotTimeout(TaskbookError, TimeoutError):
+    """Raised by ``concurrency``/``rate_limit`` (and so by a tagged task run) when no
+    slot came free within ``timeout_seconds``."""
 
 
 class InputError(TaskbookError):

@@ -4,7 +4,7 @@ A state has a *type* (what the engine acts on) and a *name* (what the user sees)
 Several names share one type, exactly as in Prefect:
 
     type        names
-    SCHEDULED   Scheduled, Late, AwaitingRetry
+    SCHEDULED   Scheduled, Late, AwaitingRetry, AwaitingConcurrencySlot
     PENDING     Pending
     RUNNING     Running, Retrying
     PAUSED      Paused, Suspended
@@ -27,6 +27,7 @@ from typing import Any
 from kernel_ext._errors import CancelledRun, UnfinishedRun
 
 __all__ = [
+    "AwaitingConcurrencySlot",
     "AwaitingRetry",
     "Cached",
     "Cancelled",
@@ -155,6 +156,7 @@ def _factory(type_: StateType, name: str | None = None) -> Callable[..., State]:
 Scheduled = _factory(StateType.SCHEDULED)
 Late = _factory(StateType.SCHEDULED, "Late")
 AwaitingRetry = _factory(StateType.SCHEDULED, "AwaitingRetry")
+AwaitingConcurrencySlot = _factory(StateType.SCHEDULED, "AwaitingConcurrencySlot")
 Pending = _factory(StateType.PENDING)
 Running = _factory(StateType.RUNNING)
 Retrying = _factory(StateType.RUNNING, "Retrying")

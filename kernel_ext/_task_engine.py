@@ -30,6 +30,7 @@ from kernel_ext._runs import TaskRun, TaskRunId, new_id
 from kernel_ext._timeouts import call_with_timeout
 
 if TYPE_CHECKING:
+    from kernel_ext._limits import Lease
     from kernel_ext._tasks import Task
 
 __all__ = ["TaskRunEngine", "create_task_run"]
@@ -153,6 +154,22 @@ class TaskRunEngine:
         details = {"cache_key": self.cache_key, "result": hit.location}
         self._finish(states.Cached(f"Cached result from {_ago(hit.created)}", hit.value, details))
         return True
+
+    def take_tag_slots(self) -> Lease | None:
+        """Hold a slot of each concurrency limit named by one of the run's tags (waiting
+        in AwaitingConcurrencySlot while they are full); None when no tag is limited."""
+        if not self.run.tags:
+            return None
+        from kernel_ext._limits import acquire_slots, limited_tags
+
+        names = limited_tags(self.run.tags)
+        if not names:
+            return None
+        return acquire_slots(names, 1, on_wait=self._awaiting_slot)
+
+    def _awaiting_slot(self, name: str) -> None:
+        message = f"Waiting for a free slot of concurrency limit {name!r}"
+        _set_state(self.run, states.AwaitingConcurrencySlot(message))
 
     # --- attempts -----------------------------------------------------------------------
 
@@ -295,29 +312,38 @@ def run_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
 
 def _attempts_sync(engine: TaskRunEngine) -> None:
     if engine.prepare():
-        task = engine.task
-        while True:
-            token = task_run_context.set(engine.begin_attempt())
-            try:
-                value = call_with_timeout(
-                    task.fn, engine.args, engine.kwargs, task.timeout_seconds
-                )
-            except Exception as error:
-                delay = engine.fail(error)
-                if delay is None:
-                    break
-                time.sleep(delay)
-                continue
-            except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
-                engine.interrupt(signal)
+        lease = engine.take_tag_slots()
+        try:
+            _loop_sync(engine)
+        finally:
+            if lease is not None:
+                lease.release()
+
+
+def _loop_sync(engine: TaskRunEngine) -> None:
+    task = engine.task
+    while True:
+        token = task_run_context.set(engine.begin_attempt())
+        try:
+            value = call_with_timeout(
+                task.fn, engine.args, engine.kwargs, task.timeout_seconds
+            )
+        except Exception as error:
+            delay = engine.fail(error)
+            if delay is None:
                 break
-            except BaseException as signal:
-                engine.interrupt(signal)
-                raise
-            finally:
-                task_run_context.reset(token)
-            engine.succeed(value)
+            time.sleep(delay)
+            continue
+        except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
+            engine.interrupt(signal)
             break
+        except BaseException as signal:
+            engine.interrupt(signal)
+            raise
+        finally:
+            task_run_context.reset(token)
+        engine.succeed(value)
+        break
 
 
 async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
@@ -333,31 +359,40 @@ async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
 
 async def _attempts_async(engine: TaskRunEngine) -> None:
     if engine.prepare():
-        task = engine.task
-        while True:
-            token = task_run_context.set(engine.begin_attempt())
-            try:
-                call = task.fn(*engine.args, **engine.kwargs)
-                if task.timeout_seconds is not None:
-                    value = await _async_timeout(call, task.timeout_seconds)
-                else:
-                    value = await call
-            except Exception as error:
-                delay = engine.fail(error)
-                if delay is None:
-                    break
-                await asyncio.sleep(delay)
-                continue
-            except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
-                engine.interrupt(signal)
+        lease = await asyncio.to_thread(engine.take_tag_slots) if engine.run.tags else None
+        try:
+            await _loop_async(engine)
+        finally:
+            if lease is not None:
+                await asyncio.to_thread(lease.release)
+
+
+async def _loop_async(engine: TaskRunEngine) -> None:
+    task = engine.task
+    while True:
+        token = task_run_context.set(engine.begin_attempt())
+        try:
+            call = task.fn(*engine.args, **engine.kwargs)
+            if task.timeout_seconds is not None:
+                value = await _async_timeout(call, task.timeout_seconds)
+            else:
+                value = await call
+        except Exception as error:
+            delay = engine.fail(error)
+            if delay is None:
                 break
-            except BaseException as signal:
-                engine.interrupt(signal)
-                raise
-            finally:
-                task_run_context.reset(token)
-            engine.succeed(value)
+            await asyncio.sleep(delay)
+            continue
+        except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
+            engine.interrupt(signal)
             break
+        except BaseException as signal:
+            engine.interrupt(signal)
+            raise
+        finally:
+            task_run_context.reset(token)
+        engine.succeed(value)
+        break
 
 
 async def _async_timeout(call: Any, seconds: float) -> Any:

@@ -181,7 +181,9 @@ class Task(Generic[P, R]):
             run = create_task_run(self, flow_ctx, announce=False)
             run.upstream = list(upstream or ())
             runs.append((run, args, kwargs))
-        futures = runner.submit_task_runs(self, runs, wait_for, flow_ctx)
+        futures: list[TaskRunFuture[R]] = list(
+            runner.submit_task_runs(self, runs, wait_for, flow_ctx)
+        )
         flow_ctx.futures.extend(futures)
         return futures
 

@@ -16,6 +16,7 @@ from kernel_ext._events import Event
 from kernel_ext.store import _inputs, _reads
 from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
+from kernel_ext.store._limits_api import LimitsApi
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
@@ -23,7 +24,7 @@ from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
 __all__ = ["Store"]
 
 
-class Store(DeploymentApi):
+class Store(DeploymentApi, LimitsApi):
     """The state store at one URL: takes the engine's events, answers the readers.
 
     Opening it creates the database if needed, migrates it, and starts the writer
@@ -34,7 +35,8 @@ class Store(DeploymentApi):
 
     Input requests of paused runs bypass the writer: each call is its own committed
     transaction, seen at once by every process (see ``_inputs``). So do deployments,
-    schedules and the scheduler's and workers' changes to runs (see ``DeploymentApi``).
+    schedules and the scheduler's and workers' changes to runs (see ``DeploymentApi``),
+    and concurrency and rate limits (see ``LimitsApi``).
     """
 
     def __init__(self, url: str) -> None:

@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0003.
+"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0004.
 
 Core rather than ORM: the writer inserts thousands of rows per batch with
 ``executemany``, and the readers return plain dicts, so no unit of work is needed.
@@ -11,7 +11,9 @@ lookups the readers make.
 written in synchronous transactions (see ``_inputs``), since another process waits on them.
 So are the deployment tables (``deployments``, ``deployment_versions``, ``schedules``) and
 the columns of ``flow_runs`` that only deployments use (see ``_deployments``, ``_claims``):
-the writer's upsert leaves those columns alone.
+the writer's upsert leaves those columns alone. And so are the concurrency limits
+(``concurrency_limits``, ``concurrency_leases``, see ``_limits``): a slot is taken or given
+back in a transaction of its own, which every other process sees at once.
 
 A change here needs a new revision in ``migrations/versions`` and a bump of
 ``SCHEMA_REVISION``; a test compares these tables with the migrated database.
@@ -22,6 +24,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -37,6 +40,8 @@ from sqlalchemy import (
 from kernel_ext.store._types import AutoId, Json, UTCDateTime
 
 __all__ = [
+    "concurrency_leases",
+    "concurrency_limits",
     "deployment_versions",
     "deployments",
     "flow_runs",
@@ -211,4 +216,29 @@ schedules = Table(
     Column("catchup", String(16), nullable=False, server_default="latest"),
     Column("last_slot", UTCDateTime),  # the latest slot given a run
     Column("created", UTCDateTime, nullable=False),
+)
+
+concurrency_limits = Table(
+    "concurrency_limits",
+    metadata,
+    Column("name", String, primary_key=True),  # also a task tag it bounds
+    Column("slots", Integer),  # how many at once; None: no concurrency limit (rate only)
+    Column("per_second", Float),  # rate limit: how many may start per second; None: none
+    Column("burst", Integer, nullable=False, server_default=text("1")),
+    # The rate limit's state (GCRA): when the next start is due without any burst.
+    Column("next_free_at", UTCDateTime),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+concurrency_leases = Table(
+    "concurrency_leases",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("limit_name", String, nullable=False, index=True),
+    Column("slots", Integer, nullable=False),
+    Column("holder", String, nullable=False),  # "<host>:<pid> <run>", to show who holds it
+    Column("acquired_at", UTCDateTime, nullable=False),
+    # Renewed by the holder while it lives; an expired lease no longer holds its slots.
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )

@@ -22,6 +22,14 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 # Sub-command modules register themselves on ``cli`` when imported.
-from papermill_bridge.cli import _approvals, _demo, _deployments, _lab, _runs, _store  # noqa: E402, F401
+from papermill_bridge.cli import (  # noqa: E402, F401
+    _approvals,
+    _demo,
+    _deployments,
+    _lab,
+    _limits,
+    _runs,
+    _store,
+)
 
 del click

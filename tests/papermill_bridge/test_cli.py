@@ -16,7 +16,8 @@ COMMANDS = [
     ["runs", "reject"], ["runs", "cancel"], ["approvals"], ["approvals", "ls"], ["demo"],
     ["store"], ["store", "info"], ["deploy"], ["deployments"], ["deployments", "ls"],
     ["deployments", "show"], ["deployments", "pause"], ["deployments", "resume"], ["run"],
-    ["backfill"], ["worker"], ["serve"], ["lab"],
+    ["backfill"], ["worker"], ["serve"], ["lab"], ["limits"], ["limits", "set"],
+    ["limits", "ls"], ["limits", "show"], ["limits", "reset"], ["limits", "delete"],
 ]  # fmt: skip
 
 

@@ -188,3 +188,14 @@ def test_0003_downgrades_to_0002_and_back(store: Store) -> None:
     assert store.read_flow_run(run["id"])["deployment_id"] is None
     assert store.list_deployments() == []
     engine.dispose()
+
+
+def test_0004_downgrades_to_0003_and_back(store: Store) -> None:
+    store.set_limit("openai", 2)
+    engine = create_store_engine(store.url)
+    _migrate_to(engine, "0003", downgrade=True)
+    assert {"concurrency_limits", "concurrency_leases"}.isdisjoint(_tables(engine))
+    _migrate_to(engine, "head")
+    assert current_revision(engine) == SCHEMA_REVISION
+    assert store.list_limits() == []
+    engine.dispose()
