@@ -39,6 +39,8 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
+        # A claimed run's deployment slot outlives a missed beat or two, not a dead worker.
+        self.lease_seconds = max(30.0, 3 * heartbeat_seconds)
         self.stopping = threading.Event()
         self._spare: _Executor | None = None
         self._serving = False
@@ -58,7 +60,9 @@ class Worker:
 
     def run_once(self) -> bool:
         """Execute the next due run, if there is one; True if a run was executed."""
-        claimed = _store().claim_next_run(self.worker_id, time.time())
+        claimed = _store().claim_next_run(
+            self.worker_id, time.time(), lease_seconds=self.lease_seconds
+        )
         if claimed is None:
             return False
         self.execute(claimed["id"])
@@ -93,7 +97,7 @@ class Worker:
         store = _store()
         while child.poll() is None:
             try:
-                alive = store.heartbeat(run_id, self.worker_id, time.time())
+                alive = store.heartbeat(run_id, self.worker_id, time.time(), self.lease_seconds)
                 state = store.read_flow_run(run_id)["state_type"]
             except Exception:  # a store blip must not kill the worker and orphan the kernel
                 alive, state = True, "RUNNING"

@@ -1,16 +1,22 @@
 """Workers claiming due runs, beating their heartbeat, and the runs whose worker died.
 
 A claim takes the oldest due run (state type SCHEDULED, ``scheduled_time <= now``) of a
-deployment that is not paused and, unless told otherwise, has fewer runs Pending, Running
-or Cancelling than its ``concurrency_limit``. It moves the run to Pending ("Claimed by
-<worker>") with the worker's id and a first heartbeat, in the transaction that chose it.
+deployment that is not paused and, unless told otherwise, has a free slot of its
+concurrency limit. It moves the run to Pending ("Claimed by <worker>") with the worker's
+id and a first heartbeat, in the transaction that chose it.
+
+A deployment's ``concurrency_limit`` is the limit ``deployment:<name>`` of the store's
+concurrency limits (``_limits``), the same leased slots that ``concurrency()`` blocks and
+tagged task runs take: the claim leases one slot to the run, each heartbeat renews it, and
+it is given back when the run leaves Pending/Running/Cancelling (``set_run_state``) or,
+if its worker dies, when the lease expires. ``taskbook limits ls`` shows them all.
 
 Exactly one worker gets each run, however many race:
 
 - PostgreSQL: the candidate is read with ``FOR UPDATE SKIP LOCKED``, so concurrent claims
-  lock different runs without waiting for each other. A deployment with a limit is
-  locked too (``SELECT ... FOR UPDATE`` on its row) before its busy runs are counted
-  again, so two workers cannot both take its last free place.
+  lock different runs without waiting for each other. A deployment with a limit has its
+  limit row locked too (``SELECT ... FOR UPDATE``) before its leases are counted again,
+  so two workers cannot both take its last free slot.
 - SQLite: write transactions are ``BEGIN IMMEDIATE`` and so run one at a time; the
   update is still guarded (``WHERE state_type = 'SCHEDULED'``) and the next candidate
   is tried if it changed nothing.
@@ -21,59 +27,85 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, not_, or_, select, update
+from sqlalchemy import Select, func, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from kernel_ext._states import FINAL_TYPES, StateType
-from kernel_ext.store._deployment_runs import append_history
+from kernel_ext.store._deployment_runs import BUSY, append_history
+from kernel_ext.store._limits import (
+    deployment_has_room,
+    deployment_slots_used,
+    hold_run_slot,
+    renew_run_slot,
+)
 from kernel_ext.store._reads import find_flow_run, flow_run_record, flow_runs_query
 from kernel_ext.store._tables import deployments, flow_runs
 from kernel_ext.store._types import from_epoch
 
-__all__ = ["BUSY", "claim_next_run", "find_dead_runs", "heartbeat"]
+__all__ = ["BUSY", "LEASE_SECONDS", "claim_next_run", "find_dead_runs", "heartbeat"]
 
 Record = dict[str, Any]
 
-# The states of a run that holds a worker (and a place of its deployment's limit).
-BUSY = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value)
+# How long a claimed run's slot outlives its last heartbeat.
+LEASE_SECONDS = 30.0
 _SCHEDULED = StateType.SCHEDULED.value
 _FINAL = [t.value for t in FINAL_TYPES]
 
 
 def claim_next_run(
-    connection: Connection, worker_id: str, now: float, deployment_limits: bool
+    connection: Connection,
+    worker_id: str,
+    now: float,
+    deployment_limits: bool,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> Record | None:
     moment = from_epoch(now)
-    postgres = connection.dialect.name == "postgresql"
     lost: list[str] = []  # runs another worker changed under us (SQLite: never)
     full: list[str] = []  # deployments found at their limit once locked
     while True:
         query = _candidate(moment, deployment_limits, lost, full)
-        if postgres:
+        if connection.dialect.name == "postgresql":
             query = query.with_for_update(of=flow_runs, skip_locked=True)
         candidate = connection.execute(query).first()
         if candidate is None:
             return None
-        limit = candidate.concurrency_limit
-        if postgres and deployment_limits and limit is not None:
-            if not _has_room(connection, candidate.deployment_id, limit):
-                full.append(candidate.deployment_id)
-                continue
-        if _take(connection, candidate.id, worker_id, moment):
-            return find_flow_run(connection, candidate.id)
-        lost.append(candidate.id)
+        limited = deployment_limits and candidate.concurrency_limit is not None
+        if limited and not deployment_has_room(
+            connection, candidate.deployment_name, candidate.concurrency_limit, now
+        ):
+            full.append(candidate.deployment_id)
+            continue
+        if not _take(connection, candidate.id, worker_id, moment):
+            lost.append(candidate.id)
+            continue
+        if limited:
+            hold_run_slot(
+                connection, candidate.deployment_name, candidate.id, worker_id, now,
+                lease_seconds,
+            )  # fmt: skip
+        return find_flow_run(connection, candidate.id)
 
 
-def heartbeat(connection: Connection, run_id: str, worker_id: str, now: float) -> bool:
-    """Record that ``worker_id`` still executes the run; False if the run is no longer
-    its own or already final (e.g. marked Crashed meanwhile): the worker should stop."""
+def heartbeat(
+    connection: Connection,
+    run_id: str,
+    worker_id: str,
+    now: float,
+    lease_seconds: float = LEASE_SECONDS,
+) -> bool:
+    """Record that ``worker_id`` still executes the run (and renew its slot); False if the
+    run is no longer its own or already final (e.g. marked Crashed meanwhile): the worker
+    should stop."""
     statement = (
         update(flow_runs)
         .where(flow_runs.c.id == run_id, flow_runs.c.worker_id == worker_id)
         .where(flow_runs.c.state_type.not_in(_FINAL))
         .values(heartbeat_at=from_epoch(now))
     )
-    return bool(connection.execute(statement).rowcount == 1)
+    alive = bool(connection.execute(statement).rowcount == 1)
+    if alive:
+        renew_run_slot(connection, run_id, now, lease_seconds)
+    return alive
 
 
 def find_dead_runs(connection: Connection, now: float, grace_seconds: float) -> list[Record]:
@@ -93,7 +125,12 @@ def _candidate(
     moment: Any, deployment_limits: bool, lost: Sequence[str], full: Sequence[str]
 ) -> Select[Any]:
     query = (
-        select(flow_runs.c.id, flow_runs.c.deployment_id, deployments.c.concurrency_limit)
+        select(
+            flow_runs.c.id,
+            flow_runs.c.deployment_id,
+            deployments.c.name.label("deployment_name"),
+            deployments.c.concurrency_limit,
+        )
         .select_from(flow_runs.join(deployments, deployments.c.id == flow_runs.c.deployment_id))
         .where(flow_runs.c.state_type == _SCHEDULED, flow_runs.c.scheduled_time <= moment)
         .where(not_(deployments.c.paused))
@@ -101,31 +138,13 @@ def _candidate(
         .limit(1)
     )
     if deployment_limits:
-        room = deployments.c.concurrency_limit > _busy_runs(deployments.c.id)
+        room = deployments.c.concurrency_limit > deployment_slots_used(deployments.c.name, moment)
         query = query.where(or_(deployments.c.concurrency_limit.is_(None), room))
     if lost:
         query = query.where(flow_runs.c.id.not_in(lost))
     if full:
         query = query.where(flow_runs.c.deployment_id.not_in(full))
     return query
-
-
-def _busy_runs(deployment_id: Any) -> Any:
-    busy = flow_runs.alias("busy")
-    return (
-        select(func.count())
-        .where(and_(busy.c.deployment_id == deployment_id, busy.c.state_type.in_(BUSY)))
-        .scalar_subquery()
-    )
-
-
-def _has_room(connection: Connection, deployment_id: str, limit: int) -> bool:
-    """Lock the deployment, then count its busy runs as committed now (PostgreSQL)."""
-    lock = select(deployments.c.id).where(deployments.c.id == deployment_id).with_for_update()
-    connection.execute(lock)
-    # READ COMMITTED: this statement sees every claim committed while we waited.
-    busy = connection.scalar(select(_busy_runs(deployment_id)))
-    return int(busy or 0) < limit
 
 
 def _take(connection: Connection, run_id: str, worker_id: str, moment: Any) -> bool:

@@ -132,16 +132,25 @@ class DeploymentApi(Transactions):
         )  # fmt: skip
 
     def claim_next_run(
-        self, worker_id: str, now: float, deployment_limits: bool = True
+        self,
+        worker_id: str,
+        now: float,
+        deployment_limits: bool = True,
+        lease_seconds: float = _claims.LEASE_SECONDS,
     ) -> Record | None:
         """Atomically take the oldest run due at ``now``: it becomes Pending, held by
         ``worker_id``. None if no run is due (or every due deployment is paused or at its
-        concurrency limit; ``deployment_limits=False`` ignores the limits)."""
-        return self._write(_claims.claim_next_run, worker_id, now, deployment_limits)
+        concurrency limit; ``deployment_limits=False`` ignores the limits). A limited
+        deployment's slot is leased to the run for ``lease_seconds`` past each beat."""
+        return self._write(
+            _claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds
+        )
 
-    def heartbeat(self, run_id: str, worker_id: str, now: float) -> bool:
+    def heartbeat(
+        self, run_id: str, worker_id: str, now: float, lease_seconds: float = _claims.LEASE_SECONDS
+    ) -> bool:
         """Beat the run's heartbeat; False if it is not this worker's or already final."""
-        return self._write(_claims.heartbeat, run_id, worker_id, now)
+        return self._write(_claims.heartbeat, run_id, worker_id, now, lease_seconds)
 
     def find_dead_runs(self, now: float, grace_seconds: float) -> list[Record]:
         """Deployment runs Pending, Running or Cancelling whose worker has not beaten for

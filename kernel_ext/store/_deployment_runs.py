@@ -24,12 +24,14 @@ from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext.store._limits import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, state_history
 from kernel_ext.store._types import from_epoch
 
 __all__ = [
+    "BUSY",
     "append_history",
     "create_scheduled_run",
     "request_cancel",
@@ -41,6 +43,8 @@ __all__ = [
 Record = dict[str, Any]
 
 _FINAL = frozenset(t.value for t in FINAL_TYPES)
+# The states of a run that holds a worker (and a slot of its deployment's limit).
+BUSY = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value)
 
 
 def create_scheduled_run(
@@ -111,7 +115,10 @@ def set_run_state(
         statement = statement.where(flow_runs.c.state_type.in_([state_type(t) for t in only_from]))
     if connection.execute(statement).rowcount == 1:
         append_history(connection, run_id, kind, state_name, when, message, details)
-    return _read(connection, run_id)
+    record = _read(connection, run_id)
+    if record["state_type"] not in BUSY:  # it no longer holds its deployment's slot
+        release_run_slot(connection, run_id)
+    return record
 
 
 def request_cancel(connection: Connection, run_id: str) -> Record:

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError
+from kernel_ext.store._limits import sync_deployment_limit
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import flow_run_record, flow_runs_query
 from kernel_ext.store._schedules import schedules_by_deployment
@@ -73,6 +74,7 @@ def create_deployment_version(
         connection.execute(
             update(deployments).where(deployments.c.id == row.id).values(updated=now, **settings)
         )
+    sync_deployment_limit(connection, name, concurrency_limit, now.timestamp())
     latest = _versions(row.id, with_notebook=False).limit(1)
     previous = connection.execute(latest).mappings().first()
     unchanged = previous is not None and previous.notebook_sha256 == notebook_sha256

@@ -13,6 +13,11 @@ limit, however many processes race:
   count (READ COMMITTED) sees every lease committed while we waited.
 - SQLite: write transactions are ``BEGIN IMMEDIATE``, so they run one at a time.
 
+A deployment with a ``concurrency_limit`` has the limit ``deployment:<name>``: a worker that
+claims one of its runs takes a slot whose lease id is the run's id, renews it with the
+run's heartbeat, and gives it back when the run leaves Pending/Running/Cancelling (see
+``_claims`` and ``_deployment_runs``).
+
 Rates follow GCRA (the generic cell rate algorithm): the row keeps ``next_free_at``, when
 the next start is due; a start is allowed when that is at most ``(burst - 1) / per_second``
 ahead of now, and moves it ``1 / per_second`` on. One row update per start, no history.
@@ -26,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from kernel_ext._errors import ConfigurationError
@@ -34,19 +40,28 @@ from kernel_ext.store._tables import concurrency_limits as limits
 from kernel_ext.store._types import from_epoch, isoformat
 
 __all__ = [
+    "DEPLOYMENT_PREFIX",
     "delete_limit",
+    "deployment_has_room",
+    "deployment_slots_used",
+    "hold_run_slot",
     "limit_names",
     "list_limits",
     "read_limit",
     "release_leases",
+    "release_run_slot",
     "renew_leases",
+    "renew_run_slot",
     "reset_limit",
     "set_limit",
+    "sync_deployment_limit",
     "take_rate",
     "take_slots",
 ]
 
 Record = dict[str, Any]
+
+DEPLOYMENT_PREFIX = "deployment:"
 
 
 def set_limit(
@@ -211,6 +226,73 @@ def take_rate(
         .values(next_free_at=from_epoch(due + occupy * interval))
     )
     return 0.0
+
+
+# --- deployment runs ----------------------------------------------------------------------
+
+
+def deployment_slots_used(deployment_name: Any, moment: datetime) -> Any:
+    """A scalar subquery: the slots of ``deployment:<name>`` leased at ``moment``."""
+    return (
+        select(func.coalesce(func.sum(leases.c.slots), 0))
+        .where(leases.c.limit_name == DEPLOYMENT_PREFIX + deployment_name)
+        .where(leases.c.expires_at > moment)
+        .scalar_subquery()
+    )
+
+
+def deployment_has_room(connection: Connection, name: str, slots: int, now: float) -> bool:
+    """Lock the deployment's limit (creating it as the deployment says), then count its
+    leases as committed now. Called inside a claim's transaction."""
+    limit_name = DEPLOYMENT_PREFIX + name
+    _ensure_slots(connection, limit_name, slots, now)
+    _lock_limits(connection, [limit_name])
+    return _used(connection, limit_name, from_epoch(now)) < slots
+
+
+def hold_run_slot(
+    connection: Connection, name: str, run_id: str, holder: str, now: float, lease_seconds: float
+) -> None:
+    """Lease one slot of deployment ``name`` to the run (lease id = run id)."""
+    values = {
+        "id": run_id, "limit_name": DEPLOYMENT_PREFIX + name, "slots": 1, "holder": holder,
+        "acquired_at": from_epoch(now), "expires_at": from_epoch(now + lease_seconds),
+    }  # fmt: skip
+    connection.execute(delete(leases).where(leases.c.id == run_id))
+    connection.execute(leases.insert().values(**values))
+
+
+def sync_deployment_limit(
+    connection: Connection, name: str, slots: int | None, now: float
+) -> None:
+    """Make ``deployment:<name>`` say what the deployment says (no limit: no row)."""
+    if slots is not None:
+        _ensure_slots(connection, DEPLOYMENT_PREFIX + name, slots, now)
+    else:
+        delete_limit(connection, DEPLOYMENT_PREFIX + name)
+
+
+def renew_run_slot(connection: Connection, run_id: str, now: float, lease_seconds: float) -> None:
+    statement = update(leases).where(leases.c.id == run_id)
+    connection.execute(statement.values(expires_at=from_epoch(now + lease_seconds)))
+
+
+def release_run_slot(connection: Connection, run_id: str) -> None:
+    connection.execute(delete(leases).where(leases.c.id == run_id))
+
+
+def _ensure_slots(connection: Connection, name: str, slots: int, now: float) -> None:
+    row = connection.execute(select(limits.c.slots).where(limits.c.name == name)).first()
+    if row is not None and row.slots == slots:
+        return
+    upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    moment = from_epoch(now)
+    statement = upsert(limits).values(name=name, slots=slots, created=moment, updated=moment)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"slots": slots, "updated": moment}
+        )
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------

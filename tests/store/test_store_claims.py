@@ -139,6 +139,35 @@ def test_a_deployment_runs_at_most_its_concurrency_limit(store: Store) -> None:
     assert store.claim_next_run("w5", NOW, deployment_limits=False) is not None
 
 
+def test_a_deployment_limit_is_a_concurrency_limit_with_leased_slots(store: Store) -> None:
+    now = time.time()  # real time here: read_limit shows the leases unexpired now
+    limited = promote(store, "limited", concurrency_limit=1)
+    for i in range(2):
+        schedule_run(store, limited, now - 100 + i)
+    (limit,) = store.list_limits()
+    assert (limit["name"], limit["slots"], limit["used"]) == ("deployment:limited", 1, 0)
+
+    first = store.claim_next_run("w1", now, lease_seconds=10)
+    assert first is not None
+    (lease,) = store.read_limit("deployment:limited")["leases"]
+    assert (lease["id"], lease["holder"]) == (first["id"], "w1")
+    assert store.claim_next_run("w2", now + 9) is None  # the slot is leased
+    assert store.heartbeat(first["id"], "w1", now + 9, lease_seconds=10)  # renewed to +19
+    assert store.claim_next_run("w2", now + 18) is None
+    # w1 died: no more beats. Its slot comes back when the lease runs out.
+    second = store.claim_next_run("w2", now + 20)
+    assert second is not None and second["id"] != first["id"]
+
+
+def test_a_deployment_limit_follows_the_deployment(store: Store) -> None:
+    promote(store, "nightly", concurrency_limit=2)
+    assert [(r["name"], r["slots"]) for r in store.list_limits()] == [("deployment:nightly", 2)]
+    promote(store, "nightly", concurrency_limit=3)
+    assert [r["slots"] for r in store.list_limits()] == [3]
+    promote(store, "nightly")  # no limit any more
+    assert store.list_limits() == []
+
+
 def test_heartbeats_and_dead_runs(store: Store) -> None:
     deployment = promote(store, "nightly")
     for _ in range(3):
