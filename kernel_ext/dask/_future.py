@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from kernel_ext import _states as states
+from kernel_ext._context import FlowRunContext
 from kernel_ext._errors import UnfinishedRun
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._runs import TaskRun
 from kernel_ext.dask._remote import RemoteOutcome
 
-__all__ = ["DaskTaskRunFuture", "resolve_all"]
+__all__ = ["DaskTaskRunFuture", "dask_wait", "resolve_all"]
 
 R = TypeVar("R")
 
@@ -26,11 +27,14 @@ R = TypeVar("R")
 class DaskTaskRunFuture(TaskRunFuture[R]):
     """The eventual outcome of one task run submitted to a Dask cluster."""
 
-    __slots__ = ("dask_future",)
+    __slots__ = ("_flow_ctx", "dask_future")
 
-    def __init__(self, task_run: TaskRun, dask_future: Any) -> None:
+    def __init__(
+        self, task_run: TaskRun, dask_future: Any, flow_ctx: FlowRunContext | None = None
+    ) -> None:
         super().__init__(task_run)
         self.dask_future = dask_future
+        self._flow_ctx = flow_ctx
 
     def done(self) -> bool:
         return self._final is not None or bool(self.dask_future.done())
@@ -38,10 +42,8 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
     def wait(self, timeout: float | None = None) -> None:
         if self._final is not None:
             return
-        from distributed import wait
-
         try:
-            wait([self.dask_future], timeout=timeout)
+            dask_wait([self.dask_future], timeout)
         except TimeoutError:
             pass
 
@@ -66,8 +68,13 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
         if self._final is not None:
             fn(self)
             return
+
+        def call(_: Any) -> None:
+            self._resolve()
+            fn(self)
+
         # Dask calls back on a thread of its own, where fetching the outcome is allowed.
-        self.dask_future.add_done_callback(lambda _: (self._resolve(), fn(self)))
+        self.dask_future.add_done_callback(call)
 
     @staticmethod
     def fetch_many(futures: Sequence[TaskRunFuture[Any]]) -> None:
@@ -80,7 +87,7 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
             try:
                 outcome = self.dask_future.result()
             except Exception as error:
-                self._settle(_crashed(self.task_run, error))
+                self._settle(_crashed(self.task_run, error, self.dask_future.client))
             else:
                 self._settle(outcome)
         assert self._final is not None
@@ -92,16 +99,31 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
         state = outcome.state if isinstance(outcome, RemoteOutcome) else outcome
         self.task_run.state = state
         self.task_run.end_time = state.timestamp
+        if self._flow_ctx is not None and state.is_completed():
+            # As the thread runner's engine does: passing this value on records an edge.
+            self._flow_ctx.link_result(state.data, self.task_run.id)
         self._finish(state)
 
 
-def _crashed(run: TaskRun, error: BaseException) -> states.State:
+def _crashed(run: TaskRun, error: BaseException, client: Any) -> states.State:
+    # Dask's serialisation errors carry a whole traceback in their text: keep one line.
+    reason = (str(error).strip().splitlines() or [""])[0]
     state = states.Crashed(
-        f"The Dask cluster lost this task run ({type(error).__name__}: {error}).", data=error
+        "The Dask cluster lost this task run or could not send back its outcome "
+        f"({type(error).__name__}: {reason}).",
+        data=error,
     )
     run.state = state
     run.end_time = state.timestamp
-    bus.emit(StateEvent(run, state))  # no worker will write it: the driver records it
+    # No worker will write it: the driver records it, after whatever the worker wrote
+    # (a run whose result cannot be sent ended Completed there), so it is the last state.
+    from kernel_ext.dask._remote import flush_worker_store
+
+    try:
+        client.run(flush_worker_store, on_error="ignore")
+    except Exception:  # the cluster is gone: nothing of it is still to be written
+        pass
+    bus.emit(StateEvent(run, state))
     return state
 
 
@@ -110,14 +132,23 @@ def resolve_all(futures: Sequence[TaskRunFuture[Any]]) -> None:
     pending = [f for f in futures if isinstance(f, DaskTaskRunFuture) and f._final is None]
     if len(pending) < 2:
         return
-    from distributed import wait
-
-    wait([f.dask_future for f in pending])
+    dask_wait([f.dask_future for f in pending])
     finished = [f for f in pending if f.dask_future.status == "finished"]
     if finished:
         client = finished[0].dask_future.client
-        outcomes = client.gather([f.dask_future for f in finished])
-        for future, outcome in zip(finished, outcomes, strict=True):
-            future._settle(outcome)
+        try:
+            outcomes = client.gather([f.dask_future for f in finished])
+        except Exception:
+            outcomes = None  # one that cannot be fetched: each on its own, below
+        if outcomes is not None:
+            for future, outcome in zip(finished, outcomes, strict=True):
+                future._settle(outcome)
     for future in pending:
-        future._resolve()  # the lost ones: Crashed
+        future._resolve()  # the lost ones (and any that could not be fetched): Crashed
+
+
+def dask_wait(futures: Sequence[Any], timeout: float | None = None) -> None:
+    """``distributed.wait`` (which has no annotations): until all are done or ``timeout``."""
+    from distributed import wait
+
+    wait(futures, timeout=timeout)  # type: ignore[no-untyped-call,unused-ignore]

@@ -1,11 +1,12 @@
 """The worker's side of a Dask task run: the same engine as on the thread runner.
 
-The driver sends each task run as its record (state Pending) and its arguments, plus two values it scattered once per flow run: the ``Task`` and a
-``RemoteContext`` (the flow run, the store settings, ``log_prints``). A worker process
-opens the store named by those settings, enters the flow run, and drives the task run
-with ``run_sync``/``run_async``: states, retries, timeouts, caching, persisted results and
-logs are the thread runner's, and its events are written by the worker's own store
-writer under the driver's flow run id.
+The driver sends each task run as its record (state Pending) and its arguments, plus
+two values it scattered once per flow run: the ``Task`` and a ``RemoteContext`` (the
+flow run, the store settings, ``log_prints``). A worker process opens the store named by
+those settings, enters the flow run, and drives the task run with ``run_sync`` or
+``run_async``: states, retries, timeouts, caching, persisted results and logs are the
+thread runner's, and its events are written by the worker's own store writer under the
+driver's flow run id.
 
 What travels back is a ``RemoteOutcome``: the final state (with the result) and which
 run it belongs to. It stays in the worker's memory until the driver, or a downstream
@@ -15,6 +16,7 @@ task on the cluster, asks for it.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from kernel_ext._tasks import Task
 
 __all__ = ["RemoteContext", "RemoteOutcome", "flush_worker_store", "run_remote"]
+
 
 @dataclass(slots=True, frozen=True)
 class RemoteContext:
@@ -99,7 +102,34 @@ def run_remote(
                 state = run_sync(engine, return_state=True)
         finally:
             flow_run_context.reset(token)
-    return RemoteOutcome(run.id, run.name, state)
+    return RemoteOutcome(run.id, run.name, _portable(state))
+
+
+def _portable(state: State) -> State:
+    """``state``, with an exception that would not survive the trip to the driver
+    replaced by a RuntimeError that names it (an exception whose ``__init__`` takes other
+    arguments than its message cannot be unpickled; one holding a lock cannot be pickled).
+
+    Otherwise the driver would get Dask's serialisation error instead of the run's
+    failure, for the whole ``map(...).result()``. The store already holds the original
+    type and traceback (written here). Results are not checked: that would serialise
+    every one of them, and they are meant to stay on the worker until asked for.
+    """
+    error = state.data
+    if state.is_completed() or not isinstance(error, BaseException):
+        return state
+    import cloudpickle
+
+    try:
+        pickle.loads(cloudpickle.dumps(error))
+    except Exception as problem:
+        substitute = RuntimeError(
+            f"{type(error).__name__}: {error} (the exception itself could not be sent from "
+            f"the Dask worker: {type(problem).__name__}: {problem})"
+        )
+        return State(state.type, state.name, state.message, substitute, state.details,
+                     state.timestamp)  # fmt: skip
+    return state
 
 
 def flush_worker_store() -> bool:

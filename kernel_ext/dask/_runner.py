@@ -35,7 +35,7 @@ from kernel_ext._errors import ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
 from kernel_ext._runs import TaskRun, TaskRunId
-from kernel_ext.dask._future import DaskTaskRunFuture
+from kernel_ext.dask._future import DaskTaskRunFuture, dask_wait
 from kernel_ext.dask._remote import RemoteContext, RemoteOutcome, flush_worker_store, run_remote
 
 if TYPE_CHECKING:
@@ -96,8 +96,10 @@ class DaskTaskRunner:
         self._contexts: dict[str, Any] = {}  # flow run id -> scattered RemoteContext
 
     def __repr__(self) -> str:
-        where = self.address or getattr(self.cluster_class, "__name__", self.cluster_class)
-        return f"DaskTaskRunner({where or 'LocalCluster'})"
+        cluster = self.cluster_class
+        if cluster is not None and not isinstance(cluster, str):
+            cluster = getattr(cluster, "__name__", repr(cluster))
+        return f"DaskTaskRunner({self.address or cluster or 'LocalCluster'})"
 
     @property
     def client(self) -> Any:
@@ -118,13 +120,12 @@ class DaskTaskRunner:
             _check_store_reachable(self.address)
             self._client = distributed.Client(self.address, **self.client_kwargs)
             return self
-        cluster_class = _load_class(self.cluster_class) if self.cluster_class else (
-            distributed.LocalCluster
+        cluster_class = (
+            _load_class(self.cluster_class) if self.cluster_class else distributed.LocalCluster
         )
         kwargs = self.cluster_kwargs
         if cluster_class is distributed.LocalCluster:
-            # No dashboard unless asked: two flows at once would race for its port.
-            kwargs = {"dashboard_address": None, **kwargs}
+            kwargs = _without_dashboard(kwargs)
         self._cluster = cluster_class(**kwargs)
         if self.adapt_kwargs:
             self._cluster.adapt(**self.adapt_kwargs)
@@ -141,9 +142,7 @@ class DaskTaskRunner:
             return
         try:
             if self._futures:
-                from distributed import wait
-
-                wait(self._futures)
+                dask_wait(self._futures)
                 # The workers' writers batch; make what they wrote durable before the
                 # flow run ends, as the thread runner's single writer does.
                 self._client.run(flush_worker_store)
@@ -206,7 +205,7 @@ class DaskTaskRunner:
             run_remote, runs, arg_lists, kwarg_lists, key=keys, pure=False, **shared
         )
         self._futures.extend(dask_futures)
-        return [DaskTaskRunFuture(r, f) for r, f in zip(runs, dask_futures, strict=True)]
+        return [DaskTaskRunFuture(r, f, flow_ctx) for r, f in zip(runs, dask_futures, strict=True)]
 
     def _require_client(self) -> Any:
         if self._client is None:
@@ -263,12 +262,24 @@ class DaskTaskRunner:
         return future
 
 
+def _without_dashboard(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """LocalCluster options with no dashboard unless asked: two flows at once would race
+    for its port. ``dashboard_address=None`` alone is not enough: the scheduler still
+    serves its HTTP routes on port 8787 (and warns when that is taken), so they go to a
+    free port on the loopback."""
+    kwargs = {"dashboard_address": None, **kwargs}
+    if kwargs["dashboard_address"] is None:
+        http = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+        kwargs["scheduler_kwargs"] = {**http, **(kwargs.get("scheduler_kwargs") or {})}
+    return kwargs
+
+
 def _is_this_machine(host: str) -> bool:
     if host in _LOOPBACK:
         return True
     import socket
 
-    import psutil  # a dependency of distributed
+    import psutil  # type: ignore[import-untyped,unused-ignore]  # a dependency of distributed
 
     try:
         address = socket.gethostbyname(host)
@@ -304,5 +315,3 @@ def _check_store_reachable(address: str) -> None:
         "to a PostgreSQL URL that every worker can reach (and TASKBOOK_RESULTS_URL to "
         "shared storage such as s3://...), or use a cluster on 127.0.0.1."
     )
-
-
