@@ -42,12 +42,14 @@ postgres:
 	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 		echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1
 
-## bench: runtime benchmarks, side by side with Prefect 3 (installed in .venv-bench)
+## bench: runtime and Dask benchmarks, side by side with Prefect 3 and prefect-dask
+## (installed in .venv-bench)
 bench:
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --upgrade pip
-	.venv-bench/bin/python -m pip install --quiet -e . 'prefect>=3,<4'
+	.venv-bench/bin/python -m pip install --quiet -e '.[dask]' 'prefect>=3,<4' prefect-dask
 	.venv-bench/bin/python bench/runtime.py
+	.venv-bench/bin/python bench/on_dask.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache
