@@ -169,3 +169,17 @@ def test_quickstart_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "fetched 12 readings from station-7" in text
     assert "published" in text
     assert "Deployment quickstart is at version 1" in text
+
+
+def test_scale_out_notebook(kernel_env: Path) -> None:
+    notebook = execute(NOTEBOOKS / "scale_out.ipynb", kernel_env)
+    assert "Traceback" not in outputs_text(notebook)
+    (run,) = read_store(kernel_env)
+    assert (run["flow_name"], run["state"]) == ("survey", "Completed")
+    names = sorted(t["name"] for t in run["task_runs"])
+    assert names == sorted([f"geocode-{i}" for i in range(8)] + [f"score-{i}" for i in range(8)])
+    assert {t["state"] for t in run["task_runs"]} == {"Completed"}
+    # The geocoder's limit of 2 held: never three of its runs at once.
+    spans = [(t["start_time"], t["end_time"]) for t in run["task_runs"] if t["name"][:3] == "geo"]
+    for start, _ in spans:
+        assert sum(1 for s, e in spans if s <= start < e) <= 2
