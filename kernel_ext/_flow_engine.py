@@ -104,12 +104,11 @@ class FlowRunEngine:
 
     def succeed(self, value: Any) -> None:
         # Resolve returned futures before the runner closes: a Dask runner's results live
-        # on its cluster. Then wait for every other submitted task run.
+        # on its cluster. Then wait for every other submitted task run. (A Ctrl-C while
+        # resolving goes to interrupt(), which abandons the runner instead of waiting.)
         resolver = _Resolver()
-        try:
-            value = resolver.visit(value)
-        finally:
-            self.runner.__exit__(None, None, None)
+        value = resolver.visit(value)
+        self.runner.__exit__(None, None, None)
         if resolver.failed is not None:
             label, state = resolver.failed
             self.state = states.Failed(

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from kernel_ext._runs import TaskRun, TaskRunId
@@ -66,6 +66,11 @@ class TaskRunFuture(Generic[R]):
         assert self._final is not None
         return self._final.result(raise_on_failure=raise_on_failure)  # type: ignore[no-any-return]
 
+    @staticmethod
+    def fetch_many(futures: Sequence[TaskRunFuture[Any]]) -> None:
+        """Fetch the outcomes of ``futures`` in one go, where that saves round trips (a
+        remote runner's futures override this); in-process ones have theirs already."""
+
     def add_done_callback(self, fn: Callable[[TaskRunFuture[R]], None]) -> None:
         with _callback_lock:
             if self._final is None:
@@ -90,9 +95,7 @@ class TaskRunFutureList(list[TaskRunFuture[R]]):
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> list[R]:
         if self and timeout is None:
-            fetch_many = getattr(type(self[0]), "fetch_many", None)
-            if fetch_many is not None:  # one round trip for the whole list (Dask)
-                fetch_many(self)
+            type(self[0]).fetch_many(self)  # one round trip for the whole list (Dask)
         return [f.result(timeout, raise_on_failure) for f in self]
 
 

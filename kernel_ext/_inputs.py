@@ -89,6 +89,8 @@ class _Resolver:
         if type(value) in (list, tuple, set, frozenset):
             return type(value)(self.visit(v) for v in value)
         if isinstance(value, TaskRunFutureList):
+            if value:
+                type(value[0]).fetch_many(value)  # one round trip (Dask), not one each
             return [self.visit(v) for v in value]
         if type(value) is dict:
             return {self.visit(k): self.visit(v) for k, v in value.items()}

@@ -2,15 +2,18 @@
 tagged task runs.
 
 A ``Lease`` holds the slots it took until released. While held, one daemon thread per
-process (``_Renewer``) renews every lease in one update each ``lease_seconds / 3``; a
-process that dies stops renewing, and its slots come back when the lease expires.
+process (``_Renewer``) renews the leases every ``lease_seconds / 3``, one update per store;
+a process that dies stops renewing, and its slots come back when the leases expire.
 
 Waiting polls the store with capped exponential backoff and jitter: no connection is
-held open while waiting, and a freed slot is seen within half a second.
+held open while waiting, and a freed slot is seen within half a second. Async callers
+wait in a thread (``acquire_in_thread``); if they are cancelled meanwhile, whatever the
+thread still takes is given back at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -28,8 +31,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "Lease",
+    "acquire_in_thread",
     "acquire_slots",
+    "check_names",
     "forget_limit_names",
+    "holder_label",
     "limited_tags",
     "wait_for_rate",
 ]
@@ -39,6 +45,10 @@ _MAX_POLL = 0.5
 _NAMES_TTL = 2.0  # how stale the set of limited tags may be (a new limit applies after it)
 
 _log = logging.getLogger("taskbook.limits")
+
+
+class _Stopped(Exception):
+    """The waiter was cancelled (its coroutine); stop polling."""
 
 
 class Lease:
@@ -52,11 +62,32 @@ class Lease:
             _renewer.add(self)
 
     def release(self) -> None:
+        """Give the slots back. Never raises: if the store cannot be reached, the slots
+        come back when their leases expire (and the error is logged)."""
         if self.store is None or not self.lease_ids:
             return
         _renewer.discard(self)
         ids, self.lease_ids = self.lease_ids, []
-        self.store.release_leases(ids)
+        try:
+            self.store.release_leases(ids)
+        except Exception:
+            _log.exception(
+                "Could not give back %d concurrency slot(s); they come back when their "
+                "lease expires (within %g s).", len(ids), self.lease_seconds,
+            )  # fmt: skip
+
+
+def check_names(names: str | Sequence[str]) -> list[str]:
+    """``names`` as a list of limit names, or a ConfigurationError saying what is wrong."""
+    items = [names] if isinstance(names, str) else names
+    if not isinstance(items, (list, tuple)) or not items or not all(
+        isinstance(n, str) and n.strip() for n in items
+    ):
+        raise ConfigurationError(
+            f"Limit names must be a name or a list of names, e.g. 'openai' or ['gpu', 'db'];"
+            f" got {names!r}."
+        )
+    return list(items)
 
 
 def acquire_slots(
@@ -67,18 +98,21 @@ def acquire_slots(
     strict: bool = False,
     holder: str | None = None,
     on_wait: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Lease:
     """Wait until ``occupy`` slots of every limit in ``names`` are free, then take them.
 
     Names with no concurrency limit are skipped (with a warning, once per name), or raise
     ``ConfigurationError`` if ``strict``. ``on_wait(name)`` is called once, the first
-    time a full limit makes the caller wait.
+    time a full limit makes the caller wait. Setting ``stop`` ends the wait.
     """
-    _check(occupy, lease_seconds)
+    _check_occupy(occupy)
+    _check_number("lease_duration", lease_seconds)
+    _check_timeout(timeout_seconds)
     from kernel_ext.store import get_store
 
     store = get_store()
-    label = holder or _holder()
+    label = holder or holder_label()
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     attempt = 0
     while True:
@@ -90,7 +124,8 @@ def acquire_slots(
         if attempt == 0 and on_wait is not None:
             on_wait(full)
         attempt += 1
-        _sleep(attempt, deadline, f"no slot of limit {full!r} came free", full)
+        delay = min(_MAX_POLL, 0.01 * 2**attempt) * random.uniform(0.5, 1.0)
+        _sleep_for(delay, deadline, _slot_timeout(full), stop)
 
 
 def wait_for_rate(
@@ -100,11 +135,14 @@ def wait_for_rate(
     burst: int | None = None,
     timeout_seconds: float | None = None,
     strict: bool = False,
+    stop: threading.Event | None = None,
 ) -> None:
     """Wait until each rate limit in ``names`` allows ``occupy`` more starts, and count
     them. ``per_second`` (and ``burst``) create or change the limits' rate."""
-    if occupy < 1:
-        raise ConfigurationError(f"occupy must be 1 or more, got {occupy}.")
+    _check_occupy(occupy)
+    if per_second is not None:
+        _check_number("per_second", per_second)
+    _check_timeout(timeout_seconds)
     from kernel_ext.store import get_store
 
     store = get_store()
@@ -117,7 +155,29 @@ def wait_for_rate(
                 break
             if wait == 0.0:
                 break
-            _sleep_for(wait, deadline, f"rate limit {name!r} did not allow a start", name)
+            # Jitter, so waiters that were told the same time do not all ask at once.
+            _sleep_for(wait * random.uniform(1.0, 1.2), deadline, _rate_timeout(name), stop)
+
+
+async def acquire_in_thread(take: Callable[[threading.Event], Lease | None]) -> Lease | None:
+    """Run ``take(stop)`` in a thread without blocking the event loop; if the awaiting
+    coroutine is cancelled, stop the wait and give back what the thread still took."""
+    stop = threading.Event()
+    future = asyncio.ensure_future(asyncio.to_thread(take, stop))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        stop.set()
+        future.add_done_callback(_release_outcome)
+        raise
+
+
+def _release_outcome(future: asyncio.Future[Lease | None]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    lease = future.result()
+    if lease is not None:
+        threading.Thread(target=lease.release, name="taskbook-release", daemon=True).start()
 
 
 def limited_tags(tags: Sequence[str]) -> list[str]:
@@ -133,20 +193,13 @@ def forget_limit_names() -> None:
     _names_cache.invalidate()
 
 
-# --- internals ----------------------------------------------------------------------------
-
-
-def _check(occupy: int, lease_seconds: float) -> None:
-    if isinstance(occupy, bool) or not isinstance(occupy, int) or occupy < 1:
-        raise ConfigurationError(f"occupy must be a whole number of slots ≥ 1, got {occupy!r}.")
-    if not lease_seconds > 0:
-        raise ConfigurationError(f"lease_seconds must be more than 0, got {lease_seconds!r}.")
-
-
-def _holder() -> str:
+def holder_label(run_label: str | None = None) -> str:
+    """Who holds a slot, as ``taskbook limits show`` lists it: host, pid and run."""
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    if run_label is not None:
+        return f"{where} {run_label}"
     from kernel_ext._context import current_flow_run, task_run_context
 
-    where = f"{socket.gethostname()}:{os.getpid()}"
     task_ctx = task_run_context.get()
     if task_ctx is not None:
         return f"{where} task run {task_ctx.task_run.name}"
@@ -154,6 +207,26 @@ def _holder() -> str:
     if flow_ctx is not None:
         return f"{where} flow run {flow_ctx.flow_run.name}"
     return where
+
+
+# --- internals ----------------------------------------------------------------------------
+
+
+def _check_occupy(occupy: int) -> None:
+    if isinstance(occupy, bool) or not isinstance(occupy, int) or occupy < 1:
+        raise ConfigurationError(f"occupy must be a whole number of slots ≥ 1, got {occupy!r}.")
+
+
+def _check_number(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}.")
+
+
+def _check_timeout(value: float | None) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0
+    ):
+        raise ConfigurationError(f"timeout_seconds must be a number ≥ 0, got {value!r}.")
 
 
 def _missing(names: Sequence[str], strict: bool, kind: str) -> None:
@@ -166,30 +239,41 @@ def _missing(names: Sequence[str], strict: bool, kind: str) -> None:
         message = f"There is no {what} named {name!r}; create one with {how}."
         if strict:
             raise ConfigurationError(message)
-        if (kind, name) not in _warned_pairs:
-            _warned_pairs.add((kind, name))
+        if (kind, name) not in _warned:
+            _warned.add((kind, name))
             _log.warning("%s Going on without it.", message)
 
 
-_warned_pairs: set[tuple[str, str]] = set()
+_warned: set[tuple[str, str]] = set()
 
 
-def _sleep(attempt: int, deadline: float | None, what: str, name: str) -> None:
-    delay = min(_MAX_POLL, 0.01 * 2**attempt) * random.uniform(0.5, 1.0)
-    _sleep_for(delay, deadline, what, name)
+def _slot_timeout(name: str) -> str:
+    return (
+        f"No slot of concurrency limit {name!r} came free in time. See who holds it with "
+        f"`taskbook limits show {name}`, raise it with `taskbook limits set {name} N`, or "
+        "pass a longer timeout_seconds."
+    )
 
 
-def _sleep_for(delay: float, deadline: float | None, what: str, name: str) -> None:
+def _rate_timeout(name: str) -> str:
+    return (
+        f"Rate limit {name!r} did not allow a start in time. Pass a longer timeout_seconds, "
+        f"or raise the rate with `taskbook limits set {name} --per-second N`."
+    )
+
+
+def _sleep_for(
+    delay: float, deadline: float | None, message: str, stop: threading.Event | None
+) -> None:
     if deadline is not None:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ConcurrencySlotTimeout(
-                f"Gave up waiting: {what} within the timeout. See who holds it with "
-                f"`taskbook limits show {name}`, raise it with `taskbook limits set {name} "
-                "N`, or pass a longer timeout_seconds."
-            )
+        if remaining <= 0 or delay > remaining + _MAX_POLL:
+            raise ConcurrencySlotTimeout(message)  # waiting cannot help any more
         delay = min(delay, remaining)
-    time.sleep(delay)
+    if stop is None:
+        time.sleep(delay)
+    elif stop.wait(delay):
+        raise _Stopped
 
 
 class _NamesCache:
@@ -230,6 +314,7 @@ class _Renewer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._period = float("inf")
+        self._lost: dict[tuple[int, float], int] = {}
 
     def add(self, lease: Lease) -> None:
         with self._lock:
@@ -248,8 +333,9 @@ class _Renewer:
         with self._lock:
             self._leases.pop(id(lease), None)
 
-    def holds(self, lease: Lease) -> bool:
-        return id(lease) in self._leases
+    def reset_after_fork(self) -> None:
+        # A forked child holds none of its parent's slots and has no renewer thread.
+        self.__init__()  # type: ignore[misc]
 
     def _loop(self) -> None:
         while True:
@@ -263,23 +349,36 @@ class _Renewer:
                 continue
             with self._lock:
                 held = list(self._leases.values())
-            for lease in held:
-                self._renew(lease)
+            self._renew(held)
 
-    def _renew(self, lease: Lease) -> None:
-        ids = list(lease.lease_ids)
-        if not ids or lease.store is None:
-            return
+    def _renew(self, held: list[Lease]) -> None:
+        """One update per store and lease length, for every lease held."""
+        groups: dict[tuple[int, float], list[Lease]] = {}
+        for lease in held:
+            if lease.store is not None and lease.lease_ids:
+                groups.setdefault((id(lease.store), lease.lease_seconds), []).append(lease)
+        for (_, seconds), group in groups.items():
+            self._renew_group(group, seconds)
+
+    def _renew_group(self, group: list[Lease], seconds: float) -> None:
+        ids = [i for lease in group for i in lease.lease_ids]
+        store = group[0].store
+        assert store is not None
         try:
-            renewed = lease.store.renew_leases(ids, lease.lease_seconds)
+            renewed = store.renew_leases(ids, seconds)
         except Exception:
             _log.exception("Could not renew concurrency slots; retrying")
             return
-        if renewed < len(ids) and self.holds(lease):
+        lost = len(ids) - renewed
+        key = (id(store), seconds)
+        if lost > self._lost.get(key, 0) and any(id(lease) in self._leases for lease in group):
             _log.warning(
-                "%d concurrency slot(s) held here had expired or were reset; the work "
-                "goes on without them.", len(ids) - renewed,
+                "%d concurrency slot(s) held here had expired or were reset; the work goes "
+                "on without them.", lost,
             )  # fmt: skip
+        self._lost[key] = lost  # warn when more are lost, not at every renewal
 
 
 _renewer = _Renewer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renewer.reset_after_fork)

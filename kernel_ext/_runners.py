@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kernel_ext._errors import ConfigurationError
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kernel_ext._context import FlowRunContext
     from kernel_ext._futures import TaskRunFuture
     from kernel_ext._runs import TaskRun
+    from kernel_ext._tasks import Task
 
 __all__ = ["RemoteTaskRunner", "TaskRunner", "ThreadPoolTaskRunner"]
 
@@ -43,7 +44,6 @@ class TaskRunner(Protocol):
     ) -> None: ...
 
 
-@runtime_checkable
 class RemoteTaskRunner(Protocol):
     """A runner whose task runs execute in other processes (e.g. ``DaskTaskRunner``).
 
@@ -54,7 +54,7 @@ class RemoteTaskRunner(Protocol):
 
     def submit_task_runs(
         self,
-        task: Any,
+        task: Task[Any, Any],
         calls: Sequence[tuple[TaskRun, tuple[Any, ...], dict[str, Any]]],
         wait_for: Any,
         flow_ctx: FlowRunContext,

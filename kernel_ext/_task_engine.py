@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._hashing import hash_text
 from kernel_ext._inputs import resolve_inputs
+from kernel_ext._limits import acquire_in_thread
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
 from kernel_ext._timeouts import call_with_timeout
 
@@ -155,17 +157,20 @@ class TaskRunEngine:
         self._finish(states.Cached(f"Cached result from {_ago(hit.created)}", hit.value, details))
         return True
 
-    def take_tag_slots(self) -> Lease | None:
+    def take_tag_slots(self, stop: threading.Event | None = None) -> Lease | None:
         """Hold a slot of each concurrency limit named by one of the run's tags (waiting
-        in AwaitingConcurrencySlot while they are full); None when no tag is limited."""
+        in AwaitingConcurrencySlot while they are full); None when no tag is limited.
+
+        The slots are held until the run ends, retries included."""
         if not self.run.tags:
             return None
-        from kernel_ext._limits import acquire_slots, limited_tags
+        from kernel_ext._limits import acquire_slots, holder_label, limited_tags
 
         names = limited_tags(self.run.tags)
         if not names:
             return None
-        return acquire_slots(names, 1, on_wait=self._awaiting_slot)
+        holder = holder_label(f"task run {self.run.name}")
+        return acquire_slots(names, 1, holder=holder, on_wait=self._awaiting_slot, stop=stop)
 
     def _awaiting_slot(self, name: str) -> None:
         message = f"Waiting for a free slot of concurrency limit {name!r}"
@@ -359,7 +364,7 @@ async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
 
 async def _attempts_async(engine: TaskRunEngine) -> None:
     if engine.prepare():
-        lease = await asyncio.to_thread(engine.take_tag_slots) if engine.run.tags else None
+        lease = await acquire_in_thread(engine.take_tag_slots) if engine.run.tags else None
         try:
             await _loop_async(engine)
         finally:

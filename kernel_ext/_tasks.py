@@ -290,7 +290,8 @@ def _remote_runner(flow_ctx: FlowRunContext | None) -> RemoteTaskRunner | None:
     if flow_ctx is None:
         return None
     runner = flow_ctx.task_runner
-    return runner if isinstance(runner, RemoteTaskRunner) else None
+    # An attribute check, not isinstance: a runtime-checkable Protocol costs ~10 µs.
+    return runner if getattr(runner, "submit_task_runs", None) is not None else None  # type: ignore[return-value]
 
 
 def _submit(

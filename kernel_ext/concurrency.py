@@ -12,67 +12,78 @@ A limit is a name in the store. The same name also bounds the task runs *tagged*
 it: with ``taskbook limits set openai 4``, at most four runs of ``@task(tags=["openai"])``
 run at once, in all kernels, workers and Dask workers that share the store; the others
 wait in state ``AwaitingConcurrencySlot``. Slots are leases that their holder renews, so
-a process that dies gives its slots back within ``lease_seconds`` (30 s by default).
+a process that dies gives its slots back within ``lease_duration`` (30 s by default).
 
 A name with no limit in the store lets the caller through, with a warning once per name
 (``strict=True`` raises instead), so a notebook runs before anyone has set its limits.
-Both forms work in ``async`` code too (``async with concurrency(...)``,
-``await rate_limit_async(...)``); waiting then happens off the event loop.
+Both work in ``async`` code too (``async with concurrency(...)``,
+``await rate_limit_async(...)``); waiting then happens off the event loop, and a
+cancelled wait takes nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from collections.abc import Sequence
 from types import TracebackType
 
-from kernel_ext._limits import DEFAULT_LEASE_SECONDS, Lease, acquire_slots, wait_for_rate
+from kernel_ext._limits import (
+    DEFAULT_LEASE_SECONDS,
+    Lease,
+    acquire_in_thread,
+    acquire_slots,
+    check_names,
+    wait_for_rate,
+)
 
-__all__ = ["concurrency", "rate_limit", "rate_limit_async"]
+__all__ = ["Concurrency", "concurrency", "rate_limit", "rate_limit_async"]
 
 
-def _names(names: str | Sequence[str]) -> list[str]:
-    return [names] if isinstance(names, str) else list(names)
+class Concurrency:
+    """A block holding ``occupy`` slots of each named limit while it runs.
 
-
-class concurrency:  # named like Prefect's context manager
-    """Hold ``occupy`` slots of each limit in ``names`` for the duration of the block.
-
-    Waits for free slots (up to ``timeout_seconds``, then ``ConcurrencySlotTimeout``);
-    all limits are taken at once or not at all, so two blocks taking the same limits in
-    another order cannot deadlock.
+    Safe to enter again, nested or from several threads: each entry takes its own slots
+    and each exit gives back one entry's worth.
     """
 
     def __init__(
         self,
-        names: str | Sequence[str],
-        occupy: int = 1,
-        timeout_seconds: float | None = None,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        strict: bool = False,
+        names: list[str],
+        occupy: int,
+        timeout_seconds: float | None,
+        lease_duration: float,
+        strict: bool,
     ) -> None:
-        self.names = _names(names)
+        self.names = names
         self.occupy = occupy
         self.timeout_seconds = timeout_seconds
-        self.lease_seconds = lease_seconds
+        self.lease_duration = lease_duration
         self.strict = strict
-        self._lease: Lease | None = None
+        self._held: list[Lease] = []
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"concurrency({self.names!r}, occupy={self.occupy})"
 
-    def _acquire(self) -> None:
-        self._lease = acquire_slots(
-            self.names, self.occupy, self.timeout_seconds, self.lease_seconds, self.strict
-        )
+    def _take(self, stop: threading.Event | None = None) -> Lease:
+        return acquire_slots(
+            self.names, self.occupy, self.timeout_seconds, self.lease_duration, self.strict,
+            stop=stop,
+        )  # fmt: skip
+
+    def _hold(self, lease: Lease | None) -> None:
+        if lease is not None:
+            with self._lock:
+                self._held.append(lease)
 
     def _release(self) -> None:
-        lease, self._lease = self._lease, None
+        with self._lock:
+            lease = self._held.pop() if self._held else None
         if lease is not None:
             lease.release()
 
-    def __enter__(self) -> concurrency:
-        self._acquire()
+    def __enter__(self) -> Concurrency:
+        self._hold(self._take())
         return self
 
     def __exit__(
@@ -83,8 +94,8 @@ class concurrency:  # named like Prefect's context manager
     ) -> None:
         self._release()
 
-    async def __aenter__(self) -> concurrency:
-        await asyncio.to_thread(self._acquire)
+    async def __aenter__(self) -> Concurrency:
+        self._hold(await acquire_in_thread(self._take))
         return self
 
     async def __aexit__(
@@ -93,7 +104,27 @@ class concurrency:  # named like Prefect's context manager
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        import asyncio
+
         await asyncio.to_thread(self._release)
+
+
+def concurrency(
+    names: str | Sequence[str],
+    occupy: int = 1,
+    timeout_seconds: float | None = None,
+    lease_duration: float = DEFAULT_LEASE_SECONDS,
+    strict: bool = False,
+) -> Concurrency:
+    """Hold ``occupy`` slots of each limit in ``names`` for the duration of the block
+    (``with`` or ``async with``).
+
+    Waits for free slots (up to ``timeout_seconds``, then ``ConcurrencySlotTimeout``);
+    all limits are taken at once or not at all, so two blocks taking the same limits in
+    another order cannot deadlock. ``lease_duration``: how soon the slots come back if
+    this process dies while holding them.
+    """
+    return Concurrency(check_names(names), occupy, timeout_seconds, lease_duration, strict)
 
 
 def rate_limit(
@@ -110,7 +141,7 @@ def rate_limit(
     ``rate_limit("openai", per_second=5)`` works with no setup; ``burst`` lets that
     many starts through at once after a quiet spell (default 1: evenly spaced).
     """
-    wait_for_rate(_names(names), occupy, per_second, burst, timeout_seconds, strict)
+    wait_for_rate(check_names(names), occupy, per_second, burst, timeout_seconds, strict)
 
 
 async def rate_limit_async(
@@ -122,6 +153,9 @@ async def rate_limit_async(
     strict: bool = False,
 ) -> None:
     """``rate_limit`` for ``async`` code: waits without blocking the event loop."""
-    await asyncio.to_thread(
-        wait_for_rate, _names(names), occupy, per_second, burst, timeout_seconds, strict
-    )
+    checked = check_names(names)
+
+    def take(stop: threading.Event) -> None:
+        wait_for_rate(checked, occupy, per_second, burst, timeout_seconds, strict, stop)
+
+    await acquire_in_thread(take)

@@ -8,6 +8,7 @@ runs on the cluster receive it from the worker that holds it, never through the 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -23,11 +24,13 @@ __all__ = ["DaskTaskRunFuture", "dask_wait", "resolve_all"]
 
 R = TypeVar("R")
 
+_settle_lock = threading.Lock()
+
 
 class DaskTaskRunFuture(TaskRunFuture[R]):
     """The eventual outcome of one task run submitted to a Dask cluster."""
 
-    __slots__ = ("_flow_ctx", "dask_future")
+    __slots__ = ("_flow_ctx", "_settling", "dask_future")
 
     def __init__(
         self, task_run: TaskRun, dask_future: Any, flow_ctx: FlowRunContext | None = None
@@ -35,6 +38,7 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
         super().__init__(task_run)
         self.dask_future = dask_future
         self._flow_ctx = flow_ctx
+        self._settling = False
 
     def done(self) -> bool:
         return self._final is not None or bool(self.dask_future.done())
@@ -83,19 +87,31 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
 
     def _resolve(self) -> states.State:
         """Fetch the outcome once; a task Dask itself lost (worker died) is Crashed."""
-        if self._final is None:
+        if self._claim():
             try:
-                outcome = self.dask_future.result()
+                outcome: RemoteOutcome | states.State = self.dask_future.result()
             except Exception as error:
-                self._settle(_crashed(self.task_run, error, self.dask_future.client))
-            else:
-                self._settle(outcome)
+                outcome = _crashed(self.task_run, error, self.dask_future.client)
+            self._apply(outcome)
+        self._done.wait()  # settled here, or by another thread that claimed it first
         assert self._final is not None
         return self._final
 
     def _settle(self, outcome: RemoteOutcome | states.State) -> None:
-        if self._final is not None:
-            return
+        """Settle with an outcome fetched elsewhere (a gather), unless already settled."""
+        if self._claim():
+            self._apply(outcome)
+
+    def _claim(self) -> bool:
+        """Whether this thread settles the future: Dask's callback thread and the caller
+        may both try."""
+        with _settle_lock:
+            if self._final is not None or self._settling:
+                return False
+            self._settling = True
+            return True
+
+    def _apply(self, outcome: RemoteOutcome | states.State) -> None:
         state = outcome.state if isinstance(outcome, RemoteOutcome) else outcome
         self.task_run.state = state
         self.task_run.end_time = state.timestamp
@@ -113,8 +129,6 @@ def _crashed(run: TaskRun, error: BaseException, client: Any) -> states.State:
         f"({type(error).__name__}: {reason}).",
         data=error,
     )
-    run.state = state
-    run.end_time = state.timestamp
     # No worker will write it: the driver records it, after whatever the worker wrote
     # (a run whose result cannot be sent ended Completed there), so it is the last state.
     from kernel_ext.dask._remote import flush_worker_store
@@ -123,8 +137,29 @@ def _crashed(run: TaskRun, error: BaseException, client: Any) -> states.State:
         client.run(flush_worker_store, on_error="ignore")
     except Exception:  # the cluster is gone: nothing of it is still to be written
         pass
+    _adopt_recorded(run)
+    run.state = state
+    run.end_time = state.timestamp
     bus.emit(StateEvent(run, state))
     return state
+
+
+def _adopt_recorded(run: TaskRun) -> None:
+    """Take what the worker recorded (start, attempts, cache key), so that the driver's
+    row update does not overwrite it with the blanks of its own copy."""
+    from kernel_ext._durability import ensure_store
+
+    try:
+        recorded = ensure_store().read_task_run(run.id)
+    except Exception:  # never written (lost before it started), or the store is away
+        return
+    run.run_count = max(run.run_count, int(recorded.get("run_count") or 0))
+    run.cache_key = run.cache_key or recorded.get("cache_key")
+    if run.start_time is None and recorded.get("start_time"):
+        from datetime import datetime
+
+        run.start_time = datetime.fromisoformat(recorded["start_time"]).timestamp()
+    run.persisted = True
 
 
 def resolve_all(futures: Sequence[TaskRunFuture[Any]]) -> None:

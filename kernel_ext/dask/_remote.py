@@ -16,7 +16,10 @@ task on the cluster, asks for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +82,11 @@ def run_remote(
     from kernel_ext.store import get_store
 
     args, kwargs = _revive(args), _revive(kwargs)
-    with _settings.override(**context.settings):
+    with _gate.enter(context.settings), _settings.override(**context.settings):
         get_store()  # subscribed to this process's events before the first one
-        # Task runs submitted from inside this one stay on this worker.
-        flow_ctx = FlowRunContext(
-            None, context.flow_run, ThreadPoolTaskRunner(1), context.log_prints
-        )
+        # Task runs submitted from inside this one stay on this worker, and end with it.
+        nested = ThreadPoolTaskRunner()
+        flow_ctx = FlowRunContext(None, context.flow_run, nested, context.log_prints)
         if task.resolve_log_prints(flow_ctx):
             from kernel_ext._logging import install_print_capture
 
@@ -96,13 +98,45 @@ def run_remote(
             if run.state is not None:
                 bus.emit(StateEvent(run, run.state))
             engine = TaskRunEngine(task, run, args, kwargs, _revive(wait_for), None, run.upstream)
-            if task.is_async:
-                state = asyncio.run(run_async(engine, return_state=True))
-            else:
-                state = run_sync(engine, return_state=True)
+            with nested:
+                if task.is_async:
+                    state = asyncio.run(run_async(engine, return_state=True))
+                else:
+                    state = run_sync(engine, return_state=True)
         finally:
             flow_run_context.reset(token)
     return RemoteOutcome(run.id, run.name, _portable(state))
+
+
+class _SettingsGate:
+    """One store at a time in a worker process.
+
+    Settings (and so the store) are per process, while a worker's threads may run task
+    runs of several flow runs at once. Runs of flows that use the same settings run
+    together; a run of a flow that uses another store waits until they are done, so no
+    event goes to the wrong store.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._settings: dict[str, str] | None = None
+        self._active = 0
+
+    @contextlib.contextmanager
+    def enter(self, settings: dict[str, str]) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: self._active == 0 or self._settings == settings)
+            self._settings = settings
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._active -= 1
+                self._condition.notify_all()
+
+
+_gate = _SettingsGate()
 
 
 def _portable(state: State) -> State:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["DaskTaskRunner", "require_distributed"]
 
 Call = tuple[TaskRun, tuple[Any, ...], dict[str, Any]]
-_SMALL = (int, float, bool, str, type(None), complex)
+_SMALL = (int, float, bool, type(None), complex)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
@@ -124,8 +124,10 @@ class DaskTaskRunner:
             _load_class(self.cluster_class) if self.cluster_class else distributed.LocalCluster
         )
         kwargs = self.cluster_kwargs
-        if cluster_class is distributed.LocalCluster:
+        if isinstance(cluster_class, type) and issubclass(cluster_class, distributed.LocalCluster):
             kwargs = _without_dashboard(kwargs)
+        else:  # a cluster of other machines (Kubernetes, SLURM, ...)
+            _check_store_reachable(None)
         self._cluster = cluster_class(**kwargs)
         if self.adapt_kwargs:
             self._cluster.adapt(**self.adapt_kwargs)
@@ -145,7 +147,7 @@ class DaskTaskRunner:
                 dask_wait(self._futures)
                 # The workers' writers batch; make what they wrote durable before the
                 # flow run ends, as the thread runner's single writer does.
-                self._client.run(flush_worker_store)
+                _flush_workers(self._client)
         finally:
             self._close()
 
@@ -218,7 +220,7 @@ class DaskTaskRunner:
     def _prepare(self, value: Any, upstream: list[TaskRunId]) -> Any:
         """The argument as Dask should receive it: futures of this cluster stay futures."""
         kind = type(value)
-        if kind in _SMALL:
+        if kind in _SMALL or (kind is str and len(value) < self.scatter_threshold):
             return value
         if isinstance(value, TaskRunFuture):
             if value.task_run.id not in upstream:
@@ -302,15 +304,33 @@ def _load_class(spec: str | Callable[..., Any]) -> Callable[..., Any]:
         ) from error
 
 
-def _check_store_reachable(address: str) -> None:
+def _flush_workers(client: Any) -> None:
+    """Every worker commits what its store writer still holds; a worker that cannot (its
+    store is unreachable, or it died) is reported, not hidden."""
+    from kernel_ext._logging import engine_logger
+
+    answers = client.run(flush_worker_store, on_error="return")
+    for worker, answer in answers.items():
+        if isinstance(answer, BaseException):
+            engine_logger().error(
+                "Dask worker %s could not save its task runs' states: %s: %s",
+                worker, type(answer).__name__, answer,
+            )  # fmt: skip
+
+
+def _check_store_reachable(address: str | None) -> None:
     """Workers on other machines cannot write to this machine's SQLite file."""
     from kernel_ext import _settings
 
-    host = urlparse(address if "://" in address else f"tcp://{address}").hostname or ""
-    if not _settings.store_url().startswith("sqlite") or _is_this_machine(host):
+    if not _settings.store_url().startswith("sqlite"):
         return
+    if address is not None:
+        host = urlparse(address if "://" in address else f"tcp://{address}").hostname or ""
+        if _is_this_machine(host):
+            return
+    where = f"at {address}" if address is not None else "that this cluster class starts"
     raise ConfigurationError(
-        f"The Dask cluster at {address} may run on other machines, but the store is a "
+        f"The Dask cluster {where} may run on other machines, but the store is a "
         "SQLite file on this one, which its workers cannot reach. Set TASKBOOK_STORE_URL "
         "to a PostgreSQL URL that every worker can reach (and TASKBOOK_RESULTS_URL to "
         "shared storage such as s3://...), or use a cluster on 127.0.0.1."

@@ -35,6 +35,7 @@ from kernel_ext.store._deployment_runs import BUSY, append_history
 from kernel_ext.store._limits import (
     deployment_has_room,
     deployment_slots_used,
+    has_run_slot,
     hold_run_slot,
     renew_run_slot,
 )
@@ -94,8 +95,8 @@ def heartbeat(
     lease_seconds: float = LEASE_SECONDS,
 ) -> bool:
     """Record that ``worker_id`` still executes the run (and renew its slot); False if the
-    run is no longer its own or already final (e.g. marked Crashed meanwhile): the worker
-    should stop."""
+    run is no longer its own or already final (e.g. marked Crashed meanwhile), or lost
+    its deployment slot to another run: the worker should stop."""
     statement = (
         update(flow_runs)
         .where(flow_runs.c.id == run_id, flow_runs.c.worker_id == worker_id)
@@ -103,9 +104,23 @@ def heartbeat(
         .values(heartbeat_at=from_epoch(now))
     )
     alive = bool(connection.execute(statement).rowcount == 1)
-    if alive:
-        renew_run_slot(connection, run_id, now, lease_seconds)
-    return alive
+    if not alive or renew_run_slot(connection, run_id, now, lease_seconds):
+        return alive
+    if not has_run_slot(connection, run_id):
+        return True  # its deployment has no limit (or had none when it was claimed)
+    # Its slot expired (beats stalled longer than the lease) and may have gone to another
+    # run: take one again if there is room, else the run must stop.
+    row = connection.execute(
+        select(deployments.c.name, deployments.c.concurrency_limit)
+        .select_from(flow_runs.join(deployments, deployments.c.id == flow_runs.c.deployment_id))
+        .where(flow_runs.c.id == run_id)
+    ).first()
+    if row is None or row.concurrency_limit is None:
+        return True
+    if not deployment_has_room(connection, row.name, row.concurrency_limit, now):
+        return False
+    hold_run_slot(connection, row.name, run_id, worker_id, now, lease_seconds)
+    return True
 
 
 def find_dead_runs(connection: Connection, now: float, grace_seconds: float) -> list[Record]:

@@ -17,6 +17,7 @@ A deployment is named by its name or its id wherever one is asked for.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -159,6 +160,7 @@ def delete_deployment(connection: Connection, name_or_id: str) -> Record:
     for table in (deployment_versions, schedules):
         connection.execute(delete(table).where(table.c.deployment_id == deployment_id))
     connection.execute(delete(deployments).where(deployments.c.id == deployment_id))
+    sync_deployment_limit(connection, record["name"], None, time.time())
     record["deleted_runs"] = deleted.rowcount
     return record
 

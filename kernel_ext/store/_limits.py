@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
@@ -44,6 +44,7 @@ __all__ = [
     "delete_limit",
     "deployment_has_room",
     "deployment_slots_used",
+    "has_run_slot",
     "hold_run_slot",
     "limit_names",
     "list_limits",
@@ -72,26 +73,34 @@ def set_limit(
     burst: int | None,
     now: float,
 ) -> Record:
-    """Create limit ``name`` or change it; leases already held are kept."""
+    """Create limit ``name`` or replace its slots and rate; leases already held are kept.
+
+    A changed rate starts afresh (the backlog of the old rate is dropped).
+    """
     _check_limit(name, slots, per_second, burst)
     moment = from_epoch(now)
     values: dict[str, Any] = {"slots": slots, "per_second": per_second, "updated": moment}
     if burst is not None:
         values["burst"] = burst
-    changed = connection.execute(update(limits).where(limits.c.name == name).values(**values))
-    if changed.rowcount == 0:
-        connection.execute(limits.insert().values(name=name, created=moment, **values))
+    row = connection.execute(select(limits.c.per_second).where(limits.c.name == name)).first()
+    if row is not None and row.per_second != per_second:
+        values["next_free_at"] = None
+    _upsert(connection, name, values, moment)
     return read_limit(connection, name, now)
 
 
 def delete_limit(connection: Connection, name: str) -> bool:
+    # The limit row first, as every taker locks it: then the leases (no deadlock).
+    found = bool(_lock_limits(connection, [name]))
     connection.execute(delete(leases).where(leases.c.limit_name == name))
-    return bool(connection.execute(delete(limits).where(limits.c.name == name)).rowcount)
+    connection.execute(delete(limits).where(limits.c.name == name))
+    return found
 
 
 def reset_limit(connection: Connection, name: str, now: float) -> Record:
     """Give back every slot of ``name`` (its holders keep running, unbounded)."""
-    _find(connection, name)
+    if not _lock_limits(connection, [name]):
+        _find(connection, name)  # raises
     connection.execute(delete(leases).where(leases.c.limit_name == name))
     connection.execute(update(limits).where(limits.c.name == name).values(next_free_at=None))
     return read_limit(connection, name, now)
@@ -151,6 +160,8 @@ def take_slots(
     found = _lock_limits(connection, sorted(set(names)))
     bounded = [row for row in found if row.slots is not None]
     unbounded = sorted(set(names) - {row.name for row in bounded})
+    if not bounded:
+        return [], unbounded, None
     for row in bounded:
         if occupy > row.slots:
             raise ConfigurationError(
@@ -160,6 +171,7 @@ def take_slots(
             )
         if _used(connection, row.name, moment) + occupy > row.slots:
             return [], unbounded, row.name
+    _forget_expired(connection, [row.name for row in bounded], moment)
     expires = from_epoch(now + lease_seconds)
     ids = []
     for row in bounded:
@@ -171,7 +183,6 @@ def take_slots(
             )
         )  # fmt: skip
         ids.append(lease_id)
-    _forget_expired(connection, [row.name for row in bounded], moment)
     return ids, unbounded, None
 
 
@@ -214,6 +225,12 @@ def take_rate(
     if not rows or rows[0].per_second is None:
         return None
     row = rows[0]
+    if occupy > row.burst:
+        raise ConfigurationError(
+            f"Asked for {occupy} starts at once under rate limit {name!r}, whose burst is "
+            f"{row.burst}: it could never be granted. Ask for fewer, or raise the burst with "
+            f"`taskbook limits set {name} --per-second {row.per_second:g} --burst {occupy}`."
+        )
     interval = 1.0 / float(row.per_second)
     tolerance = (int(row.burst) - 1) * interval
     due = max(now, float(row.next_free_at.timestamp()) if row.next_free_at else now)
@@ -235,7 +252,7 @@ def deployment_slots_used(deployment_name: Any, moment: datetime) -> Any:
     """A scalar subquery: the slots of ``deployment:<name>`` leased at ``moment``."""
     return (
         select(func.coalesce(func.sum(leases.c.slots), 0))
-        .where(leases.c.limit_name == DEPLOYMENT_PREFIX + deployment_name)
+        .where(leases.c.limit_name == literal(DEPLOYMENT_PREFIX).concat(deployment_name))
         .where(leases.c.expires_at > moment)
         .scalar_subquery()
     )
@@ -272,9 +289,16 @@ def sync_deployment_limit(
         delete_limit(connection, DEPLOYMENT_PREFIX + name)
 
 
-def renew_run_slot(connection: Connection, run_id: str, now: float, lease_seconds: float) -> None:
-    statement = update(leases).where(leases.c.id == run_id)
-    connection.execute(statement.values(expires_at=from_epoch(now + lease_seconds)))
+def renew_run_slot(connection: Connection, run_id: str, now: float, lease_seconds: float) -> bool:
+    """Extend the run's unexpired slot; False if it has none (expired, or never had)."""
+    statement = update(leases).where(leases.c.id == run_id, leases.c.expires_at > from_epoch(now))
+    renewed = connection.execute(statement.values(expires_at=from_epoch(now + lease_seconds)))
+    return bool(renewed.rowcount)
+
+
+def has_run_slot(connection: Connection, run_id: str) -> bool:
+    """Whether the run holds (or held, now expired) a deployment slot."""
+    return connection.scalar(select(leases.c.id).where(leases.c.id == run_id)) is not None
 
 
 def release_run_slot(connection: Connection, run_id: str) -> None:
@@ -283,16 +307,16 @@ def release_run_slot(connection: Connection, run_id: str) -> None:
 
 def _ensure_slots(connection: Connection, name: str, slots: int, now: float) -> None:
     row = connection.execute(select(limits.c.slots).where(limits.c.name == name)).first()
-    if row is not None and row.slots == slots:
-        return
+    if row is None or row.slots != slots:
+        moment = from_epoch(now)
+        _upsert(connection, name, {"slots": slots, "updated": moment}, moment)
+
+
+def _upsert(connection: Connection, name: str, values: dict[str, Any], moment: datetime) -> None:
+    """Insert or update a limit row in one statement: two first uses cannot collide."""
     upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    moment = from_epoch(now)
-    statement = upsert(limits).values(name=name, slots=slots, created=moment, updated=moment)
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["name"], set_={"slots": slots, "updated": moment}
-        )
-    )
+    statement = upsert(limits).values(name=name, created=moment, **values)
+    connection.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -301,19 +325,25 @@ def _ensure_slots(connection: Connection, name: str, slots: int, now: float) -> 
 def _check_limit(
     name: str, slots: int | None, per_second: float | None, burst: int | None
 ) -> None:
-    if not name or not name.strip():
+    if not isinstance(name, str) or not name.strip():
         raise ConfigurationError("A limit needs a name, e.g. `taskbook limits set openai 4`.")
     if slots is None and per_second is None:
         raise ConfigurationError(
             f"Limit {name!r} needs a number of slots or a rate (--per-second), or both."
         )
-    if slots is not None and (isinstance(slots, bool) or slots < 0):
-        raise ConfigurationError(f"The slots of limit {name!r} must be 0 or more, got {slots}.")
-    if per_second is not None and not per_second > 0:
+    if slots is not None and (isinstance(slots, bool) or not isinstance(slots, int) or slots < 0):
         raise ConfigurationError(
-            f"The rate of limit {name!r} must be more than 0 per second, got {per_second}."
+            f"The slots of limit {name!r} must be a whole number, 0 or more, got {slots!r}."
         )
-    if burst is not None and burst < 1:
+    if per_second is not None and (
+        isinstance(per_second, bool) or not isinstance(per_second, (int, float))
+        or not per_second > 0
+    ):
+        raise ConfigurationError(
+            f"The rate of limit {name!r} must be a number more than 0 per second, got "
+            f"{per_second!r}."
+        )
+    if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst < 1):
         raise ConfigurationError(f"The burst of limit {name!r} must be 1 or more, got {burst}.")
 
 

@@ -25,25 +25,39 @@ def limits() -> None:
 @click.argument("name")
 @click.argument("slots", type=click.IntRange(min=0), required=False)
 @click.option("--per-second", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Also (or only) a rate: at most this many starts per second.")
+              help="A rate: at most this many starts per second.")
 @click.option("--burst", type=click.IntRange(min=1), default=None,
               help="Starts let through at once after a quiet spell (default 1).")
+@click.option("--no-slots", is_flag=True, help="Drop the limit's slots (keep its rate).")
+@click.option("--no-rate", is_flag=True, help="Drop the limit's rate (keep its slots).")
 @json_option
 def set_limit(
-    name: str, slots: int | None, per_second: float | None, burst: int | None, as_json: bool
-) -> None:
-    """Create or change limit NAME: at most SLOTS holders at once.
+    name: str, slots: int | None, per_second: float | None, burst: int | None,
+    no_slots: bool, no_rate: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Create or change limit NAME: at most SLOTS holders at once, and/or a rate.
+
+    What is not given keeps its current value.
 
     \b
     Examples:
       taskbook limits set openai 4                 # 4 task runs tagged openai at once
-      taskbook limits set openai 4 --per-second 5  # ... and at most 5 starts a second
+      taskbook limits set openai --per-second 5    # ... and at most 5 starts a second
       taskbook limits set search --per-second 2    # a rate only
+      taskbook limits set openai --no-rate         # back to 4 at once, no rate
     """
     from kernel_ext._limits import forget_limit_names
     from kernel_ext.store import get_store
 
-    record = get_store().set_limit(name, slots, per_second, burst)
+    _refuse_deployment_limit(name)
+    store = get_store()
+    current = next((r for r in store.list_limits() if r["name"] == name), None)
+    if current is not None:
+        slots = None if no_slots else (current["slots"] if slots is None else slots)
+        per_second = None if no_rate else (
+            current["per_second"] if per_second is None else per_second
+        )
+    record = store.set_limit(name, slots, per_second, burst)
     forget_limit_names()
     if as_json:
         echo_json(record)
@@ -109,6 +123,7 @@ def delete_limit(name: str, as_json: bool) -> None:
     from kernel_ext._limits import forget_limit_names
     from kernel_ext.store import get_store
 
+    _refuse_deployment_limit(name)
     if not get_store().delete_limit(name):
         raise ConfigurationError(
             f"There is no limit named {name!r}; list them with `taskbook limits ls`."
@@ -118,6 +133,18 @@ def delete_limit(name: str, as_json: bool) -> None:
         echo_json({"name": name, "deleted": True})
         return
     click.echo(f"Deleted limit {name!r}.")
+
+
+def _refuse_deployment_limit(name: str) -> None:
+    from kernel_ext._errors import ConfigurationError
+    from kernel_ext.store._limits import DEPLOYMENT_PREFIX
+
+    if name.startswith(DEPLOYMENT_PREFIX):
+        deployment = name[len(DEPLOYMENT_PREFIX):]
+        raise ConfigurationError(
+            f"{name!r} follows deployment {deployment!r}; change it with `taskbook deploy "
+            f"NOTEBOOK --name {deployment} --concurrency N` (without --concurrency: no limit)."
+        )
 
 
 def _describe(record: dict[str, Any]) -> str:

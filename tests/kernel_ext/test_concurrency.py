@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ KILLED_HOLDER = textwrap.dedent(
     from kernel_ext.concurrency import concurrency
 
     lease, hold_for = float(sys.argv[1]), float(sys.argv[2])
-    block = concurrency("db", lease_seconds=lease, strict=True)
+    block = concurrency("db", lease_duration=lease, strict=True)
     block.__enter__()
     print("held", flush=True)
     time.sleep(hold_for)
@@ -199,6 +200,55 @@ def test_a_block_with_several_limits_takes_them_all(home: Path) -> None:
                 pass
         assert [r["used"] for r in store.list_limits()] == [1, 1]  # b was not taken alone
     assert [r["used"] for r in store.list_limits()] == [0, 0]
+
+
+def test_a_block_can_be_entered_again_and_gives_back_each_entry(home: Path) -> None:
+    store = get_store()
+    store.set_limit("gpu", 3)
+    block = concurrency("gpu")
+    with block:
+        with block:
+            assert store.read_limit("gpu")["used"] == 2
+        assert store.read_limit("gpu")["used"] == 1
+    assert store.read_limit("gpu")["used"] == 0
+
+
+def test_a_cancelled_async_wait_takes_no_slot(home: Path) -> None:
+    store = get_store()
+    store.set_limit("g1", 1)
+
+    async def main() -> None:
+        with concurrency("g1"):  # held by this thread while the coroutine waits
+            waiter = asyncio.ensure_future(_hold_async("g1"))
+            await asyncio.sleep(0.3)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        await asyncio.sleep(1.0)  # the waiting thread sees the cancel, takes nothing
+
+    asyncio.run(main())
+    assert store.read_limit("g1")["used"] == 0
+
+
+async def _hold_async(name: str) -> None:
+    async with concurrency(name):
+        await asyncio.sleep(10)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: concurrency(None), "Limit names"),  # type: ignore[arg-type]
+        (lambda: concurrency([]), "Limit names"),
+        (lambda: concurrency("db", lease_duration="30").__enter__(), "lease_duration"),  # type: ignore[arg-type]
+        (lambda: concurrency("db", timeout_seconds=-1).__enter__(), "timeout_seconds"),
+        (lambda: rate_limit("api", per_second="5"), "per_second"),  # type: ignore[arg-type]
+        (lambda: rate_limit("api", occupy=1.5, per_second=5), "occupy"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_arguments_get_a_message(home: Path, call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        call()
 
 
 def test_unknown_limits_pass_or_raise_when_strict(home: Path) -> None:

@@ -566,6 +566,8 @@ def test_a_result_that_cannot_travel_crashes_only_its_own_run(
     assert [r["state"] for r in runs] == ["Completed", "Crashed"]
     # The worker wrote Completed; the driver's Crashed comes after it, not before.
     assert states_of(get_store(), runs[1]["id"]) == ["Pending", "Running", "Completed", "Crashed"]
+    # The driver's Crashed keeps what the worker recorded of the run.
+    assert runs[1]["run_count"] == 1 and runs[1]["start_time"] is not None
 
 
 # --- caching and logs ----------------------------------------------------------------------

@@ -42,12 +42,30 @@ def test_set_list_show_reset_and_delete(tmp_path: Path) -> None:
     assert names == ["search"]
 
 
+def test_set_changes_only_what_is_given(tmp_path: Path) -> None:
+    def limit() -> tuple[int | None, float | None]:
+        (record,) = json.loads(taskbook(tmp_path, "limits", "ls", "--json").stdout)
+        return record["slots"], record["per_second"]
+
+    taskbook(tmp_path, "limits", "set", "openai", "4")
+    taskbook(tmp_path, "limits", "set", "openai", "--per-second", "5")
+    assert limit() == (4, 5.0)
+    taskbook(tmp_path, "limits", "set", "openai", "2")
+    assert limit() == (2, 5.0)
+    taskbook(tmp_path, "limits", "set", "openai", "--no-rate")
+    assert limit() == (2, None)
+    taskbook(tmp_path, "limits", "set", "openai", "--per-second", "1", "--no-slots")
+    assert limit() == (None, 1.0)
+
+
 def test_errors_say_what_to_do(tmp_path: Path) -> None:
     cases = [
         (["limits", "set", "x"], "needs a number of slots or a rate"),
         (["limits", "delete", "nope"], "taskbook limits ls"),
         (["limits", "show", "nope"], "taskbook limits set nope N"),
         (["limits", "set", "x", "2", "--per-second", "0"], "--per-second"),
+        (["limits", "set", "deployment:nightly", "2"], "--name nightly --concurrency N"),
+        (["limits", "delete", "deployment:nightly"], "taskbook deploy"),
     ]
     for args, message in cases:
         done = taskbook(tmp_path, *args, check=False)

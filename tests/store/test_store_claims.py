@@ -157,6 +157,20 @@ def test_a_deployment_limit_is_a_concurrency_limit_with_leased_slots(store: Stor
     # w1 died: no more beats. Its slot comes back when the lease runs out.
     second = store.claim_next_run("w2", now + 20)
     assert second is not None and second["id"] != first["id"]
+    # w1 was only slow: its beat finds its slot taken, so its run must stop.
+    assert store.heartbeat(first["id"], "w1", now + 21, lease_seconds=10) is False
+    assert store.heartbeat(second["id"], "w2", now + 21, lease_seconds=10) is True
+
+
+def test_a_run_whose_slot_expired_takes_it_again_if_there_is_room(store: Store) -> None:
+    now = time.time()
+    limited = promote(store, "limited", concurrency_limit=1)
+    schedule_run(store, limited, now - 100)
+    run = store.claim_next_run("w1", now, lease_seconds=5)
+    assert run is not None
+    assert store.heartbeat(run["id"], "w1", now + 30, lease_seconds=60)  # late, but no rival
+    (lease,) = store.read_limit("deployment:limited")["leases"]
+    assert lease["id"] == run["id"]
 
 
 def test_a_deployment_limit_follows_the_deployment(store: Store) -> None:

@@ -30,8 +30,10 @@ def test_a_limit_is_created_changed_listed_and_deleted(store: Store) -> None:
     ("slots", "per_second", "burst", "message"),
     [
         (None, None, None, "needs a number of slots or a rate"),
-        (-1, None, None, "must be 0 or more"),
+        (-1, None, None, "0 or more, got -1"),
+        ("4", None, None, "whole number"),
         (2, 0.0, None, "more than 0 per second"),
+        (2, "5", None, "a number more than 0"),
         (2, 1.0, 0, "burst of limit"),
     ],
 )
@@ -116,3 +118,61 @@ def test_a_rate_keeps_the_slots_of_its_limit(store: Store) -> None:
     store.set_limit("openai", 4)
     assert store.take_rate("openai", per_second=2.0) == 0.0
     assert store.read_limit("openai")["slots"] == 4
+
+
+def test_more_starts_at_once_than_the_burst_is_an_error(store: Store) -> None:
+    with pytest.raises(ConfigurationError, match="could never be granted"):
+        store.take_rate("x", occupy=2, per_second=5.0)  # burst 1
+
+
+def test_a_new_rate_drops_the_backlog_of_the_old_one(store: Store) -> None:
+    for _ in range(3):
+        store.take_rate("api", per_second=0.01)  # the next start is due in 100 s
+    assert store.take_rate("api", per_second=100.0) == 0.0
+
+
+def test_first_uses_racing_to_create_a_rate_all_succeed(store: Store) -> None:
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        try:
+            store.take_rate("fresh", per_second=1000.0, burst=8)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [r["name"] for r in store.list_limits()] == ["fresh"]
+
+
+def test_reset_and_delete_run_while_others_take_slots(store: Store) -> None:
+    """Reset and delete lock the limit first, as takers do: no deadlock, no lost rows."""
+    store.set_limit("db", 2)
+    now = time.time()
+    store.take_slots(["db"], 1, "dead", 1, now=now - 10)  # an expired lease to clean up
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def take_and_release() -> None:
+        while not stop.is_set():
+            try:
+                ids, _, _ = store.take_slots(["db"], 1, "busy", 30)
+                store.release_leases(ids)
+            except BaseException as error:
+                errors.append(error)
+                return
+
+    threads = [threading.Thread(target=take_and_release) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for _ in range(10):
+        store.reset_limit("db")
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.delete_limit("db") is True

@@ -199,3 +199,17 @@ def test_0004_downgrades_to_0003_and_back(store: Store) -> None:
     assert current_revision(engine) == SCHEMA_REVISION
     assert store.list_limits() == []
     engine.dispose()
+
+
+def test_0004_gives_running_deployment_runs_their_slots(store: Store) -> None:
+    deployment = promote(store, "limited", concurrency_limit=2)
+    running = schedule_run(store, deployment, slot_key="s:1")
+    assert running is not None
+    store.set_run_state(running["id"], "RUNNING", "Running")
+    engine = create_store_engine(store.url)
+    _migrate_to(engine, "0003", downgrade=True)
+    _migrate_to(engine, "head")
+    engine.dispose()
+    record = store.read_limit("deployment:limited")
+    assert (record["slots"], record["used"]) == (2, 1)
+    assert [lease["id"] for lease in record["leases"]] == [running["id"]]

@@ -5,12 +5,15 @@ Revises: 0003
 Create Date: 2026-12-01
 
 Written out rather than imported from the current tables, like 0001. Two new tables;
-nothing existing changes.
+nothing existing changes. A deployment's ``concurrency_limit`` becomes the limit
+``deployment:<name>``, and its runs already Pending, Running or Cancelling get their slots,
+so the limit holds across the upgrade.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -53,6 +56,48 @@ def upgrade() -> None:
     op.create_index(
         "ix_concurrency_leases_expires_at", "concurrency_leases", ["expires_at"]
     )
+
+
+    _backfill_deployment_limits()
+
+
+def _backfill_deployment_limits() -> None:
+    bind = op.get_bind()
+    now = datetime.now(UTC)
+    if bind.dialect.name == "sqlite":  # naive UTC text, as the tables' type stores it
+        now = now.replace(tzinfo=None)
+    deployments = sa.table(
+        "deployments", sa.column("id"), sa.column("name"), sa.column("concurrency_limit")
+    )
+    runs = sa.table(
+        "flow_runs", sa.column("id"), sa.column("deployment_id"), sa.column("state_type"),
+        sa.column("worker_id"),
+    )  # fmt: skip
+    limited = bind.execute(
+        sa.select(deployments).where(deployments.c.concurrency_limit.is_not(None))
+    ).all()
+    if not limited:
+        return
+    op.bulk_insert(
+        sa.table("concurrency_limits", *(sa.column(c) for c in (
+            "name", "slots", "burst", "created", "updated"))),
+        [{"name": f"deployment:{d.name}", "slots": d.concurrency_limit, "burst": 1,
+          "created": now, "updated": now} for d in limited],
+    )  # fmt: skip
+    names = {d.id: d.name for d in limited}
+    busy = bind.execute(
+        sa.select(runs).where(
+            runs.c.deployment_id.in_(list(names)),
+            runs.c.state_type.in_(["PENDING", "RUNNING", "CANCELLING"]),
+        )
+    ).all()
+    op.bulk_insert(
+        sa.table("concurrency_leases", *(sa.column(c) for c in (
+            "id", "limit_name", "slots", "holder", "acquired_at", "expires_at"))),
+        [{"id": r.id, "limit_name": f"deployment:{names[r.deployment_id]}", "slots": 1,
+          "holder": r.worker_id or "(before the upgrade)", "acquired_at": now,
+          "expires_at": now + timedelta(seconds=60)} for r in busy],
+    )  # fmt: skip
 
 
 def downgrade() -> None:
