@@ -36,7 +36,10 @@ def inc(x: int) -> int:
 def _cluster() -> Any:
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+    return LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    )
 
 
 def case_dask(tasks: int) -> dict[str, float]:

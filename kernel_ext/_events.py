@@ -13,7 +13,7 @@ from typing import NamedTuple, Union
 from kernel_ext._runs import FlowRun, TaskRun
 from kernel_ext._states import State
 
-__all__ = ["Event", "EventBus", "LogEvent", "ResultEvent", "StateEvent", "bus"]
+__all__ = ["Event", "EventBus", "LogEvent", "ResultEvent", "RunsSubmitted", "StateEvent", "bus"]
 
 
 class StateEvent(NamedTuple):
@@ -44,7 +44,17 @@ class ResultEvent(NamedTuple):
     expiration: float | None
 
 
-Event = Union[StateEvent, LogEvent, ResultEvent]
+class RunsSubmitted(NamedTuple):
+    """Task runs handed to other processes (Dask workers), still Pending here.
+
+    For the live graph only: the store skips it, as the process that executes each run
+    writes its states.
+    """
+
+    runs: tuple[TaskRun, ...]
+
+
+Event = Union[StateEvent, LogEvent, ResultEvent, RunsSubmitted]
 Subscriber = Callable[[Event], None]
 
 

@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 
 from kernel_ext._context import FlowRunContext
 from kernel_ext._errors import ConfigurationError
+from kernel_ext._events import RunsSubmitted, bus
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
 from kernel_ext._runs import TaskRun, TaskRunId
@@ -207,6 +208,7 @@ class DaskTaskRunner:
             run_remote, runs, arg_lists, kwarg_lists, key=keys, pure=False, **shared
         )
         self._futures.extend(dask_futures)
+        bus.emit(RunsSubmitted(tuple(runs)))
         return [DaskTaskRunFuture(r, f, flow_ctx) for r, f in zip(runs, dask_futures, strict=True)]
 
     def _require_client(self) -> Any:

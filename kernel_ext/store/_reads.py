@@ -43,6 +43,7 @@ __all__ = [
     "flow_runs_query",
     "list_flow_runs",
     "list_orphan_task_runs",
+    "list_task_runs",
     "lookup_result",
     "read_flow_run",
     "read_history",
@@ -70,13 +71,18 @@ def read_flow_run(connection: Connection, run_id: str) -> Record:
     record = find_flow_run(connection, run_id)
     if record is None:
         raise run_not_found("flow run", run_id)
+    record["task_runs"] = list_task_runs(connection, run_id)
+    return record
+
+
+def list_task_runs(connection: Connection, flow_run_id: str) -> list[Record]:
+    """The task runs of a flow run, oldest first (none if it is unknown)."""
     query = (
         select(task_runs)
-        .where(task_runs.c.flow_run_id == run_id)
+        .where(task_runs.c.flow_run_id == flow_run_id)
         .order_by(task_runs.c.created, task_runs.c.id)
     )
-    record["task_runs"] = [_task_run(r) for r in connection.execute(query).mappings()]
-    return record
+    return [_task_run(r) for r in connection.execute(query).mappings()]
 
 
 def find_flow_run(connection: Connection, run_id: str) -> Record | None:

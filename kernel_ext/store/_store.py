@@ -130,6 +130,11 @@ class Store(DeploymentApi, LimitsApi):
         """A flow run with its ``task_runs`` in creation order; ``RunNotFound`` if none."""
         return self._read(_reads.read_flow_run, run_id)
 
+    def list_task_runs(self, flow_run_id: str) -> list[dict[str, Any]]:
+        """The task runs of a flow run as committed now, even before the flow run's own
+        row is (those that Dask workers wrote, say)."""
+        return self._read(_reads.list_task_runs, flow_run_id)
+
     def read_task_run(self, run_id: str) -> dict[str, Any]:
         """A task run; ``RunNotFound`` if none has this id."""
         return self._read(_reads.read_task_run, run_id)

@@ -6,6 +6,11 @@ for the rare flow run event, checks whether the followed run just ended. A daemo
 drains the deque at most every ``interval`` seconds, aggregates the graph and pushes it.
 The final push happens on the engine's thread, as the flow run ends: inside the cell
 that ran it, so papermill and nbclient record the finished graph in the notebook.
+
+Task runs handed to other processes (Dask workers) announce themselves once
+(``RunsSubmitted``); their states come from the store, where the workers write them,
+re-read while any is unfinished (at most every ``_REMOTE_EVERY`` s, longer for big maps)
+and once more for the final push.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from kernel_ext._events import Event, StateEvent, bus
+from kernel_ext._events import Event, RunsSubmitted, StateEvent, bus
 from kernel_ext._runs import FlowRun, TaskRun
 from kernel_ext._states import FINAL_TYPES
 from kernel_ext.widgets._aggregate import build_payload, flow_summary
@@ -28,6 +33,7 @@ _log = logging.getLogger("taskbook.widgets")
 
 Push = Callable[[GraphPayload], None]
 _TICK = 1.0  # seconds between redraws when only the durations changed
+_REMOTE_EVERY = 1.0  # seconds between reads of remote task runs (per 10,000 of them)
 
 
 class LiveFeed:
@@ -50,6 +56,8 @@ class LiveFeed:
         self._names: dict[str, str] = {}  # what is kept of them once the run has ended
         self._dirty = True
         self._pushed_at = 0.0
+        self._remote: set[str] = set()  # ids of task runs that other processes execute
+        self._remote_read_at = 0.0
         self._unsubscribe = bus.subscribe(self._subscriber())
         self._thread = threading.Thread(target=self._loop, name="taskbook-run-graph", daemon=True)
         self._thread.start()
@@ -112,6 +120,7 @@ class LiveFeed:
                 return
             self._drain()
             now = time.monotonic()
+            self._read_remote(now, final)
             if not (self._dirty or final or self._ticking(now)):
                 return
             payload = self._payload(final)
@@ -143,6 +152,9 @@ class LiveFeed:
                 event = popleft()
             except IndexError:  # cleared by a close() on another thread meanwhile
                 break
+            if type(event) is RunsSubmitted:
+                changed = self._add_remote(event.runs) or changed
+                continue
             if type(event) is not StateEvent:
                 continue
             run = event.run
@@ -154,6 +166,35 @@ class LiveFeed:
                 self._flow_run = run
                 changed = True
         self._dirty = self._dirty or changed
+
+    def _add_remote(self, submitted: tuple[TaskRun, ...]) -> bool:
+        added = False
+        for run in submitted:
+            if run.flow_run_id == self.flow_run_id:
+                self._runs.setdefault(run.id, run)
+                self._remote.add(run.id)
+                added = True
+        return added
+
+    def _read_remote(self, now: float, final: bool) -> None:
+        """Refresh the remote task runs from the store (their workers write there)."""
+        if not self._remote or self.flow_run_id is None:
+            return
+        every = _REMOTE_EVERY * max(1.0, len(self._remote) / 10_000)
+        if not final and now - self._remote_read_at < every:
+            return
+        self._remote_read_at = now
+        from kernel_ext.store import get_store
+        from kernel_ext.widgets._aggregate import task_run_of_record
+
+        finished = set()
+        for record in get_store().list_task_runs(self.flow_run_id):
+            if record["id"] in self._remote:
+                run = self._runs[record["id"]] = task_run_of_record(record)
+                self._dirty = True
+                if run.state is not None and run.state.is_final():
+                    finished.add(run.id)
+        self._remote -= finished  # final: no need to read them again
 
     def _ticking(self, now: float) -> bool:
         """Durations grow while the flow run is running: redraw now and then for them."""

@@ -172,7 +172,9 @@ async def async_square(x: int) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None,
+        # No HTTP on the default port 8787 either: another cluster may hold it.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     ) as local:
         yield local
 
@@ -718,3 +720,26 @@ def test_without_distributed_creating_the_runner_says_how_to_install_it() -> Non
 def test_configuration_errors(taskbook_harness: Path, make: Callable[[], Any], match: str) -> None:
     with pytest.raises(ConfigurationError, match=match):
         make()
+
+
+def test_the_live_graph_draws_task_runs_that_ran_on_workers(
+    taskbook_harness: Path, runner: DaskTaskRunner
+) -> None:
+    pytest.importorskip("anywidget")
+    from kernel_ext.widgets import RunGraph
+
+    graph = RunGraph.for_next_flow_run(interval=0.05)
+    payloads: list[dict[str, Any]] = []
+    graph.observe(lambda change: payloads.append(change["new"]), names="graph")
+
+    def pipeline() -> int:
+        return sum(square.map(range(30)).result())
+
+    assert on(runner, pipeline)() == sum(x * x for x in range(30))
+    final = graph.graph
+    assert final["final"] is True and final["task_runs"] == 30
+    (group,) = final["nodes"]  # more than 20 runs of one task: one group node
+    assert (group["name"], group["count"], group["done"]) == ("square", 30, 30)
+    assert group["counts"] == {"Completed": 30}
+    # Before the end the map was already drawn, from the driver's announcement.
+    assert any(p["task_runs"] == 30 and not p["final"] for p in payloads)
