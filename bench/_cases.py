@@ -78,14 +78,16 @@ def run_cases(name: str) -> dict[str, float]:
     sequential(SEQUENTIAL)
     figures["sequential_us_per_task"] = (time.perf_counter() - started) / SEQUENTIAL * 1e6
 
-    started = time.perf_counter()
-    mapped(MAPPED)
-    figures["map_tasks_per_s"] = MAPPED / (time.perf_counter() - started)
-
     cached_run(CACHED)  # fills the cache
     started = time.perf_counter()
     cached_run(CACHED)
     figures["cached_rerun_ms"] = (time.perf_counter() - started) * 1e3
+
+    # Last: 10,000 task runs leave Prefect's local server busy (and answering 503, its
+    # SQLite file locked) for a while after the flow returns.
+    started = time.perf_counter()
+    mapped(MAPPED)
+    figures["map_tasks_per_s"] = MAPPED / (time.perf_counter() - started)
     return figures
 
 
