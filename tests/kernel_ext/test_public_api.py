@@ -38,3 +38,19 @@ def test_errors_share_one_root() -> None:
         error = getattr(_errors, name)
         assert issubclass(error, (_errors.TaskbookError, _errors.TaskbookSignal)), name
     assert not issubclass(_errors.TaskbookSignal, Exception)
+
+
+def test_the_scale_out_modules_pin_their_names_too() -> None:
+    import kernel_ext.concurrency
+    import kernel_ext.dask
+
+    assert sorted(kernel_ext.concurrency.__all__) == [
+        "Concurrency", "concurrency", "rate_limit", "rate_limit_async",
+    ]  # fmt: skip
+    assert kernel_ext.dask.__all__ == ["DaskTaskRunner"]
+
+
+def test_importing_the_dask_module_does_not_import_dask() -> None:
+    code = "import sys, kernel_ext.dask, kernel_ext.concurrency; print('distributed' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
