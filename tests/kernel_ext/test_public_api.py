@@ -51,6 +51,9 @@ def test_the_scale_out_modules_pin_their_names_too() -> None:
 
 
 def test_importing_the_dask_module_does_not_import_dask() -> None:
-    code = "import sys, kernel_ext.dask, kernel_ext.concurrency; print('distributed' in sys.modules)"
+    code = (
+        "import sys, kernel_ext.dask, kernel_ext.concurrency\n"
+        "print('distributed' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
