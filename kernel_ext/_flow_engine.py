@@ -107,7 +107,12 @@ class FlowRunEngine:
         # on its cluster. Then wait for every other submitted task run. (A Ctrl-C while
         # resolving goes to interrupt(), which abandons the runner instead of waiting.)
         resolver = _Resolver()
-        value = resolver.visit(value)
+        try:
+            value = resolver.visit(value)
+        except Exception as error:  # e.g. a set of unhashable results; the run fails
+            self.runner.__exit__(None, None, None)
+            self.state = _failed_state(error)
+            return
         self.runner.__exit__(None, None, None)
         if resolver.failed is not None:
             label, state = resolver.failed

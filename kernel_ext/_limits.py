@@ -6,9 +6,9 @@ process (``_Renewer``) renews the leases every ``lease_seconds / 3``, one update
 a process that dies stops renewing, and its slots come back when the leases expire.
 
 Waiting polls the store with capped exponential backoff and jitter: no connection is
-held open while waiting, and a freed slot is seen within half a second. Async callers
-wait in a thread (``acquire_in_thread``); if they are cancelled meanwhile, whatever the
-thread still takes is given back at once.
+held open while waiting, and a freed slot is seen within half a second. Coroutines try
+in a thread and wait on the event loop (``acquire_slots_async``), so waiters hold no
+thread; a slot taken by a try whose coroutine was cancelled is given back at once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._errors import ConcurrencySlotTimeout, ConfigurationError
 
@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "Lease",
-    "acquire_in_thread",
     "acquire_slots",
+    "acquire_slots_async",
     "check_names",
     "forget_limit_names",
     "holder_label",
     "limited_tags",
+    "release_async",
     "wait_for_rate",
+    "wait_for_rate_async",
 ]
 
 DEFAULT_LEASE_SECONDS = 30.0
@@ -47,10 +49,6 @@ _NAMES_TTL = 2.0  # how stale the set of limited tags may be (a new limit applie
 _log = logging.getLogger("taskbook.limits")
 
 
-class _Stopped(Exception):
-    """The waiter was cancelled (its coroutine); stop polling."""
-
-
 class Lease:
     """Slots taken from one or more limits; give them back with ``release()``."""
 
@@ -58,13 +56,14 @@ class Lease:
         self.store = store
         self.lease_ids = lease_ids
         self.lease_seconds = lease_seconds
+        self.pid = os.getpid()  # a forked child must not give back its parent's slots
         if store is not None and lease_ids:
             _renewer.add(self)
 
     def release(self) -> None:
         """Give the slots back. Never raises: if the store cannot be reached, the slots
         come back when their leases expire (and the error is logged)."""
-        if self.store is None or not self.lease_ids:
+        if self.store is None or not self.lease_ids or os.getpid() != self.pid:
             return
         _renewer.discard(self)
         ids, self.lease_ids = self.lease_ids, []
@@ -90,6 +89,9 @@ def check_names(names: str | Sequence[str]) -> list[str]:
     return list(items)
 
 
+# --- slots --------------------------------------------------------------------------------
+
+
 def acquire_slots(
     names: Sequence[str],
     occupy: int = 1,
@@ -98,34 +100,126 @@ def acquire_slots(
     strict: bool = False,
     holder: str | None = None,
     on_wait: Callable[[str], None] | None = None,
-    stop: threading.Event | None = None,
 ) -> Lease:
     """Wait until ``occupy`` slots of every limit in ``names`` are free, then take them.
 
     Names with no concurrency limit are skipped (with a warning, once per name), or raise
     ``ConfigurationError`` if ``strict``. ``on_wait(name)`` is called once, the first
-    time a full limit makes the caller wait. Setting ``stop`` ends the wait.
+    time a full limit makes the caller wait.
     """
+    store, label, deadline = _slots_setup(occupy, lease_seconds, timeout_seconds, holder)
+    attempt = 0
+    while True:
+        taken = _try_slots(store, names, occupy, label, lease_seconds, strict)
+        if isinstance(taken, Lease):
+            return taken
+        if attempt == 0 and on_wait is not None:
+            on_wait(taken)
+        attempt += 1
+        time.sleep(_bounded(_poll_delay(attempt), deadline, _slot_timeout(taken)))
+
+
+async def acquire_slots_async(
+    names: Sequence[str],
+    occupy: int = 1,
+    timeout_seconds: float | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    strict: bool = False,
+    holder: str | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Lease:
+    """``acquire_slots`` for a coroutine: each try is a short transaction in a thread,
+    each wait an ``asyncio.sleep``, so no thread is held while waiting. A slot that a try
+    takes after the coroutine was cancelled is given back at once."""
+    store, label, deadline = _slots_setup(occupy, lease_seconds, timeout_seconds, holder)
+    attempt = 0
+    while True:
+        taken = await _owned_in_thread(
+            lambda: _try_slots(store, names, occupy, label, lease_seconds, strict)
+        )
+        if isinstance(taken, Lease):
+            return taken
+        if attempt == 0 and on_wait is not None:
+            on_wait(taken)
+        attempt += 1
+        await asyncio.sleep(_bounded(_poll_delay(attempt), deadline, _slot_timeout(taken)))
+
+
+def _slots_setup(
+    occupy: int, lease_seconds: float, timeout_seconds: float | None, holder: str | None
+) -> tuple[Store, str, float | None]:
     _check_occupy(occupy)
     _check_number("lease_duration", lease_seconds)
     _check_timeout(timeout_seconds)
     from kernel_ext.store import get_store
 
-    store = get_store()
-    label = holder or holder_label()
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-    attempt = 0
-    while True:
-        ids, missing, full = store.take_slots(names, occupy, label, lease_seconds)
-        if missing:
-            _missing(missing, strict, "slots")
-        if full is None:
-            return Lease(store, ids, lease_seconds)
-        if attempt == 0 and on_wait is not None:
-            on_wait(full)
-        attempt += 1
-        delay = min(_MAX_POLL, 0.01 * 2**attempt) * random.uniform(0.5, 1.0)
-        _sleep_for(delay, deadline, _slot_timeout(full), stop)
+    return get_store(), holder or holder_label(), deadline
+
+
+def _try_slots(
+    store: Store, names: Sequence[str], occupy: int, label: str, lease_seconds: float,
+    strict: bool,
+) -> Lease | str:
+    """One try: the Lease, or the name of a full limit."""
+    ids, missing, full = store.take_slots(names, occupy, label, lease_seconds)
+    if missing:
+        _missing(missing, strict, "slots")
+    return Lease(store, ids, lease_seconds) if full is None else full
+
+
+def _poll_delay(attempt: int) -> float:
+    return float(min(_MAX_POLL, 0.01 * 2**attempt)) * random.uniform(0.5, 1.0)
+
+
+async def _owned_in_thread(take: Callable[[], Lease | str]) -> Lease | str:
+    """``take()`` in a thread; if the awaiting coroutine is cancelled meanwhile, the
+    thread gives back the lease it took itself (the event loop may be gone by then)."""
+    lock = threading.Lock()
+    state: dict[str, Any] = {"abandoned": False, "lease": None}
+
+    def run() -> Lease | str:
+        taken = take()
+        with lock:
+            keep = not state["abandoned"]
+            if keep and isinstance(taken, Lease):
+                state["lease"] = taken
+        if not keep and isinstance(taken, Lease):
+            taken.release()
+        return taken
+
+    try:
+        return await asyncio.to_thread(run)
+    except asyncio.CancelledError:
+        with lock:
+            state["abandoned"] = True
+            lease = state["lease"]
+        if lease is not None:  # taken just before the cancel landed
+            threading.Thread(target=lease.release, name="taskbook-release", daemon=True).start()
+        raise
+
+
+async def release_async(lease: Lease) -> None:
+    """Give ``lease`` back from a coroutine, in a thread of its own: the default executor's
+    threads may all be busy, and a busy database must not stall the event loop."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def release() -> None:
+        try:
+            lease.release()
+        finally:
+            loop.call_soon_threadsafe(settle)
+
+    threading.Thread(target=release, name="taskbook-release", daemon=True).start()
+    await done
+
+
+# --- rates --------------------------------------------------------------------------------
 
 
 def wait_for_rate(
@@ -135,49 +229,58 @@ def wait_for_rate(
     burst: int | None = None,
     timeout_seconds: float | None = None,
     strict: bool = False,
-    stop: threading.Event | None = None,
 ) -> None:
     """Wait until each rate limit in ``names`` allows ``occupy`` more starts, and count
     them. ``per_second`` (and ``burst``) create or change the limits' rate."""
+    store, deadline = _rate_setup(occupy, per_second, timeout_seconds)
+    for name in names:
+        while (wait := _try_rate(store, name, occupy, per_second, burst, strict)) > 0:
+            time.sleep(_bounded(wait, deadline, _rate_timeout(name), jitter=True))
+
+
+async def wait_for_rate_async(
+    names: Sequence[str],
+    occupy: int = 1,
+    per_second: float | None = None,
+    burst: int | None = None,
+    timeout_seconds: float | None = None,
+    strict: bool = False,
+) -> None:
+    """``wait_for_rate`` for a coroutine: tries in a thread, waits on the event loop."""
+    store, deadline = _rate_setup(occupy, per_second, timeout_seconds)
+    for name in names:
+        while (wait := await asyncio.to_thread(
+            _try_rate, store, name, occupy, per_second, burst, strict
+        )) > 0:  # fmt: skip
+            await asyncio.sleep(_bounded(wait, deadline, _rate_timeout(name), jitter=True))
+
+
+def _rate_setup(
+    occupy: int, per_second: float | None, timeout_seconds: float | None
+) -> tuple[Store, float | None]:
     _check_occupy(occupy)
     if per_second is not None:
         _check_number("per_second", per_second)
     _check_timeout(timeout_seconds)
     from kernel_ext.store import get_store
 
-    store = get_store()
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-    for name in names:
-        while True:
-            wait = store.take_rate(name, occupy, per_second, burst)
-            if wait is None:
-                _missing([name], strict, "rate")
-                break
-            if wait == 0.0:
-                break
-            # Jitter, so waiters that were told the same time do not all ask at once.
-            _sleep_for(wait * random.uniform(1.0, 1.2), deadline, _rate_timeout(name), stop)
+    return get_store(), deadline
 
 
-async def acquire_in_thread(take: Callable[[threading.Event], Lease | None]) -> Lease | None:
-    """Run ``take(stop)`` in a thread without blocking the event loop; if the awaiting
-    coroutine is cancelled, stop the wait and give back what the thread still took."""
-    stop = threading.Event()
-    future = asyncio.ensure_future(asyncio.to_thread(take, stop))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        stop.set()
-        future.add_done_callback(_release_outcome)
-        raise
+def _try_rate(
+    store: Store, name: str, occupy: int, per_second: float | None, burst: int | None,
+    strict: bool,
+) -> float:
+    """One try: 0 if the start was counted (or ``name`` has no rate), else the wait."""
+    wait = store.take_rate(name, occupy, per_second, burst)
+    if wait is None:
+        _missing([name], strict, "rate")
+        return 0.0
+    return wait
 
 
-def _release_outcome(future: asyncio.Future[Lease | None]) -> None:
-    if future.cancelled() or future.exception() is not None:
-        return
-    lease = future.result()
-    if lease is not None:
-        threading.Thread(target=lease.release, name="taskbook-release", daemon=True).start()
+# --- tags and holders ---------------------------------------------------------------------
 
 
 def limited_tags(tags: Sequence[str]) -> list[str]:
@@ -219,7 +322,7 @@ def _check_occupy(occupy: int) -> None:
 
 def _check_number(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}.")
+        raise ConfigurationError(f"{name} must be a number > 0, got {value!r}.")
 
 
 def _check_timeout(value: float | None) -> None:
@@ -262,18 +365,19 @@ def _rate_timeout(name: str) -> str:
     )
 
 
-def _sleep_for(
-    delay: float, deadline: float | None, message: str, stop: threading.Event | None
-) -> None:
-    if deadline is not None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or delay > remaining + _MAX_POLL:
-            raise ConcurrencySlotTimeout(message)  # waiting cannot help any more
-        delay = min(delay, remaining)
-    if stop is None:
-        time.sleep(delay)
-    elif stop.wait(delay):
-        raise _Stopped
+def _bounded(
+    wait: float, deadline: float | None, message: str, jitter: bool = False
+) -> float:
+    """How long to sleep before the next try; raises ConcurrencySlotTimeout when the
+    deadline has passed or comes before ``wait`` is over. ``jitter`` spreads waiters
+    that were given the same wait, never past the deadline."""
+    delay = wait * random.uniform(1.0, 1.2) if jitter else wait
+    if deadline is None:
+        return delay
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or (jitter and wait > remaining):
+        raise ConcurrencySlotTimeout(message)  # waiting cannot help any more
+    return min(delay, remaining)
 
 
 class _NamesCache:
@@ -299,6 +403,10 @@ class _NamesCache:
         return self._names
 
     def invalidate(self) -> None:
+        self._read_at = 0.0
+
+    def invalidate_after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread may have held it at the fork
         self._read_at = 0.0
 
 
@@ -382,3 +490,4 @@ class _Renewer:
 _renewer = _Renewer()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_renewer.reset_after_fork)
+    os.register_at_fork(after_in_child=_names_cache.invalidate_after_fork)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,13 @@ from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._hashing import hash_text
 from kernel_ext._inputs import resolve_inputs
-from kernel_ext._limits import acquire_in_thread
+from kernel_ext._limits import (
+    acquire_slots,
+    acquire_slots_async,
+    holder_label,
+    limited_tags,
+    release_async,
+)
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
 from kernel_ext._timeouts import call_with_timeout
 
@@ -157,20 +162,24 @@ class TaskRunEngine:
         self._finish(states.Cached(f"Cached result from {_ago(hit.created)}", hit.value, details))
         return True
 
-    def take_tag_slots(self, stop: threading.Event | None = None) -> Lease | None:
+    def take_tag_slots(self) -> Lease | None:
         """Hold a slot of each concurrency limit named by one of the run's tags (waiting
         in AwaitingConcurrencySlot while they are full); None when no tag is limited.
 
         The slots are held until the run ends, retries included."""
-        if not self.run.tags:
-            return None
-        from kernel_ext._limits import acquire_slots, holder_label, limited_tags
-
-        names = limited_tags(self.run.tags)
+        names = limited_tags(self.run.tags) if self.run.tags else None
         if not names:
             return None
         holder = holder_label(f"task run {self.run.name}")
-        return acquire_slots(names, 1, holder=holder, on_wait=self._awaiting_slot, stop=stop)
+        return acquire_slots(names, 1, holder=holder, on_wait=self._awaiting_slot)
+
+    async def take_tag_slots_async(self) -> Lease | None:
+        """``take_tag_slots`` without blocking the event loop while waiting."""
+        names = await asyncio.to_thread(limited_tags, self.run.tags) if self.run.tags else None
+        if not names:
+            return None
+        holder = holder_label(f"task run {self.run.name}")
+        return await acquire_slots_async(names, 1, holder=holder, on_wait=self._awaiting_slot)
 
     def _awaiting_slot(self, name: str) -> None:
         message = f"Waiting for a free slot of concurrency limit {name!r}"
@@ -364,12 +373,12 @@ async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
 
 async def _attempts_async(engine: TaskRunEngine) -> None:
     if engine.prepare():
-        lease = await acquire_in_thread(engine.take_tag_slots) if engine.run.tags else None
+        lease = await engine.take_tag_slots_async()
         try:
             await _loop_async(engine)
         finally:
             if lease is not None:
-                await asyncio.to_thread(lease.release)
+                await release_async(lease)
 
 
 async def _loop_async(engine: TaskRunEngine) -> None:

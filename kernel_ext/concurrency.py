@@ -30,10 +30,12 @@ from types import TracebackType
 from kernel_ext._limits import (
     DEFAULT_LEASE_SECONDS,
     Lease,
-    acquire_in_thread,
     acquire_slots,
+    acquire_slots_async,
     check_names,
+    release_async,
     wait_for_rate,
+    wait_for_rate_async,
 )
 
 __all__ = ["Concurrency", "concurrency", "rate_limit", "rate_limit_async"]
@@ -65,11 +67,8 @@ class Concurrency:
     def __repr__(self) -> str:
         return f"concurrency({self.names!r}, occupy={self.occupy})"
 
-    def _take(self, stop: threading.Event | None = None) -> Lease:
-        return acquire_slots(
-            self.names, self.occupy, self.timeout_seconds, self.lease_duration, self.strict,
-            stop=stop,
-        )  # fmt: skip
+    def _options(self) -> tuple[list[str], int, float | None, float, bool]:
+        return self.names, self.occupy, self.timeout_seconds, self.lease_duration, self.strict
 
     def _hold(self, lease: Lease | None) -> None:
         if lease is not None:
@@ -83,7 +82,7 @@ class Concurrency:
             lease.release()
 
     def __enter__(self) -> Concurrency:
-        self._hold(self._take())
+        self._hold(acquire_slots(*self._options()))
         return self
 
     def __exit__(
@@ -95,7 +94,7 @@ class Concurrency:
         self._release()
 
     async def __aenter__(self) -> Concurrency:
-        self._hold(await acquire_in_thread(self._take))
+        self._hold(await acquire_slots_async(*self._options()))
         return self
 
     async def __aexit__(
@@ -104,9 +103,10 @@ class Concurrency:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self._release)
+        with self._lock:
+            lease = self._held.pop() if self._held else None
+        if lease is not None:
+            await release_async(lease)
 
 
 def concurrency(
@@ -153,9 +153,7 @@ async def rate_limit_async(
     strict: bool = False,
 ) -> None:
     """``rate_limit`` for ``async`` code: waits without blocking the event loop."""
-    checked = check_names(names)
+    await wait_for_rate_async(
+        check_names(names), occupy, per_second, burst, timeout_seconds, strict
+    )
 
-    def take(stop: threading.Event) -> None:
-        wait_for_rate(checked, occupy, per_second, burst, timeout_seconds, strict, stop)
-
-    await acquire_in_thread(take)

@@ -89,10 +89,14 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
         """Fetch the outcome once; a task Dask itself lost (worker died) is Crashed."""
         if self._claim():
             try:
-                outcome: RemoteOutcome | states.State = self.dask_future.result()
-            except Exception as error:
-                outcome = _crashed(self.task_run, error, self.dask_future.client)
-            self._apply(outcome)
+                try:
+                    outcome: RemoteOutcome | states.State = self.dask_future.result()
+                except Exception as error:
+                    outcome = _crashed(self.task_run, error, self.dask_future.client)
+                self._apply(outcome)
+            except BaseException:
+                self._unclaim()  # e.g. Ctrl-C while fetching: a later call fetches again
+                raise
         self._done.wait()  # settled here, or by another thread that claimed it first
         assert self._final is not None
         return self._final
@@ -100,7 +104,15 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
     def _settle(self, outcome: RemoteOutcome | states.State) -> None:
         """Settle with an outcome fetched elsewhere (a gather), unless already settled."""
         if self._claim():
-            self._apply(outcome)
+            try:
+                self._apply(outcome)
+            except BaseException:
+                self._unclaim()
+                raise
+
+    def _unclaim(self) -> None:
+        with _settle_lock:
+            self._settling = False
 
     def _claim(self) -> bool:
         """Whether this thread settles the future: Dask's callback thread and the caller
@@ -155,11 +167,11 @@ def _adopt_recorded(run: TaskRun) -> None:
         return
     run.run_count = max(run.run_count, int(recorded.get("run_count") or 0))
     run.cache_key = run.cache_key or recorded.get("cache_key")
+    run.upstream = run.upstream or list(recorded.get("upstream") or ())
     if run.start_time is None and recorded.get("start_time"):
         from datetime import datetime
 
         run.start_time = datetime.fromisoformat(recorded["start_time"]).timestamp()
-    run.persisted = True
 
 
 def resolve_all(futures: Sequence[TaskRunFuture[Any]]) -> None:

@@ -75,16 +75,21 @@ def set_limit(
 ) -> Record:
     """Create limit ``name`` or replace its slots and rate; leases already held are kept.
 
-    A changed rate starts afresh (the backlog of the old rate is dropped).
+    A changed rate keeps the backlog of the old one, cut to what the new rate allows.
     """
     _check_limit(name, slots, per_second, burst)
     moment = from_epoch(now)
     values: dict[str, Any] = {"slots": slots, "per_second": per_second, "updated": moment}
     if burst is not None:
         values["burst"] = burst
-    row = connection.execute(select(limits.c.per_second).where(limits.c.name == name)).first()
-    if row is not None and row.per_second != per_second:
-        values["next_free_at"] = None
+    row = connection.execute(
+        select(limits.c.per_second, limits.c.burst, limits.c.next_free_at)
+        .where(limits.c.name == name)
+    ).first()
+    if row is not None and row.per_second != per_second and row.next_free_at is not None:
+        # Keep the backlog, but no longer than the new rate would have built it.
+        ceiling = now + (burst or row.burst) / per_second if per_second else now
+        values["next_free_at"] = from_epoch(min(row.next_free_at.timestamp(), ceiling))
     _upsert(connection, name, values, moment)
     return read_limit(connection, name, now)
 
@@ -385,6 +390,8 @@ def _used_slots(now: float) -> Any:
 
 
 def _forget_expired(connection: Connection, names: Sequence[str], moment: datetime) -> None:
+    # A deployment run's expired slot stays: its next heartbeat looks for it (``_claims``).
+    names = [n for n in names if not n.startswith(DEPLOYMENT_PREFIX)]
     connection.execute(
         delete(leases).where(leases.c.limit_name.in_(names), leases.c.expires_at <= moment)
     )

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kernel_ext._errors import StoreError
-from kernel_ext._events import Event
+from kernel_ext._events import Event, RunsSubmitted
 from kernel_ext.store._engine import write_engine
 from kernel_ext.store._inserts import prepare_inserts
 from kernel_ext.store._rows import Rows, to_rows
@@ -217,7 +217,7 @@ class Writer:
                 return
             if type(item) is FlushTicket:
                 item.set()
-            else:
+            elif type(item) is not RunsSubmitted:
                 self._failed += 1
 
 
@@ -228,7 +228,7 @@ def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], 
         item = queue.popleft()
         if type(item) is FlushTicket:
             tickets.append(item)
-        else:
+        elif type(item) is not RunsSubmitted:  # for the live graph only, never written
             events.append(item)  # type: ignore[arg-type]
     return events, tickets
 

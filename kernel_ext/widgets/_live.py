@@ -162,6 +162,8 @@ class LiveFeed:
                 if run.flow_run_id == target:
                     runs[run.id] = run
                     changed = True
+                    if event.state.type in FINAL_TYPES:  # the driver ended it (Crashed)
+                        self._remote.discard(run.id)
             elif run.id == target and type(run) is FlowRun:
                 self._flow_run = run
                 changed = True
@@ -188,7 +190,12 @@ class LiveFeed:
         from kernel_ext.widgets._aggregate import task_run_of_record
 
         finished = set()
-        for record in get_store().list_task_runs(self.flow_run_id):
+        try:
+            records = get_store().list_task_runs(self.flow_run_id)
+        except Exception:  # a store blip: draw what is known, read again next time
+            _log.exception("[taskbook] could not read the task runs of %s", self.flow_run_id)
+            return
+        for record in records:
             if record["id"] in self._remote:
                 run = self._runs[record["id"]] = task_run_of_record(record)
                 self._dirty = True

@@ -107,6 +107,7 @@ def reset_limit(name: str, as_json: bool) -> None:
     """Give back every slot of NAME (e.g. after a stuck holder); holders keep running."""
     from kernel_ext.store import get_store
 
+    _refuse_deployment_limit(name)
     record = get_store().reset_limit(name)
     if as_json:
         echo_json(record)

@@ -230,6 +230,35 @@ def test_a_cancelled_async_wait_takes_no_slot(home: Path) -> None:
     assert store.read_limit("g1")["used"] == 0
 
 
+def test_many_async_waiters_do_not_starve_the_executor(home: Path) -> None:
+    """Waiters hold no thread while they wait: with a two-thread default executor, eight
+    blocks on a limit of one all get their turn (the holder can always give back)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    get_store().set_limit("db", 1)
+    turns: list[int] = []
+
+    async def block(i: int) -> None:
+        async with concurrency("db", timeout_seconds=30):
+            turns.append(i)
+            await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2))
+        await asyncio.wait_for(asyncio.gather(*(block(i) for i in range(8))), 30)
+
+    asyncio.run(main())
+    assert sorted(turns) == list(range(8))
+    assert get_store().read_limit("db")["used"] == 0
+
+
+def test_a_rate_wait_that_ends_before_the_timeout_is_not_refused(home: Path) -> None:
+    rate_limit("api", per_second=2)  # the next start is due in 0.5 s
+    rate_limit("api", per_second=2, timeout_seconds=0.6)
+    with pytest.raises(ConcurrencySlotTimeout, match="did not allow a start"):
+        rate_limit("api", per_second=2, timeout_seconds=0.2)
+
+
 async def _hold_async(name: str) -> None:
     async with concurrency(name):
         await asyncio.sleep(10)

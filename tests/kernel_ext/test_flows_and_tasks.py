@@ -339,3 +339,19 @@ def test_an_error_inside_the_engine_still_finishes_the_run(store: Any) -> None:
     assert pipeline() == "CacheKeyError"
     (run,) = last_flow_run(store)["task_runs"]
     assert run["state"] == "Failed"
+
+
+def test_a_returned_value_that_cannot_be_resolved_fails_the_flow_run(store: Any) -> None:
+    @task
+    def pair(x: int) -> list[int]:
+        return [x, x]
+
+    @flow
+    def pipeline() -> Any:
+        return {pair.submit(1), pair.submit(2)}  # a set of lists cannot be built
+
+    state = pipeline(return_state=True)
+    assert state.name == "Failed" and "unhashable" in (state.message or "")
+    store.flush()
+    run = store.read_flow_run(last_flow_run(store)["id"])
+    assert [t["state"] for t in run["task_runs"]] == ["Completed", "Completed"]

@@ -66,6 +66,7 @@ def test_errors_say_what_to_do(tmp_path: Path) -> None:
         (["limits", "set", "x", "2", "--per-second", "0"], "--per-second"),
         (["limits", "set", "deployment:nightly", "2"], "--name nightly --concurrency N"),
         (["limits", "delete", "deployment:nightly"], "taskbook deploy"),
+        (["limits", "reset", "deployment:nightly"], "taskbook deploy"),
     ]
     for args, message in cases:
         done = taskbook(tmp_path, *args, check=False)

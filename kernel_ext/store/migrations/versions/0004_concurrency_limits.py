@@ -24,6 +24,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Typed, so the times bind as the store's DateTime columns expect on both backends.
+_TIME = sa.DateTime(timezone=True)
+
+
 def _time(name: str, nullable: bool = True) -> sa.Column[object]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
@@ -64,8 +68,6 @@ def upgrade() -> None:
 def _backfill_deployment_limits() -> None:
     bind = op.get_bind()
     now = datetime.now(UTC)
-    if bind.dialect.name == "sqlite":  # naive UTC text, as the tables' type stores it
-        now = now.replace(tzinfo=None)
     deployments = sa.table(
         "deployments", sa.column("id"), sa.column("name"), sa.column("concurrency_limit")
     )
@@ -79,8 +81,8 @@ def _backfill_deployment_limits() -> None:
     if not limited:
         return
     op.bulk_insert(
-        sa.table("concurrency_limits", *(sa.column(c) for c in (
-            "name", "slots", "burst", "created", "updated"))),
+        sa.table("concurrency_limits", sa.column("name"), sa.column("slots"),
+                 sa.column("burst"), sa.column("created", _TIME), sa.column("updated", _TIME)),
         [{"name": f"deployment:{d.name}", "slots": d.concurrency_limit, "burst": 1,
           "created": now, "updated": now} for d in limited],
     )  # fmt: skip
@@ -92,8 +94,9 @@ def _backfill_deployment_limits() -> None:
         )
     ).all()
     op.bulk_insert(
-        sa.table("concurrency_leases", *(sa.column(c) for c in (
-            "id", "limit_name", "slots", "holder", "acquired_at", "expires_at"))),
+        sa.table("concurrency_leases", sa.column("id"), sa.column("limit_name"),
+                 sa.column("slots"), sa.column("holder"), sa.column("acquired_at", _TIME),
+                 sa.column("expires_at", _TIME)),
         [{"id": r.id, "limit_name": f"deployment:{names[r.deployment_id]}", "slots": 1,
           "holder": r.worker_id or "(before the upgrade)", "acquired_at": now,
           "expires_at": now + timedelta(seconds=60)} for r in busy],
