@@ -57,6 +57,7 @@ class LiveFeed:
         self._dirty = True
         self._pushed_at = 0.0
         self._remote: set[str] = set()  # ids of task runs that other processes execute
+        self._remote_total = 0
         self._remote_read_at = 0.0
         self._unsubscribe = bus.subscribe(self._subscriber())
         self._thread = threading.Thread(target=self._loop, name="taskbook-run-graph", daemon=True)
@@ -175,6 +176,7 @@ class LiveFeed:
             if run.flow_run_id == self.flow_run_id:
                 self._runs.setdefault(run.id, run)
                 self._remote.add(run.id)
+                self._remote_total += 1
                 added = True
         return added
 
@@ -182,7 +184,8 @@ class LiveFeed:
         """Refresh the remote task runs from the store (their workers write there)."""
         if not self._remote or self.flow_run_id is None:
             return
-        every = _REMOTE_EVERY * max(1.0, len(self._remote) / 10_000)
+        # Paced by the size of the whole map (a read returns all of its runs).
+        every = _REMOTE_EVERY * max(1.0, self._remote_total / 10_000)
         if not final and now - self._remote_read_at < every:
             return
         self._remote_read_at = now
