@@ -26,18 +26,13 @@ from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._hashing import hash_text
 from kernel_ext._inputs import resolve_inputs
-from kernel_ext._limits import (
-    acquire_slots,
-    acquire_slots_async,
-    holder_label,
-    limited_tags,
-    release_async,
-)
+from kernel_ext._leases import release_async
+from kernel_ext._limits import acquire_slots, acquire_slots_async, holder_label, limited_tags
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
 from kernel_ext._timeouts import call_with_timeout
 
 if TYPE_CHECKING:
-    from kernel_ext._limits import Lease
+    from kernel_ext._leases import Lease
     from kernel_ext._tasks import Task
 
 __all__ = ["TaskRunEngine", "create_task_run"]

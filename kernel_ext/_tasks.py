@@ -144,10 +144,12 @@ class Task(Generic[P, R]):
 
     def submit(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> TaskRunFuture[R]:
         """Run on the flow's task runner; returns a future at once."""
-        remote = _remote_runner(current_flow_run())
+        flow_ctx = current_flow_run()
+        remote = _remote_runner(flow_ctx)
         if remote is not None:
-            return self._submit_remote(remote, [(args, kwargs)], wait_for, None)[0]
-        return self._submit_one(args, kwargs, wait_for, None)
+            assert flow_ctx is not None
+            return self._submit_remote(remote, [(args, kwargs)], wait_for, None, flow_ctx)[0]
+        return self._submit_one(args, kwargs, wait_for, None, flow_ctx)
 
     def _submit_one(
         self,
@@ -155,8 +157,8 @@ class Task(Generic[P, R]):
         kwargs: dict[str, Any],
         wait_for: Any,
         upstream: list[TaskRunId] | None,
+        flow_ctx: FlowRunContext | None,
     ) -> TaskRunFuture[R]:
-        flow_ctx = current_flow_run()
         if flow_ctx is None:
             ensure_store()
         run = create_task_run(self, flow_ctx)
@@ -171,11 +173,10 @@ class Task(Generic[P, R]):
         calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
         wait_for: Any,
         upstream: list[TaskRunId] | None,
+        flow_ctx: FlowRunContext,
     ) -> list[TaskRunFuture[R]]:
         """Hand the runs to a runner that executes them in other processes (Dask): the
         process that runs each one announces it, so its history has one writer."""
-        flow_ctx = current_flow_run()
-        assert flow_ctx is not None
         runs = []
         for args, kwargs in calls:
             run = create_task_run(self, flow_ctx, announce=False)
@@ -195,9 +196,12 @@ class Task(Generic[P, R]):
         upstream = linked_upstream((_unwrap(v) for v in (*args, *kwargs.values())), flow_ctx)
         remote = _remote_runner(flow_ctx)
         if remote is not None:
-            return TaskRunFutureList(self._submit_remote(remote, calls, wait_for, upstream))
+            assert flow_ctx is not None
+            return TaskRunFutureList(
+                self._submit_remote(remote, calls, wait_for, upstream, flow_ctx)
+            )
         return TaskRunFutureList(
-            self._submit_one(a, k, wait_for, upstream) for a, k in calls
+            self._submit_one(a, k, wait_for, upstream, flow_ctx) for a, k in calls
         )
 
     def _drive(self, engine: TaskRunEngine) -> None:

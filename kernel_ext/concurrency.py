@@ -27,13 +27,11 @@ import threading
 from collections.abc import Sequence
 from types import TracebackType
 
+from kernel_ext._leases import DEFAULT_LEASE_SECONDS, Lease, release_async
 from kernel_ext._limits import (
-    DEFAULT_LEASE_SECONDS,
-    Lease,
     acquire_slots,
     acquire_slots_async,
     check_names,
-    release_async,
     wait_for_rate,
     wait_for_rate_async,
 )

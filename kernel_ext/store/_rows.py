@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
+from kernel_ext._events import Event, LogEvent, ResultEvent, StateEvent
 from kernel_ext._runs import FlowRun, TaskRun
 from kernel_ext._states import State
 from kernel_ext.store._types import dumps
@@ -74,8 +74,6 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
             rows.logs.append(_log_row(event, time))
         elif type(event) is ResultEvent:
             rows.results.append(_result_row(event, time))
-        elif type(event) is RunsSubmitted:
-            continue  # for the live graph: the processes that execute them write them
         else:
             raise TypeError(f"The store cannot write {type(event).__name__} events.")
     for run, state in latest.values():
