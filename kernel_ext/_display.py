@@ -47,9 +47,10 @@ def show_run_graph(flow_run: Any) -> Any:
 def show_approval_form(request: dict[str, Any]) -> Any:
     """Display the form of a paused run's input request; returns the widget (or None)."""
     if not in_notebook():
-        run = request["flow_run_id"][:8]
+        from kernel_ext.approvals import answer_hint
+
         print(f"[taskbook] Waiting for input {request['key']!r}: answer with "
-              f"`taskbook runs resume {run} --input '{{...}}'`.")  # fmt: skip
+              f"`{answer_hint(request)}`.")  # fmt: skip
         return None
     try:
         from kernel_ext.widgets import ApprovalForm

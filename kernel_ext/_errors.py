@@ -4,6 +4,8 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 
     TaskbookError
     ├── ConfigurationError        an option given to @task/@flow/a setting is invalid
+    ├── MissingDependency         a module Taskbook needs is not installed (also an
+    │                             ``ImportError``); says which ``pip install`` brings it
     ├── ParameterValidationError  flow arguments do not match the signature's annotations
     ├── CacheKeyError             an input cannot be hashed into a cache key
     ├── ResultError               a result cannot be serialised, stored or read back
@@ -15,6 +17,8 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │   ├── StoreUnavailableError the store URL cannot be reached or opened
     │   └── StoreSchemaError      the store was written by a newer Taskbook
     ├── RunNotFound               no run with that id in the store
+    ├── RunStateConflict          an action does not apply to the run in its state
+    │                             (cancel a finished run)
     ├── PauseError                pause_flow_run was called where it cannot pause
     ├── PauseTimeout              no answer came before the pause's timeout (also a
     │                             ``TimeoutError``); the paused run fails with it
@@ -46,11 +50,13 @@ __all__ = [
     "InputError",
     "InputNotFound",
     "InputValidationError",
+    "MissingDependency",
     "ParameterValidationError",
     "PauseError",
     "PauseTimeout",
     "ResultError",
     "RunNotFound",
+    "RunStateConflict",
     "StoreError",
     "StoreSchemaError",
     "StoreUnavailableError",
@@ -68,6 +74,15 @@ class TaskbookError(Exception):
 
 class ConfigurationError(TaskbookError, ValueError):
     """Raised at decoration or configuration time when an option is invalid."""
+
+
+class MissingDependency(TaskbookError, ImportError):
+    """Raised when a module Taskbook needs is missing; ``install`` is the command."""
+
+    def __init__(self, message: str, *, module: str, install: str) -> None:
+        super().__init__(message, name=module)
+        self.module = module
+        self.install = install
 
 
 class ParameterValidationError(TaskbookError, ValueError):
@@ -108,6 +123,15 @@ class StoreSchemaError(StoreError):
 
 class RunNotFound(TaskbookError, LookupError):
     """Raised when no flow or task run has the given id."""
+
+
+class RunStateConflict(TaskbookError):
+    """Raised when an action does not apply to a run in its current state."""
+
+    def __init__(self, message: str, *, run_id: str, state: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.state = state
 
 
 class PauseError(TaskbookError):

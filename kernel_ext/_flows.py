@@ -7,7 +7,7 @@ Parameters are validated against the signature's annotations before the run star
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -19,6 +19,7 @@ from kernel_ext._runners import TaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun
 from kernel_ext._states import State
 from kernel_ext._tasks import _check_timeout
+from kernel_ext._tracebacks import without_engine_frames
 
 __all__ = ["Flow", "flow"]
 
@@ -93,11 +94,15 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool = ..., **kwargs: Any) -> Any: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # IPython hides this frame; the engine's are trimmed
         return_state = kwargs.pop("return_state", False)
         engine = FlowRunEngine(self, args, kwargs)
         if self.is_async:
-            return run_async(engine, return_state)
-        return run_sync(engine, return_state)
+            return _trimmed(run_async(engine, return_state))
+        try:
+            return run_sync(engine, return_state)
+        except Exception as error:
+            raise without_engine_frames(error)  # noqa: B904 (the error itself, re-raised)
 
     def run_hooks(self, run: FlowRun, state: State) -> None:
         hooks = self.on_completion if state.is_completed() else (
@@ -110,6 +115,14 @@ class Flow(Generic[P, R]):
                 from kernel_ext._logging import engine_logger
 
                 engine_logger().exception("Hook %r of flow %r failed", hook, self.name)
+
+
+async def _trimmed(call: Awaitable[Any]) -> Any:
+    __tracebackhide__ = True
+    try:
+        return await call
+    except Exception as error:
+        raise without_engine_frames(error)  # noqa: B904
 
 
 @overload

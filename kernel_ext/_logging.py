@@ -60,6 +60,24 @@ class _RunFormatter(logging.Formatter):
         return super().format(record)
 
 
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The console: stderr, as loggers do, except in a Jupyter kernel, where stderr is
+    drawn as an error: there records below WARNING go to stdout and read as logs."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Looked up per record: a kernel replaces sys.stdout and sys.stderr.
+        quiet = record.levelno < logging.WARNING and _in_kernel()
+        self.stream = sys.stdout if quiet else sys.stderr
+        super().emit(record)
+
+
+def _in_kernel() -> bool:
+    return "ipykernel" in sys.modules and type(sys.stdout).__name__ == "OutStream"
+
+
 def _configure() -> None:
     global _configured
     with _setup_lock:
@@ -69,7 +87,7 @@ def _configure() -> None:
         logger.setLevel(logging.DEBUG)
         logger.propagate = False
         logger.addHandler(_EventHandler(logging.DEBUG))
-        console = logging.StreamHandler(sys.stderr)
+        console = _ConsoleHandler()
         console.setLevel(os.environ.get("TASKBOOK_LOGGING_LEVEL", "INFO").upper())
         console.setFormatter(
             _RunFormatter(

@@ -94,8 +94,9 @@ def _deployment_run() -> FlowRunContext | None:
 
 def _suspend(store: Any, run: FlowRunContext, request: dict[str, Any]) -> None:
     """Headless: record the run Suspended and stop; the worker re-executes it on answer."""
-    message = (f"Suspended at {request['key']!r} until someone answers: "
-               f"taskbook runs resume {run.flow_run.id[:8]} --input '{{...}}'")  # fmt: skip
+    from kernel_ext.approvals import answer_hint
+
+    message = f"Suspended at {request['key']!r} until someone answers: {answer_hint(request)}"
     details = {"input_request_id": request["id"], "key": request["key"]}
     store.flush()
     store.set_run_state(run.flow_run.id, "PAUSED", "Suspended", message, details)

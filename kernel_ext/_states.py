@@ -169,3 +169,27 @@ TimedOut = _factory(StateType.FAILED, "TimedOut")
 Crashed = _factory(StateType.CRASHED)
 Cancelling = _factory(StateType.CANCELLING)
 Cancelled = _factory(StateType.CANCELLED)
+
+# Every state name a run can show (the factories' names, and "Resuming": a Suspended run
+# that was answered and waits for a worker again), for filters that take a name.
+STATE_NAMES = (
+    "Scheduled", "Late", "AwaitingRetry", "AwaitingConcurrencySlot", "Resuming", "Pending",
+    "Running", "Retrying", "Paused", "Suspended", "Completed", "Cached", "Failed", "TimedOut",
+    "Crashed", "Cancelling", "Cancelled",
+)  # fmt: skip
+
+
+def parse_state_filter(text: str) -> str:
+    """``text`` as a state name or type, any case ("failed", "FAILED"); the canonical
+    spelling of the name, or the type's value. An unknown state raises, listing them."""
+    from kernel_ext._errors import ConfigurationError
+
+    for name in STATE_NAMES:
+        if name.lower() == text.lower():
+            return name
+    for kind in StateType:
+        if kind.value == text.upper():
+            return kind.value
+    raise ConfigurationError(
+        f"Unknown state {text!r}; use one of {', '.join(STATE_NAMES)} (any case)."
+    )

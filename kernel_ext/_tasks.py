@@ -27,6 +27,7 @@ from kernel_ext._runners import RemoteTaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
 from kernel_ext._task_engine import TaskRunEngine, create_task_run, run_async, run_sync
+from kernel_ext._tracebacks import without_engine_frames
 from kernel_ext.cache_policies import INPUTS, CacheContext, CachePolicy, _NoCache
 
 __all__ = ["Task", "task"]
@@ -121,6 +122,7 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool = ..., wait_for: Any = ...) -> Any: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # IPython hides this frame; the engine's are trimmed
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
         flow_ctx = current_flow_run()
@@ -131,13 +133,18 @@ class Task(Generic[P, R]):
             return self._call_async(engine, return_state, flow_ctx is None)
         try:
             return run_sync(engine, return_state)
+        except Exception as error:
+            raise without_engine_frames(error)  # noqa: B904 (the error itself, re-raised)
         finally:
             if flow_ctx is None:
                 flush_store()
 
     async def _call_async(self, engine: TaskRunEngine, return_state: bool, standalone: bool) -> Any:
+        __tracebackhide__ = True
         try:
             return await run_async(engine, return_state)
+        except Exception as error:
+            raise without_engine_frames(error)  # noqa: B904
         finally:
             if standalone:
                 flush_store()

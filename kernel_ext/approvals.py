@@ -19,7 +19,7 @@ from typing import Any
 
 from kernel_ext._errors import InputNotFound, InputValidationError
 
-__all__ = ["answer", "current_user", "pending", "reject", "resolve"]
+__all__ = ["answer", "answer_hint", "current_user", "pending", "reject", "resolve"]
 
 
 def _store() -> Any:
@@ -131,12 +131,41 @@ def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"value": value}
     if value is None and not fields:
         return {}
+    if value is None:
+        raise InputValidationError(
+            f"This pause asks for {', '.join(fields)}: give them with "
+            f"--input '{json.dumps(example_answer(schema))}' (or reject it)."
+        )
     if not isinstance(value, dict):
         raise InputValidationError(
             f"The answer must be a JSON object with the fields {sorted(fields)}, "
             f"got {type(value).__name__}."
         )
     return value
+
+
+_SAMPLES: dict[str, Any] = {"boolean": True, "string": "", "integer": 0, "number": 0,
+                            "array": [], "object": {}}  # fmt: skip
+
+
+def example_answer(schema: dict[str, Any]) -> dict[str, Any]:
+    """An answer of the right shape, to show how to give one: defaults where there are."""
+    example = {}
+    for name, spec in schema.get("properties", {}).items():
+        if "default" in spec:
+            example[name] = spec["default"]
+        else:
+            example[name] = _SAMPLES.get(spec.get("type", "string"), "")
+    return example
+
+
+def answer_hint(request: dict[str, Any]) -> str:
+    """The command that answers ``request``, with an answer of the right shape."""
+    run = request["flow_run_id"][:8]
+    fields = request.get("schema", {}).get("properties", {})
+    if not fields:
+        return f"taskbook runs resume {run}"
+    return f"taskbook runs resume {run} --input '{json.dumps(example_answer(request['schema']))}'"
 
 
 def validation_problems(schema: dict[str, Any], data: dict[str, Any]) -> str | None:

@@ -16,7 +16,7 @@ from kernel_ext._durability import ensure_store
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun, FlowRunId
 
-__all__ = ["attach", "attached_run_id"]
+__all__ = ["attach", "attached_run_id", "skipped_headless"]
 
 ENV = "TASKBOOK_FLOW_RUN_ID"
 
@@ -24,6 +24,17 @@ ENV = "TASKBOOK_FLOW_RUN_ID"
 def attached_run_id() -> str | None:
     """The flow run this process executes for a worker, if any."""
     return os.environ.get(ENV) or None
+
+
+def skipped_headless(magic: str, why: str) -> bool:
+    """In a deployment run, say (in the output notebook) that ``magic`` is skipped, and
+    return True; interactively, return False and let it run."""
+    run_id = attached_run_id()
+    if run_id is None:
+        return False
+    print(f"[taskbook] {magic} skipped: this notebook executes as deployment run "
+          f"{run_id[:8]}, and {why}.")  # fmt: skip
+    return True
 
 
 class _DeploymentFlow:

@@ -107,7 +107,11 @@ class TaskbookMagics(Magics):
         """
         from kernel_ext import approvals
         from kernel_ext._display import show_approval_form
+        from kernel_ext.deployment import skipped_headless
 
+        if skipped_headless("%approvals", "nobody can answer a form in a headless run; "
+                            "answer with `taskbook approvals ls` and `taskbook runs resume`"):
+            return
         pending = approvals.pending()
         if not pending:
             print("[taskbook] Nothing is waiting for an answer.")

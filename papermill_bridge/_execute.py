@@ -13,20 +13,24 @@ cancelling a run or losing a kernel never takes the worker down.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from kernel_ext import _settings
+from papermill_bridge._failure import failure_from_papermill
+from papermill_bridge._parameters import PYTHON3_KERNELSPEC
 
 __all__ = ["execute_run", "output_path"]
 
 ATTACH_SOURCE = (
     "# Injected by Taskbook: this kernel executes a deployment run.\n"
     "import kernel_ext.deployment\n"
-    "kernel_ext.deployment.attach()"
+    "kernel_ext.deployment.attach();"  # the semicolon: no output in the output notebook
 )
 
 
@@ -40,9 +44,13 @@ def _with_attach_cell(notebook: str) -> dict[str, Any]:
     content: dict[str, Any] = json.loads(notebook)
     cell: dict[str, Any] = {
         "cell_type": "code", "execution_count": None, "id": "taskbook-attach",
-        "metadata": {"tags": ["injected-taskbook"]}, "outputs": [], "source": ATTACH_SOURCE,
+        "metadata": {"tags": ["injected-taskbook"], "jupyter": {"source_hidden": True}},
+        "outputs": [], "source": ATTACH_SOURCE,
     }  # fmt: skip
     content["cells"] = [cell, *content.get("cells", [])]
+    metadata = content.setdefault("metadata", {})
+    if not (metadata.get("kernelspec") or {}).get("name"):
+        metadata["kernelspec"] = PYTHON3_KERNELSPEC  # papermill needs one to know the language
     return content
 
 
@@ -70,11 +78,20 @@ def execute_run(run_id: str) -> dict[str, Any]:
                 if Path(version["notebook_path"]).parent.is_dir() else tmp,
             )  # fmt: skip
         except papermill.PapermillExecutionError as error:
-            message = f"Cell {error.cell_index} raised {error.ename}: {error.evalue}"
-            return {"state": "Failed", "message": message, "output": str(output),
-                    "details": {"cell_index": error.cell_index, "exception_type": error.ename,
-                                "traceback": "\n".join(error.traceback)}}  # fmt: skip
+            failure = failure_from_papermill(error, output)
+            _log_error(run_id, failure.report())
+            return {"state": "Failed", "message": failure.message, "output": str(output),
+                    "details": failure.to_details()}  # fmt: skip
     return {"state": "Completed", "message": None, "output": str(output), "details": None}
+
+
+def _log_error(run_id: str, text: str) -> None:
+    """A failure is a log line of the run too, so `taskbook runs logs` shows it."""
+    from kernel_ext._events import LogEvent, bus
+    from kernel_ext.store import get_store
+
+    bus.emit(LogEvent(run_id, None, logging.ERROR, "taskbook.deployments", text, time.time()))
+    get_store().flush()
 
 
 def _warm_then_read_run_id() -> str:
@@ -88,7 +105,27 @@ def _warm_then_read_run_id() -> str:
     return sys.stdin.readline().strip()
 
 
+def execute_or_crash(run_id: str) -> dict[str, Any]:
+    """``execute_run``, with anything that goes wrong outside the notebook's cells (a
+    kernel that dies, a notebook papermill cannot run) reported as Crashed, with its
+    traceback in the run's details and logs."""
+    try:
+        return execute_run(run_id)
+    except Exception as error:
+        import traceback
+
+        message = f"The run could not execute its notebook: {type(error).__name__}: {error}"
+        trace = "".join(traceback.format_exception(error))
+        try:
+            _log_error(run_id, f"{message}\n{trace}")
+        except Exception:  # the store may be what failed; the outcome still goes out
+            pass
+        return {"state": "Crashed", "message": message, "output": None,
+                "details": {"exception_type": type(error).__name__,
+                            "exception_message": str(error), "traceback": trace}}  # fmt: skip
+
+
 if __name__ == "__main__":
     run_id = sys.argv[1] if len(sys.argv) > 1 else _warm_then_read_run_id()
     if run_id:
-        print(json.dumps(execute_run(run_id)))
+        print(json.dumps(execute_or_crash(run_id)))

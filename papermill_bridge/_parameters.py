@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,14 +41,38 @@ def read_parameters(path: str | Path) -> list[Parameter]:
     """The parameters of the notebook at ``path`` (empty if no cell is tagged)."""
     import papermill
 
-    _check_cell_parses(Path(path))
-    inspected = papermill.inspect_notebook(str(path))
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    _check_python(Path(path), notebook)
+    _check_cell_parses(Path(path), notebook)
+    if (notebook.get("metadata", {}).get("kernelspec") or {}).get("name"):
+        inspected = papermill.inspect_notebook(str(path))
+    else:  # papermill needs a kernel name; deployment runs use python3's
+        with tempfile.TemporaryDirectory(prefix="taskbook-inspect-") as folder:
+            copy = Path(folder) / Path(path).name
+            notebook.setdefault("metadata", {})["kernelspec"] = PYTHON3_KERNELSPEC
+            copy.write_text(json.dumps(notebook), encoding="utf-8")
+            inspected = papermill.inspect_notebook(str(copy))
     return [_parameter(entry) for entry in inspected.values()]
 
 
-def _check_cell_parses(path: Path) -> None:
+PYTHON3_KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def _check_python(path: Path, notebook: dict[str, Any]) -> None:
+    """Deployment runs execute on a Python kernel: another language is refused here."""
+    metadata = notebook.get("metadata", {})
+    language = (metadata.get("kernelspec") or {}).get("language") or (
+        metadata.get("language_info") or {}
+    ).get("name", "python")
+    if str(language).lower() != "python":
+        raise ConfigurationError(
+            f"{path.name} is a {language} notebook; Taskbook deploys Python notebooks "
+            "(kernel python3)."
+        )
+
+
+def _check_cell_parses(path: Path, notebook: dict[str, Any]) -> None:
     """papermill reads a broken ``parameters`` cell without complaint; we refuse it."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
     for cell in notebook.get("cells", []):
         if "parameters" not in cell.get("metadata", {}).get("tags", []):
             continue

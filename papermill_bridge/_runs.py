@@ -43,8 +43,10 @@ def wait_for(
     on_change: Callable[[dict[str, Any]], None],
     poll_seconds: float = 0.5,
     timeout: float | None = None,
+    on_poll: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll the run until it is final, calling ``on_change`` at every new state."""
+    """Poll the run until it is final, calling ``on_change`` at every new state (and
+    ``on_poll``, if given, at every poll)."""
     store = _store()
     deadline = None if timeout is None else time.monotonic() + timeout
     seen = None
@@ -53,6 +55,8 @@ def wait_for(
         if run["state"] != seen:
             seen = run["state"]
             on_change(run)
+        if on_poll is not None:
+            on_poll(run)
         if run["state_type"] in FINAL:
             return run
         if deadline is not None and time.monotonic() > deadline:

@@ -3,6 +3,7 @@
     %promote NAME [--cron EXPR --timezone TZ | --interval 15m] [-p KEY=VALUE ...] [--tag T]
 
 It promotes the *saved* notebook file (save first), exactly as ``taskbook deploy`` does.
+In a deployment run (headless) it does nothing but say so in the output notebook.
 Registered by ``%load_ext kernel_ext`` through the ``taskbook.magics`` entry point, so the
 runtime does not import the deployments layer.
 """
@@ -28,8 +29,11 @@ def _promote(line: str) -> None:
     from IPython.core.error import UsageError
 
     from kernel_ext.cells._session import notebook_path
+    from kernel_ext.deployment import skipped_headless
     from papermill_bridge.cli import cli
 
+    if skipped_headless("%promote", "it promotes the notebook you edit, not a run of it"):
+        return
     shell = get_ipython()
     path = notebook_path(shell.user_ns if shell is not None else {})
     if path is None:

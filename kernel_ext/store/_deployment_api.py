@@ -187,5 +187,5 @@ class DeploymentApi(Transactions):
     def request_cancel(self, run_id: str) -> Record:
         """Cancel a run: a Scheduled or Suspended one is Cancelled at once; a running one
         becomes Cancelling, and its worker, which polls the state, stops the kernel and
-        records Cancelled. A final run is returned as it is."""
+        records Cancelled. A finished run raises ``RunStateConflict``."""
         return self._write(_deployment_runs.request_cancel, run_id)

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import ConfigurationError, RunStateConflict
 from kernel_ext._states import FINAL_TYPES, StateType
 from kernel_ext.store._limits import release_run_slot
 from kernel_ext.store._lookups import find_deployment
@@ -127,7 +127,13 @@ def request_cancel(connection: Connection, run_id: str) -> Record:
     row = connection.execute(query.with_for_update()).first()
     if row is None:
         raise run_not_found("flow run", run_id)
-    if row.state_type in _FINAL or row.state_type == StateType.CANCELLING.value:
+    if row.state_type in _FINAL:
+        raise RunStateConflict(
+            f"Run {run_id[:8]} is already {row.state_name}; only a run that has not "
+            "finished can be cancelled.",
+            run_id=run_id, state=row.state_name,
+        )  # fmt: skip
+    if row.state_type == StateType.CANCELLING.value:
         return _read(connection, run_id)
     # A Scheduled run has no worker yet, a Suspended one no kernel: nobody else would
     # finish the cancellation.

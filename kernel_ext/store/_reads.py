@@ -72,6 +72,7 @@ def read_flow_run(connection: Connection, run_id: str) -> Record:
     if record is None:
         raise run_not_found("flow run", run_id)
     record["task_runs"] = list_task_runs(connection, run_id)
+    record["failure"] = _failure(connection, run_id, record["state_type"])
     return record
 
 
@@ -97,7 +98,29 @@ def read_task_run(connection: Connection, run_id: str) -> Record:
     found = connection.execute(query).mappings().first()
     if found is None:
         raise run_not_found("task run", run_id)
-    return _task_run(found)
+    record = _task_run(found)
+    record["failure"] = _failure(connection, run_id, record["state_type"])
+    return record
+
+
+_FAILED = ("FAILED", "CRASHED")
+
+
+def _failure(connection: Connection, run_id: str, state_type: str) -> Record | None:
+    """The details of a failed run's last failure (exception type, traceback, and for a
+    deployment run the cell and the output notebook); None for a run that did not fail."""
+    if state_type not in _FAILED:
+        return None
+    query = (
+        select(state_history.c.message, state_history.c.details)
+        .where(state_history.c.run_id == run_id, state_history.c.type.in_(_FAILED))
+        .order_by(state_history.c.id.desc())
+        .limit(1)
+    )
+    row = connection.execute(query).first()
+    if row is None:
+        return None
+    return {"message": row.message, **(row.details or {})}
 
 
 def list_orphan_task_runs(connection: Connection, limit: int) -> list[Record]:

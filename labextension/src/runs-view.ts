@@ -11,7 +11,7 @@ import { layoutGraph } from "../widgets/graph-layout";
 import { drawGraph } from "../widgets/graph-view";
 import type { TaskbookApi } from "./api";
 import { Poller } from "./poller";
-import type { LogLine, Run } from "./types";
+import type { Failure, LogLine, Run } from "./types";
 import { type View, describe, notice, pill } from "./view";
 
 const REFRESH_MS = 1000;
@@ -103,6 +103,7 @@ export class RunsView implements View {
     this.sections.head.replaceChildren(
       h("div", { class: "tb-details-title" }, h("strong", {}, run.name), " ", pill(run.state, run.state_type)),
       run.state_message ? h("div", { class: "tb-muted" }, run.state_message) : "",
+      run.failure ? failureSection(run.failure) : "",
       tasks.length ? h("ul", { class: "tb-tasks" }, ...tasks) : notice("No task runs."),
       this.outputLink(run) ?? "");
     this.sections.showGraph(graph);
@@ -186,6 +187,17 @@ class RunSections {
         h("span", { class: "tb-log-level" }, line.level_name), " ", line.message)));
     if (atBottom) this.logs.scrollTop = this.logs.scrollHeight;
   }
+}
+
+/** The failing cell, the exception and its traceback. */
+function failureSection(failure: Failure): HTMLElement {
+  const where = failure.cell_number != null ? `Cell ${failure.cell_number}` : "";
+  const what = [where, failure.exception_type ?? ""].filter(Boolean).join(" · ");
+  const traceback = failure.traceback
+    ? h("pre", { class: "tb-traceback", "aria-label": "Traceback" }, failure.traceback)
+    : "";
+  return h("div", { class: "tb-failure", role: "alert" },
+    what ? h("div", { class: "tb-failure-title" }, what) : "", traceback);
 }
 
 function asError(error: unknown): Error {

@@ -29,6 +29,19 @@ export interface Run {
   deployment_name: string | null;
   output_notebook: string | null;
   task_runs?: TaskRun[];
+  failure?: Failure | null;
+}
+
+/** What made a run fail (set on a read run that is Failed or Crashed). */
+export interface Failure {
+  message: string | null;
+  exception_type?: string;
+  exception_message?: string;
+  traceback?: string;
+  /** The failing cell, numbered as in the user's notebook; null for an injected cell. */
+  cell_number?: number | null;
+  cell_source?: string;
+  output_notebook?: string;
 }
 
 export interface LogLine {

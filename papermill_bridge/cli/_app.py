@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -11,17 +12,37 @@ import click
 from kernel_ext import __version__
 from kernel_ext._errors import TaskbookError
 
-__all__ = ["cli", "echo_json", "json_option"]
+__all__ = ["DEBUG_ENV", "cli", "echo_json", "json_option"]
+
+DEBUG_ENV = "TASKBOOK_DEBUG"
 
 
 class _TaskbookGroup(click.Group):
-    """Turns Taskbook's errors into ``Error: ...`` and exit status 1."""
+    """Turns every error into one ``Error: ...`` line and exit status 1.
+
+    Taskbook's own errors say what to do; a missing module says which ``pip install``
+    brings it; anything else is named with its type, and ``TASKBOOK_DEBUG=1`` shows the
+    traceback.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except TaskbookError as error:
             raise click.ClickException(str(error)) from error
+        except ModuleNotFoundError as error:
+            from kernel_ext._extras import missing_dependency
+
+            raise click.ClickException(str(missing_dependency(error))) from error
+        except Exception as error:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise click.ClickException(
+                f"{type(error).__name__}: {error} (an unexpected error; run again with "
+                f"{DEBUG_ENV}=1 for the traceback, and report it)"
+            ) from error
 
 
 @click.group(cls=_TaskbookGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -68,7 +68,13 @@ def list_approvals(show_all: bool, as_json: bool) -> None:
         return
     click.echo(table(["RUN", "FLOW", "KEY", "STATUS", "FIELDS", "ASKED"],
                      [_row(r) for r in requests]))  # fmt: skip
-    click.echo("\nAnswer with: taskbook runs resume RUN --input '{...}'")
+    from kernel_ext.approvals import answer_hint
+
+    waiting = [r for r in requests if r["status"] == "pending"]
+    if waiting:
+        click.echo("\nAnswer with (or reject with `taskbook runs reject RUN`):")
+        for request in waiting[:5]:
+            click.echo(f"  {answer_hint(request)}")
 
 
 def _row(request: dict[str, Any]) -> list[Any]:

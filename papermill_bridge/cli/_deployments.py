@@ -179,16 +179,63 @@ def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
             echo_json(started)
         else:
             click.echo(f"Created run {started['id']} ({started['name']}).")
+            click.echo(f"Follow it: taskbook runs show {started['id'][:8]}")
         return
-    def show(current: dict[str, Any]) -> None:
-        if not as_json:
-            click.echo(current["state"])
-
-    final = wait_for(started["id"], show)
+    if not as_json:
+        click.echo(f"Created run {started['id']} ({started['name']}); waiting for a worker.")
+    follower = _Follower(as_json)
+    final = wait_for(started["id"], follower.show, on_poll=follower.poll)
     if as_json:
         echo_json(final)
+    else:
+        _echo_outcome(final)
     if final["state"] != "Completed":
         raise SystemExit(1)
+
+
+class _Follower:
+    """Prints each new state of a followed run, and how to answer it when it waits."""
+
+    UNCLAIMED_SECONDS = 10.0
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.hinted: set[str] = set()
+        self.since = time.monotonic()
+
+    def poll(self, run: dict[str, Any]) -> None:
+        """A run nobody claims: say once that a worker must be running."""
+        waited = time.monotonic() - self.since
+        if self.quiet or run["state_type"] != "SCHEDULED" or waited < self.UNCLAIMED_SECONDS:
+            return
+        if "unclaimed" not in self.hinted:
+            self.hinted.add("unclaimed")
+            click.echo("  no worker has claimed it yet: is `taskbook serve` (or `taskbook "
+                       "worker`) running on this store?")  # fmt: skip
+
+    def show(self, run: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        from papermill_bridge.cli._runs import waiting_hints
+
+        message = f": {run['state_message']}" if run.get("state_message") else ""
+        click.echo(f"{local_time(_now().isoformat())}  {run['state']}{message}")
+        for hint in waiting_hints(_store(), run):
+            if hint not in self.hinted:
+                self.hinted.add(hint)
+                click.echo(f"  waiting for an answer: {hint}")
+                click.echo("  (or answer in JupyterLab's Taskbook sidebar, Approvals)")
+
+
+def _echo_outcome(run: dict[str, Any]) -> None:
+    from papermill_bridge.cli._runs import echo_failure
+
+    click.echo(f"Run {run['id'][:8]} ({run['name']}) ended {run['state']}.")
+    if run.get("output_notebook"):
+        click.echo(f"  output:     {run['output_notebook']}")
+    if run["state"] != "Completed":
+        echo_failure(_store().read_flow_run(run["id"]).get("failure"))
+        click.echo(f"\nLogs: taskbook runs logs {run['id'][:8]}")
 
 
 @cli.command("backfill")

@@ -7,11 +7,13 @@ from typing import Any
 
 import click
 
+from kernel_ext._errors import RunNotFound
 from kernel_ext._lookup import resolve_run_id
+from kernel_ext._states import parse_state_filter
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import duration, local_time, table
 
-__all__ = ["runs"]
+__all__ = ["echo_failure", "runs", "waiting_hints"]
 
 
 def _store() -> Any:
@@ -32,12 +34,17 @@ def runs() -> None:
 @json_option
 def list_runs(limit: int, state: str | None, flow_name: str | None, as_json: bool) -> None:
     """List flow runs, newest first."""
+    if state is not None:
+        state = parse_state_filter(state)
     rows = _store().list_flow_runs(limit=limit, state=state, name=flow_name)
     if as_json:
         echo_json(rows)
         return
     if not rows:
-        click.echo("No flow runs yet. Run a flow, e.g. `taskbook demo`.")
+        if state is not None or flow_name is not None:
+            click.echo("No flow runs match; `taskbook runs ls` lists them all.")
+        else:
+            click.echo("No flow runs yet. Run a flow, e.g. `taskbook demo`.")
         return
     click.echo(
         table(
@@ -51,12 +58,25 @@ def list_runs(limit: int, state: str | None, flow_name: str | None, as_json: boo
 @click.argument("run_id")
 @json_option
 def show_run(run_id: str, as_json: bool) -> None:
-    """Show a flow run (RUN_ID or a unique prefix) with its task runs."""
+    """Show a flow run (RUN_ID or a unique prefix) with its task runs, or one task run."""
     store = _store()
-    run = store.read_flow_run(resolve_run_id(store, run_id))
+    full_id = resolve_run_id(store, run_id)
+    try:
+        run = store.read_flow_run(full_id)
+    except RunNotFound:
+        task_run = store.read_task_run(full_id)
+        if as_json:
+            echo_json(task_run)
+        else:
+            _show_task_run(store, task_run)
+        return
     if as_json:
         echo_json(run)
         return
+    _show_flow_run(store, run)
+
+
+def _show_flow_run(store: Any, run: dict[str, Any]) -> None:
     click.echo(f"Flow run {run['name']} ({run['id']})")
     click.echo(f"  flow:       {run['flow_name']}")
     click.echo(f"  state:      {run['state']}")
@@ -70,6 +90,9 @@ def show_run(run_id: str, as_json: bool) -> None:
         click.echo(f"  message:    {run['state_message']}")
     if run.get("output_notebook"):
         click.echo(f"  output:     {run['output_notebook']}")
+    for hint in waiting_hints(store, run):
+        click.echo(f"  answer:     {hint}")
+    echo_failure(run.get("failure"))
     tasks = run["task_runs"]
     click.echo(f"\n{len(tasks)} task runs")
     if not tasks:
@@ -81,6 +104,45 @@ def show_run(run_id: str, as_json: bool) -> None:
             [_task_row(t, names) for t in tasks],
         )
     )
+
+
+def _show_task_run(store: Any, run: dict[str, Any]) -> None:
+    click.echo(f"Task run {run['name']} ({run['id']})")
+    if run.get("flow_run_id"):
+        flow_run = store.read_flow_run(run["flow_run_id"])
+        click.echo(f"  flow run:   {flow_run['name']} ({run['flow_run_id'][:8]}, "
+                   f"flow {flow_run['flow_name']})")  # fmt: skip
+    click.echo(f"  state:      {run['state']}")
+    click.echo(f"  attempts:   {run['run_count']}")
+    click.echo(f"  started:    {local_time(run['start_time'])}")
+    click.echo(f"  duration:   {duration(run['duration'])}")
+    if run.get("state_message"):
+        click.echo(f"  message:    {run['state_message']}")
+    echo_failure(run.get("failure"))
+
+
+def waiting_hints(store: Any, run: dict[str, Any]) -> list[str]:
+    """How to answer a paused run: one command per pending input request."""
+    if run.get("state_type") != "PAUSED":
+        return []
+    from kernel_ext.approvals import answer_hint
+
+    pending = store.list_input_requests(status="pending", flow_run_id=run["id"])
+    return [answer_hint(request) for request in pending]
+
+
+def echo_failure(failure: dict[str, Any] | None) -> None:
+    """The failing cell, the exception and the traceback of a failed run."""
+    if not failure:
+        return
+    if failure.get("cell_number") is not None:
+        first = (failure.get("cell_source") or "").strip().splitlines()[:1]
+        click.echo(f"  cell:       {failure['cell_number']}" + (f"  {first[0]}" if first else ""))
+    if failure.get("exception_type"):
+        click.echo(f"  exception:  {failure['exception_type']}")
+    if failure.get("traceback"):
+        click.echo("\nTraceback:")
+        click.echo(failure["traceback"].rstrip())
 
 
 def _run_row(run: dict[str, Any]) -> list[Any]:

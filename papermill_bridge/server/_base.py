@@ -23,6 +23,7 @@ from kernel_ext._errors import (
     InputValidationError,
     ParameterValidationError,
     RunNotFound,
+    RunStateConflict,
     StoreUnavailableError,
     TaskbookError,
 )
@@ -48,6 +49,7 @@ _STATUSES: list[tuple[type[BaseException], int]] = [
     (InputNotFound, 404),
     (RunNotFound, 404),
     (InputAlreadyAnswered, 409),
+    (RunStateConflict, 409),
     (StoreUnavailableError, 503),
     (TaskbookError, 400),
 ]

@@ -105,7 +105,8 @@ def test_a_flow_run_its_task_runs_logs_and_history(server: Server) -> None:
     status, error = call(url, "GET", f"/taskbook/api/runs/{run_id}/output")
     assert status == 404 and "no output notebook" in error["message"]
     status, cancelled = call(url, "POST", f"/taskbook/api/runs/{run_id}/cancel")
-    assert status == 200 and cancelled["state"] == "Completed"  # a final run stays as it is
+    assert status == 409 and "already Completed" in cancelled["message"]  # nothing to cancel
+    assert cancelled["error"] == "RunStateConflict"
 
 
 @pytest.mark.parametrize("path", ["runs/nope", "runs/nope/logs", "runs/nope/history",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kernel_ext._errors import ConfigurationError, RunNotFound
+from kernel_ext._errors import ConfigurationError, RunNotFound, RunStateConflict
 from kernel_ext._runs import FlowRunId, new_id
 from kernel_ext._states import Completed, Paused, Running
 from kernel_ext.store import Store
@@ -39,7 +39,8 @@ def test_a_scheduled_run_reads_back_as_created(store: Store) -> None:
     )  # fmt: skip
 
     record = store.read_flow_run("run-1")
-    assert run == {key: value for key, value in record.items() if key != "task_runs"}
+    assert record["failure"] is None  # read alone, a run also says why it failed
+    assert run == {key: value for key, value in record.items() if key not in ("task_runs", "failure")}
     assert (record["state"], record["state_type"]) == ("Scheduled", "SCHEDULED")
     assert record["state_message"] == "Started by hand"
     assert (record["name"], record["flow_name"]) == ("brave-otter", "nightly")
@@ -279,7 +280,9 @@ def test_cancelling(store: Store) -> None:
     cancelled = store.request_cancel(waiting)  # no worker has it: nothing else would finish it
     assert (cancelled["state"], cancelled["state_type"]) == ("Cancelled", "CANCELLED")
     assert cancelled["end_time"] is not None
-    assert store.request_cancel(done)["state"] == "Completed"
+    with pytest.raises(RunStateConflict, match="already Completed; only a run that has not"):
+        store.request_cancel(done)
+    assert store.read_flow_run(done)["state"] == "Completed"
     assert store.claim_next_run("w2", NOW + 5) is None
     assert [h["name"] for h in store.read_history(claimed)] == [
         "Scheduled", "Pending", "Cancelling",
