@@ -169,6 +169,59 @@ def test_quickstart_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "fetched 12 readings from station-7" in text
     assert "published" in text
     assert "Deployment quickstart is at version 1" in text
+    run_quickstart_deployment(kernel_env, taskbook)
+
+
+def run_quickstart_deployment(home: Path, taskbook: str) -> None:
+    """What the notebook promoted runs headless as a user would run it: `taskbook serve`,
+    `taskbook run quickstart --wait`, its approval answered from another terminal."""
+    import json
+    import subprocess
+
+    serve = subprocess.Popen([taskbook, "serve"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        waiting = subprocess.Popen([taskbook, "run", "quickstart", "--wait"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        request = wait_for_approval(taskbook)
+        answered = subprocess.run([taskbook, "runs", "resume", request["flow_run_id"][:8],
+                                   "--input", '{"approved": true}'],
+                                  capture_output=True, text=True)  # fmt: skip
+        assert answered.returncode == 0, answered.stderr
+        out, _ = waiting.communicate(timeout=180)
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+    assert waiting.returncode == 0, out
+    assert "Suspended: Suspended at 'publish'" in out
+    assert """waiting for an answer: taskbook runs resume""" in out
+    assert """--input '{"approved": true, "note": ""}'""" in out
+    assert "ended Completed." in out
+    shown = json.loads(subprocess.run([taskbook, "runs", "show", request["flow_run_id"],
+                                       "--json"], capture_output=True, text=True).stdout)  # fmt: skip
+    assert shown["state"] == "Completed" and shown["parameters"]["readings"] == 24
+    output = nbformat.read(shown["output_notebook"], as_version=4)
+    promote = next(c for c in output.cells if c.source.startswith("%promote"))
+    (note,) = promote.outputs
+    assert note["text"].startswith("[taskbook] %promote skipped: this notebook executes as "
+                                   "deployment run")  # fmt: skip
+    assert "published" in outputs_text(output)
+
+
+def wait_for_approval(taskbook: str) -> Any:
+    import json
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        listed = subprocess.run([taskbook, "approvals", "ls", "--json"],
+                                capture_output=True, text=True)  # fmt: skip
+        pending = json.loads(listed.stdout or "[]")
+        if pending:
+            return pending[0]
+        time.sleep(0.5)
+    raise AssertionError("the deployment run never asked for its approval")
 
 
 def test_scale_out_notebook(kernel_env: Path) -> None:
