@@ -181,8 +181,8 @@ def run_quickstart_deployment(home: Path, taskbook: str) -> None:
     serve = subprocess.Popen([taskbook, "serve"], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        waiting = subprocess.Popen([taskbook, "run", "quickstart", "--wait"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        waiting = subprocess.Popen([taskbook, "run", "quickstart", "--wait"], text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
         request = wait_for_approval(taskbook)
         answered = subprocess.run([taskbook, "runs", "resume", request["flow_run_id"][:8],
                                    "--input", '{"approved": true}'],
@@ -197,8 +197,8 @@ def run_quickstart_deployment(home: Path, taskbook: str) -> None:
     assert """waiting for an answer: taskbook runs resume""" in out
     assert """--input '{"approved": true, "note": ""}'""" in out
     assert "ended Completed." in out
-    shown = json.loads(subprocess.run([taskbook, "runs", "show", request["flow_run_id"],
-                                       "--json"], capture_output=True, text=True).stdout)  # fmt: skip
+    command = [taskbook, "runs", "show", request["flow_run_id"], "--json"]
+    shown = json.loads(subprocess.run(command, capture_output=True, text=True).stdout)
     assert shown["state"] == "Completed" and shown["parameters"]["readings"] == 24
     output = nbformat.read(shown["output_notebook"], as_version=4)
     promote = next(c for c in output.cells if c.source.startswith("%promote"))

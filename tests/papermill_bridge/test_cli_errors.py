@@ -178,7 +178,7 @@ def test_lab_without_jupyterlab_fails_with_the_command(monkeypatch: pytest.Monke
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "jupyterlab" else real(name, *a))  # fmt: skip
+                        lambda name, *a: None if name == "jupyterlab" else real(name, *a))
     monkeypatch.chdir(tmp_path)
     done = CliRunner().invoke(cli, ["lab", "--no-browser"])
     assert done.exit_code == 1

@@ -40,7 +40,8 @@ def test_a_scheduled_run_reads_back_as_created(store: Store) -> None:
 
     record = store.read_flow_run("run-1")
     assert record["failure"] is None  # read alone, a run also says why it failed
-    assert run == {key: value for key, value in record.items() if key not in ("task_runs", "failure")}
+    listed = {key: value for key, value in record.items() if key not in ("task_runs", "failure")}
+    assert run == listed
     assert (record["state"], record["state_type"]) == ("Scheduled", "SCHEDULED")
     assert record["state_message"] == "Started by hand"
     assert (record["name"], record["flow_name"]) == ("brave-otter", "nightly")
