@@ -67,3 +67,17 @@ def test_filter_runs_and_see_a_runs_graph_and_logs(lab: Lab, page: Any) -> None:
     assert box is not None and panel is not None
     assert box["x"] >= panel["x"] - 1 and box["x"] + box["width"] <= panel["x"] + panel["width"] + 1
     screenshot(sidebar, "sidebar-run-graph.png")
+
+
+def test_a_failed_run_shows_its_traceback(lab: Lab, page: Any) -> None:
+    failed_id = failed_flow_run(lab.home)
+    sidebar = open_sidebar(page, lab)
+    failed = sidebar.locator(f".tb-row[data-run-id='{failed_id}']")
+    failed.wait_for(timeout=15_000)
+    failed.click()
+    failure = sidebar.locator(".tb-run-details .tb-failure")
+    failure.wait_for(timeout=10_000)
+    assert failure.locator(".tb-failure-title").inner_text() == "RuntimeError"
+    traceback = failure.locator(".tb-traceback").inner_text()
+    assert 'raise RuntimeError("on purpose")' in traceback
+    assert traceback.rstrip().endswith("RuntimeError: on purpose")
