@@ -19,7 +19,15 @@ from typing import Any
 
 from kernel_ext._errors import InputNotFound, InputValidationError
 
-__all__ = ["answer", "answer_hint", "current_user", "pending", "reject", "resolve"]
+__all__ = [
+    "answer",
+    "answer_hint",
+    "current_user",
+    "expire_overdue",
+    "pending",
+    "reject",
+    "resolve",
+]
 
 
 def _store() -> Any:
@@ -60,6 +68,7 @@ def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        _refuse_settled(store, identifier, key)
         raise InputNotFound(
             f"No paused run or input request matches {identifier!r}"
             f"{f' with key {key!r}' if key else ''}; see `taskbook approvals ls`."
@@ -71,6 +80,23 @@ def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
     )
 
 
+def _refuse_settled(store: Any, identifier: str, key: str | None) -> None:
+    """A run whose pause was answered, rejected or expired already: say so."""
+    from kernel_ext._errors import InputAlreadyAnswered
+
+    settled = [
+        r for r in store.list_input_requests(status=None)
+        if r["flow_run_id"].startswith(identifier) and (key is None or r["key"] == key)
+    ]  # fmt: skip
+    if settled:
+        last = settled[0]
+        by = f" by {last['answered_by']}" if last.get("answered_by") else ""
+        raise InputAlreadyAnswered(
+            f"Run {identifier} is not waiting for an answer: its request {last['key']!r} "
+            f"was {last['status']}{by}."
+        )
+
+
 def answer(identifier: str, value: Any, answered_by: str | None = None,
            key: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Answer a paused run; ``value`` is a dict of the form's fields (or a bare value)."""
@@ -80,9 +106,10 @@ def answer(identifier: str, value: Any, answered_by: str | None = None,
     if problems:
         _store().record_input_error(request["id"], problems)
         raise InputValidationError(f"The answer does not fit the form: {problems}")
-    answered: dict[str, Any] = _store().answer_input_request(
-        request["id"], data, answered_by or current_user()
-    )
+    answered: dict[str, Any] = _settled_in_time(
+        request, lambda: _store().answer_input_request(request["id"], data,
+                                                       answered_by or current_user())
+    )  # fmt: skip
     _wake_suspended(answered, "SCHEDULED", "Resuming", f"Answered by {answered['answered_by']}")
     return answered
 
@@ -91,12 +118,57 @@ def reject(identifier: str, reason: str | None = None, answered_by: str | None =
            key: str | None = None) -> dict[str, Any]:  # fmt: skip
     """Reject a paused run: it ends Cancelled, with the reason in its history."""
     request = resolve(identifier, key)
-    rejected: dict[str, Any] = _store().reject_input_request(
-        request["id"], answered_by or current_user(), reason
-    )
+    rejected: dict[str, Any] = _settled_in_time(
+        request, lambda: _store().reject_input_request(request["id"],
+                                                       answered_by or current_user(), reason)
+    )  # fmt: skip
     why = f"Rejected by {rejected['answered_by']}" + (f": {reason}" if reason else "")
     _wake_suspended(rejected, "CANCELLED", "Cancelled", why)
     return rejected
+
+
+def expire_overdue(now: float) -> list[dict[str, Any]]:
+    """Expire the pending requests whose timeout has passed, and fail the Suspended runs
+    that waited on them (a headless run has no kernel to notice); returns them. The
+    scheduler calls this every tick."""
+    store = _store()
+    expired = []
+    for request in store.list_overdue_input_requests(now):
+        record: dict[str, Any] = store.expire_input_request(request["id"])
+        if record["status"] == "expired":
+            _fail_suspended(record)
+            expired.append(record)
+    return expired
+
+
+def _settled_in_time(request: dict[str, Any], settle: Any) -> dict[str, Any]:
+    """``settle()``; when the request turns out to be past its timeout, its Suspended run
+    fails at once, before the refusal reaches the one who answered late."""
+    from kernel_ext._errors import InputAlreadyAnswered
+
+    try:
+        settled: dict[str, Any] = settle()
+    except InputAlreadyAnswered:
+        current = _store().read_input_request(request["id"])
+        if current["status"] == "pending":  # refused for being overdue: expire it now
+            current = _store().expire_input_request(request["id"])
+        if current["status"] == "expired":
+            _fail_suspended(current)
+        raise
+    return settled
+
+
+def _fail_suspended(request: dict[str, Any]) -> None:
+    from kernel_ext._errors import PauseTimeout
+
+    message = (f"{PauseTimeout.__name__}: no answer to {request['key']!r} before its timeout; "
+               "the request expired. Pause with a longer timeout= to wait longer.")  # fmt: skip
+    details = {"exception_type": PauseTimeout.__name__, "input_request_id": request["id"]}
+    store = _store()
+    run = store.read_flow_run(request["flow_run_id"])
+    if run["state"] == "Suspended":
+        store.set_run_state(run["id"], "FAILED", "Failed", message, details,
+                            only_from=("PAUSED",))  # fmt: skip
 
 
 def _wake_suspended(request: dict[str, Any], state_type: str, name: str, message: str) -> None:

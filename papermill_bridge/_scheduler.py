@@ -5,7 +5,8 @@ unique in the store, so a slot never runs twice however many schedulers run; slo
 while nothing was running follow the schedule's catch-up policy ("latest": run the most
 recent once and record the older ones as Skipped; "all": run them all); (2) marks runs
 still waiting past a grace period Late (they still run); (3) marks runs whose worker
-stopped beating Crashed.
+stopped beating Crashed; (4) expires pauses past their timeout, failing the Suspended
+runs that waited on them (``PauseTimeout``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,14 @@ class Scheduler:
                 self._fill(schedule, now, counts)
         counts["late"] = self._mark_late(now)
         counts["crashed"] = self._reap(now)
+        counts["expired"] = self._expire_pauses(now)
         return counts
+
+    def _expire_pauses(self, now: float) -> int:
+        """Pauses past their timeout expire; a Suspended run waiting on one fails."""
+        from kernel_ext import approvals
+
+        return len(approvals.expire_overdue(now))
 
     def _mark_late(self, now: float) -> int:
         """Runs still waiting a grace period after their time are Late (they still run)."""

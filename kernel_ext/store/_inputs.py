@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
@@ -40,6 +40,7 @@ __all__ = [
     "expire_input_request",
     "find_input_request",
     "list_input_requests",
+    "list_overdue_input_requests",
     "read_input_request",
     "record_input_error",
     "reject_input_request",
@@ -114,6 +115,17 @@ def list_input_requests(
     return [_record(row) for row in rows]
 
 
+def list_overdue_input_requests(connection: Connection, now: float, limit: int) -> list[Record]:
+    """Pending requests whose timeout has passed, oldest deadline first."""
+    query = (
+        _joined()
+        .where(run_inputs.c.status == PENDING, run_inputs.c.timeout_at < from_epoch(now))
+        .order_by(run_inputs.c.timeout_at)
+        .limit(max(limit, 0))
+    )
+    return [_record(row) for row in connection.execute(query).mappings()]
+
+
 def answer_input_request(
     connection: Connection, request_id: str, answer: dict[str, Any], answered_by: str
 ) -> Record:
@@ -148,27 +160,34 @@ def record_input_error(connection: Connection, request_id: str, message: str) ->
 
 
 def _settle(connection: Connection, request_id: str, **values: Any) -> Record:
-    """Move a pending request to its final status, or say why it cannot be."""
-    changed = _compare_and_set(connection, request_id, **values)
+    """Move a pending request to its final status, or say why it cannot be. A request
+    past its timeout takes no answer, even before anyone has marked it expired (the
+    caller expires it: this transaction is rolled back by the error)."""
+    changed = _compare_and_set(connection, request_id, in_time=True, **values)
     record = read_input_request(connection, request_id)
     if not changed:
         raise InputAlreadyAnswered(_already_settled(record))
     return record
 
 
-def _compare_and_set(connection: Connection, request_id: str, **values: Any) -> bool:
-    statement = (
-        update(run_inputs)
-        .where(run_inputs.c.id == request_id, run_inputs.c.status == PENDING)
-        .values(answered_at=datetime.now(UTC), **values)
+def _compare_and_set(
+    connection: Connection, request_id: str, in_time: bool = False, **values: Any
+) -> bool:
+    now = datetime.now(UTC)
+    statement = update(run_inputs).where(
+        run_inputs.c.id == request_id, run_inputs.c.status == PENDING
     )
-    return connection.execute(statement).rowcount == 1
+    if in_time:
+        statement = statement.where(
+            or_(run_inputs.c.timeout_at.is_(None), run_inputs.c.timeout_at > now)
+        )
+    return connection.execute(statement.values(answered_at=now, **values)).rowcount == 1
 
 
 def _already_settled(record: Record) -> str:
     run = record["flow_run_name"] or record["flow_run_id"]
     what = f"The input request {record['id']!r} (key {record['key']!r} of flow run {run!r})"
-    when = _human_time(record["answered_at"])
+    when = _human_time(record["answered_at"] or record["timeout_at"])
     if record["status"] == ANSWERED:
         return f"{what} was already answered by {record['answered_by']} at {when}."
     if record["status"] == REJECTED:

@@ -200,11 +200,16 @@ class Store(DeploymentApi, LimitsApi):
         ``status=None`` lists them all."""
         return self._read(_inputs.list_input_requests, status, flow_run_id, limit)
 
+    def list_overdue_input_requests(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+        """Pending requests whose ``timeout_at`` has passed (for the scheduler to expire)."""
+        return self._read(_inputs.list_overdue_input_requests, now, limit)
+
     def answer_input_request(
         self, request_id: str, answer: dict[str, Any], answered_by: str
     ) -> dict[str, Any]:
         """Answer a pending request; ``InputAlreadyAnswered`` if it is not pending any
-        more (whoever came first wins), ``InputNotFound`` if there is no such request."""
+        more (whoever came first wins) or its timeout has passed (it is expired then),
+        ``InputNotFound`` if there is no such request."""
         return self._write(_inputs.answer_input_request, request_id, answer, answered_by)
 
     def reject_input_request(
