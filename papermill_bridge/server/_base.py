@@ -28,7 +28,9 @@ from kernel_ext._errors import (
     TaskbookError,
 )
 
-__all__ = ["BadRequest", "NotFound", "TaskbookHandler", "field", "store"]
+__all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "TaskbookHandler", "field", "store"]
+
+AUTH_RESOURCE = "taskbook"
 
 
 class BadRequest(TaskbookError, ValueError):
@@ -72,7 +74,15 @@ def field(data: dict[str, Any], name: str, kind: type, default: Any = None) -> A
 
 
 class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
-    """Runs an action and writes its result, or the error's message with its status."""
+    """Runs an action and writes its result, or the error's message with its status.
+
+    Every method is authorized by Jupyter's authorizer on the resource ``taskbook``:
+    ``read`` to look, ``write`` to change a run, a pause or a deployment's state, and
+    ``execute`` to make workers run code (create a deployment, start a run). A refusal is
+    Jupyter's own 403.
+    """
+
+    auth_resource = AUTH_RESOURCE
 
     def respond(self, action: Callable[[], Any], status: int = 200) -> None:
         try:

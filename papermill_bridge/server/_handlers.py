@@ -17,6 +17,7 @@ import json
 from importlib import resources
 from typing import Any
 
+from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from papermill_bridge.server._base import TaskbookHandler, store
@@ -34,6 +35,7 @@ def openapi_document() -> dict[str, Any]:
 
 class InputsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[misc,unused-ignore]
     def get(self) -> None:
         status = self.get_query_argument("status", "pending") or None
         self.respond(lambda: store().list_input_requests(
@@ -42,12 +44,14 @@ class InputsHandler(TaskbookHandler):
 
 class InputHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[misc,unused-ignore]
     def get(self, request_id: str) -> None:
         self.respond(lambda: store().read_input_request(request_id))
 
 
 class AnswerHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[misc,unused-ignore]
     def post(self, request_id: str) -> None:
         from kernel_ext import approvals
 
@@ -59,6 +63,7 @@ class AnswerHandler(TaskbookHandler):
 
 class RejectHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[misc,unused-ignore]
     def post(self, request_id: str) -> None:
         from kernel_ext import approvals
 
@@ -70,6 +75,7 @@ class RejectHandler(TaskbookHandler):
 
 class OpenApiHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[misc,unused-ignore]
     def get(self) -> None:
         self.respond(openapi_document)
 

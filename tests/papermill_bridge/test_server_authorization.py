@@ -1,0 +1,112 @@
+"""Jupyter's authorizer decides every call of the REST API, as it does for Jupyter's own:
+``read`` to look, ``write`` to change state, ``execute`` to make workers run code.
+A real Jupyter server with an authorizer class of the test's own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.papermill_bridge.test_server_api import TOKEN, call, free_port
+
+pytestmark = pytest.mark.slow
+
+AUTHORIZERS = '''
+from jupyter_server.auth import Authorizer
+
+
+class ReadOnly(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return action == "read"
+
+
+class NoExecute(Authorizer):
+    def is_authorized(self, handler, user, action, resource):
+        return action != "execute"
+'''
+
+# Every call that changes something, with the action it needs.
+WRITES = [
+    ("POST", "/taskbook/api/deployments", {"notebook": "x.ipynb", "name": "x"}, "execute"),
+    ("POST", "/taskbook/api/deployments/x/runs", {}, "execute"),
+    ("POST", "/taskbook/api/deployments/x/pause", None, "write"),
+    ("POST", "/taskbook/api/deployments/x/resume", None, "write"),
+    ("POST", "/taskbook/api/runs/abc/cancel", None, "write"),
+    ("POST", "/taskbook/api/runs/abc/resume", {"answer": {}}, "write"),
+    ("POST", "/taskbook/api/runs/abc/output/open", None, "write"),
+    ("POST", "/taskbook/api/inputs/abc/answer", {"answer": {}}, "write"),
+    ("POST", "/taskbook/api/inputs/abc/reject", {}, "write"),
+]
+READS = ["/taskbook/api/runs", "/taskbook/api/inputs", "/taskbook/api/deployments",
+         "/taskbook/api/openapi.json"]  # fmt: skip
+
+
+def start_server(home: Path, authorizer: str) -> Iterator[str]:
+    (home / "authorizers.py").write_text(AUTHORIZERS)
+    port = free_port()
+    env = {**os.environ, "TASKBOOK_HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
+           "PYTHONPATH": f"{home}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    env.pop("TASKBOOK_STORE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
+         f"--ServerApp.root_dir={home}", f"--ServerApp.authorizer_class=authorizers.{authorizer}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            call(url, "GET", "/api/status")
+            break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def read_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_server(tmp_path_factory.mktemp("read-only"), "ReadOnly")
+
+
+@pytest.fixture(scope="module")
+def no_execute(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_server(tmp_path_factory.mktemp("no-execute"), "NoExecute")
+
+
+@pytest.mark.parametrize("path", READS)
+def test_a_reader_can_read(read_only: str, path: str) -> None:
+    status, _ = call(read_only, "GET", path)
+    assert status == 200
+
+
+@pytest.mark.parametrize(("method", "path", "body", "action"), WRITES,
+                         ids=[f"{m} {p}" for m, p, _, _ in WRITES])  # fmt: skip
+def test_a_reader_cannot_change_anything(read_only: str, method: str, path: str, body: object,
+                                         action: str) -> None:  # fmt: skip
+    status, answer = call(read_only, method, path, body)
+    assert status == 403, answer
+    # Jupyter's own API refuses the same user the same way.
+    jupyter, _ = call(read_only, "PUT", "/api/contents/new.txt",
+                      {"type": "file", "format": "text", "content": "x"})  # fmt: skip
+    assert jupyter == 403
+
+
+@pytest.mark.parametrize(("method", "path", "body", "action"), WRITES,
+                         ids=[f"{m} {p}" for m, p, _, _ in WRITES])  # fmt: skip
+def test_running_code_needs_execute(no_execute: str, method: str, path: str, body: object,
+                                    action: str) -> None:  # fmt: skip
+    status, answer = call(no_execute, method, path, body)
+    if action == "execute":
+        assert status == 403, answer
+    else:  # allowed; the run or deployment named does not exist
+        assert status in (400, 404), answer
