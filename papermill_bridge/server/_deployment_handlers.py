@@ -106,19 +106,19 @@ class _Handler(TaskbookHandler):
 
 class DeploymentsHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         self.respond(lambda: [_described(d) for d in store().list_deployments()])
 
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("execute")  # type: ignore[misc,unused-ignore]
+    @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self) -> None:
         self.respond(lambda: create_deployment(self.root, self.body()), 201)
 
 
 class DeploymentHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, name: str) -> None:
         self.respond(lambda: read_deployment(name))
 
@@ -127,7 +127,7 @@ class PauseHandler(_Handler):
     paused = True
 
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, name: str) -> None:
         def action() -> Any:
             read_deployment(name)
@@ -143,7 +143,7 @@ class ResumeDeploymentHandler(PauseHandler):
 
 class StartRunHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("execute")  # type: ignore[misc,unused-ignore]
+    @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, name: str) -> None:
         from papermill_bridge._runs import start_run
 
@@ -157,7 +157,7 @@ class StartRunHandler(_Handler):
 
 class ParametersHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         self.respond(lambda: notebook_parameters(self.root, self.query("path")))
 

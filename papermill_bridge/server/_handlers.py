@@ -35,7 +35,7 @@ def openapi_document() -> dict[str, Any]:
 
 class InputsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         status = self.get_query_argument("status", "pending") or None
         self.respond(lambda: store().list_input_requests(
@@ -44,14 +44,14 @@ class InputsHandler(TaskbookHandler):
 
 class InputHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, request_id: str) -> None:
         self.respond(lambda: store().read_input_request(request_id))
 
 
 class AnswerHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, request_id: str) -> None:
         from kernel_ext import approvals
 
@@ -63,7 +63,7 @@ class AnswerHandler(TaskbookHandler):
 
 class RejectHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, request_id: str) -> None:
         from kernel_ext import approvals
 
@@ -75,7 +75,7 @@ class RejectHandler(TaskbookHandler):
 
 class OpenApiHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         self.respond(openapi_document)
 

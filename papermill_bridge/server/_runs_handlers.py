@@ -143,7 +143,7 @@ def _limit(text: str | None) -> int:
 
 class RunsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         query = self.query
         self.respond(lambda: list_runs(query("state"), query("deployment"), query("flow"),
@@ -152,42 +152,42 @@ class RunsHandler(TaskbookHandler):
 
 class RunHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
         self.respond(lambda: store().read_flow_run(run_id))
 
 
 class RunLogsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
         self.respond(lambda: store().read_logs(run_id))
 
 
 class RunGraphHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
         self.respond(lambda: run_graph(run_id))
 
 
 class RunHistoryHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
         self.respond(lambda: store().read_history(run_id))
 
 
 class CancelHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, run_id: str) -> None:
         self.respond(lambda: store().request_cancel(run_id))
 
 
 class ResumeHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, run_id: str) -> None:
         def action() -> Any:
             data = self.body()
@@ -199,14 +199,14 @@ class ResumeHandler(TaskbookHandler):
 
 class OutputHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("read")  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
         self.respond(lambda: output_notebook(run_id))
 
 
 class OpenOutputHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, run_id: str) -> None:
         root = str(self.settings["server_root_dir"])
         self.respond(lambda: open_output_notebook(root, run_id))
