@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from kernel_ext._durations import out_of_range
 from kernel_ext._errors import ConfigurationError
 
 __all__ = ["RetryPolicy", "exponential_backoff"]
@@ -87,8 +88,10 @@ def _delays(owner: str, retries: int, delay: DelaySpec) -> tuple[float, ...]:
         delay = delay(max(retries, 1))
     values = [delay] if isinstance(delay, (int, float)) else list(delay)
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or out_of_range(value, allow_zero=True)):  # fmt: skip
             raise ConfigurationError(
-                f"{owner}: retry_delay_seconds must be numbers >= 0, got {value!r}."
+                f"{owner}: retry_delay_seconds must be numbers >= 0 and at most ten years, "
+                f"got {value!r}."
             )
     return tuple(float(v) for v in values)

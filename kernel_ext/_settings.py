@@ -14,6 +14,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from kernel_ext._errors import ConfigurationError
+
 __all__ = ["home", "override", "results_url", "store_url"]
 
 _overrides: list[dict[str, str]] = []
@@ -39,7 +41,18 @@ def home() -> Path:
     if path is None:
         # Created once per process and value: this sits on the path of every top-level run.
         path = Path(value).expanduser()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ConfigurationError(
+                f"TASKBOOK_HOME is {value}, which is a file, not a folder; point it at a "
+                "folder (it is created if missing)."
+            ) from None
+        except PermissionError:
+            raise ConfigurationError(
+                f"TASKBOOK_HOME is {value}, which cannot be created here (permission "
+                "denied); point it at a folder you can write."
+            ) from None
         _created[value] = path
     return path
 

@@ -17,6 +17,7 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._context import FlowRunContext, current_flow_run
 from kernel_ext._durability import ensure_store, flush_store
+from kernel_ext._durations import out_of_range
 from kernel_ext._errors import CacheKeyError, ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
@@ -322,8 +323,10 @@ def _submit(
 def _check_timeout(owner: str, value: float | None) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigurationError(f"{owner}: timeout_seconds must be a number > 0, got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or out_of_range(value):
+        raise ConfigurationError(
+            f"{owner}: timeout_seconds must be a number > 0 and at most ten years, got {value!r}."
+        )
     return float(value)
 
 
@@ -331,9 +334,10 @@ def _check_expiration(owner: str, value: datetime.timedelta | float | None) -> f
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or out_of_range(seconds):
         raise ConfigurationError(
-            f"{owner}: cache_expiration must be a positive timedelta or seconds, got {value!r}."
+            f"{owner}: cache_expiration must be a positive timedelta or seconds, at most ten "
+            f"years, got {value!r}."
         )
     return float(seconds)
 

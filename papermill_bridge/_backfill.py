@@ -24,6 +24,10 @@ def backfill(name: str, start: datetime, end: datetime) -> tuple[list[str], int]
     from kernel_ext.store import get_store
     from papermill_bridge.schedules import schedule_from_dict
 
+    if start >= end:
+        raise ConfigurationError(
+            f"--start ({start:%Y-%m-%d %H:%M}) must be before --end ({end:%Y-%m-%d %H:%M})."
+        )
     store = get_store()
     deployment = store.read_deployment(name)
     if not deployment["schedules"]:

@@ -79,21 +79,35 @@ def _read_notebook(path: Path) -> str:
         raise ConfigurationError(f"{path} is not a notebook (.ipynb); promote a notebook file.")
     try:
         content = path.read_text(encoding="utf-8")
-        json.loads(content)
+        data = json.loads(content)
     except FileNotFoundError:
         raise ConfigurationError(f"No notebook at {path}; check the path.") from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{path} is a folder; promote a notebook file.") from None
     except json.JSONDecodeError as error:
         raise ConfigurationError(
             f"{path} is not valid notebook JSON ({error.msg}, line {error.lineno}); save it "
             "from Jupyter and promote again."
         ) from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"{path} is not a notebook (not UTF-8 JSON); save it from Jupyter and promote again."
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise ConfigurationError(
+            f"{path} is JSON but not a notebook (no list of cells); save it from Jupyter and "
+            "promote again."
+        )
     return content
 
 
 def _check_name(name: str) -> str:
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
+    # The name is a folder of output notebooks: "..", "." or "-x" must not be one.
+    valid = name[:1].isascii() and name[:1].isalnum() and len(name) <= 200
+    if not valid or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name):
         raise ConfigurationError(
-            f"Deployment name {name!r} is not valid; use letters, digits, '-', '_' or '.'."
+            f"Deployment name {name!r} is not valid; use letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit."
         )
     return name
 

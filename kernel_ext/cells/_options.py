@@ -16,6 +16,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from kernel_ext._durations import out_of_range
 from kernel_ext._errors import ConfigurationError
 
 __all__ = ["USAGE", "CellOptionError", "TaskCellOptions", "parse_duration", "parse_options"]
@@ -59,8 +60,10 @@ def parse_duration(text: str, option: str) -> float:
             "with ms, s, m, h or d (e.g. 30m, 2h, 1d)."
         )
     value = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if value <= 0:
-        raise CellOptionError(f"{option} must be more than zero, got {text!r}.")
+    if out_of_range(value):
+        raise CellOptionError(
+            f"{option} must be more than zero and at most ten years (3650d), got {text!r}."
+        )
     return value
 
 
@@ -115,7 +118,7 @@ def parse_options(line: str) -> TaskCellOptions:
 
 
 def _retries(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise CellOptionError(f"--retries must be a whole number >= 0, got {text!r}.")
     return int(text)
 
@@ -129,10 +132,10 @@ def _delays(text: str | None) -> tuple[float, ...]:
             value = float(part)
         except ValueError:
             value = -1.0
-        if value < 0:
+        if out_of_range(value, allow_zero=True):
             raise CellOptionError(
-                f"--retry-delay must be seconds >= 0, one value or a comma list "
-                f"(e.g. 1,5,30); got {text!r}."
+                f"--retry-delay must be seconds >= 0 and at most ten years, one value or a "
+                f"comma list (e.g. 1,5,30); got {text!r}."
             )
         delays.append(value)
     return tuple(delays)

@@ -32,15 +32,17 @@ def _key_values(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-def _schedules(cron: str | None, interval: str | None, timezone: str,
+def _schedules(cron: str | None, interval: str | None, timezone: str | None,
                catchup: str = "latest") -> list[dict[str, Any]]:  # fmt: skip
     if cron is None and interval is None:
+        if timezone is not None:
+            raise click.UsageError("--timezone applies to a schedule; give --cron or --interval.")
         return []
     if cron is not None and interval is not None:
         raise click.UsageError("Give --cron or --interval, not both.")
     from papermill_bridge.schedules import parse_schedule
 
-    spec = parse_schedule(cron=cron, interval=interval, timezone=timezone).to_dict()
+    spec = parse_schedule(cron=cron, interval=interval, timezone=timezone or "UTC").to_dict()
     return [{"spec": spec, "catchup": catchup}]
 
 
@@ -48,7 +50,8 @@ def _schedules(cron: str | None, interval: str | None, timezone: str,
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @click.option("--name", required=True, help="Deployment name (letters, digits, - _ .).")
 @click.option("--cron", help='Cron schedule, e.g. "0 6 * * *" (evaluated in --timezone).')
-@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone of --cron.")
+@click.option("--timezone", default=None,
+              help="IANA time zone of --cron (and of --interval's slots); default UTC.")
 @click.option("--interval", help="Fixed interval, e.g. 15m, 2h, 1d.")
 @click.option("--param", "-p", "params", multiple=True, help="Default KEY=VALUE (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
@@ -58,7 +61,7 @@ def _schedules(cron: str | None, interval: str | None, timezone: str,
 @click.option("--catchup", type=click.Choice(["latest", "all"]), default="latest",
               show_default=True, help="Missed slots: run the most recent once, or all.")
 @json_option
-def deploy(notebook: str, name: str, cron: str | None, timezone: str, interval: str | None,
+def deploy(notebook: str, name: str, cron: str | None, timezone: str | None, interval: str | None,
            params: tuple[str, ...], tags: tuple[str, ...], concurrency: int | None,
            retries: int, catchup: str, as_json: bool) -> None:  # fmt: skip
     """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""

@@ -23,6 +23,7 @@ from itertools import takewhile
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kernel_ext._durations import MAX_SECONDS
 from kernel_ext._errors import ConfigurationError
 from papermill_bridge.schedules._describe import describe_interval
 from papermill_bridge.schedules._wallclock import as_utc, load_zone, pinned_instant
@@ -48,16 +49,23 @@ def parse_interval(text: str) -> timedelta:
     stripped = text.strip()
     match = _UNITS.fullmatch(stripped)
     if stripped.isascii() and stripped.isdigit():
-        every = timedelta(seconds=int(stripped))
+        every = _timedelta(0, 0, 0, int(stripped), text)
     elif stripped and match:
         amounts = {unit: int(value or 0) for unit, value in match.groupdict().items()}
-        every = timedelta(days=amounts["d"], hours=amounts["h"], minutes=amounts["m"],
-                          seconds=amounts["s"])  # fmt: skip
+        every = _timedelta(amounts["d"], amounts["h"], amounts["m"], amounts["s"], text)
     else:
         raise ConfigurationError(f"interval {text!r} is not understood; {_FORMS}.")
     if not every:
         raise ConfigurationError(f"interval {text!r} is zero; it must be at least 1 second.")
     return every
+
+
+def _timedelta(days: int, hours: int, minutes: int, seconds: int, text: str) -> timedelta:
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_SECONDS:
+        raise ConfigurationError(f"interval {text!r} is longer than ten years; use a cron "
+                                 "schedule or a shorter interval.")  # fmt: skip
+    return timedelta(seconds=total)
 
 
 def default_anchor(timezone: str) -> datetime:
