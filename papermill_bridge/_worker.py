@@ -4,13 +4,16 @@ A worker claims a run atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a gu
 update on SQLite), so any number of workers on any machines can share one store. Each
 run executes in a child process (``python -m papermill_bridge._execute RUN_ID``); the
 worker beats the run's heartbeat while it runs and stops the child when the run is
-cancelled. A worker that dies stops beating, and the scheduler marks its run Crashed.
+cancelled. A worker that dies stops beating, and the scheduler marks its run Crashed; on
+Linux its executor is killed with it (and the kernel follows), so a retry never runs
+beside the attempt it replaces.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -131,7 +134,7 @@ class _Executor(subprocess.Popen[str]):
         self.err_file = tempfile.TemporaryFile("w+")
         super().__init__([sys.executable, "-m", "papermill_bridge._execute"],
                          stdin=subprocess.PIPE, stdout=self.out_file, stderr=self.err_file,
-                         text=True)  # fmt: skip
+                         text=True, preexec_fn=_die_with_parent)  # fmt: skip
 
     def outputs(self) -> tuple[str, str]:
         """What it printed, once it has ended; closes the files."""
@@ -141,6 +144,27 @@ class _Executor(subprocess.Popen[str]):
             texts.append(handle.read())
             handle.close()
         return texts[0], texts[1]
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the executor, before it starts: be killed when the worker dies (Linux).
+
+    A worker killed with SIGKILL cannot stop its executor; without this the notebook
+    would go on running unsupervised while the scheduler queues a retry of the same run.
+    The kernel follows its executor by itself (ipykernel exits when its parent changes).
+    Elsewhere the executor outlives a killed worker until its notebook ends.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the worker died before the line above: nobody supervises us
+        os._exit(1)
 
 
 def _spawn() -> _Executor:

@@ -1,0 +1,87 @@
+"""A worker killed with SIGKILL (only the worker, not its process group) takes its
+executor and kernel with it: nothing of the attempt goes on running unsupervised while
+the scheduler queues the retry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.papermill_bridge.test_deployments import home, store, write_notebook
+
+__all__ = ["home"]
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")]  # fmt: skip
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def with_run_id(run_id: str) -> list[int]:
+    """Processes started with the run's id in their environment: its kernel."""
+    found = []
+    needle = f"TASKBOOK_FLOW_RUN_ID={run_id}".encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_worker_takes_its_executor_and_kernel_along(home: Path) -> None:
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+
+    marker = home / "body.txt"
+    body = (f"open({str(marker)!r}, 'a').write('started\\n')\n"
+            "import time\ntime.sleep(60)\n"
+            f"open({str(marker)!r}, 'a').write('finished\\n')")  # fmt: skip
+    promote(write_notebook(home, extra=body), "greet", retries=1)
+    run = start_run("greet")
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+    worker = subprocess.Popen([taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 90
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.read_text() == "started\n"
+    executors = children(worker.pid)
+    kernels = with_run_id(run["id"])
+    assert executors and kernels
+    os.kill(worker.pid, signal.SIGKILL)  # the worker only
+    worker.wait()
+    deadline = time.monotonic() + 15
+    while any(alive(p) for p in executors + kernels) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in executors + kernels if alive(p)], "the attempt outlived its worker"
+    time.sleep(1)
+    assert marker.read_text() == "started\n"  # the body never finished unsupervised
+    assert store().read_flow_run(run["id"])["state"] == "Running"  # until the reaper comes
