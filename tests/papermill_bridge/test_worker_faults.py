@@ -17,8 +17,8 @@ from tests.papermill_bridge.test_deployments import home, store, write_notebook
 
 __all__ = ["home"]
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")]  # fmt: skip
+LINUX = sys.platform.startswith("linux")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not LINUX, reason="Linux only")]
 
 
 def children(pid: int) -> list[int]:
