@@ -10,14 +10,20 @@ from kernel_ext._errors import MissingDependency
 
 __all__ = ["install_command", "missing_dependency"]
 
-# Top-level module -> the extra that brings it (None: the default install brings it).
-_EXTRAS: dict[str, str | None] = {
+# Top-level module -> the extra that brings it.
+_EXTRAS: dict[str, str] = {
     "psycopg": "postgres",
     "psycopg2": "postgres",
     "distributed": "dask",
     "dask": "dask",
     "fsspec": "remote",
 }
+# What the default install brings (import names).
+_DEFAULT = frozenset({
+    "alembic", "anywidget", "click", "cloudpickle", "IPython", "ipykernel", "ipywidgets",
+    "jsonschema", "jupyter_server", "jupyterlab", "nbclient", "nbformat", "papermill",
+    "platformdirs", "pydantic", "sqlalchemy", "traitlets",
+})  # fmt: skip
 
 
 def install_command(module: str) -> str:
@@ -26,14 +32,16 @@ def install_command(module: str) -> str:
     extra = _EXTRAS.get(top)
     if extra is not None:
         return f"pip install 'taskbook[{extra}]'"
-    return "pip install --force-reinstall taskbook"
+    if top in _DEFAULT:
+        return "pip install --force-reinstall taskbook"
+    return f"pip install {top}"
 
 
 def missing_dependency(error: ModuleNotFoundError) -> MissingDependency:
     """``error`` as a Taskbook error whose message says how to install the module."""
     module = error.name or str(error)
     command = install_command(module)
-    why = "" if module.split(".")[0] in _EXTRAS else " (the default install brings it)"
+    why = " (the default install brings it)" if module.split(".")[0] in _DEFAULT else ""
     return MissingDependency(
         f"Taskbook needs the Python module {module!r}, which is not installed{why}: "
         f"install it with `{command}`.",

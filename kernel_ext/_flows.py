@@ -94,7 +94,6 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool = ..., **kwargs: Any) -> Any: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        __tracebackhide__ = True  # IPython hides this frame; the engine's are trimmed
         return_state = kwargs.pop("return_state", False)
         engine = FlowRunEngine(self, args, kwargs)
         if self.is_async:
@@ -102,7 +101,8 @@ class Flow(Generic[P, R]):
         try:
             return run_sync(engine, return_state)
         except Exception as error:
-            raise without_engine_frames(error)  # noqa: B904 (the error itself, re-raised)
+            without_engine_frames(error)
+            raise  # a bare raise adds no frame: the traceback starts at the caller's
 
     def run_hooks(self, run: FlowRun, state: State) -> None:
         hooks = self.on_completion if state.is_completed() else (
@@ -118,11 +118,11 @@ class Flow(Generic[P, R]):
 
 
 async def _trimmed(call: Awaitable[Any]) -> Any:
-    __tracebackhide__ = True
     try:
         return await call
     except Exception as error:
-        raise without_engine_frames(error)  # noqa: B904
+        without_engine_frames(error)
+        raise
 
 
 @overload

@@ -170,12 +170,13 @@ Crashed = _factory(StateType.CRASHED)
 Cancelling = _factory(StateType.CANCELLING)
 Cancelled = _factory(StateType.CANCELLED)
 
-# Every state name a run can show (the factories' names, and "Resuming": a Suspended run
-# that was answered and waits for a worker again), for filters that take a name.
+# Every state name a run can show (the factories' names; "Resuming": a Suspended run that
+# was answered and waits for a worker again; "Skipped": a schedule slot missed while
+# nothing ran), for filters that take a name.
 STATE_NAMES = (
     "Scheduled", "Late", "AwaitingRetry", "AwaitingConcurrencySlot", "Resuming", "Pending",
     "Running", "Retrying", "Paused", "Suspended", "Completed", "Cached", "Failed", "TimedOut",
-    "Crashed", "Cancelling", "Cancelled",
+    "Crashed", "Cancelling", "Cancelled", "Skipped",
 )  # fmt: skip
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
@@ -30,6 +29,7 @@ from kernel_ext._leases import release_async
 from kernel_ext._limits import acquire_slots, acquire_slots_async, holder_label, limited_tags
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
 from kernel_ext._timeouts import call_with_timeout
+from kernel_ext._tracebacks import format_failure
 
 if TYPE_CHECKING:
     from kernel_ext._leases import Lease
@@ -291,7 +291,7 @@ def _merge(first: list[TaskRunId], second: list[TaskRunId]) -> list[TaskRunId]:
 def _failed_state(error: BaseException) -> states.State:
     details = {
         "exception_type": type(error).__name__,
-        "traceback": "".join(traceback.format_exception(error)),
+        "traceback": format_failure(error),
     }
     message = f"{type(error).__name__}: {error}"
     if isinstance(error, TaskRunTimeout):

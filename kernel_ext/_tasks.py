@@ -123,7 +123,6 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool = ..., wait_for: Any = ...) -> Any: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        __tracebackhide__ = True  # IPython hides this frame; the engine's are trimmed
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
         flow_ctx = current_flow_run()
@@ -135,17 +134,18 @@ class Task(Generic[P, R]):
         try:
             return run_sync(engine, return_state)
         except Exception as error:
-            raise without_engine_frames(error)  # noqa: B904 (the error itself, re-raised)
+            without_engine_frames(error)
+            raise  # a bare raise adds no frame: the traceback starts at the caller's
         finally:
             if flow_ctx is None:
                 flush_store()
 
     async def _call_async(self, engine: TaskRunEngine, return_state: bool, standalone: bool) -> Any:
-        __tracebackhide__ = True
         try:
             return await run_async(engine, return_state)
         except Exception as error:
-            raise without_engine_frames(error)  # noqa: B904
+            without_engine_frames(error)
+            raise
         finally:
             if standalone:
                 flush_store()

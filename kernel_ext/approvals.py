@@ -222,22 +222,39 @@ _SAMPLES: dict[str, Any] = {"boolean": True, "string": "", "integer": 0, "number
 
 def example_answer(schema: dict[str, Any]) -> dict[str, Any]:
     """An answer of the right shape, to show how to give one: defaults where there are."""
-    example = {}
-    for name, spec in schema.get("properties", {}).items():
-        if "default" in spec:
-            example[name] = spec["default"]
-        else:
-            example[name] = _SAMPLES.get(spec.get("type", "string"), "")
-    return example
+    return {name: _sample(schema, spec) for name, spec in schema.get("properties", {}).items()}
 
 
-def answer_hint(request: dict[str, Any]) -> str:
-    """The command that answers ``request``, with an answer of the right shape."""
-    run = request["flow_run_id"][:8]
-    fields = request.get("schema", {}).get("properties", {})
-    if not fields:
-        return f"taskbook runs resume {run}"
-    return f"taskbook runs resume {run} --input '{json.dumps(example_answer(request['schema']))}'"
+def _sample(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
+    ref = spec.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):  # pydantic's enums and models
+        spec = {**schema.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}), **spec}
+    if "default" in spec:
+        return spec["default"]
+    if "const" in spec:
+        return spec["const"]
+    if spec.get("enum"):
+        return spec["enum"][0]
+    for choice in spec.get("anyOf") or spec.get("oneOf") or ():
+        if isinstance(choice, dict) and choice.get("type") != "null":
+            return _sample(schema, choice)
+    kind = spec.get("type", "string")
+    if isinstance(kind, list):  # e.g. ["string", "null"]
+        kind = next((k for k in kind if k != "null"), "string")
+    return _SAMPLES.get(kind, "") if isinstance(kind, str) else ""
+
+
+def answer_hint(request: dict[str, Any], with_key: bool = False) -> str:
+    """The command that answers ``request``, with an answer of the right shape (and its
+    key, for a run that waits at several pauses)."""
+    import shlex
+
+    command = f"taskbook runs resume {request['flow_run_id'][:8]}"
+    if with_key:
+        command += f" --key {shlex.quote(request['key'])}"
+    if not request.get("schema", {}).get("properties"):
+        return command
+    return f"{command} --input {shlex.quote(json.dumps(example_answer(request['schema'])))}"
 
 
 def validation_problems(schema: dict[str, Any], data: dict[str, Any]) -> str | None:

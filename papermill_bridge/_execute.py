@@ -79,7 +79,10 @@ def execute_run(run_id: str) -> dict[str, Any]:
             )  # fmt: skip
         except papermill.PapermillExecutionError as error:
             failure = failure_from_papermill(error, output)
-            _log_error(run_id, failure.report())
+            try:
+                _log_error(run_id, failure.report())
+            except Exception:  # the failure still reaches the run through its state
+                pass
             return {"state": "Failed", "message": failure.message, "output": str(output),
                     "details": failure.to_details()}  # fmt: skip
     return {"state": "Completed", "message": None, "output": str(output), "details": None}

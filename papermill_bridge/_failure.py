@@ -27,7 +27,10 @@ _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Wa
 
 @dataclass(frozen=True, slots=True)
 class RunFailure:
-    """The failure of a deployment run, as stored in its Failed state's details."""
+    """The failure of a deployment run, as stored in its Failed state's details.
+
+    ``cell_number`` is None when the failing cell is not the user's (an injected cell)
+    or cannot be told (the output notebook could not be read)."""
 
     cell_number: int | None
     cell_source: str
@@ -38,7 +41,7 @@ class RunFailure:
 
     @property
     def message(self) -> str:
-        where = "An injected cell" if self.cell_number is None else f"Cell {self.cell_number}"
+        where = "A cell" if self.cell_number is None else f"Cell {self.cell_number}"
         first = self.cell_source.strip().splitlines()[0] if self.cell_source.strip() else ""
         quoted = f" (`{first[:60]}{'...' if len(first) > 60 else ''}`)" if first else ""
         return f"{where}{quoted} raised {self.exception_type}: {self.exception_message}"

@@ -39,6 +39,7 @@ def reply_details(store: Store, task_run_id: object, name_of: NameOf) -> Details
 
 def read_details(store: Store, task_run_id: str, name_of: NameOf) -> RunDetails:
     run = store.read_task_run(task_run_id)
+    run.pop("failure", None)  # sent as ``error`` below, clipped
     history = store.read_history(task_run_id)
     logs = store.read_logs(task_run_id)
     for line in logs:

@@ -103,9 +103,9 @@ export class RunsView implements View {
     this.sections.head.replaceChildren(
       h("div", { class: "tb-details-title" }, h("strong", {}, run.name), " ", pill(run.state, run.state_type)),
       run.state_message ? h("div", { class: "tb-muted" }, run.state_message) : "",
-      run.failure ? failureSection(run.failure) : "",
       tasks.length ? h("ul", { class: "tb-tasks" }, ...tasks) : notice("No task runs."),
       this.outputLink(run) ?? "");
+    this.sections.showFailure(run.failure ?? null);
     this.sections.showGraph(graph);
     this.sections.showLogs(logs);
   }
@@ -135,13 +135,23 @@ export class RunsView implements View {
  */
 class RunSections {
   readonly head = h("div", { class: "tb-run-head" });
+  private readonly failure = h("div", { class: "tb-run-failure" });
   private readonly graph = h("div", { class: "tb-run-graph", "aria-label": "Run graph" });
   private readonly logs = h("div", { class: "tb-run-logs", role: "log" });
-  readonly node = h("div", {}, this.head,
+  readonly node = h("div", {}, this.head, this.failure,
     h("div", { class: "tb-section-title" }, "Graph"), this.graph,
     h("div", { class: "tb-section-title" }, "Logs"), this.logs);
+  private failureKey = "";
   private graphKey = "";
   private logsKey = "";
+
+  /** Redrawn only when it changes, so a long traceback keeps its scroll and selection. */
+  showFailure(failure: Failure | null): void {
+    const key = JSON.stringify(failure);
+    if (key === this.failureKey) return;
+    this.failureKey = key;
+    this.failure.replaceChildren(failure ? failureSection(failure) : "");
+  }
 
   showGraph(graph: GraphPayload | Error): void {
     const key = graph instanceof Error ? `error:${graph.message}` : JSON.stringify(graph);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -28,8 +29,8 @@ class _TaskbookGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort, EOFError):
+            raise  # click's own, and what click turns into "Aborted!"
         except TaskbookError as error:
             raise click.ClickException(str(error)) from error
         except ModuleNotFoundError as error:
@@ -37,7 +38,9 @@ class _TaskbookGroup(click.Group):
 
             raise click.ClickException(str(missing_dependency(error))) from error
         except Exception as error:
-            if os.environ.get(DEBUG_ENV):
+            if isinstance(error, OSError) and error.errno == errno.EPIPE:
+                raise  # `taskbook ... | head`: click exits quietly
+            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
                 raise
             raise click.ClickException(
                 f"{type(error).__name__}: {error} (an unexpected error; run again with "

@@ -209,7 +209,8 @@ class _Follower:
     def poll(self, run: dict[str, Any]) -> None:
         """A run nobody claims: say once that a worker must be running."""
         waited = time.monotonic() - self.since
-        if self.quiet or run["state_type"] != "SCHEDULED" or waited < self.UNCLAIMED_SECONDS:
+        due = run["state"] in ("Scheduled", "Late", "Resuming")
+        if self.quiet or not due or waited < self.UNCLAIMED_SECONDS:
             return
         if "unclaimed" not in self.hinted:
             self.hinted.add("unclaimed")
@@ -217,6 +218,7 @@ class _Follower:
                        "worker`) running on this store?")  # fmt: skip
 
     def show(self, run: dict[str, Any]) -> None:
+        self.since = time.monotonic()  # the wait for a worker counts from the last change
         if self.quiet:
             return
         from papermill_bridge.cli._runs import waiting_hints

@@ -77,15 +77,15 @@ def lab(notebook: str | None, port: int, no_browser: bool, quickstart: bool) -> 
         lab_args.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         lab_args.append("--allow-root")  # containers often run as root
-    code = _run_together(lab_args)
+    ended, code = _run_together(lab_args)
     click.echo("Stopped JupyterLab and the scheduler.")
-    if code:
-        raise click.ClickException(f"JupyterLab exited with status {code}; see its output above.")
+    if ended:
+        raise click.ClickException(f"{ended} exited with status {code}; see its output above.")
 
 
-def _run_together(lab_args: list[str]) -> int:
+def _run_together(lab_args: list[str]) -> tuple[str | None, int]:
     """Run JupyterLab and ``taskbook serve`` until either ends or we are asked to stop;
-    returns JupyterLab's exit status when it ended on its own (0 when we stopped it)."""
+    returns which one failed on its own and its exit status (None, 0: all went well)."""
     # Own sessions: a Ctrl-C in the terminal reaches only this process, which then stops
     # both with SIGTERM (JupyterLab would otherwise ask for confirmation).
     serve = subprocess.Popen([sys.executable, "-m", "papermill_bridge.cli", "serve"],
@@ -107,6 +107,8 @@ def _run_together(lab_args: list[str]) -> int:
             child.send_signal(signal.SIGTERM)
     for child in (jupyter, serve):
         child.wait(timeout=60)
-    if first is None:
-        return 0
-    return first.returncode if first is jupyter else (first.returncode or 1)
+    if first is None or (first is jupyter and first.returncode == 0):
+        return None, 0  # stopped by us, or JupyterLab shut down from its File menu
+    if first is jupyter:
+        return "JupyterLab", first.returncode
+    return "The scheduler (taskbook serve)", first.returncode or 1

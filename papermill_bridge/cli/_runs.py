@@ -109,9 +109,12 @@ def _show_flow_run(store: Any, run: dict[str, Any]) -> None:
 def _show_task_run(store: Any, run: dict[str, Any]) -> None:
     click.echo(f"Task run {run['name']} ({run['id']})")
     if run.get("flow_run_id"):
-        flow_run = store.read_flow_run(run["flow_run_id"])
-        click.echo(f"  flow run:   {flow_run['name']} ({run['flow_run_id'][:8]}, "
-                   f"flow {flow_run['flow_name']})")  # fmt: skip
+        try:
+            flow_run = store.read_flow_run(run["flow_run_id"])
+            of = f"{flow_run['name']} ({run['flow_run_id'][:8]}, flow {flow_run['flow_name']})"
+        except RunNotFound:  # e.g. written by a Dask worker before its flow run's row
+            of = run["flow_run_id"]
+        click.echo(f"  flow run:   {of}")
     click.echo(f"  state:      {run['state']}")
     click.echo(f"  attempts:   {run['run_count']}")
     click.echo(f"  started:    {local_time(run['start_time'])}")
@@ -128,7 +131,7 @@ def waiting_hints(store: Any, run: dict[str, Any]) -> list[str]:
     from kernel_ext.approvals import answer_hint
 
     pending = store.list_input_requests(status="pending", flow_run_id=run["id"])
-    return [answer_hint(request) for request in pending]
+    return [answer_hint(request, with_key=len(pending) > 1) for request in pending]
 
 
 def echo_failure(failure: dict[str, Any] | None) -> None:

@@ -72,27 +72,52 @@ def test_a_failing_flow_shows_the_users_frames(execute: Any) -> None:
     assert len(error["traceback"]) < 12, text
 
 
-def test_a_failing_flow_in_a_script_shows_the_users_frames(tmp_path: Path) -> None:
+def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "job.py"
     script.write_text(FLOWS + "\ningest('seven')\n")
-    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True)  # fmt: skip
+    environment = {**os.environ, "TASKBOOK_HOME": str(tmp_path / "home"),
+                   "TASKBOOK_LOGGING_LEVEL": "ERROR", **env}  # fmt: skip
+    environment.pop("TASKBOOK_STORE_URL", None)
+    return subprocess.run([sys.executable, str(script)], env=environment, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def user_frames(stderr: str) -> list[str]:
+    trace = stderr[stderr.index("Traceback"):]
+    return [line for line in trace.splitlines() if line.startswith('  File "')]
+
+
+@pytest.mark.parametrize("through_a_symlink", [False, True])
+def test_a_failing_flow_in_a_script_shows_the_users_frames(
+    tmp_path: Path, through_a_symlink: bool
+) -> None:
+    env = {}
+    if through_a_symlink:  # an install reached by another path than its real one
+        (tmp_path / "link").symlink_to(Path(__file__).parents[2])
+        env["PYTHONPATH"] = str(tmp_path / "link")
+    done = run_script(tmp_path, **env)
     assert done.returncode == 1
-    trace = done.stderr[done.stderr.index("Traceback"):]
-    frames = [line for line in trace.splitlines() if line.startswith('  File "')]
-    engine = [line for line in frames if "kernel_ext" in line]
-    assert len(engine) == 1 and "_flows.py" in engine[0]  # the call itself, nothing deeper
-    assert [line.rsplit(" in ", 1)[1] for line in frames if "job.py" in line] == [
-        "<module>", "ingest", "parse",
-    ]  # fmt: skip
+    frames = user_frames(done.stderr)
+    assert not [line for line in frames if "kernel_ext" in line], done.stderr
+    assert [line.rsplit(" in ", 1)[1] for line in frames] == ["<module>", "ingest", "parse"]
+
+
+def test_the_stored_traceback_shows_the_users_frames(tmp_path: Path) -> None:
+    from kernel_ext.testing import taskbook_test_harness
+
+    run_script(tmp_path)
+    with taskbook_test_harness(store_url=f"sqlite:///{tmp_path / 'home' / 'taskbook.db'}"):
+        from kernel_ext.store import get_store
+
+        store = get_store()
+        (run,) = store.list_flow_runs()
+        failure = store.read_flow_run(run["id"])["failure"]
+    assert failure["exception_type"] == "ValueError"
+    assert "kernel_ext" not in failure["traceback"]
+    assert "return int(text)" in failure["traceback"]
 
 
 def test_full_tracebacks_on_request(tmp_path: Path) -> None:
-    script = tmp_path / "job.py"
-    script.write_text(FLOWS + "\ningest('seven')\n")
-    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path), "TASKBOOK_LOGGING_LEVEL": "ERROR",
-           "TASKBOOK_FULL_TRACEBACKS": "1"}  # fmt: skip
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True)  # fmt: skip
+    done = run_script(tmp_path, TASKBOOK_FULL_TRACEBACKS="1")
     assert done.stderr.count("_task_engine.py") >= 2
+    assert "_task_engine.py" not in run_script(tmp_path, TASKBOOK_FULL_TRACEBACKS="0").stderr

@@ -26,7 +26,8 @@ FAILING = "values = [1, 2]\nraise ValueError(f'bad data: {values}')"
 def taskbook(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "WARNING"}
     script = Path(sys.executable).with_name("taskbook")
-    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True)
+    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
 
 
 def failed_run(home: Path) -> dict[str, Any]:
@@ -97,7 +98,8 @@ def test_run_wait_reports_the_id_states_failure_and_output(home: Path) -> None:
     assert f"Logs: taskbook runs logs {run['id'][:8]}" in out
 
 
-def test_the_rest_api_record_has_the_failure(home: Path) -> None:
+def test_the_run_record_fits_the_documented_schema(home: Path) -> None:
+    """GET runs/{id} answers this record as it is."""
     import jsonschema
 
     run = failed_run(home)

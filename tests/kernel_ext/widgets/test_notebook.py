@@ -42,7 +42,8 @@ def test_the_saved_output_is_the_finished_graph(
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CELL)])
     NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=True).execute()
     outputs = notebook.cells[0].outputs
-    model_id = next(o["text"] for o in outputs if o.get("name") == "stdout").split()[-1]
+    printed = "".join(o["text"] for o in outputs if o.get("name") == "stdout")
+    model_id = printed.split("model ")[-1].split()[0]  # (the flow's log lines come first)
     (shown,) = [o for o in outputs if _model_of(o) == model_id]
     assert "inc \N{MULTIPLICATION SIGN}100" in shown["data"]["image/svg+xml"]
     assert "Completed" in shown["data"]["text/plain"]
