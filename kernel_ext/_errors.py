@@ -34,8 +34,10 @@ user's ``except Exception:`` cannot swallow them.
 
     TaskbookSignal (BaseException)
     ├── Abort                     the engine stops a run on purpose (e.g. cancel)
-    └── Suspend                   a headless run pauses: its kernel stops, and the run is
-                                  executed again once the answer arrives
+    ├── Suspend                   a headless run pauses: its kernel stops, and the run is
+    │                             executed again once the answer arrives
+    └── Terminated                the process got SIGTERM during a flow run (also a
+                                  ``SystemExit``, status 143): the run ends Cancelled
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ __all__ = [
     "TaskRunTimeout",
     "TaskbookError",
     "TaskbookSignal",
+    "Terminated",
     "UnfinishedRun",
 ]
 
@@ -173,3 +176,8 @@ class Abort(TaskbookSignal):
 
 class Suspend(TaskbookSignal):
     """Raised by ``pause_flow_run`` in a headless deployment run: the run is Suspended."""
+
+
+class Terminated(TaskbookSignal, SystemExit):
+    """Raised in the main thread when the process gets SIGTERM while a flow runs; as a
+    ``SystemExit`` it ends the process quietly once the run is recorded Cancelled."""

@@ -13,13 +13,15 @@ import time
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
+from kernel_ext import _liveness as liveness
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, current_flow_run, flow_run_context, task_run_context
 from kernel_ext._display import show_run_graph
 from kernel_ext._durability import ensure_store, flush_store
-from kernel_ext._errors import Abort, Suspend
+from kernel_ext._errors import Abort, Suspend, Terminated
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._inputs import _Resolver
+from kernel_ext._liveness import SigtermGuard
 from kernel_ext._logging import engine_logger, install_print_capture
 from kernel_ext._names import generate_run_name
 from kernel_ext._parameters import jsonable
@@ -60,6 +62,7 @@ class FlowRunEngine:
         self.state: states.State = self.run.state  # type: ignore[assignment]
         self.runner = flow.task_runner.duplicate()
         self._tokens: tuple[Token[Any], Token[Any]] | None = None
+        self._sigterm: SigtermGuard | None = None
 
     def _link_to_parent(self) -> TaskRun | None:
         """A subflow appears in its parent as a task run, so the parent's graph shows it."""
@@ -79,6 +82,9 @@ class FlowRunEngine:
     # --- lifecycle ------------------------------------------------------------------------
 
     def enter(self) -> None:
+        liveness.register(self.run.id)
+        if self.parent is None:
+            self._sigterm = SigtermGuard().__enter__()
         self.runner.__enter__()
         context = FlowRunContext(self.flow, self.run, self.runner, self.flow.log_prints or False)
         if context.log_prints:
@@ -155,6 +161,8 @@ class FlowRunEngine:
             self.state = states.Suspended(str(signal))
         elif isinstance(signal, Abort):
             self.state = states.Cancelled(str(signal) or "Aborted.")
+        elif isinstance(signal, Terminated):
+            self.state = states.Cancelled("Terminated by SIGTERM.")
         elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
             self.state = states.Cancelled(f"Interrupted ({message}).")
         else:
@@ -181,6 +189,9 @@ class FlowRunEngine:
             "Finished in state %r", state,
             extra={"flow_run_id": run.id, "run_label": f"Flow run {run.name!r}"},
         )  # fmt: skip
+        liveness.unregister(run.id)
+        if self._sigterm is not None:
+            self._sigterm.__exit__()
         if self.parent is None:
             flush_store()
 

@@ -20,7 +20,14 @@ from kernel_ext._context import (
     current_flow_run,
     task_run_context,
 )
-from kernel_ext._errors import Abort, CacheKeyError, ResultError, Suspend, TaskRunTimeout
+from kernel_ext._errors import (
+    Abort,
+    CacheKeyError,
+    ResultError,
+    Suspend,
+    TaskRunTimeout,
+    Terminated,
+)
 from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._hashing import hash_text
@@ -243,6 +250,8 @@ class TaskRunEngine:
             self._finish(states.Suspended(str(signal)))
         elif isinstance(signal, Abort):
             self._finish(states.Cancelled(str(signal) or "Aborted."))
+        elif isinstance(signal, Terminated):
+            self._finish(states.Cancelled("Terminated by SIGTERM."))
         elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
             self._finish(states.Cancelled(f"Interrupted ({message})."))
         else:

@@ -5,8 +5,9 @@ unique in the store, so a slot never runs twice however many schedulers run; slo
 while nothing was running follow the schedule's catch-up policy ("latest": run the most
 recent once and record the older ones as Skipped; "all": run them all); (2) marks runs
 still waiting past a grace period Late (they still run); (3) marks runs whose worker
-stopped beating Crashed; (4) expires pauses past their timeout, failing the Suspended
-runs that waited on them (``PauseTimeout``).
+stopped beating Crashed, and the flow runs outside deployments whose process stopped
+beating too (with their unfinished task runs and pending pauses); (4) expires pauses past
+their timeout, failing the Suspended runs that waited on them (``PauseTimeout``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
 LATE_AFTER_SECONDS = 60.0
 DEAD_AFTER_SECONDS = 30.0
+# A flow run outside deployments beats every 10 s (kernel_ext._liveness); six missed
+# beats and it is lost.
+LOST_AFTER_SECONDS = 60.0
 
 
 def _store() -> Any:
@@ -43,9 +47,11 @@ class Scheduler:
     """Creates due runs, marks Late and Crashed runs; ``tick()`` does one pass."""
 
     def __init__(self, interval_seconds: float = 5.0,
-                 dead_after_seconds: float = DEAD_AFTER_SECONDS) -> None:  # fmt: skip
+                 dead_after_seconds: float = DEAD_AFTER_SECONDS,
+                 lost_after_seconds: float = LOST_AFTER_SECONDS) -> None:  # fmt: skip
         self.interval_seconds = interval_seconds
         self.dead_after_seconds = dead_after_seconds
+        self.lost_after_seconds = lost_after_seconds
         # schedule id -> (its spec and last slot as seen, when its next slot comes due):
         # a tick skips schedules with nothing due without any schedule arithmetic.
         self._next_due: dict[str, tuple[Any, Any, float]] = {}
@@ -63,9 +69,19 @@ class Scheduler:
             if not schedule.get("deployment_paused"):
                 self._fill(schedule, now, counts)
         counts["late"] = self._mark_late(now)
-        counts["crashed"] = self._reap(now)
+        counts["crashed"] = self._reap(now) + self._reap_lost(now)
         counts["expired"] = self._expire_pauses(now)
         return counts
+
+    def _reap_lost(self, now: float) -> int:
+        """Flow runs outside deployments whose process stopped beating end Crashed."""
+        store = _store()
+        lost = store.find_lost_runs(now, self.lost_after_seconds)
+        for run in lost:
+            store.crash_lost_run(run["id"], "Its process stopped beating (killed, or its "
+                                 f"machine went away) more than {self.lost_after_seconds:g} s "
+                                 "ago.")  # fmt: skip
+        return len(lost)
 
     def _expire_pauses(self, now: float) -> int:
         """Pauses past their timeout expire; a Suspended run waiting on one fails."""

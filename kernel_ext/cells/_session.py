@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kernel_ext import _liveness as liveness
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext
 from kernel_ext._durability import ensure_store, flush_store
@@ -82,6 +83,7 @@ class InteractiveSession:
         run.start_time = time.time()
         run.run_count = 1
         _emit(run, states.Running("Interactive session"))
+        liveness.register(run.id)  # a killed kernel's session ends Crashed, not Running
         atexit.register(self.end)
         self._owned = True
         return FlowRunContext(_SessionFlow(self.flow_name), run, ThreadPoolTaskRunner(),
@@ -95,6 +97,7 @@ class InteractiveSession:
         self._context.task_runner.__exit__(None, None, None)
         self._context = None
         run.end_time = time.time()
+        liveness.unregister(run.id)
         _emit(run, states.Completed(message))
         flush_store()
 

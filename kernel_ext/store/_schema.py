@@ -6,13 +6,13 @@ it exactly once: a file lock next to a SQLite database, a transaction-scoped adv
 lock on PostgreSQL. Both re-read the revision once they hold the lock.
 
 Adding a revision: change ``_tables``, then let Alembic draft the migration against a
-scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0005"``
+scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0006"``
 (a test checks that it is Alembic's head, another that the tables match the migrations):
 
     from alembic import command
     config = alembic_config("sqlite:///scratch.db")
     command.upgrade(config, "head")
-    command.revision(config, "what changed", autogenerate=True, rev_id="0005")
+    command.revision(config, "what changed", autogenerate=True, rev_id="0006")
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIGRATIONS", "SCHEMA_REVISION", "alembic_config", "current_revision", "migrate"]
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # Any fixed 64-bit number works; this one spells "taskbook" in ASCII.

@@ -17,6 +17,7 @@ from kernel_ext.store import _inputs, _reads
 from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._limits_api import LimitsApi
+from kernel_ext.store._liveness_api import LivenessApi
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
@@ -24,7 +25,7 @@ from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
 __all__ = ["Store"]
 
 
-class Store(DeploymentApi, LimitsApi):
+class Store(DeploymentApi, LimitsApi, LivenessApi):
     """The state store at one URL: takes the engine's events, answers the readers.
 
     Opening it creates the database if needed, migrates it, and starts the writer

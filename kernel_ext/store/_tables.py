@@ -242,3 +242,13 @@ concurrency_leases = Table(
     # Renewed by the holder while it lives; an expired lease no longer holds its slots.
     Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
+
+# One row per batch the background writer committed, written in the batch's transaction:
+# a batch retried after a lost COMMIT acknowledgement finds its row and is not written
+# twice. Rows older than a day are deleted by the writers as they go.
+writer_batches = Table(
+    "writer_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created", UTCDateTime, nullable=False, index=True),
+)

@@ -4,6 +4,10 @@ The engine's hot path only appends to a ``deque``; this thread wakes every ``INT
 seconds (sooner when the queue passes ``WAKE_AT`` or someone flushes), turns what it
 finds into rows and writes them with one ``executemany`` per table, in one transaction.
 
+Each batch writes a row with its id to ``writer_batches`` in its own transaction, so a
+batch retried after a lost COMMIT acknowledgement (the commit landed, the answer did not)
+sees that it is done and is not written twice.
+
 Failures: a transient one (SQLite busy, a PostgreSQL serialization failure or dropped
 connection) is retried with backoff for as long as it takes; ``flush`` times out
 meanwhile and says why. A permanent one is retried on halves of the batch, so one bad event
@@ -17,9 +21,12 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -28,6 +35,7 @@ from kernel_ext._events import Event, RunsSubmitted
 from kernel_ext.store._engine import write_engine
 from kernel_ext.store._inserts import prepare_inserts
 from kernel_ext.store._rows import Rows, to_rows
+from kernel_ext.store._tables import writer_batches
 from kernel_ext.store._urls import mask
 
 __all__ = ["INTERVAL", "WAKE_AT", "FlushTicket", "Writer"]
@@ -41,6 +49,10 @@ MAX_BATCH = 10_000
 WAKE_AT = MAX_BATCH
 _MAX_BACKOFF = 2.0
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
+# Committed batches are remembered a day (a retry comes within seconds or minutes), and
+# each writer deletes older ones every ten minutes.
+_KEEP_BATCHES = 86_400.0
+_PRUNE_EVERY = 600.0
 
 
 class FlushTicket(threading.Event):
@@ -62,6 +74,7 @@ class Writer:
         self._stopping = False
         self._abandon = threading.Event()
         self._in_flight = 0
+        self._pruned_at = 0.0
         self._failed = 0  # events lost since the last flush reported them
         self._failure: Exception | None = None
         self._fatal: BaseException | None = None
@@ -140,12 +153,16 @@ class Writer:
             self._write(events[middle:])
 
     def _commit(self, events: Sequence[Event]) -> None:
-        attempt = 0
+        attempt, batch_id = 0, uuid.uuid4().hex
         while True:
             rows = to_rows(events, self._encode_time)
             try:
                 with self._engine.begin() as connection:
-                    self._execute(connection, rows)
+                    # After a failed attempt its COMMIT may have landed all the same (the
+                    # connection dropped before the answer came): then it is done.
+                    if attempt == 0 or not _committed(connection, batch_id):
+                        self._execute(connection, rows)
+                        self._record_batch(connection, batch_id)
             except DBAPIError as error:
                 if not is_transient(error):
                     raise
@@ -156,6 +173,16 @@ class Writer:
             rows.mark_persisted()
             self.last_error = None
             return
+
+    def _record_batch(self, connection: Connection, batch_id: str) -> None:
+        now = time.time()
+        connection.execute(
+            insert(writer_batches).values(id=batch_id, created=datetime.fromtimestamp(now, UTC))
+        )
+        if now - self._pruned_at > _PRUNE_EVERY:
+            cutoff = datetime.fromtimestamp(now - _KEEP_BATCHES, UTC)
+            connection.execute(delete(writer_batches).where(writer_batches.c.created < cutoff))
+            self._pruned_at = now
 
     def _execute(self, connection: Connection, rows: Rows) -> None:
         for table, sql in self._statements:
@@ -231,6 +258,11 @@ def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], 
         elif type(item) is not RunsSubmitted:  # for the live graph only, never written
             events.append(item)  # type: ignore[arg-type]
     return events, tickets
+
+
+def _committed(connection: Connection, batch_id: str) -> bool:
+    query = select(writer_batches.c.id).where(writer_batches.c.id == batch_id)
+    return connection.scalar(query) is not None
 
 
 def is_transient(error: DBAPIError) -> bool:

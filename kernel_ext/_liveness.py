@@ -1,0 +1,102 @@
+"""Liveness of the flow runs this process executes, so a run whose process died ends.
+
+Every flow run executing here (a script's, an interactive kernel's session, a Dask
+driver's, the subflows of a deployment run) is registered while it runs, and a daemon
+thread beats their heartbeat in the store every ``BEAT_SECONDS``
+(``TASKBOOK_HEARTBEAT_SECONDS``, default 10). The scheduler (``taskbook serve``) ends a run
+whose last beat is older than its window (60 s by default) Crashed, with its unfinished
+task runs, and expires its pending pauses. A deployment run is beaten by its worker.
+
+SIGTERM: while a top-level flow runs in the main thread of a plain Python process (not a
+kernel) that has no handler of its own, SIGTERM raises ``Terminated``: the run ends
+Cancelled, the store is flushed, and the process exits with status 143, as it would have.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from kernel_ext._errors import Terminated
+
+__all__ = ["BEAT_SECONDS", "SigtermGuard", "live_runs", "register", "unregister"]
+
+BEAT_SECONDS = float(os.environ.get("TASKBOOK_HEARTBEAT_SECONDS") or 10.0)
+
+_live: set[str] = set()
+_lock = threading.Lock()
+_beater: threading.Thread | None = None
+
+
+def register(run_id: str) -> None:
+    """Beat ``run_id`` until ``unregister``; starts the beating thread on first use."""
+    global _beater
+    with _lock:
+        _live.add(run_id)
+        if _beater is None:
+            _beater = threading.Thread(target=_beat_forever, name="taskbook-liveness",
+                                       daemon=True)  # fmt: skip
+            _beater.start()
+
+
+def unregister(run_id: str) -> None:
+    with _lock:
+        _live.discard(run_id)
+
+
+def live_runs() -> list[str]:
+    with _lock:
+        return list(_live)
+
+
+def _beat_forever() -> None:
+    while True:
+        time.sleep(BEAT_SECONDS)
+        run_ids = live_runs()
+        if not run_ids:
+            continue
+        try:
+            from kernel_ext.store import get_store
+
+            get_store().beat_flow_runs(run_ids, time.time())
+        except Exception:  # a store blip: the next beat tries again
+            pass
+
+
+def _after_fork() -> None:
+    global _beater, _lock
+    _live.clear()  # the child executes none of its parent's runs
+    _beater, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class SigtermGuard:
+    """Turns SIGTERM into ``Terminated`` while a top-level flow runs, where that is ours
+    to decide: the main thread, no handler installed, and not a Jupyter kernel."""
+
+    def __init__(self) -> None:
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> SigtermGuard:
+        if (threading.current_thread() is threading.main_thread()
+                and "ipykernel" not in sys.modules
+                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):  # fmt: skip
+            self._previous = signal.signal(signal.SIGTERM, _terminate)
+            self._installed = True
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._installed = False
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise Terminated(128 + signum)

@@ -1,0 +1,30 @@
+"""The store's liveness methods: processes beat the flow runs they execute, and the
+scheduler ends the runs whose process is gone (see ``_lost_runs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kernel_ext.store import _lost_runs
+from kernel_ext.store._transactions import Transactions
+
+__all__ = ["LivenessApi"]
+
+Record = dict[str, Any]
+
+
+class LivenessApi(Transactions):
+    """Heartbeats of flow runs outside deployments, and the runs that lost theirs."""
+
+    def beat_flow_runs(self, run_ids: Sequence[str], now: float) -> int:
+        """Beat the heartbeat of these (unfinished, non-deployment) flow runs."""
+        return self._write(_lost_runs.beat_flow_runs, run_ids, now)
+
+    def find_lost_runs(self, now: float, window: float, limit: int = 100) -> list[Record]:
+        """Unfinished flow runs outside deployments with no sign of life in ``window`` s."""
+        return self._read(_lost_runs.find_lost_runs, now, window, limit)
+
+    def crash_lost_run(self, run_id: str, message: str) -> Record:
+        """End a lost run Crashed, with its unfinished task runs; expire its pauses."""
+        return self._write(_lost_runs.crash_lost_run, run_id, message)

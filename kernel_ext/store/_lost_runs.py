@@ -1,0 +1,91 @@
+"""Flow runs whose process is gone: beaten while they execute, found and ended Crashed.
+
+A process beats the flow runs it executes (``kernel_ext._heartbeats``); a deployment run
+is beaten by its worker instead (``_claims``). A run whose last sign of life (its
+heartbeat, else its creation) is older than the window is lost: it becomes Crashed, with
+its unfinished task runs, and its pending pauses expire, in one transaction, so nobody
+answers a form that no process waits on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext.store._deployment_runs import BUSY, set_run_state
+from kernel_ext.store._inputs import EXPIRED, PENDING
+from kernel_ext.store._reads import flow_run_record, flow_runs_query
+from kernel_ext.store._tables import flow_runs, run_inputs, state_history, task_runs
+from kernel_ext.store._types import from_epoch
+
+__all__ = ["beat_flow_runs", "crash_lost_run", "find_lost_runs"]
+
+Record = dict[str, Any]
+
+_FINAL = [t.value for t in FINAL_TYPES]
+# A process's runs: Pending, Running, Cancelling, and Paused (a kernel waiting for input).
+_LIVE = (*BUSY, StateType.PAUSED.value)
+
+
+def beat_flow_runs(connection: Connection, run_ids: Sequence[str], now: float) -> int:
+    """Record that this process still executes ``run_ids``; how many rows were beaten."""
+    if not run_ids:
+        return 0
+    statement = (
+        update(flow_runs)
+        .where(flow_runs.c.id.in_(list(run_ids)), flow_runs.c.deployment_id.is_(None))
+        .where(flow_runs.c.state_type.not_in(_FINAL))
+        .values(heartbeat_at=from_epoch(now))
+    )
+    return int(connection.execute(statement).rowcount)
+
+
+def find_lost_runs(connection: Connection, now: float, window: float, limit: int) -> list[Record]:
+    """Flow runs outside deployments, not finished, without a sign of life in ``window``
+    seconds; oldest sign first."""
+    last_sign = func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created)
+    query = (
+        flow_runs_query()
+        .where(flow_runs.c.deployment_id.is_(None), flow_runs.c.state_type.in_(_LIVE))
+        .where(last_sign < from_epoch(now - window))
+        .order_by(last_sign, flow_runs.c.id)
+        .limit(max(limit, 0))
+    )
+    return [flow_run_record(row) for row in connection.execute(query).mappings()]
+
+
+def crash_lost_run(connection: Connection, run_id: str, message: str) -> Record:
+    """End a lost run Crashed, with its unfinished task runs; expire its pending pauses."""
+    record = set_run_state(connection, run_id, StateType.CRASHED.value, "Crashed", message,
+                           None, None, _LIVE)  # fmt: skip
+    if record["state_type"] != StateType.CRASHED.value:
+        return record  # it finished (or came back) meanwhile
+    now = datetime.now(UTC)
+    unfinished = connection.execute(
+        select(task_runs.c.id)
+        .where(task_runs.c.flow_run_id == run_id, task_runs.c.state_type.not_in(_FINAL))
+        .with_for_update()
+    ).scalars().all()
+    if unfinished:
+        connection.execute(
+            update(task_runs).where(task_runs.c.id.in_(unfinished)).values(
+                state_type=StateType.CRASHED.value, state_name="Crashed", state_message=message,
+                end_time=now,
+            )
+        )  # fmt: skip
+        connection.execute(insert(state_history), [
+            {"run_id": task_run_id, "run_kind": "task", "type": StateType.CRASHED.value,
+             "name": "Crashed", "timestamp": now, "message": message, "details": None}
+            for task_run_id in unfinished
+        ])  # fmt: skip
+    connection.execute(
+        update(run_inputs)
+        .where(run_inputs.c.flow_run_id == run_id, run_inputs.c.status == PENDING)
+        .values(status=EXPIRED, answered_at=now)
+    )
+    return record
