@@ -75,6 +75,8 @@ def _check_same_notebook(name: str, path: Path) -> None:
 
 
 def _read_notebook(path: Path) -> str:
+    if "\0" in str(path):
+        raise ConfigurationError("The notebook path has a NUL character; check the path.")
     if path.suffix != ".ipynb":
         raise ConfigurationError(f"{path} is not a notebook (.ipynb); promote a notebook file.")
     try:

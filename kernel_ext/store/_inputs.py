@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
-from kernel_ext._errors import InputAlreadyAnswered, InputNotFound
+from kernel_ext._errors import ConfigurationError, InputAlreadyAnswered, InputNotFound
 from kernel_ext.store._tables import flow_runs, run_inputs
 from kernel_ext.store._types import from_epoch, isoformat
 
@@ -104,7 +104,7 @@ def list_input_requests(
     query = _joined().order_by(run_inputs.c.created.desc(), run_inputs.c.id.desc())
     if status is not None:
         if status not in STATUSES:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Unknown input request status {status!r}; use one of {', '.join(STATUSES)}, "
                 "or None for all."
             )

@@ -108,6 +108,8 @@ class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
             data = json.loads(self.request.body or b"{}")
         except json.JSONDecodeError as error:
             raise BadRequest(f"The request body is not JSON: {error.msg}.") from None
+        except UnicodeDecodeError:
+            raise BadRequest("The request body is not UTF-8 JSON.") from None
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
         return data
@@ -115,10 +117,22 @@ class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
     def query(self, name: str) -> str | None:
         return self.get_query_argument(name, None) or None
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:  # RFC 9110: say which methods there are
+            allowed = [m for m in ("GET", "POST") if _defines(type(self), m.lower())]
+            self.set_header("Allow", ", ".join(allowed))
+        super().write_error(status_code, **kwargs)
+
     def user_name(self) -> str:
         user = self.current_user
         name = getattr(user, "name", None) or getattr(user, "username", None)
         return f"{name or 'jupyter'} (JupyterLab)"
+
+
+def _defines(handler: type, method: str) -> bool:
+    from tornado.web import RequestHandler
+
+    return getattr(handler, method) is not getattr(RequestHandler, method)
 
 
 _JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",

@@ -56,6 +56,9 @@ def _described(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def resolve_notebook(root: str, relative: str) -> Path:
     """``relative`` inside the server's root, or a 400: no escape with '..' or '/'."""
+    if "\0" in relative:
+        raise BadRequest("The notebook path has a NUL character; give the path as the file "
+                         "browser shows it.")  # fmt: skip
     base = Path(root).resolve()
     path = (base / relative).resolve()
     if not path.is_relative_to(base):
@@ -73,6 +76,9 @@ def create_deployment(root: str, data: dict[str, Any]) -> dict[str, Any]:
     notebook, name = field(data, "notebook", str), field(data, "name", str)
     if not notebook or not name:
         raise BadRequest("Give the 'notebook' (a path under the server's root) and a 'name'.")
+    path = resolve_notebook(root, notebook)
+    if not path.is_file():
+        raise NotFound(f"No notebook at {notebook!r} under the server's root; check the path.")
     cron, interval = field(data, "cron", str), field(data, "interval", str)
     timezone = field(data, "timezone", str, "UTC")
     schedules = []
@@ -80,8 +86,7 @@ def create_deployment(root: str, data: dict[str, Any]) -> dict[str, Any]:
         spec = parse_schedule(cron=cron, interval=interval, timezone=timezone).to_dict()
         schedules.append({"spec": spec})
     parameters, tags = field(data, "parameters", dict, {}), field(data, "tags", list, [])
-    promote(resolve_notebook(root, notebook), name, schedules=schedules, parameters=parameters,
-            tags=tags)  # fmt: skip
+    promote(path, name, schedules=schedules, parameters=parameters, tags=tags)
     return read_deployment(name)
 
 
@@ -164,9 +169,9 @@ class ParametersHandler(_Handler):
 
 ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"deployments", DeploymentsHandler),
-    (r"deployments/([\w.-]+)", DeploymentHandler),
-    (r"deployments/([\w.-]+)/pause", PauseHandler),
-    (r"deployments/([\w.-]+)/resume", ResumeDeploymentHandler),
-    (r"deployments/([\w.-]+)/runs", StartRunHandler),
+    (r"deployments/([^/]+)", DeploymentHandler),
+    (r"deployments/([^/]+)/pause", PauseHandler),
+    (r"deployments/([^/]+)/resume", ResumeDeploymentHandler),
+    (r"deployments/([^/]+)/runs", StartRunHandler),
     (r"notebooks/parameters", ParametersHandler),
 ]

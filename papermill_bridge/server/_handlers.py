@@ -37,9 +37,9 @@ class InputsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
-        status = self.get_query_argument("status", "pending") or None
+        status = self.get_query_argument("status", "pending")
         self.respond(lambda: store().list_input_requests(
-            status=None if status == "all" else status))  # fmt: skip
+            status=None if status == "all" else status))  # fmt: skip  (a bad one: 400)
 
 
 class InputHandler(TaskbookHandler):
@@ -82,9 +82,9 @@ class OpenApiHandler(TaskbookHandler):
 
 ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"inputs", InputsHandler),
-    (r"inputs/([\w-]+)", InputHandler),
-    (r"inputs/([\w-]+)/answer", AnswerHandler),
-    (r"inputs/([\w-]+)/reject", RejectHandler),
+    (r"inputs/([^/]+)", InputHandler),
+    (r"inputs/([^/]+)/answer", AnswerHandler),
+    (r"inputs/([^/]+)/reject", RejectHandler),
     (r"openapi\.json", OpenApiHandler),
     *RUN_ROUTES,
     *DEPLOYMENT_ROUTES,

@@ -146,8 +146,9 @@ class RunsHandler(TaskbookHandler):
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         query = self.query
+        since = self.get_query_argument("since", None)  # empty is not a time: refused
         self.respond(lambda: list_runs(query("state"), query("deployment"), query("flow"),
-                                       _limit(query("limit")), query("since")))  # fmt: skip
+                                       _limit(query("limit")), since))  # fmt: skip
 
 
 class RunHandler(TaskbookHandler):
@@ -214,12 +215,12 @@ class OpenOutputHandler(TaskbookHandler):
 
 ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"runs", RunsHandler),
-    (r"runs/([\w-]+)", RunHandler),
-    (r"runs/([\w-]+)/logs", RunLogsHandler),
-    (r"runs/([\w-]+)/history", RunHistoryHandler),
-    (r"runs/([\w-]+)/graph", RunGraphHandler),
-    (r"runs/([\w-]+)/cancel", CancelHandler),
-    (r"runs/([\w-]+)/resume", ResumeHandler),
-    (r"runs/([\w-]+)/output", OutputHandler),
-    (r"runs/([\w-]+)/output/open", OpenOutputHandler),
+    (r"runs/([^/]+)", RunHandler),
+    (r"runs/([^/]+)/logs", RunLogsHandler),
+    (r"runs/([^/]+)/history", RunHistoryHandler),
+    (r"runs/([^/]+)/graph", RunGraphHandler),
+    (r"runs/([^/]+)/cancel", CancelHandler),
+    (r"runs/([^/]+)/resume", ResumeHandler),
+    (r"runs/([^/]+)/output", OutputHandler),
+    (r"runs/([^/]+)/output/open", OpenOutputHandler),
 ]

@@ -157,3 +157,36 @@ def test_unknown_ids_and_bad_bodies(server: tuple[str, Path]) -> None:
     request_id = pending_request(home, SCHEMA)
     status, error = call(url, "POST", f"/taskbook/api/inputs/{request_id}/reject", ["x"])
     assert status == 400 and "JSON object" in error["message"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/taskbook/api/inputs?status=bogus", None),
+    ("GET", "/taskbook/api/runs?since=", None),
+    ("POST", "/taskbook/api/deployments", {"notebook": "a\u0000b.ipynb", "name": "x"}),
+])  # fmt: skip
+def test_bad_input_is_a_400_not_a_500(server: tuple[str, Path], method: str, path: str,
+                                      body: Any) -> None:  # fmt: skip
+    url, _ = server
+    status, error = call(url, method, path, body)
+    assert status == 400, error
+
+
+@pytest.mark.parametrize("path", ["/runs/abc/resume", "/inputs/abc/answer",
+                                  "/inputs/abc/reject", "/deployments/x/runs"])  # fmt: skip
+def test_a_body_that_is_not_utf8_is_a_400(server: tuple[str, Path], path: str) -> None:
+    url, _ = server
+    request = urllib.request.Request(url + API + path, data=b"\xff", method="POST")
+    request.add_header("Authorization", f"token {TOKEN}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, answer = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, json.loads(error.read())
+    assert status == 400, answer
+    assert answer["message"] == "The request body is not UTF-8 JSON."
+
+
+def test_an_odd_id_gets_a_json_404(server: tuple[str, Path]) -> None:
+    url, _ = server
+    status, error = call(url, "GET", "/taskbook/api/runs/a%20b.c")
+    assert status == 404 and error["error"] == "RunNotFound"
