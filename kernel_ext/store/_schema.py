@@ -45,9 +45,43 @@ _PG_LOCK_KEY = 0x7461736B626F6F6B
 
 def migrate(engine: Engine) -> None:
     """Make the store at ``engine`` current, or raise why it cannot be used."""
+    _refuse_foreign_sqlite(engine)
     with _process_lock(engine):
         if current_revision(engine) != SCHEMA_REVISION:
             _upgrade(engine)
+
+
+def _refuse_foreign_sqlite(engine: Engine) -> None:
+    """A SQLite file with tables but no Taskbook schema is someone else's: refuse it
+    before the first connection switches it to WAL or a migration writes to it."""
+    if engine.dialect.name != "sqlite":
+        return
+    path = str(sqlite_path(engine.url))
+    if path in ("", ":memory:") or not os.path.isfile(path) or not os.path.getsize(path):
+        return
+    import sqlite3
+    from urllib.parse import quote
+
+    try:
+        connection = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # the engine reports what is wrong with it
+    try:
+        names = {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+    except sqlite3.DatabaseError as error:
+        raise StoreSchemaError(
+            f"{path} is not a SQLite database ({error}); point TASKBOOK_STORE_URL (or "
+            "TASKBOOK_HOME) elsewhere."
+        ) from None
+    finally:
+        connection.close()
+    if names and "alembic_version" not in names:
+        raise StoreSchemaError(
+            f"{path} is a SQLite database that Taskbook did not create (tables: "
+            f"{', '.join(sorted(names)[:5])}); it was left untouched. Point "
+            "TASKBOOK_STORE_URL (or TASKBOOK_HOME) at another file."
+        )
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -98,3 +98,30 @@ def test_bad_task_cell_options(line: str, error: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         parse_options(line)
     assert str(raised.value).startswith(error)
+
+
+def test_a_foreign_sqlite_file_is_left_untouched(tmp_path: Path) -> None:
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE flow_runs (x)")
+        connection.execute("CREATE TABLE customers (name)")
+    connection.close()
+    before = path.read_bytes()
+    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path / "home"),
+           "TASKBOOK_STORE_URL": f"sqlite:///{path}"}  # fmt: skip
+    script = Path(sys.executable).with_name("taskbook")
+    done = subprocess.run([str(script), "runs", "ls"], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"Error: {path} is a SQLite database that Taskbook did not create (tables: customers, "
+        "flow_runs); it was left untouched. Point TASKBOOK_STORE_URL (or TASKBOOK_HOME) at "
+        "another file."
+    )
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["crm.db"]  # no -wal, -shm, no lock
