@@ -69,11 +69,8 @@ def _refuse_foreign_sqlite(engine: Engine) -> None:
     try:
         names = {row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
-    except sqlite3.DatabaseError as error:
-        raise StoreSchemaError(
-            f"{path} is not a SQLite database ({error}); point TASKBOOK_STORE_URL (or "
-            "TASKBOOK_HOME) elsewhere."
-        ) from None
+    except sqlite3.DatabaseError:
+        return  # not a database at all: the engine says so (StoreUnavailableError)
     finally:
         connection.close()
     if names and "alembic_version" not in names:
