@@ -9,16 +9,21 @@ it. The worker, not the kernel, decides the run's final state.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import time
 
 from kernel_ext._context import FlowRunContext, current_flow_run, set_ambient_flow_run
 from kernel_ext._durability import ensure_store
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun, FlowRunId
+from kernel_ext._states import FINAL_TYPES
 
 __all__ = ["attach", "attached_run_id", "skipped_headless"]
 
 ENV = "TASKBOOK_FLOW_RUN_ID"
+FENCE_SECONDS = float(os.environ.get("TASKBOOK_FENCE_SECONDS") or 3.0)
+_FINAL = frozenset(t.value for t in FINAL_TYPES)
 
 
 def attached_run_id() -> str | None:
@@ -59,4 +64,30 @@ def attach(run_id: str | None = None) -> FlowRunContext | None:
     context = FlowRunContext(_DeploymentFlow(row["flow_name"]), run, ThreadPoolTaskRunner(),
                              log_prints=True)  # fmt: skip
     set_ambient_flow_run(context)
+    if run_id == attached_run_id():  # the kernel of a worker's executor
+        _Fence(run_id, run.run_count).start()
     return context
+
+
+class _Fence(threading.Thread):
+    """Stops this kernel once its attempt is over in the store: the run ended (Crashed by
+    the scheduler after its worker died, Cancelled) or a newer attempt started. So an
+    attempt whose supervisor is gone cannot go on writing beside its retry: the scheduler
+    waits 30 s before it queues the retry, the fence looks every few seconds."""
+
+    def __init__(self, run_id: str, attempt: int) -> None:
+        super().__init__(name="taskbook-fence", daemon=True)
+        self.run_id, self.attempt = run_id, attempt
+
+    def run(self) -> None:
+        while True:
+            time.sleep(FENCE_SECONDS)
+            try:
+                row = ensure_store().read_flow_run(self.run_id)
+            except Exception:  # a store blip: look again later
+                continue
+            over = row["state_type"] in _FINAL or (row.get("run_count") or 0) > self.attempt
+            if over:
+                print(f"[taskbook] Run {self.run_id[:8]} attempt {self.attempt} is over in the "
+                      f"store ({row['state']}); stopping this kernel.", file=sys.__stderr__)
+                os._exit(75)

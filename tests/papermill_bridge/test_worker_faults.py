@@ -85,3 +85,31 @@ def test_a_killed_worker_takes_its_executor_and_kernel_along(home: Path) -> None
     time.sleep(1)
     assert marker.read_text() == "started\n"  # the body never finished unsupervised
     assert store().read_flow_run(run["id"])["state"] == "Running"  # until the reaper comes
+
+
+@pytest.mark.parametrize("ends", ["crashed", "retried"])
+def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends: str) -> None:
+    """The fence: a kernel attached to a run stops once the store says its attempt is over
+    (the run ended, or a newer attempt started), whatever happened to its supervisors."""
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+
+    promote(write_notebook(home), "greet")
+    run = start_run("greet")
+    store().claim_next_run("w1", time.time())
+    store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 1
+    code = ("import time, kernel_ext.deployment as d\n"
+            "d.attach()\nprint('attached', flush=True)\ntime.sleep(60)")  # fmt: skip
+    env = {**os.environ, "TASKBOOK_FLOW_RUN_ID": run["id"], "TASKBOOK_FENCE_SECONDS": "0.2"}
+    kernel = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert kernel.stdout is not None and kernel.stdout.readline() == "attached\n"
+    time.sleep(0.6)
+    assert kernel.poll() is None  # its attempt is current: it goes on
+    if ends == "crashed":
+        store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker stopped beating.")
+    else:
+        store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 2 began
+    _, err = kernel.communicate(timeout=15)
+    assert kernel.returncode == 75
+    assert "attempt 1 is over in the store" in err
