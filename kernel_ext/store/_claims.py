@@ -43,7 +43,7 @@ from kernel_ext.store._reads import find_flow_run, flow_run_record, flow_runs_qu
 from kernel_ext.store._tables import deployments, flow_runs
 from kernel_ext.store._types import from_epoch
 
-__all__ = ["BUSY", "LEASE_SECONDS", "claim_next_run", "find_dead_runs", "heartbeat"]
+__all__ = ["BUSY", "LEASE_SECONDS", "claim_next_run", "find_dead_runs", "heartbeat", "silent_since"]
 
 Record = dict[str, Any]
 
@@ -126,14 +126,21 @@ def heartbeat(
 def find_dead_runs(connection: Connection, now: float, grace_seconds: float) -> list[Record]:
     """Deployment runs held by a worker that has not beaten for ``grace_seconds``, oldest
     heartbeat first. A run never beaten is judged by when it was created."""
-    last_sign = func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created)
-    query = (
-        flow_runs_query()
-        .where(flow_runs.c.deployment_id.is_not(None), flow_runs.c.state_type.in_(BUSY))
-        .where(last_sign < from_epoch(now - grace_seconds))
-        .order_by(last_sign, flow_runs.c.id)
+    query = silent_since(now - grace_seconds).where(
+        flow_runs.c.deployment_id.is_not(None), flow_runs.c.state_type.in_(BUSY)
     )
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
+
+
+def silent_since(moment: float) -> Select[Any]:
+    """Flow runs whose last sign of life (heartbeat, else creation) is before ``moment``,
+    oldest sign first."""
+    last_sign = func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created)
+    return (
+        flow_runs_query()
+        .where(last_sign < from_epoch(moment))
+        .order_by(last_sign, flow_runs.c.id)
+    )
 
 
 def _candidate(

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext.store._claims import silent_since
 from kernel_ext.store._deployment_runs import BUSY, set_run_state
 from kernel_ext.store._inputs import EXPIRED, PENDING
-from kernel_ext.store._reads import flow_run_record, flow_runs_query
+from kernel_ext.store._reads import flow_run_record
 from kernel_ext.store._tables import flow_runs, run_inputs, state_history, task_runs
 from kernel_ext.store._types import from_epoch
 
@@ -48,12 +49,9 @@ def beat_flow_runs(connection: Connection, run_ids: Sequence[str], now: float) -
 def find_lost_runs(connection: Connection, now: float, window: float, limit: int) -> list[Record]:
     """Flow runs outside deployments, not finished, without a sign of life in ``window``
     seconds; oldest sign first."""
-    last_sign = func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created)
     query = (
-        flow_runs_query()
+        silent_since(now - window)
         .where(flow_runs.c.deployment_id.is_(None), flow_runs.c.state_type.in_(_LIVE))
-        .where(last_sign < from_epoch(now - window))
-        .order_by(last_sign, flow_runs.c.id)
         .limit(max(limit, 0))
     )
     return [flow_run_record(row) for row in connection.execute(query).mappings()]

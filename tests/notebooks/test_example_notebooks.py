@@ -102,30 +102,19 @@ def test_flows_and_tasks_notebook(kernel_env: Path) -> None:
 
 def test_approval_notebook_answered_from_the_cli(kernel_env: Path) -> None:
     """A flow pauses in a real kernel; a terminal answers; the cell gets the typed input."""
-    import json
     import subprocess
     import sys
     import threading
-    import time
 
     taskbook = str(Path(sys.executable).with_name("taskbook"))
     answered: dict[str, Any] = {}
 
     def answer_from_a_terminal() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            listed = subprocess.run([taskbook, "approvals", "ls", "--json"],
-                                    capture_output=True, text=True)  # fmt: skip
-            pending = json.loads(listed.stdout or "[]")
-            if pending:
-                answer = '{"approved": true, "feedback": "ship it", "tone": "casual"}'
-                done = subprocess.run(
-                    [taskbook, "runs", "resume", pending[0]["flow_run_id"][:8], "--input", answer],
-                    capture_output=True, text=True,
-                )  # fmt: skip
-                answered["out"] = done.stdout + done.stderr
-                return
-            time.sleep(0.3)
+        run_id = wait_for_approval(taskbook)["flow_run_id"]
+        answer = '{"approved": true, "feedback": "ship it", "tone": "casual"}'
+        done = subprocess.run([taskbook, "runs", "resume", run_id[:8], "--input", answer],
+                              capture_output=True, text=True)  # fmt: skip
+        answered["out"] = done.stdout + done.stderr
 
     thread = threading.Thread(target=answer_from_a_terminal, daemon=True)
     thread.start()
@@ -144,22 +133,14 @@ def test_quickstart_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) 
     import subprocess
     import sys
     import threading
-    import time
 
     monkeypatch.setenv("TASKBOOK_NOTEBOOK_PATH", str(NOTEBOOKS / "quickstart.ipynb"))
     taskbook = str(Path(sys.executable).with_name("taskbook"))
 
     def approve() -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            listed = subprocess.run([taskbook, "approvals", "ls", "--json"],
-                                    capture_output=True, text=True)  # fmt: skip
-            if listed.stdout.strip() not in ("", "[]"):
-                run_id = __import__("json").loads(listed.stdout)[0]["flow_run_id"]
-                subprocess.run([taskbook, "runs", "resume", run_id, "--input",
-                                '{"approved": true}'], capture_output=True)  # fmt: skip
-                return
-            time.sleep(0.3)
+        run_id = wait_for_approval(taskbook)["flow_run_id"]
+        subprocess.run([taskbook, "runs", "resume", run_id, "--input", '{"approved": true}'],
+                       capture_output=True)  # fmt: skip
 
     thread = threading.Thread(target=approve, daemon=True)
     thread.start()

@@ -42,14 +42,21 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     home = tmp_path_factory.mktemp("server")
+    for url in jupyter_server(home):
+        yield url, home
+
+
+def jupyter_server(home: Path, *options: str, **env: str) -> Iterator[str]:
+    """A real Jupyter server on ``home`` (its root and Taskbook home) until resumed."""
     port = free_port()
-    env = {**os.environ, "TASKBOOK_HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "cfg")}
-    env.pop("TASKBOOK_STORE_URL", None)
+    environment = {**os.environ, "TASKBOOK_HOME": str(home),
+                   "JUPYTER_CONFIG_DIR": str(home / "cfg"), **env}  # fmt: skip
+    environment.pop("TASKBOOK_STORE_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
          f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={home}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         f"--ServerApp.root_dir={home}", *options],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -59,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             break
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.3)
-    yield url, home
+    yield url
     process.terminate()
     process.wait(timeout=30)
 

@@ -5,16 +5,12 @@ A real Jupyter server with an authorizer class of the test's own."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.papermill_bridge.test_server_api import TOKEN, call, free_port
+from tests.papermill_bridge.test_server_api import call, jupyter_server
 
 pytestmark = pytest.mark.slow
 
@@ -50,27 +46,9 @@ READS = ["/taskbook/api/runs", "/taskbook/api/inputs", "/taskbook/api/deployment
 
 def start_server(home: Path, authorizer: str) -> Iterator[str]:
     (home / "authorizers.py").write_text(AUTHORIZERS)
-    port = free_port()
-    env = {**os.environ, "TASKBOOK_HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
-           "PYTHONPATH": f"{home}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
-    env.pop("TASKBOOK_STORE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-         f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={home}", f"--ServerApp.authorizer_class=authorizers.{authorizer}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            call(url, "GET", "/api/status")
-            break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    path = f"{home}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    yield from jupyter_server(home, f"--ServerApp.authorizer_class=authorizers.{authorizer}",
+                              PYTHONPATH=path)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +67,11 @@ def test_a_reader_can_read(read_only: str, path: str) -> None:
     assert status == 200
 
 
-@pytest.mark.parametrize(("method", "path", "body", "action"), WRITES,
-                         ids=[f"{m} {p}" for m, p, _, _ in WRITES])  # fmt: skip
+WRITE_CASES = pytest.mark.parametrize(("method", "path", "body", "action"), WRITES,
+                                      ids=[f"{m} {p}" for m, p, _, _ in WRITES])  # fmt: skip
+
+
+@WRITE_CASES
 def test_a_reader_cannot_change_anything(read_only: str, method: str, path: str, body: object,
                                          action: str) -> None:  # fmt: skip
     status, answer = call(read_only, method, path, body)
@@ -101,8 +82,7 @@ def test_a_reader_cannot_change_anything(read_only: str, method: str, path: str,
     assert jupyter == 403
 
 
-@pytest.mark.parametrize(("method", "path", "body", "action"), WRITES,
-                         ids=[f"{m} {p}" for m, p, _, _ in WRITES])  # fmt: skip
+@WRITE_CASES
 def test_running_code_needs_execute(no_execute: str, method: str, path: str, body: object,
                                     action: str) -> None:  # fmt: skip
     status, answer = call(no_execute, method, path, body)
