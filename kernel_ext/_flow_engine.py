@@ -63,6 +63,7 @@ class FlowRunEngine:
         self.runner = flow.task_runner.duplicate()
         self._tokens: tuple[Token[Any], Token[Any]] | None = None
         self._sigterm: SigtermGuard | None = None
+        self._terminated = False
 
     def _link_to_parent(self) -> TaskRun | None:
         """A subflow appears in its parent as a task run, so the parent's graph shows it."""
@@ -82,10 +83,10 @@ class FlowRunEngine:
     # --- lifecycle ------------------------------------------------------------------------
 
     def enter(self) -> None:
+        self.runner.__enter__()
         liveness.register(self.run.id)
         if self.parent is None:
             self._sigterm = SigtermGuard().__enter__()
-        self.runner.__enter__()
         context = FlowRunContext(self.flow, self.run, self.runner, self.flow.log_prints or False)
         if context.log_prints:
             install_print_capture()
@@ -163,12 +164,25 @@ class FlowRunEngine:
             self.state = states.Cancelled(str(signal) or "Aborted.")
         elif isinstance(signal, Terminated):
             self.state = states.Cancelled("Terminated by SIGTERM.")
+            self._terminated = True
         elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
             self.state = states.Cancelled(f"Interrupted ({message}).")
         else:
             self.state = states.Crashed(f"Stopped by {message}.", data=signal)
 
     def finish(self) -> None:
+        try:
+            self._record_end()
+        finally:
+            liveness.unregister(self.run.id)
+            if self._sigterm is not None:
+                self._sigterm.__exit__()
+        if self.parent is None:
+            flush_store()
+            if self._terminated:
+                _exit_terminated(self.run.id)
+
+    def _record_end(self) -> None:
         if not self.state.is_final():  # an error inside the engine itself
             self.state = states.Crashed("The flow run ended without a final state.")
         run, state = self.run, self.state
@@ -189,21 +203,29 @@ class FlowRunEngine:
             "Finished in state %r", state,
             extra={"flow_run_id": run.id, "run_label": f"Flow run {run.name!r}"},
         )  # fmt: skip
-        liveness.unregister(run.id)
-        if self._sigterm is not None:
-            self._sigterm.__exit__()
-        if self.parent is None:
-            flush_store()
 
     def outcome(self, return_state: bool) -> Any:
         return self.state if return_state else self.state.result()
 
 
+def _exit_terminated(run_id: str) -> None:
+    """SIGTERM ended a top-level flow run: its task runs still running end Cancelled too,
+    and the process exits now, as SIGTERM would have ended it, instead of waiting for
+    the threads of the task runs it abandoned."""
+    import os
+
+    try:
+        ensure_store().cancel_unfinished_task_runs(run_id, "Terminated by SIGTERM.")
+    except Exception:  # exiting matters more than this last write
+        pass
+    os._exit(143)
+
+
 def run_sync(engine: FlowRunEngine, return_state: bool = False) -> Any:
     """Drive a plain (``def``) flow run to its end in the calling thread."""
     flow = engine.flow
-    engine.enter()
     try:
+        engine.enter()
         while True:
             engine.begin_attempt()
             try:
@@ -230,8 +252,8 @@ def run_sync(engine: FlowRunEngine, return_state: bool = False) -> Any:
 async def run_async(engine: FlowRunEngine, return_state: bool = False) -> Any:
     """Drive an ``async def`` flow run to its end on the running event loop."""
     flow = engine.flow
-    engine.enter()
     try:
+        engine.enter()
         while True:
             engine.begin_attempt()
             try:

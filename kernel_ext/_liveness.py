@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from typing import Any
 
+from kernel_ext._durations import seconds_from_env
 from kernel_ext._errors import Terminated
 
 __all__ = ["BEAT_SECONDS", "SigtermGuard", "live_runs", "register", "unregister"]
 
-BEAT_SECONDS = float(os.environ.get("TASKBOOK_HEARTBEAT_SECONDS") or 10.0)
+# Kept well inside the scheduler's 60 s window, however it is set.
+BEAT_SECONDS = seconds_from_env("TASKBOOK_HEARTBEAT_SECONDS", 10.0, low=0.05, high=20.0)
 
 _live: set[str] = set()
 _lock = threading.Lock()
@@ -60,9 +61,11 @@ def _beat_forever() -> None:
         if not run_ids:
             continue
         try:
-            from kernel_ext.store import get_store
+            from kernel_ext.store._registry import current_store
 
-            get_store().beat_flow_runs(run_ids, time.time())
+            store = current_store()  # never opens one: the runs' own store, or none
+            if store is not None:
+                store.beat_flow_runs(run_ids, time.time())
         except Exception:  # a store blip: the next beat tries again
             pass
 
@@ -77,25 +80,40 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 class SigtermGuard:
-    """Turns SIGTERM into ``Terminated`` while a top-level flow runs, where that is ours
-    to decide: the main thread, no handler installed, and not a Jupyter kernel."""
+    """Turns SIGTERM into ``Terminated`` while top-level flows run, where that is ours to
+    decide: the main thread, no handler installed by anyone else, and not a Jupyter
+    kernel. Flows running at once (async ones under ``gather``) share the handler; the
+    last to end puts the default back, unless someone installed their own meanwhile."""
+
+    _holders = 0  # top-level flows holding our handler (all on the main thread)
 
     def __init__(self) -> None:
-        self._previous: Any = None
-        self._installed = False
+        self._held = False
 
     def __enter__(self) -> SigtermGuard:
-        if (threading.current_thread() is threading.main_thread()
-                and "ipykernel" not in sys.modules
-                and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL):  # fmt: skip
-            self._previous = signal.signal(signal.SIGTERM, _terminate)
-            self._installed = True
+        if threading.current_thread() is not threading.main_thread() or _in_kernel():
+            return self
+        if SigtermGuard._holders == 0:
+            if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+                return self  # the program handles SIGTERM itself
+            signal.signal(signal.SIGTERM, _terminate)
+        SigtermGuard._holders += 1
+        self._held = True
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._installed = False
+        if not self._held:
+            return
+        self._held = False
+        SigtermGuard._holders -= 1
+        if SigtermGuard._holders == 0 and signal.getsignal(signal.SIGTERM) is _terminate:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _in_kernel() -> bool:
+    from kernel_ext._display import in_notebook
+
+    return in_notebook()
 
 
 def _terminate(signum: int, _frame: Any) -> None:

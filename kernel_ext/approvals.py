@@ -134,9 +134,8 @@ def expire_overdue(now: float) -> list[dict[str, Any]]:
     store = _store()
     expired = []
     for request in store.list_overdue_input_requests(now):
-        record: dict[str, Any] = store.expire_input_request(request["id"])
+        record: dict[str, Any] = store.expire_pause(request["id"])
         if record["status"] == "expired":
-            _fail_suspended(record)
             expired.append(record)
     return expired
 
@@ -149,26 +148,10 @@ def _settled_in_time(request: dict[str, Any], settle: Any) -> dict[str, Any]:
     try:
         settled: dict[str, Any] = settle()
     except InputAlreadyAnswered:
-        current = _store().read_input_request(request["id"])
-        if current["status"] == "pending":  # refused for being overdue: expire it now
-            current = _store().expire_input_request(request["id"])
-        if current["status"] == "expired":
-            _fail_suspended(current)
+        if _store().read_input_request(request["id"])["status"] in ("pending", "expired"):
+            _store().expire_pause(request["id"])  # refused for being overdue
         raise
     return settled
-
-
-def _fail_suspended(request: dict[str, Any]) -> None:
-    from kernel_ext._errors import PauseTimeout
-
-    message = (f"{PauseTimeout.__name__}: no answer to {request['key']!r} before its timeout; "
-               "the request expired. Pause with a longer timeout= to wait longer.")  # fmt: skip
-    details = {"exception_type": PauseTimeout.__name__, "input_request_id": request["id"]}
-    store = _store()
-    run = store.read_flow_run(request["flow_run_id"])
-    if run["state"] == "Suspended":
-        store.set_run_state(run["id"], "FAILED", "Failed", message, details,
-                            only_from=("PAUSED",))  # fmt: skip
 
 
 def _wake_suspended(request: dict[str, Any], state_type: str, name: str, message: str) -> None:

@@ -15,6 +15,7 @@ import time
 
 from kernel_ext._context import FlowRunContext, current_flow_run, set_ambient_flow_run
 from kernel_ext._durability import ensure_store
+from kernel_ext._durations import seconds_from_env
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun, FlowRunId
 from kernel_ext._states import FINAL_TYPES
@@ -22,7 +23,7 @@ from kernel_ext._states import FINAL_TYPES
 __all__ = ["attach", "attached_run_id", "skipped_headless"]
 
 ENV = "TASKBOOK_FLOW_RUN_ID"
-FENCE_SECONDS = float(os.environ.get("TASKBOOK_FENCE_SECONDS") or 3.0)
+FENCE_SECONDS = seconds_from_env("TASKBOOK_FENCE_SECONDS", 3.0, low=0.05, high=10.0)
 _FINAL = frozenset(t.value for t in FINAL_TYPES)
 
 
@@ -65,19 +66,26 @@ def attach(run_id: str | None = None) -> FlowRunContext | None:
                              log_prints=True)  # fmt: skip
     set_ambient_flow_run(context)
     if run_id == attached_run_id():  # the kernel of a worker's executor
-        _Fence(run_id, run.run_count).start()
+        _Fence(run_id, run.run_count, row.get("worker_id")).start()
     return context
 
 
 class _Fence(threading.Thread):
     """Stops this kernel once its attempt is over in the store: the run ended (Crashed by
-    the scheduler after its worker died, Cancelled) or a newer attempt started. So an
-    attempt whose supervisor is gone cannot go on writing beside its retry: the scheduler
-    waits 30 s before it queues the retry, the fence looks every few seconds."""
+    the scheduler after its worker died, Cancelled), waits for its retry, or another
+    worker or a newer attempt has it. So an attempt whose supervisors are gone cannot go
+    on writing beside its retry: a retry is due 10 s after the crash, and the fence looks
+    every 3 s (``TASKBOOK_FENCE_SECONDS``)."""
 
-    def __init__(self, run_id: str, attempt: int) -> None:
+    def __init__(self, run_id: str, attempt: int, worker_id: str | None) -> None:
         super().__init__(name="taskbook-fence", daemon=True)
-        self.run_id, self.attempt = run_id, attempt
+        self.run_id, self.attempt, self.worker_id = run_id, attempt, worker_id
+
+    def over(self, row: dict[str, object]) -> bool:
+        run_count = row.get("run_count")
+        return (row["state_type"] in _FINAL or row["state"] == "AwaitingRetry"
+                or (isinstance(run_count, int) and run_count > self.attempt)
+                or row.get("worker_id") != self.worker_id)  # fmt: skip
 
     def run(self) -> None:
         while True:
@@ -86,8 +94,7 @@ class _Fence(threading.Thread):
                 row = ensure_store().read_flow_run(self.run_id)
             except Exception:  # a store blip: look again later
                 continue
-            over = row["state_type"] in _FINAL or (row.get("run_count") or 0) > self.attempt
-            if over:
+            if self.over(row):
                 print(f"[taskbook] Run {self.run_id[:8]} attempt {self.attempt} is over in the "
                       f"store ({row['state']}); stopping this kernel.", file=sys.__stderr__)
                 os._exit(75)

@@ -12,6 +12,7 @@ their timeout, failing the Suspended runs that waited on them (``PauseTimeout``)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -22,11 +23,16 @@ from kernel_ext._names import generate_run_name as run_name
 
 __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
+logger = logging.getLogger("taskbook.scheduler")
+
 LATE_AFTER_SECONDS = 60.0
 DEAD_AFTER_SECONDS = 30.0
 # A flow run outside deployments beats every 10 s (kernel_ext._liveness); six missed
 # beats and it is lost.
 LOST_AFTER_SECONDS = 60.0
+# A crashed deployment run's retry waits this long: several looks of the old attempt's
+# fence (kernel_ext.deployment), which stops whatever of it may still run.
+RETRY_AFTER_SECONDS = 10.0
 
 
 def _store() -> Any:
@@ -52,6 +58,9 @@ class Scheduler:
         self.interval_seconds = interval_seconds
         self.dead_after_seconds = dead_after_seconds
         self.lost_after_seconds = lost_after_seconds
+        # Lost runs are judged only after this scheduler has reached the store for a whole
+        # window: after an outage (or at its start) live processes get to beat first.
+        self._healthy_since: float | None = None
         # schedule id -> (its spec and last slot as seen, when its next slot comes due):
         # a tick skips schedules with nothing due without any schedule arithmetic.
         self._next_due: dict[str, tuple[Any, Any, float]] = {}
@@ -59,11 +68,18 @@ class Scheduler:
 
     def serve(self) -> None:
         while not self.stopping.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # a store blip must not end the scheduler; the next tick retries
+                self._healthy_since = None
+                logger.exception("A scheduler tick failed; trying again in %g s",
+                                 self.interval_seconds)  # fmt: skip
             self.stopping.wait(self.interval_seconds)
 
     def tick(self, now: float | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
+        if self._healthy_since is None:
+            self._healthy_since = now
         counts = {"created": 0, "skipped": 0}
         for schedule in _store().list_schedules(active_only=True):
             if not schedule.get("deployment_paused"):
@@ -75,13 +91,17 @@ class Scheduler:
 
     def _reap_lost(self, now: float) -> int:
         """Flow runs outside deployments whose process stopped beating end Crashed."""
-        store = _store()
-        lost = store.find_lost_runs(now, self.lost_after_seconds)
-        for run in lost:
-            store.crash_lost_run(run["id"], "Its process stopped beating (killed, or its "
-                                 f"machine went away) more than {self.lost_after_seconds:g} s "
-                                 "ago.")  # fmt: skip
-        return len(lost)
+        assert self._healthy_since is not None
+        if now - self._healthy_since < self.lost_after_seconds:
+            return 0
+        store, crashed = _store(), 0
+        cutoff = now - self.lost_after_seconds
+        for run in store.find_lost_runs(now, self.lost_after_seconds):
+            message = ("Its process stopped beating (killed, or its machine went away) more "
+                       f"than {self.lost_after_seconds:g} s ago.")  # fmt: skip
+            if store.crash_lost_run(run["id"], message, cutoff)["state"] == "Crashed":
+                crashed += 1
+        return crashed
 
     def _expire_pauses(self, now: float) -> int:
         """Pauses past their timeout expire; a Suspended run waiting on one fails."""
@@ -161,9 +181,12 @@ class Scheduler:
         retries = store.read_deployment(run["deployment_id"]).get("retries") or 0
         attempts = run.get("run_count") or 1
         if attempts <= retries:
+            # Due a little later, not now: the crashed attempt's kernel (if anything of it
+            # is left) sees AwaitingRetry and stops itself before the retry starts.
             store.set_run_state(run["id"], "SCHEDULED", "AwaitingRetry",
                                 f"Retry {attempts} of {retries} after a crash.",
                                 only_from=("CRASHED",))  # fmt: skip
+            store.delay_run(run["id"], time.time() + RETRY_AFTER_SECONDS)
 
 
 def _defaults(version: dict[str, Any]) -> dict[str, Any]:

@@ -89,10 +89,12 @@ class Worker:
         child.wait()
         outcome = _outcome(child, verdict)
         if verdict != "lost":  # a reaped run is someone else's now: leave its state alone
-            # A run that suspended itself (a headless pause) keeps that state.
+            # A run that suspended itself (a headless pause) keeps that state, and a run
+            # that another attempt took over (reaped and claimed again) is not ours to end.
             store.set_run_state(run_id, _TYPES.get(outcome["state"], "FAILED"),
                                 outcome["state"], outcome["message"], outcome.get("details"),
-                                only_from=("PENDING", "RUNNING", "CANCELLING"))  # fmt: skip
+                                only_from=("PENDING", "RUNNING", "CANCELLING"),
+                                attempt=(self.worker_id, started["run_count"]))  # fmt: skip
         return outcome
 
     def _watch(self, run_id: str, child: _Executor) -> str:
@@ -134,7 +136,7 @@ class _Executor(subprocess.Popen[str]):
         self.err_file = tempfile.TemporaryFile("w+")
         super().__init__([sys.executable, "-m", "papermill_bridge._execute"],
                          stdin=subprocess.PIPE, stdout=self.out_file, stderr=self.err_file,
-                         text=True, preexec_fn=_die_with_parent)  # fmt: skip
+                         text=True, preexec_fn=_parent_death_signal())  # fmt: skip
 
     def outputs(self) -> tuple[str, str]:
         """What it printed, once it has ended; closes the files."""
@@ -149,22 +151,31 @@ class _Executor(subprocess.Popen[str]):
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the executor, before it starts: be killed when the worker dies (Linux).
+def _parent_death_signal() -> Any:
+    """What the executor runs before it starts: be killed when the worker dies (Linux).
 
     A worker killed with SIGKILL cannot stop its executor; without this the notebook
     would go on running unsupervised while the scheduler queues a retry of the same run.
     The kernel follows its executor by itself (ipykernel exits when its parent changes).
-    Elsewhere the executor outlives a killed worker until its notebook ends.
+    Elsewhere the executor outlives a killed worker until its notebook ends, and the
+    kernel's fence (kernel_ext.deployment) stops it once the store says its attempt is
+    over. ``prctl`` is looked up here, in the worker: between fork and exec only the
+    call itself runs. The signal follows the thread that spawns the executor, which in
+    ``taskbook serve`` and ``taskbook worker`` lives as long as the worker.
     """
     if not sys.platform.startswith("linux"):
-        return
+        return None
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the worker died before the line above: nobody supervises us
-        os._exit(1)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    worker = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != worker:  # the worker died before the line above
+            os._exit(1)
+
+    return arm
 
 
 def _spawn() -> _Executor:

@@ -167,18 +167,24 @@ class DeploymentApi(Transactions):
         *,
         timestamp: float | None = None,
         only_from: Collection[str] | None = None,
+        attempt: tuple[str, int] | None = None,
     ) -> Record:
         """Move a flow run to a state and append it to the history, in one transaction.
 
         A final type sets ``end_time``; RUNNING starts an attempt (``start_time`` if
         unset, ``run_count`` + 1). With ``only_from`` (state types), a run in another
         state is left as it is, e.g. so a run that finished meanwhile is not marked
-        Crashed. Returns the run.
+        Crashed; with ``attempt`` (worker id, run count), a run that another attempt has
+        taken over is left as it is. Returns the run.
         """
         return self._write(
             _deployment_runs.set_run_state,
-            run_id, state_type, state_name, message, details, timestamp, only_from,
+            run_id, state_type, state_name, message, details, timestamp, only_from, attempt,
         )  # fmt: skip
+
+    def delay_run(self, run_id: str, when: float) -> Record:
+        """Make a Scheduled run due at ``when`` (epoch seconds), not before."""
+        return self._write(_deployment_runs.delay_run, run_id, when)
 
     def set_output_notebook(self, run_id: str, path: str) -> Record:
         """Link the run to its executed notebook."""

@@ -34,6 +34,7 @@ __all__ = [
     "BUSY",
     "append_history",
     "create_scheduled_run",
+    "delay_run",
     "request_cancel",
     "set_output_notebook",
     "set_run_state",
@@ -94,9 +95,11 @@ def set_run_state(
     details: Mapping[str, Any] | None,
     timestamp: float | None,
     only_from: Collection[str] | None,
+    attempt: tuple[str, int] | None = None,
 ) -> Record:
     """Move the run to the state; with ``only_from``, only if its state type is one of
-    those (otherwise the run is returned unchanged)."""
+    those, and with ``attempt`` (worker id, run count), only while that attempt is the
+    run's current one (otherwise the run is returned unchanged)."""
     kind = state_type(state_type_name)
     when = from_epoch(time.time() if timestamp is None else timestamp)
     values: dict[str, Any] = {
@@ -113,6 +116,10 @@ def set_run_state(
     statement = update(flow_runs).where(flow_runs.c.id == run_id).values(values)
     if only_from is not None:
         statement = statement.where(flow_runs.c.state_type.in_([state_type(t) for t in only_from]))
+    if attempt is not None:
+        statement = statement.where(
+            flow_runs.c.worker_id == attempt[0], flow_runs.c.run_count == attempt[1]
+        )
     if connection.execute(statement).rowcount == 1:
         append_history(connection, run_id, kind, state_name, when, message, details)
     record = _read(connection, run_id)
@@ -143,6 +150,17 @@ def request_cancel(connection: Connection, run_id: str) -> Record:
     else:
         kind, name, message = StateType.CANCELLING, "Cancelling", "Cancellation requested."
     return set_run_state(connection, run_id, kind.value, name, message, None, None, None)
+
+
+def delay_run(connection: Connection, run_id: str, when: float) -> Record:
+    """A Scheduled run becomes due at ``when`` (epoch seconds), not before."""
+    statement = (
+        update(flow_runs)
+        .where(flow_runs.c.id == run_id, flow_runs.c.state_type == StateType.SCHEDULED.value)
+        .values(scheduled_time=from_epoch(when))
+    )
+    connection.execute(statement)
+    return _read(connection, run_id)
 
 
 def set_output_notebook(connection: Connection, run_id: str, path: str) -> Record:

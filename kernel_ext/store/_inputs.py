@@ -38,6 +38,7 @@ __all__ = [
     "answer_input_request",
     "create_input_request",
     "expire_input_request",
+    "expire_pause",
     "find_input_request",
     "list_input_requests",
     "list_overdue_input_requests",
@@ -146,6 +147,26 @@ def expire_input_request(connection: Connection, request_id: str) -> Record:
     """Expire a pending request; an answered or rejected one is returned as it is."""
     _compare_and_set(connection, request_id, status=EXPIRED)
     return read_input_request(connection, request_id)
+
+
+def expire_pause(connection: Connection, request_id: str) -> Record:
+    """Expire a request past its timeout and, in the same transaction, fail the Suspended
+    run that waits on it (a headless run has no kernel to notice). Idempotent."""
+    from kernel_ext._errors import PauseTimeout
+    from kernel_ext.store._deployment_runs import set_run_state
+    from kernel_ext.store._reads import find_flow_run
+
+    _compare_and_set(connection, request_id, status=EXPIRED)
+    record = read_input_request(connection, request_id)
+    run = find_flow_run(connection, record["flow_run_id"])
+    if record["status"] == EXPIRED and run is not None and run["state"] == "Suspended":
+        message = (f"{PauseTimeout.__name__}: no answer to {record['key']!r} before its "
+                   "timeout; the request expired. Pause with a longer timeout= to wait "
+                   "longer.")  # fmt: skip
+        details = {"exception_type": PauseTimeout.__name__, "input_request_id": request_id}
+        set_run_state(connection, run["id"], "FAILED", "Failed", message, details, None,
+                      ("PAUSED",))  # fmt: skip
+    return record
 
 
 def record_input_error(connection: Connection, request_id: str, message: str) -> Record:

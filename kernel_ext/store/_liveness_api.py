@@ -25,6 +25,15 @@ class LivenessApi(Transactions):
         """Unfinished flow runs outside deployments with no sign of life in ``window`` s."""
         return self._read(_lost_runs.find_lost_runs, now, window, limit)
 
-    def crash_lost_run(self, run_id: str, message: str) -> Record:
-        """End a lost run Crashed, with its unfinished task runs; expire its pauses."""
-        return self._write(_lost_runs.crash_lost_run, run_id, message)
+    def cancel_unfinished_task_runs(self, flow_run_id: str, message: str) -> int:
+        """End the task runs of ``flow_run_id`` that are not final Cancelled (a process
+        that stops at once, on SIGTERM, leaves none Running)."""
+        from kernel_ext._states import StateType
+
+        return self._write(_lost_runs.end_unfinished_task_runs, flow_run_id,
+                           StateType.CANCELLED, "Cancelled", message)  # fmt: skip
+
+    def crash_lost_run(self, run_id: str, message: str, silent_since: float) -> Record:
+        """End a lost run Crashed, with its unfinished task runs, and expire its pauses,
+        if it has still not beaten since ``silent_since`` (epoch seconds)."""
+        return self._write(_lost_runs.crash_lost_run, run_id, message, silent_since)

@@ -13,18 +13,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from kernel_ext._states import FINAL_TYPES, StateType
 from kernel_ext.store._claims import silent_since
 from kernel_ext.store._deployment_runs import BUSY, set_run_state
 from kernel_ext.store._inputs import EXPIRED, PENDING
-from kernel_ext.store._reads import flow_run_record
+from kernel_ext.store._reads import find_flow_run, flow_run_record
 from kernel_ext.store._tables import flow_runs, run_inputs, state_history, task_runs
 from kernel_ext.store._types import from_epoch
 
-__all__ = ["beat_flow_runs", "crash_lost_run", "find_lost_runs"]
+__all__ = ["beat_flow_runs", "crash_lost_run", "end_unfinished_task_runs", "find_lost_runs"]
 
 Record = dict[str, Any]
 
@@ -57,33 +57,58 @@ def find_lost_runs(connection: Connection, now: float, window: float, limit: int
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
 
 
-def crash_lost_run(connection: Connection, run_id: str, message: str) -> Record:
-    """End a lost run Crashed, with its unfinished task runs; expire its pending pauses."""
+def crash_lost_run(connection: Connection, run_id: str, message: str,
+                   silent_since: float) -> Record:  # fmt: skip
+    """End a lost run Crashed, with its unfinished task runs; expire its pending pauses.
+    A run that beat after ``silent_since`` (since it was found) is left alone."""
+    last_sign = connection.execute(
+        select(func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created))
+        .where(flow_runs.c.id == run_id)
+        .with_for_update()
+    ).scalar()
+    if last_sign is not None and _aware(last_sign) >= from_epoch(silent_since):
+        return find_flow_run(connection, run_id) or {"id": run_id, "state": None}
     record = set_run_state(connection, run_id, StateType.CRASHED.value, "Crashed", message,
                            None, None, _LIVE)  # fmt: skip
     if record["state_type"] != StateType.CRASHED.value:
         return record  # it finished (or came back) meanwhile
     now = datetime.now(UTC)
-    unfinished = connection.execute(
-        select(task_runs.c.id)
-        .where(task_runs.c.flow_run_id == run_id, task_runs.c.state_type.not_in(_FINAL))
-        .with_for_update()
-    ).scalars().all()
-    if unfinished:
-        connection.execute(
-            update(task_runs).where(task_runs.c.id.in_(unfinished)).values(
-                state_type=StateType.CRASHED.value, state_name="Crashed", state_message=message,
-                end_time=now,
-            )
-        )  # fmt: skip
-        connection.execute(insert(state_history), [
-            {"run_id": task_run_id, "run_kind": "task", "type": StateType.CRASHED.value,
-             "name": "Crashed", "timestamp": now, "message": message, "details": None}
-            for task_run_id in unfinished
-        ])  # fmt: skip
+    end_unfinished_task_runs(connection, run_id, StateType.CRASHED, "Crashed", message)
     connection.execute(
         update(run_inputs)
         .where(run_inputs.c.flow_run_id == run_id, run_inputs.c.status == PENDING)
         .values(status=EXPIRED, answered_at=now)
     )
     return record
+
+
+def end_unfinished_task_runs(
+    connection: Connection, flow_run_id: str, kind: StateType, name: str, message: str
+) -> int:
+    """Every task run of ``flow_run_id`` not yet final ends in state ``name`` (history
+    too); how many there were."""
+    now = datetime.now(UTC)
+    unfinished = connection.execute(
+        select(task_runs.c.id)
+        .where(task_runs.c.flow_run_id == flow_run_id, task_runs.c.state_type.not_in(_FINAL))
+        .with_for_update()
+    ).scalars().all()
+    if not unfinished:
+        return 0
+    connection.execute(
+        update(task_runs).where(task_runs.c.id.in_(unfinished)).values(
+            state_type=kind.value, state_name=name, state_message=message, end_time=now,
+        )
+    )  # fmt: skip
+    connection.execute(insert(state_history), [
+        {"run_id": task_run_id, "run_kind": "task", "type": kind.value, "name": name,
+         "timestamp": now, "message": message, "details": None}
+        for task_run_id in unfinished
+    ])  # fmt: skip
+    return len(unfinished)
+
+
+def _aware(moment: Any) -> datetime:
+    """A time read back from either backend, as an aware UTC datetime."""
+    value: datetime = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

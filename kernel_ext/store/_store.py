@@ -224,6 +224,11 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         """Expire a pending request; returns the request, answered or not."""
         return self._write(_inputs.expire_input_request, request_id)
 
+    def expire_pause(self, request_id: str) -> dict[str, Any]:
+        """Expire a request past its timeout and fail its Suspended run, in one
+        transaction; returns the request."""
+        return self._write(_inputs.expire_pause, request_id)
+
     def record_input_error(self, request_id: str, message: str) -> dict[str, Any]:
         """Keep why an answer was refused, for the form to show; only while pending."""
         return self._write(_inputs.record_input_error, request_id, message)

@@ -4,9 +4,10 @@ The engine's hot path only appends to a ``deque``; this thread wakes every ``INT
 seconds (sooner when the queue passes ``WAKE_AT`` or someone flushes), turns what it
 finds into rows and writes them with one ``executemany`` per table, in one transaction.
 
-Each batch writes a row with its id to ``writer_batches`` in its own transaction, so a
-batch retried after a lost COMMIT acknowledgement (the commit landed, the answer did not)
-sees that it is done and is not written twice.
+On PostgreSQL each batch first inserts a row with its id into ``writer_batches`` (``ON
+CONFLICT DO NOTHING``), in its own transaction, so a batch retried after a lost COMMIT
+acknowledgement (the commit landed, the answer did not) finds it done, or waits for the
+twin still in flight, and is not written twice. SQLite's answer cannot be lost.
 
 Failures: a transient one (SQLite busy, a PostgreSQL serialization failure or dropped
 connection) is retried with backoff for as long as it takes; ``flush`` times out
@@ -18,6 +19,7 @@ cannot sink its neighbours; the events that still fail alone are reported by the
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -26,7 +28,8 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -74,7 +77,10 @@ class Writer:
         self._stopping = False
         self._abandon = threading.Event()
         self._in_flight = 0
-        self._pruned_at = 0.0
+        # Only a server can commit while its answer is lost; SQLite's answer cannot be.
+        self._remote = self._engine.dialect.name == "postgresql"
+        # Writers that start together do not all prune at once.
+        self._pruned_at = time.time() - random.uniform(0, _PRUNE_EVERY)
         self._failed = 0  # events lost since the last flush reported them
         self._failure: Exception | None = None
         self._fatal: BaseException | None = None
@@ -159,10 +165,10 @@ class Writer:
             try:
                 with self._engine.begin() as connection:
                     # After a failed attempt its COMMIT may have landed all the same (the
-                    # connection dropped before the answer came): then it is done.
-                    if attempt == 0 or not _committed(connection, batch_id):
+                    # connection dropped before the answer came): then it is done. The
+                    # batch's row goes first: a retry waits there for a twin in flight.
+                    if not self._remote or self._claim_batch(connection, batch_id):
                         self._execute(connection, rows)
-                        self._record_batch(connection, batch_id)
             except DBAPIError as error:
                 if not is_transient(error):
                     raise
@@ -174,15 +180,21 @@ class Writer:
             self.last_error = None
             return
 
-    def _record_batch(self, connection: Connection, batch_id: str) -> None:
+    def _claim_batch(self, connection: Connection, batch_id: str) -> bool:
+        """Record the batch; False if an earlier attempt of it committed already."""
         now = time.time()
-        connection.execute(
-            insert(writer_batches).values(id=batch_id, created=datetime.fromtimestamp(now, UTC))
+        statement = (
+            postgresql.insert(writer_batches)
+            .values(id=batch_id, created=datetime.fromtimestamp(now, UTC))
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(writer_batches.c.id)
         )
+        claimed = connection.execute(statement).first() is not None
         if now - self._pruned_at > _PRUNE_EVERY:
             cutoff = datetime.fromtimestamp(now - _KEEP_BATCHES, UTC)
             connection.execute(delete(writer_batches).where(writer_batches.c.created < cutoff))
             self._pruned_at = now
+        return claimed
 
     def _execute(self, connection: Connection, rows: Rows) -> None:
         for table, sql in self._statements:
@@ -258,11 +270,6 @@ def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], 
         elif type(item) is not RunsSubmitted:  # for the live graph only, never written
             events.append(item)  # type: ignore[arg-type]
     return events, tickets
-
-
-def _committed(connection: Connection, batch_id: str) -> bool:
-    query = select(writer_batches.c.id).where(writer_batches.c.id == batch_id)
-    return connection.scalar(query) is not None
 
 
 def is_transient(error: DBAPIError) -> bool:

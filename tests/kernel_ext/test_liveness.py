@@ -74,12 +74,17 @@ def the_run() -> dict[str, Any]:
     return store().read_flow_run(run["id"])  # type: ignore[no-any-return]
 
 
+def stored_and_beating() -> bool:
+    runs = store().list_flow_runs()
+    return bool(runs) and bool(the_run()["task_runs"]) and the_run()["heartbeat_at"] is not None
+
+
 def test_a_killed_script_ends_crashed_with_its_task_runs(home: Path) -> None:
     from papermill_bridge._scheduler import Scheduler
 
     process = start(home, "slow()")
     wait_until(lambda: (home / "marker").exists())
-    wait_until(lambda: the_run()["task_runs"] and the_run()["heartbeat_at"])
+    wait_until(stored_and_beating)
     time.sleep(1.5)
     scheduler = Scheduler(lost_after_seconds=1.0)
     assert scheduler.tick()["crashed"] == 0  # alive: it beats
@@ -99,6 +104,7 @@ def test_a_killed_script_ends_crashed_with_its_task_runs(home: Path) -> None:
 def test_sigterm_ends_the_run_cancelled(home: Path) -> None:
     process = start(home, "slow()")
     wait_until(lambda: (home / "marker").exists())
+    wait_until(stored_and_beating)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 143, output
@@ -112,14 +118,70 @@ def test_a_killed_pauser_ends_crashed_and_its_form_closes(home: Path) -> None:
     from kernel_ext import approvals
     from papermill_bridge._scheduler import Scheduler
 
+    scheduler = Scheduler(lost_after_seconds=1.0)
+    assert scheduler.tick()["crashed"] == 0  # reaching the store from now on
     process = start(home, "pause_flow_run(wait_for_input=bool, timeout=600, key='ship')")
     (request,) = wait_until(approvals.pending)
     process.kill()
     process.communicate()
     time.sleep(1.5)
-    assert Scheduler(lost_after_seconds=1.0).tick()["crashed"] == 1
+    assert scheduler.tick()["crashed"] == 1
     assert the_run()["state"] == "Crashed"
     assert store().read_input_request(request["id"])["status"] == "expired"
     assert approvals.pending() == []
     with pytest.raises(InputAlreadyAnswered, match="expired"):
         approvals.answer(request["flow_run_id"][:8], True)
+
+
+def test_a_new_scheduler_waits_a_window_before_judging(home: Path) -> None:
+    """After an outage (or at its start) a scheduler lets live processes beat first."""
+    from papermill_bridge._scheduler import Scheduler
+
+    process = start(home, "slow()")
+    wait_until(lambda: (home / "marker").exists())
+    wait_until(stored_and_beating)
+    process.kill()
+    process.communicate()
+    time.sleep(1.5)  # the run is silent for longer than the window already
+    scheduler = Scheduler(lost_after_seconds=1.0)
+    assert scheduler.tick()["crashed"] == 0
+    time.sleep(1.1)
+    assert scheduler.tick()["crashed"] == 1
+
+
+def test_sigterm_with_submitted_task_runs_exits_at_once(home: Path) -> None:
+    script = home / "job.py"
+    script.write_text(SCRIPT.replace("@flow\ndef nightly():\n    {body}",
+                                     "@flow\ndef nightly():\n    slow.submit().wait()")
+                      .format(marker=str(home / "marker")))  # fmt: skip
+    env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
+    env.pop("TASKBOOK_STORE_URL", None)
+    process = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    wait_until(lambda: (home / "marker").exists())
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 143, output
+    assert time.monotonic() - signalled < 10  # not after the task's 120 s sleep
+    run = the_run()
+    assert run["state"] == "Cancelled"
+    assert [t["state"] for t in run["task_runs"]] == ["Cancelled"]
+
+
+def test_a_handler_of_the_programs_own_is_kept(home: Path) -> None:
+    from kernel_ext import flow
+
+    def mine(*_args: Any) -> None:
+        pass
+
+    @flow
+    def installs_its_own() -> None:
+        signal.signal(signal.SIGTERM, mine)
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        installs_its_own()
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -87,14 +87,14 @@ def test_a_killed_worker_takes_its_executor_and_kernel_along(home: Path) -> None
     assert store().read_flow_run(run["id"])["state"] == "Running"  # until the reaper comes
 
 
-@pytest.mark.parametrize("ends", ["crashed", "retried"])
+@pytest.mark.parametrize("ends", ["crashed", "awaiting retry", "retried", "claimed again"])
 def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends: str) -> None:
     """The fence: a kernel attached to a run stops once the store says its attempt is over
     (the run ended, or a newer attempt started), whatever happened to its supervisors."""
     from papermill_bridge._promote import promote
     from papermill_bridge._runs import start_run
 
-    promote(write_notebook(home), "greet")
+    promote(write_notebook(home), "greet", retries=1)
     run = start_run("greet")
     store().claim_next_run("w1", time.time())
     store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 1
@@ -108,8 +108,37 @@ def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends:
     assert kernel.poll() is None  # its attempt is current: it goes on
     if ends == "crashed":
         store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker stopped beating.")
-    else:
+    elif ends == "awaiting retry":  # what the scheduler does with a crashed run at once
+        from papermill_bridge._scheduler import Scheduler
+
+        store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker stopped beating.")
+        Scheduler()._retry(store().read_flow_run(run["id"]))
+        assert store().read_flow_run(run["id"])["state"] == "AwaitingRetry"
+    elif ends == "retried":
         store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 2 began
+    else:
+        store().set_run_state(run["id"], "SCHEDULED", "AwaitingRetry")
+        assert store().claim_next_run("w2", time.time() + 60) is not None
     _, err = kernel.communicate(timeout=15)
     assert kernel.returncode == 75
     assert "attempt 1 is over in the store" in err
+
+
+def test_a_stale_worker_does_not_end_a_newer_attempt(home: Path) -> None:
+    """A worker whose run was reaped and claimed by another must not write its outcome
+    over the new attempt."""
+    from papermill_bridge._promote import promote
+    from papermill_bridge._runs import start_run
+
+    promote(write_notebook(home), "greet", retries=1)
+    run = start_run("greet")
+    store().claim_next_run("w1", time.time())
+    first = store().set_run_state(run["id"], "RUNNING", "Running")
+    store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker w1 stopped beating.")
+    store().set_run_state(run["id"], "SCHEDULED", "AwaitingRetry")
+    assert store().claim_next_run("w2", time.time() + 60) is not None
+    store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 2, on w2
+    late = store().set_run_state(run["id"], "CRASHED", "Crashed", "w1's late outcome",
+                                 only_from=("PENDING", "RUNNING", "CANCELLING"),
+                                 attempt=("w1", first["run_count"]))  # fmt: skip
+    assert (late["state"], late["worker_id"], late["run_count"]) == ("Running", "w2", 2)
