@@ -7,9 +7,11 @@ thread beats their heartbeat in the store every ``BEAT_SECONDS``
 whose last beat is older than its window (60 s by default) Crashed, with its unfinished
 task runs, and expires its pending pauses. A deployment run is beaten by its worker.
 
-SIGTERM: while a top-level flow runs in the main thread of a plain Python process (not a
-kernel) that has no handler of its own, SIGTERM raises ``Terminated``: the run ends
-Cancelled, the store is flushed, and the process exits with status 143, as it would have.
+SIGTERM: in the main thread of a plain Python process (not a kernel) that has no handler
+of its own, the first top-level flow installs one. While a top-level flow runs, SIGTERM
+raises ``Terminated``: the run and its unfinished task runs end Cancelled, the store is
+flushed, and the process exits with status 143, as it would have; with no flow running,
+the default comes back and the signal ends the process as before.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def _after_fork() -> None:
     global _beater, _lock
     _live.clear()  # the child executes none of its parent's runs
     _beater, _lock = None, threading.Lock()
+    SigtermGuard._holders = 0
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -82,32 +85,41 @@ os.register_at_fork(after_in_child=_after_fork)
 class SigtermGuard:
     """Turns SIGTERM into ``Terminated`` while top-level flows run, where that is ours to
     decide: the main thread, no handler installed by anyone else, and not a Jupyter
-    kernel. Flows running at once (async ones under ``gather``) share the handler; the
-    last to end puts the default back, unless someone installed their own meanwhile."""
+    kernel.
 
-    _holders = 0  # top-level flows holding our handler (all on the main thread)
+    The handler is installed once, by the first top-level flow (installing and removing
+    it around every call would cost more than the call), and counts the flows running:
+    a SIGTERM when none runs puts the default back and ends the process as it would
+    have. A handler the program installs later replaces ours, and stays.
+    """
+
+    _holders = 0  # top-level flows running under our handler (all on the main thread)
+    _ours: bool | None = None  # None: not decided yet for this process
 
     def __init__(self) -> None:
         self._held = False
 
     def __enter__(self) -> SigtermGuard:
-        if threading.current_thread() is not threading.main_thread() or _in_kernel():
+        if threading.current_thread() is not threading.main_thread():
             return self
-        if SigtermGuard._holders == 0:
-            if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-                return self  # the program handles SIGTERM itself
-            signal.signal(signal.SIGTERM, _terminate)
-        SigtermGuard._holders += 1
-        self._held = True
+        if SigtermGuard._ours is None:
+            SigtermGuard._ours = _take_sigterm()
+        if SigtermGuard._ours:
+            SigtermGuard._holders += 1
+            self._held = True
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if not self._held:
-            return
-        self._held = False
-        SigtermGuard._holders -= 1
-        if SigtermGuard._holders == 0 and signal.getsignal(signal.SIGTERM) is _terminate:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if self._held:
+            self._held = False
+            SigtermGuard._holders -= 1
+
+
+def _take_sigterm() -> bool:
+    if _in_kernel() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return False  # the program (or the kernel) handles SIGTERM itself
+    signal.signal(signal.SIGTERM, _terminate)
+    return True
 
 
 def _in_kernel() -> bool:
@@ -117,4 +129,8 @@ def _in_kernel() -> bool:
 
 
 def _terminate(signum: int, _frame: Any) -> None:
-    raise Terminated(128 + signum)
+    if SigtermGuard._holders > 0:
+        raise Terminated(128 + signum)
+    # No flow runs: end as SIGTERM would have, had we not been here.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
