@@ -180,4 +180,5 @@ class Suspend(TaskbookSignal):
 
 class Terminated(TaskbookSignal, SystemExit):
     """Raised in the main thread when the process gets SIGTERM while a flow runs; as a
-    ``SystemExit`` it ends the process quietly once the run is recorded Cancelled."""
+    ``SystemExit`` it ends the process quietly (status 143) once the run is recorded
+    Cancelled. (If task-run threads are still running, the process exits at once.)"""

@@ -209,16 +209,26 @@ class FlowRunEngine:
 
 
 def _exit_terminated(run_id: str) -> None:
-    """SIGTERM ended a top-level flow run: its task runs still running end Cancelled too,
-    and the process exits now, as SIGTERM would have ended it, instead of waiting for
-    the threads of the task runs it abandoned."""
+    """SIGTERM ended a top-level flow run: its task runs still running end Cancelled too.
+    When threads of abandoned task runs are still running, the interpreter would wait
+    for them at exit: then the process exits now, as SIGTERM would have ended it.
+    Otherwise ``Terminated`` goes on up, and the program's own cleanup runs."""
     import os
+    import sys
+    import threading
 
     try:
         ensure_store().cancel_unfinished_task_runs(run_id, "Terminated by SIGTERM.")
     except Exception:  # exiting matters more than this last write
         pass
-    os._exit(143)
+    main = threading.main_thread()
+    if any(t.is_alive() and not t.daemon and t is not main for t in threading.enumerate()):
+        import logging
+
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        logging.shutdown()
+        os._exit(143)
 
 
 def run_sync(engine: FlowRunEngine, return_state: bool = False) -> Any:

@@ -7,11 +7,10 @@ thread beats their heartbeat in the store every ``BEAT_SECONDS``
 whose last beat is older than its window (60 s by default) Crashed, with its unfinished
 task runs, and expires its pending pauses. A deployment run is beaten by its worker.
 
-SIGTERM: in the main thread of a plain Python process (not a kernel) that has no handler
-of its own, the first top-level flow installs one. While a top-level flow runs, SIGTERM
-raises ``Terminated``: the run and its unfinished task runs end Cancelled, the store is
-flushed, and the process exits with status 143, as it would have; with no flow running,
-the default comes back and the signal ends the process as before.
+SIGTERM: while a top-level flow runs in the main thread of a plain Python process (not a
+kernel) that has no handler of its own, SIGTERM raises ``Terminated``: the run and its
+unfinished task runs end Cancelled, the store is flushed, and the process exits with
+status 143, as it would have. Outside flows the default handler is in place.
 """
 
 from __future__ import annotations
@@ -87,10 +86,10 @@ class SigtermGuard:
     decide: the main thread, no handler installed by anyone else, and not a Jupyter
     kernel.
 
-    The handler is installed once, by the first top-level flow (installing and removing
-    it around every call would cost more than the call), and counts the flows running:
-    a SIGTERM when none runs puts the default back and ends the process as it would
-    have. A handler the program installs later replaces ours, and stays.
+    Whether the process is ours to handle is decided once, by the first top-level flow.
+    Then the handler is installed while flows run (the first to start installs it, the
+    last to end puts the default back, unless the program installed its own meanwhile),
+    so outside flows SIGTERM ends the process at once, as it would have.
     """
 
     _holders = 0  # top-level flows running under our handler (all on the main thread)
@@ -105,21 +104,26 @@ class SigtermGuard:
         if SigtermGuard._ours is None:
             SigtermGuard._ours = _take_sigterm()
         if SigtermGuard._ours:
+            if SigtermGuard._holders == 0:
+                if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+                    return self  # the program installed its own since: it is theirs now
+                signal.signal(signal.SIGTERM, _terminate)
             SigtermGuard._holders += 1
             self._held = True
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self._held:
-            self._held = False
-            SigtermGuard._holders -= 1
+        if not self._held:
+            return
+        self._held = False
+        SigtermGuard._holders = max(0, SigtermGuard._holders - 1)
+        if SigtermGuard._holders == 0 and signal.getsignal(signal.SIGTERM) is _terminate:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _take_sigterm() -> bool:
-    if _in_kernel() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return False  # the program (or the kernel) handles SIGTERM itself
-    signal.signal(signal.SIGTERM, _terminate)
-    return True
+    # The program (or the kernel) that has a handler of its own handles SIGTERM itself.
+    return not _in_kernel() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def _in_kernel() -> bool:
@@ -131,6 +135,6 @@ def _in_kernel() -> bool:
 def _terminate(signum: int, _frame: Any) -> None:
     if SigtermGuard._holders > 0:
         raise Terminated(128 + signum)
-    # No flow runs: end as SIGTERM would have, had we not been here.
+    # No flow runs (it ended between the signal and this call): end as SIGTERM would.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -83,11 +83,28 @@ class Scheduler:
         counts = {"created": 0, "skipped": 0}
         for schedule in _store().list_schedules(active_only=True):
             if not schedule.get("deployment_paused"):
-                self._fill(schedule, now, counts)
-        counts["late"] = self._mark_late(now)
-        counts["crashed"] = self._reap(now) + self._reap_lost(now)
-        counts["expired"] = self._expire_pauses(now)
+                self._step(self._fill, schedule, now, counts)
+        counts["late"] = self._step(self._mark_late, now)
+        counts["crashed"] = self._step(self._reap, now) + self._step(self._reap_lost, now)
+        counts["expired"] = self._step(self._expire_pauses, now)
         return counts
+
+    def _step(self, step: Any, *args: Any) -> int:
+        """One step of a tick: a failing one (a bad schedule, a run deleted meanwhile) is
+        logged and does not keep the others from running; a store that cannot be
+        reached ends the tick (``serve`` retries it)."""
+        from sqlalchemy.exc import DBAPIError
+
+        from kernel_ext._errors import StoreUnavailableError
+
+        try:
+            return int(step(*args) or 0)
+        except (DBAPIError, StoreUnavailableError):
+            raise
+        except Exception:
+            logger.exception("Scheduler step %s failed; the others go on",
+                             getattr(step, "__name__", step))  # fmt: skip
+            return 0
 
     def _reap_lost(self, now: float) -> int:
         """Flow runs outside deployments whose process stopped beating end Crashed."""
@@ -185,8 +202,8 @@ class Scheduler:
             # is left) sees AwaitingRetry and stops itself before the retry starts.
             store.set_run_state(run["id"], "SCHEDULED", "AwaitingRetry",
                                 f"Retry {attempts} of {retries} after a crash.",
-                                only_from=("CRASHED",))  # fmt: skip
-            store.delay_run(run["id"], time.time() + RETRY_AFTER_SECONDS)
+                                only_from=("CRASHED",),
+                                due=time.time() + RETRY_AFTER_SECONDS)  # fmt: skip
 
 
 def _defaults(version: dict[str, Any]) -> dict[str, Any]:

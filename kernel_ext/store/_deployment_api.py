@@ -168,6 +168,7 @@ class DeploymentApi(Transactions):
         timestamp: float | None = None,
         only_from: Collection[str] | None = None,
         attempt: tuple[str, int] | None = None,
+        due: float | None = None,
     ) -> Record:
         """Move a flow run to a state and append it to the history, in one transaction.
 
@@ -175,16 +176,14 @@ class DeploymentApi(Transactions):
         unset, ``run_count`` + 1). With ``only_from`` (state types), a run in another
         state is left as it is, e.g. so a run that finished meanwhile is not marked
         Crashed; with ``attempt`` (worker id, run count), a run that another attempt has
-        taken over is left as it is. Returns the run.
+        taken over is left as it is; ``due`` sets when a Scheduled run may be claimed.
+        Returns the run.
         """
         return self._write(
             _deployment_runs.set_run_state,
             run_id, state_type, state_name, message, details, timestamp, only_from, attempt,
+            due,
         )  # fmt: skip
-
-    def delay_run(self, run_id: str, when: float) -> Record:
-        """Make a Scheduled run due at ``when`` (epoch seconds), not before."""
-        return self._write(_deployment_runs.delay_run, run_id, when)
 
     def set_output_notebook(self, run_id: str, path: str) -> Record:
         """Link the run to its executed notebook."""

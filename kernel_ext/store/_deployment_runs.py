@@ -34,7 +34,6 @@ __all__ = [
     "BUSY",
     "append_history",
     "create_scheduled_run",
-    "delay_run",
     "request_cancel",
     "set_output_notebook",
     "set_run_state",
@@ -96,10 +95,12 @@ def set_run_state(
     timestamp: float | None,
     only_from: Collection[str] | None,
     attempt: tuple[str, int] | None = None,
+    due: float | None = None,
 ) -> Record:
     """Move the run to the state; with ``only_from``, only if its state type is one of
     those, and with ``attempt`` (worker id, run count), only while that attempt is the
-    run's current one (otherwise the run is returned unchanged)."""
+    run's current one (otherwise the run is returned unchanged). ``due`` (epoch seconds)
+    sets when a Scheduled run may be claimed, in the same update."""
     kind = state_type(state_type_name)
     when = from_epoch(time.time() if timestamp is None else timestamp)
     values: dict[str, Any] = {
@@ -107,6 +108,8 @@ def set_run_state(
         "state_name": state_name,
         "state_message": message,
     }
+    if due is not None:
+        values["scheduled_time"] = from_epoch(due)
     if kind in _FINAL:
         values["end_time"] = when
     elif kind == StateType.RUNNING.value:  # as the engine does: a new attempt starts
@@ -150,17 +153,6 @@ def request_cancel(connection: Connection, run_id: str) -> Record:
     else:
         kind, name, message = StateType.CANCELLING, "Cancelling", "Cancellation requested."
     return set_run_state(connection, run_id, kind.value, name, message, None, None, None)
-
-
-def delay_run(connection: Connection, run_id: str, when: float) -> Record:
-    """A Scheduled run becomes due at ``when`` (epoch seconds), not before."""
-    statement = (
-        update(flow_runs)
-        .where(flow_runs.c.id == run_id, flow_runs.c.state_type == StateType.SCHEDULED.value)
-        .values(scheduled_time=from_epoch(when))
-    )
-    connection.execute(statement)
-    return _read(connection, run_id)
 
 
 def set_output_notebook(connection: Connection, run_id: str, path: str) -> Record:

@@ -66,7 +66,9 @@ def crash_lost_run(connection: Connection, run_id: str, message: str,
         .where(flow_runs.c.id == run_id)
         .with_for_update()
     ).scalar()
-    if last_sign is not None and _aware(last_sign) >= from_epoch(silent_since):
+    if last_sign is None:  # deleted since it was found
+        return {"id": run_id, "state": None}
+    if _aware(last_sign) >= from_epoch(silent_since):
         return find_flow_run(connection, run_id) or {"id": run_id, "state": None}
     record = set_run_state(connection, run_id, StateType.CRASHED.value, "Crashed", message,
                            None, None, _LIVE)  # fmt: skip

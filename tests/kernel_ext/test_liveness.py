@@ -169,8 +169,13 @@ def test_sigterm_with_submitted_task_runs_exits_at_once(home: Path) -> None:
     assert [t["state"] for t in run["task_runs"]] == ["Cancelled"]
 
 
-def test_a_handler_of_the_programs_own_is_kept(home: Path) -> None:
+def test_a_handler_of_the_programs_own_is_kept(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from kernel_ext import flow
+    from kernel_ext._liveness import SigtermGuard
+
+    monkeypatch.setattr(SigtermGuard, "_ours", None)
 
     def mine(*_args: Any) -> None:
         pass
@@ -183,5 +188,42 @@ def test_a_handler_of_the_programs_own_is_kept(home: Path) -> None:
     try:
         installs_its_own()
         assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_lets_the_programs_cleanup_run(home: Path) -> None:
+    script = home / "job.py"
+    body = SCRIPT.format(marker=str(home / "marker"), body="slow()")
+    script.write_text(body.replace("nightly()\n", "try:\n    nightly()\nfinally:\n"
+                                   "    print('program cleanup', flush=True)\n"))  # fmt: skip
+    env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
+    env.pop("TASKBOOK_STORE_URL", None)
+    process = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    wait_until(lambda: (home / "marker").exists())
+    wait_until(stored_and_beating)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 143, output
+    assert "program cleanup" in output
+
+
+def test_outside_flows_sigterm_is_the_default_again(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kernel_ext import flow
+    from kernel_ext._liveness import SigtermGuard
+
+    monkeypatch.setattr(SigtermGuard, "_ours", None)  # decided anew in this test
+
+    @flow
+    def quick() -> None:
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # ours, meanwhile
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        quick()
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, previous)
