@@ -63,6 +63,8 @@ class StateType(str, Enum):
 FINAL_TYPES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 )
+# The same, as the strings the store keeps (for queries and rows read back).
+FINAL_TYPE_VALUES = tuple(sorted(t.value for t in FINAL_TYPES))
 
 
 class State:
@@ -170,13 +172,15 @@ Crashed = _factory(StateType.CRASHED)
 Cancelling = _factory(StateType.CANCELLING)
 Cancelled = _factory(StateType.CANCELLED)
 
-# Every state name a run can show (the factories' names; "Resuming": a Suspended run that
-# was answered and waits for a worker again; "Skipped": a schedule slot missed while
-# nothing ran), for filters that take a name.
+# Every state name a run can show, for filters that take a name: the factories' names,
+# "Resuming" (a Suspended run that was answered and waits for a worker again) and
+# "Skipped" (a schedule slot missed while nothing ran).
 STATE_NAMES = (
-    "Scheduled", "Late", "AwaitingRetry", "AwaitingConcurrencySlot", "Resuming", "Pending",
-    "Running", "Retrying", "Paused", "Suspended", "Completed", "Cached", "Failed", "TimedOut",
-    "Crashed", "Cancelling", "Cancelled", "Skipped",
+    *(make.__name__ for make in (
+        Scheduled, Late, AwaitingRetry, AwaitingConcurrencySlot, Pending, Running, Retrying,
+        Paused, Suspended, Completed, Cached, Failed, TimedOut, Crashed, Cancelling, Cancelled,
+    )),
+    "Resuming", "Skipped",
 )  # fmt: skip
 
 

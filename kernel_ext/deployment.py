@@ -18,13 +18,12 @@ from kernel_ext._durability import ensure_store
 from kernel_ext._durations import seconds_from_env
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun, FlowRunId
-from kernel_ext._states import FINAL_TYPES
+from kernel_ext._states import FINAL_TYPE_VALUES
 
 __all__ = ["attach", "attached_run_id", "skipped_headless"]
 
 ENV = "TASKBOOK_FLOW_RUN_ID"
 FENCE_SECONDS = seconds_from_env("TASKBOOK_FENCE_SECONDS", 3.0, low=0.05, high=10.0)
-_FINAL = frozenset(t.value for t in FINAL_TYPES)
 
 
 def attached_run_id() -> str | None:
@@ -83,7 +82,7 @@ class _Fence(threading.Thread):
 
     def over(self, row: dict[str, object]) -> bool:
         run_count = row.get("run_count")
-        return (row["state_type"] in _FINAL or row["state"] == "AwaitingRetry"
+        return (row["state_type"] in FINAL_TYPE_VALUES or row["state"] == "AwaitingRetry"
                 or (isinstance(run_count, int) and run_count > self.attempt)
                 or row.get("worker_id") != self.worker_id)  # fmt: skip
 

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel_ext._names import generate_run_name
+from kernel_ext._states import FINAL_TYPE_VALUES
 from papermill_bridge._parameters import coerce_parameters
 
 __all__ = ["FINAL", "start_run", "wait_for"]
 
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+FINAL = frozenset(FINAL_TYPE_VALUES)
 
 
 def _store() -> Any:

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Select, func, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext._states import FINAL_TYPE_VALUES, StateType
 from kernel_ext.store._deployment_runs import BUSY, append_history
 from kernel_ext.store._limits import (
     deployment_has_room,
@@ -50,7 +50,6 @@ Record = dict[str, Any]
 # How long a claimed run's slot outlives its last heartbeat.
 LEASE_SECONDS = 30.0
 _SCHEDULED = StateType.SCHEDULED.value
-_FINAL = [t.value for t in FINAL_TYPES]
 
 
 def claim_next_run(
@@ -100,7 +99,7 @@ def heartbeat(
     statement = (
         update(flow_runs)
         .where(flow_runs.c.id == run_id, flow_runs.c.worker_id == worker_id)
-        .where(flow_runs.c.state_type.not_in(_FINAL))
+        .where(flow_runs.c.state_type.not_in(FINAL_TYPE_VALUES))
         .values(heartbeat_at=from_epoch(now))
     )
     alive = bool(connection.execute(statement).rowcount == 1)

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import ConfigurationError, RunStateConflict
-from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext._states import FINAL_TYPE_VALUES, StateType
 from kernel_ext.store._limits import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
@@ -42,7 +42,6 @@ __all__ = [
 
 Record = dict[str, Any]
 
-_FINAL = frozenset(t.value for t in FINAL_TYPES)
 # The states of a run that holds a worker (and a slot of its deployment's limit).
 BUSY = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value)
 
@@ -110,7 +109,7 @@ def set_run_state(
     }
     if due is not None:
         values["scheduled_time"] = from_epoch(due)
-    if kind in _FINAL:
+    if kind in FINAL_TYPE_VALUES:
         values["end_time"] = when
     elif kind == StateType.RUNNING.value:  # as the engine does: a new attempt starts
         values["start_time"] = func.coalesce(flow_runs.c.start_time, when)
@@ -137,7 +136,7 @@ def request_cancel(connection: Connection, run_id: str) -> Record:
     row = connection.execute(query.with_for_update()).first()
     if row is None:
         raise run_not_found("flow run", run_id)
-    if row.state_type in _FINAL:
+    if row.state_type in FINAL_TYPE_VALUES:
         raise RunStateConflict(
             f"Run {run_id[:8]} is already {row.state_name}; only a run that has not "
             "finished can be cancelled.",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from kernel_ext._states import FINAL_TYPES, StateType
+from kernel_ext._states import FINAL_TYPE_VALUES, StateType
 from kernel_ext.store._claims import silent_since
 from kernel_ext.store._deployment_runs import BUSY, set_run_state
 from kernel_ext.store._inputs import EXPIRED, PENDING
@@ -28,7 +28,6 @@ __all__ = ["beat_flow_runs", "crash_lost_run", "end_unfinished_task_runs", "find
 
 Record = dict[str, Any]
 
-_FINAL = [t.value for t in FINAL_TYPES]
 # A process's runs: Pending, Running, Cancelling, and Paused (a kernel waiting for input).
 _LIVE = (*BUSY, StateType.PAUSED.value)
 
@@ -40,7 +39,7 @@ def beat_flow_runs(connection: Connection, run_ids: Sequence[str], now: float) -
     statement = (
         update(flow_runs)
         .where(flow_runs.c.id.in_(list(run_ids)), flow_runs.c.deployment_id.is_(None))
-        .where(flow_runs.c.state_type.not_in(_FINAL))
+        .where(flow_runs.c.state_type.not_in(FINAL_TYPE_VALUES))
         .values(heartbeat_at=from_epoch(now))
     )
     return int(connection.execute(statement).rowcount)
@@ -68,7 +67,7 @@ def crash_lost_run(connection: Connection, run_id: str, message: str,
     ).scalar()
     if last_sign is None:  # deleted since it was found
         return {"id": run_id, "state": None}
-    if _aware(last_sign) >= from_epoch(silent_since):
+    if last_sign >= from_epoch(silent_since):  # typed: an aware UTC datetime
         return find_flow_run(connection, run_id) or {"id": run_id, "state": None}
     record = set_run_state(connection, run_id, StateType.CRASHED.value, "Crashed", message,
                            None, None, _LIVE)  # fmt: skip
@@ -92,7 +91,8 @@ def end_unfinished_task_runs(
     now = datetime.now(UTC)
     unfinished = connection.execute(
         select(task_runs.c.id)
-        .where(task_runs.c.flow_run_id == flow_run_id, task_runs.c.state_type.not_in(_FINAL))
+        .where(task_runs.c.flow_run_id == flow_run_id)
+        .where(task_runs.c.state_type.not_in(FINAL_TYPE_VALUES))
         .with_for_update()
     ).scalars().all()
     if not unfinished:
@@ -109,8 +109,3 @@ def end_unfinished_task_runs(
     ])  # fmt: skip
     return len(unfinished)
 
-
-def _aware(moment: Any) -> datetime:
-    """A time read back from either backend, as an aware UTC datetime."""
-    value: datetime = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

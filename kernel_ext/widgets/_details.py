@@ -39,7 +39,7 @@ def reply_details(store: Store, task_run_id: object, name_of: NameOf) -> Details
 
 def read_details(store: Store, task_run_id: str, name_of: NameOf) -> RunDetails:
     run = store.read_task_run(task_run_id)
-    run.pop("failure", None)  # sent as ``error`` below, clipped
+    failure = run.pop("failure", None)  # sent as ``error`` below, clipped
     history = store.read_history(task_run_id)
     logs = store.read_logs(task_run_id)
     for line in logs:
@@ -56,7 +56,7 @@ def read_details(store: Store, task_run_id: str, name_of: NameOf) -> RunDetails:
         ],
         "upstream_omitted": max(0, len(upstream) - MAX_UPSTREAM),
         "result": _result_location(history),
-        "error": _failure(history),
+        "error": _clipped(failure, run["state"]),
     }
 
 
@@ -68,16 +68,14 @@ def _result_location(history: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _failure(history: list[dict[str, Any]]) -> dict[str, str] | None:
-    """The last failure's exception and traceback, if the run ended in one."""
-    last = history[-1] if history else None
-    if last is None or last["type"] not in ("FAILED", "CRASHED"):
+def _clipped(failure: dict[str, Any] | None, state: str) -> dict[str, str] | None:
+    """The store's failure of a run that ended in one (exception, traceback), clipped."""
+    if not failure:
         return None
-    details = last["details"] or {}
     return {
-        "exception_type": str(details.get("exception_type") or last["name"]),
-        "message": _clip(last["message"] or ""),
-        "traceback": _clip(str(details.get("traceback") or "")),
+        "exception_type": str(failure.get("exception_type") or state),
+        "message": _clip(failure.get("message") or ""),
+        "traceback": _clip(str(failure.get("traceback") or "")),
     }
 
 

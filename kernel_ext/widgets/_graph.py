@@ -23,7 +23,7 @@ import traitlets
 
 from kernel_ext._errors import TaskbookError
 from kernel_ext._runs import FlowRun
-from kernel_ext._states import FINAL_TYPES
+from kernel_ext._states import FINAL_TYPE_VALUES
 from kernel_ext.widgets._aggregate import (
     flow_summary,
     payload_from_store,
@@ -39,7 +39,6 @@ __all__ = ["RunGraph"]
 _STATIC = pathlib.Path(__file__).parent / "static"
 _log = logging.getLogger("taskbook.widgets")
 
-_FINAL = frozenset(t.value for t in FINAL_TYPES)
 _EMPTY: GraphPayload = {
     "run": None, "nodes": [], "edges": [], "task_runs": 0, "hidden": 0, "final": False,
 }  # fmt: skip
@@ -102,7 +101,7 @@ class RunGraph(anywidget.AnyWidget):
         except TaskbookError:
             return  # not stored yet: the events will bring everything
         feed.seed(flow_summary(record, time.time()), map(task_run_of_record, record["task_runs"]))
-        if record["state_type"] in _FINAL:
+        if record["state_type"] in FINAL_TYPE_VALUES:
             feed.push(final=True)  # it ended before we subscribed
 
     @classmethod

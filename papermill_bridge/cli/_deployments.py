@@ -239,7 +239,7 @@ def _echo_outcome(run: dict[str, Any]) -> None:
     if run.get("output_notebook"):
         click.echo(f"  output:     {run['output_notebook']}")
     if run["state"] != "Completed":
-        echo_failure(_store().read_flow_run(run["id"]).get("failure"))
+        echo_failure(run.get("failure"))
         click.echo(f"\nLogs: taskbook runs logs {run['id'][:8]}")
 
 

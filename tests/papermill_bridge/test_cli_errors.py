@@ -125,32 +125,24 @@ def _pending(approvals: Any) -> Any:
     raise AssertionError("the flow never paused")
 
 
-def test_a_missing_module_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("module", "expected"), [
+    ("psycopg", "Error: Taskbook needs the Python module 'psycopg', which is not installed: "
+                "install it with `pip install 'taskbook[postgres]'`."),
+    ("papermill", "Error: Taskbook needs the Python module 'papermill', which is not installed "
+                  "(the default install brings it): install it with "
+                  "`pip install --force-reinstall taskbook`."),
+])  # fmt: skip
+def test_a_missing_module_names_the_pip_command(monkeypatch: pytest.MonkeyPatch, module: str,
+                                                expected: str) -> None:  # fmt: skip
     import papermill_bridge._promote as promote_module
 
     def missing(*_args: Any, **_kwargs: Any) -> Any:
-        raise ModuleNotFoundError("No module named 'psycopg'", name="psycopg")
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
 
     monkeypatch.setattr(promote_module, "promote", missing)
     done = CliRunner().invoke(cli, ["deploy", "x.ipynb", "--name", "x"])
     assert done.exit_code == 1
-    assert done.output.strip() == (
-        "Error: Taskbook needs the Python module 'psycopg', which is not installed: install it "
-        "with `pip install 'taskbook[postgres]'`."
-    )
-
-
-def test_a_missing_core_module_says_to_reinstall(monkeypatch: pytest.MonkeyPatch) -> None:
-    import papermill_bridge._promote as promote_module
-
-    def missing(*_args: Any, **_kwargs: Any) -> Any:
-        raise ModuleNotFoundError("No module named 'papermill'", name="papermill")
-
-    monkeypatch.setattr(promote_module, "promote", missing)
-    done = CliRunner().invoke(cli, ["deploy", "x.ipynb", "--name", "x"])
-    assert done.exit_code == 1
-    assert "'papermill', which is not installed (the default install brings it)" in done.output
-    assert "`pip install --force-reinstall taskbook`" in done.output
+    assert done.output.strip() == expected
 
 
 def test_an_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
