@@ -40,10 +40,16 @@ class FlowRunContext:
     flow_run: FlowRun
     task_runner: TaskRunner
     log_prints: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
     futures: list[TaskRunFuture[Any]] = field(default_factory=list)
     results: dict[int, tuple[Any, TaskRunId]] = field(default_factory=dict)
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def get(cls) -> FlowRunContext | None:
+        """The current flow run's context, or None (Prefect's ``FlowRunContext.get()``)."""
+        return current_flow_run()
 
     def next_task_run_name(self, task_name: str) -> str:
         counter = self._counters.get(task_name)
@@ -74,6 +80,19 @@ class TaskRunContext:
     task: Any
     task_run: TaskRun
     log_prints: bool = False
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def get(cls) -> TaskRunContext | None:
+        """The current task run's context, or None (Prefect's ``TaskRunContext.get()``)."""
+        return task_run_context.get()
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The run's arguments by parameter name (bound on first use: it costs a few µs)."""
+        bind = getattr(self.task, "bind", None)
+        return bind(self.args, self.kwargs) if bind is not None else dict(self.kwargs)
 
 
 flow_run_context: ContextVar[FlowRunContext | None] = ContextVar("taskbook_flow_run", default=None)

@@ -4,15 +4,30 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 
     TaskbookError
     ├── ConfigurationError        an option given to @task/@flow/a setting is invalid
+    │   ├── InvalidNameError      a flow/task/run name has characters that are not allowed
+    │   ├── ReservedArgumentError a task's function takes an argument Taskbook reserves
+    │   ├── MappingLengthMismatch .map() got iterables of different lengths
+    │   └── MappingMissingIterable .map() got no iterable argument
     ├── MissingDependency         a module Taskbook needs is not installed (also an
     │                             ``ImportError``); says which ``pip install`` brings it
-    ├── ParameterValidationError  flow arguments do not match the signature's annotations
+    ├── ParameterValidationError  flow arguments do not fit the flow's signature
+    │   ├── SignatureMismatchError the call does not bind to the signature (also a
+    │   │                         ``TypeError``); raised before any run exists
+    │   └── ParameterTypeError    a value does not fit its annotation; the flow run
+    │                             ends Failed with it
     ├── CacheKeyError             an input cannot be hashed into a cache key
     ├── ResultError               a result cannot be serialised, stored or read back
     ├── TaskRunTimeout            a run exceeded ``timeout_seconds`` (state TimedOut);
     │                             also a ``TimeoutError``
     ├── UnfinishedRun             a result was asked of a run that is not final
     ├── CancelledRun              a result was asked of a Cancelled run
+    ├── FailedRun                 a result was asked of a Failed run that holds no exception
+    ├── CrashedRun                the same, of a Crashed run
+    ├── PausedRun                 a result was asked of a Paused run
+    ├── MissingResult             a state holds no result (it was not kept)
+    ├── UpstreamTaskError         an upstream task run did not complete, so this one did
+    │                             not start
+    ├── MissingContextError       a run context was asked for outside any run
     ├── StoreError                the state store cannot be used
     │   ├── StoreUnavailableError the store URL cannot be reached or opened
     │   └── StoreSchemaError      the store was written by a newer Taskbook
@@ -43,6 +58,20 @@ user's ``except Exception:`` cannot swallow them.
 from __future__ import annotations
 
 __all__ = [
+    "TerminationSignal",
+    "PrefectException",
+    "ParameterTypeError",
+    "SignatureMismatchError",
+    "MappingMissingIterable",
+    "MappingLengthMismatch",
+    "ReservedArgumentError",
+    "InvalidNameError",
+    "MissingContextError",
+    "UpstreamTaskError",
+    "MissingResult",
+    "PausedRun",
+    "CrashedRun",
+    "FailedRun",
     "Abort",
     "CacheKeyError",
     "CancelledRun",
@@ -92,6 +121,30 @@ class ParameterValidationError(TaskbookError, ValueError):
     """Raised when a flow is called with arguments that do not fit its signature."""
 
 
+class SignatureMismatchError(ParameterValidationError, TypeError):
+    """Raised when a flow's call does not bind to its signature (before a run exists)."""
+
+
+class ParameterTypeError(ParameterValidationError, TypeError):
+    """Raised when a flow parameter does not fit its annotation; the run ends Failed."""
+
+
+class InvalidNameError(ConfigurationError):
+    """Raised when a flow, task or run name has a character that is not allowed."""
+
+
+class ReservedArgumentError(ConfigurationError, TypeError):
+    """Raised when a task's function takes an argument Taskbook reserves for itself."""
+
+
+class MappingLengthMismatch(ConfigurationError):
+    """Raised when ``.map()`` gets iterables of different lengths."""
+
+
+class MappingMissingIterable(ConfigurationError):
+    """Raised when ``.map()`` gets no iterable argument."""
+
+
 class CacheKeyError(TaskbookError):
     """Raised when an input of a cached task cannot be hashed into a cache key."""
 
@@ -110,6 +163,30 @@ class UnfinishedRun(TaskbookError):
 
 class CancelledRun(TaskbookError):
     """Raised when the result of a Cancelled run is asked for."""
+
+
+class FailedRun(TaskbookError):
+    """Raised when the result of a Failed run that holds no exception is asked for."""
+
+
+class CrashedRun(TaskbookError):
+    """Raised when the result of a Crashed run that holds no exception is asked for."""
+
+
+class PausedRun(TaskbookError):
+    """Raised when the result of a Paused run is asked for."""
+
+
+class MissingResult(TaskbookError):
+    """Raised when a state holds no result: it was not kept."""
+
+
+class UpstreamTaskError(TaskbookError):
+    """The error of a run that did not start because an upstream run did not complete."""
+
+
+class MissingContextError(TaskbookError, RuntimeError):
+    """Raised when a run context is asked for outside any flow or task run."""
 
 
 class StoreError(TaskbookError):
@@ -182,3 +259,8 @@ class Terminated(TaskbookSignal, SystemExit):
     """Raised in the main thread when the process gets SIGTERM while a flow runs; as a
     ``SystemExit`` it ends the process quietly (status 143) once the run is recorded
     Cancelled. (If task-run threads are still running, the process exits at once.)"""
+
+
+# Prefect's names for the root and the termination signal, so ``except`` clauses port.
+PrefectException = TaskbookError
+TerminationSignal = Terminated

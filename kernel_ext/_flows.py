@@ -6,26 +6,37 @@ Parameters are validated against the signature's annotations before the run star
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from functools import update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._errors import ConfigurationError
-from kernel_ext._flow_engine import FlowRunEngine, run_async, run_sync
-from kernel_ext._parameters import ParameterBinder
+from kernel_ext._names import check_name, check_run_name, run_name
+from kernel_ext._parameters import ParameterBinder, jsonable
+from kernel_ext._results import check_serializer, storage_from
+from kernel_ext._tags import current_tags
 from kernel_ext._retries import DelaySpec, RetryPolicy
 from kernel_ext._runners import TaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun
 from kernel_ext._states import State
-from kernel_ext._tasks import _check_timeout
+from kernel_ext._tasks import _check_reserved, _check_timeout
 from kernel_ext._tracebacks import without_engine_frames
+from kernel_ext.engine._hooks import HOOK_KINDS, HookSet
+from kernel_ext.engine.flow_run import (
+    FlowRunEngine,
+    run_flow_async,
+    run_flow_stream,
+    run_flow_stream_async,
+    run_flow_sync,
+)
 
 __all__ = ["Flow", "flow"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Hook = Callable[["Flow[Any, Any]", FlowRun, State], None]
+Hook = Callable[["Flow[Any, Any]", FlowRun, State], Any]
 
 
 class Flow(Generic[P, R]):
@@ -35,26 +46,43 @@ class Flow(Generic[P, R]):
         self,
         fn: Callable[P, R],
         name: str | None = None,
-        description: str | None = None,
-        flow_run_name: str | None = None,
-        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        flow_run_name: str | Callable[..., str] | None = None,
         retries: int | None = None,
         retry_delay_seconds: DelaySpec = None,
-        timeout_seconds: float | None = None,
-        log_prints: bool | None = None,
         task_runner: TaskRunner | None = None,
+        description: str | None = None,
+        timeout_seconds: float | None = None,
         validate_parameters: bool = True,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        cache_result_in_memory: bool = True,
+        log_prints: bool | None = None,
         on_completion: list[Hook] | None = None,
         on_failure: list[Hook] | None = None,
+        on_cancellation: list[Hook] | None = None,
+        on_crashed: list[Hook] | None = None,
+        on_running: list[Hook] | None = None,
+        tags: Iterable[str] | None = None,
     ) -> None:
+        self._options = {k: v for k, v in locals().items() if k not in ("self", "fn")}
+        self._method_kind: str | None = None
+        if isinstance(fn, (classmethod, staticmethod)):
+            self._method_kind = type(fn).__name__
+            fn = fn.__func__
         if not callable(fn):
             raise ConfigurationError(f"@flow needs a function, got {type(fn).__name__}.")
+        _check_reserved(fn)
         self.fn = fn
-        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
+        default = str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
+        self.name: str = check_name(name or default.replace("<lambda>", "unknown-lambda"))
+        self.version = version
         self.description = description or inspect.getdoc(fn)
-        self.flow_run_name = flow_run_name
+        self.flow_run_name = check_run_name(f"flow {self.name!r}", "flow_run_name", flow_run_name)
         self.tags = tuple(tags or ())
-        self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self.streams = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         owner = f"flow {self.name!r}"
         self.retry_policy = RetryPolicy.build(owner, retries, retry_delay_seconds, None, None)
         self.timeout_seconds = _check_timeout(owner, timeout_seconds)
@@ -66,27 +94,104 @@ class Flow(Generic[P, R]):
             )
         self.task_runner: TaskRunner = task_runner or ThreadPoolTaskRunner()
         self.binder = ParameterBinder(fn, self.name, validate_parameters)
-        self.on_completion = list(on_completion or ())
-        self.on_failure = list(on_failure or ())
-        self._options = dict(
-            name=name, description=description, flow_run_name=flow_run_name, tags=tags,
-            retries=retries, retry_delay_seconds=retry_delay_seconds,
-            timeout_seconds=timeout_seconds, log_prints=log_prints, task_runner=task_runner,
-            validate_parameters=validate_parameters, on_completion=on_completion,
-            on_failure=on_failure,
-        )  # fmt: skip
+        self.should_validate_parameters = validate_parameters
+        self.result_serializer = check_serializer(owner, result_serializer)
+        self.persist_result = persist_result if persist_result is not None else (
+            True if (result_storage is not None or result_serializer is not None) else None
+        )
+        self.result_storage = storage_from(result_storage)
+        self.cache_result_in_memory = cache_result_in_memory
+        self.hooks = HookSet(owner, HOOK_KINDS, self._options)
+        self._bound_to: Any = None
         update_wrapper(self, fn)  # type: ignore[arg-type,unused-ignore]
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
 
+    def __get__(self, instance: Any, owner: Any) -> Flow[P, R]:
+        """As a method: the flow bound to ``instance`` (the class, for a classmethod)."""
+        if self._method_kind == "classmethod":
+            target = owner
+        elif instance is None or self._method_kind == "staticmethod":
+            return self
+        else:
+            target = instance
+        bound = copy.copy(self)
+        bound._bound_to = target
+        return bound
+
     @property
     def retries(self) -> int:
         return self.retry_policy.retries
 
+    @property
+    def isasync(self) -> bool:
+        return self.is_async
+
+    @property
+    def on_completion_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_completion")
+
+    @property
+    def on_failure_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_failure")
+
+    @property
+    def on_cancellation_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_cancellation")
+
+    @property
+    def on_crashed_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_crashed")
+
+    @property
+    def on_running_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_running")
+
+    def on_completion(self, fn: Hook) -> Hook:
+        """``@my_flow.on_completion``: add a hook run when a run completes."""
+        self.hooks.add("on_completion", fn)
+        return fn
+
+    def on_failure(self, fn: Hook) -> Hook:
+        self.hooks.add("on_failure", fn)
+        return fn
+
+    def on_cancellation(self, fn: Hook) -> Hook:
+        self.hooks.add("on_cancellation", fn)
+        return fn
+
+    def on_crashed(self, fn: Hook) -> Hook:
+        self.hooks.add("on_crashed", fn)
+        return fn
+
+    def on_running(self, fn: Hook) -> Hook:
+        self.hooks.add("on_running", fn)
+        return fn
+
     def with_options(self, **options: Any) -> Flow[P, R]:
-        """A copy of this flow with some options changed."""
-        return Flow(self.fn, **{**self._options, **options})
+        """A copy of this flow with some options changed (hooks added since kept)."""
+        given = {**self._options, **options}
+        for kind in HOOK_KINDS:
+            if kind not in options:
+                given[kind] = list(self.hooks.of(kind))
+        copied = Flow(self.fn, **given)
+        copied._method_kind, copied._bound_to = self._method_kind, self._bound_to
+        return copied
+
+    def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``parameters`` as JSON-able values (as the store keeps them); a value that is
+        not JSON becomes a short text standing for it."""
+        return {name: jsonable(value) for name, value in parameters.items()}
+
+    def resolve_run_name(self, parameters: dict[str, Any]) -> str:
+        return run_name(self.flow_run_name, parameters, "flow_run_name")
+
+    def run_tags(self) -> tuple[str, ...]:
+        extra = current_tags()
+        if not extra:
+            return self.tags
+        return (*self.tags, *sorted(t for t in extra if t not in self.tags))
 
     @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
@@ -95,26 +200,19 @@ class Flow(Generic[P, R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return_state = kwargs.pop("return_state", False)
-        engine = FlowRunEngine(self, args, kwargs)
+        wait_for = kwargs.pop("wait_for", None)
+        if self._bound_to is not None:
+            args = (self._bound_to, *args)
+        engine = FlowRunEngine(self, args, kwargs, wait_for)
+        if self.streams:
+            return (run_flow_stream_async if self.is_async else run_flow_stream)(engine)
         if self.is_async:
-            return _trimmed(run_async(engine, return_state))
+            return _trimmed(run_flow_async(engine, return_state))
         try:
-            return run_sync(engine, return_state)
+            return run_flow_sync(engine, return_state)
         except Exception as error:
             without_engine_frames(error)
             raise  # a bare raise adds no frame: the traceback starts at the caller's
-
-    def run_hooks(self, run: FlowRun, state: State) -> None:
-        hooks = self.on_completion if state.is_completed() else (
-            self.on_failure if state.is_failed() else ()
-        )
-        for hook in hooks:
-            try:
-                hook(self, run, state)
-            except Exception:
-                from kernel_ext._logging import engine_logger
-
-                engine_logger().exception("Hook %r of flow %r failed", hook, self.name)
 
 
 async def _trimmed(call: Awaitable[Any]) -> Any:

@@ -25,13 +25,17 @@ _callback_lock = threading.Lock()
 class TaskRunFuture(Generic[R]):
     """The eventual outcome of one submitted task run."""
 
-    __slots__ = ("__weakref__", "_callbacks", "_done", "_final", "task_run")
+    __slots__ = ("__weakref__", "_callbacks", "_done", "_final", "_pending", "task_run")
 
     def __init__(self, task_run: TaskRun) -> None:
         self.task_run = task_run
         self._final: State | None = None
         self._done = threading.Event()
         self._callbacks: list[Callable[[TaskRunFuture[R]], None]] = []
+        # The queued call that runs this future's task run (thread pool): a task run
+        # that waits for it from a pool thread runs it itself if no thread has taken it
+        # yet, so nested submits cannot exhaust the pool and deadlock.
+        self._pending: Any = None
 
     def __repr__(self) -> str:
         return f"TaskRunFuture({self.task_run.name!r}, state={self.state!r})"
@@ -53,18 +57,25 @@ class TaskRunFuture(Generic[R]):
         return self._final is not None
 
     def wait(self, timeout: float | None = None) -> None:
+        self._help()
         self._done.wait(timeout)
 
-    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
-        if not self._done.wait(timeout):
-            from kernel_ext._errors import UnfinishedRun
+    def _help(self) -> None:
+        pending = self._pending
+        if pending is not None and self._final is None:
+            pending.run_here()
 
-            raise UnfinishedRun(
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
+        """The run's value, waiting for it; raises the run's exception if it did not
+        complete, and ``TimeoutError`` if it is not done within ``timeout`` seconds."""
+        self._help()
+        if not self._done.wait(timeout):
+            raise TimeoutError(
                 f"Task run {self.task_run.name!r} did not finish within {timeout} s; "
                 "call .result() again or without a timeout."
             )
         assert self._final is not None
-        return self._final.result(raise_on_failure=raise_on_failure)  # type: ignore[no-any-return]
+        return self._final.value(raise_on_failure)  # type: ignore[no-any-return]
 
     @staticmethod
     def fetch_many(futures: Sequence[TaskRunFuture[Any]]) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 from kernel_ext._context import FlowRunContext
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._runs import TaskRunId
-from kernel_ext._states import State
+from kernel_ext._errors import UpstreamTaskError
+from kernel_ext._states import Failed, State
 
 __all__ = ["Resolved", "resolve_inputs"]
 
@@ -35,16 +36,21 @@ def resolve_inputs(
     kwargs: dict[str, Any],
     wait_for: Any,
     flow_ctx: FlowRunContext | None = None,
+    own: str | None = None,
 ) -> Resolved:
+    """Futures and states in the arguments (and ``wait_for``) waited for and replaced by
+    their values. Arguments are passed by reference: a container is rebuilt only when a
+    future inside it was replaced. ``own`` is the run being resolved for: its own future
+    among the inputs fails it instead of waiting forever."""
     linked = linked_upstream((*args, *kwargs.values()), flow_ctx)
     if not wait_for and not any(_may_hold_future(v) for v in args) and not any(
         _may_hold_future(v) for v in kwargs.values()
     ):
         return Resolved(args, kwargs, linked)
-    resolver = _Resolver()
+    resolver = _Resolver(own)
     resolver.upstream.extend(linked)
     resolved = Resolved(
-        tuple(resolver.visit(v) for v in args),
+        _same_or_new(args, tuple(resolver.visit(v) for v in args)),
         {k: resolver.visit(v) for k, v in kwargs.items()},
     )
     if wait_for:
@@ -75,8 +81,14 @@ def _may_hold_future(value: Any) -> bool:
     return isinstance(value, (TaskRunFuture, State, *_CONTAINERS))
 
 
+def _same_or_new(old: Any, new: Any) -> Any:
+    """``old`` itself when every item of ``new`` is the same object (no copy made)."""
+    return old if all(a is b for a, b in zip(old, new, strict=True)) else new
+
+
 class _Resolver:
-    def __init__(self) -> None:
+    def __init__(self, own: str | None = None) -> None:
+        self.own = own
         self.upstream: list[TaskRunId] = []
         self.failed: tuple[str, State] | None = None
         self.error: BaseException | None = None
@@ -87,16 +99,24 @@ class _Resolver:
         if isinstance(value, State):
             return self._state(value, "a state")
         if type(value) in (list, tuple, set, frozenset):
-            return type(value)(self.visit(v) for v in value)
+            return _same_or_new(value, type(value)(self.visit(v) for v in value))
         if isinstance(value, TaskRunFutureList):
             if value:
                 type(value[0]).fetch_many(value)  # one round trip (Dask), not one each
             return [self.visit(v) for v in value]
         if type(value) is dict:
-            return {self.visit(k): self.visit(v) for k, v in value.items()}
+            pairs = {self.visit(k): self.visit(v) for k, v in value.items()}
+            same = pairs.keys() == value.keys() and all(pairs[k] is v for k, v in value.items())
+            return value if same else pairs
         return value
 
     def _future(self, future: TaskRunFuture[Any]) -> Any:
+        if self.own is not None and future.task_run.id == self.own:
+            if self.failed is None:
+                message = f"Task run {future.task_run.name!r} waits for its own future."
+                self.error = UpstreamTaskError(message + " Remove it from wait_for.")
+                self.failed = (future.task_run.name, Failed(message, data=self.error))
+            return None
         future.wait()
         if future.task_run.id not in self.upstream:
             self.upstream.append(future.task_run.id)
@@ -107,6 +127,6 @@ class _Resolver:
             return state.data
         if self.failed is None:
             self.failed = (label, state)
-            error = state.result(raise_on_failure=False)
+            error = state.value(raise_on_failure=False)
             self.error = error if isinstance(error, BaseException) else None
         return None

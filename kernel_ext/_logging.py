@@ -19,7 +19,13 @@ from typing import Any
 from kernel_ext._context import current_flow_run, task_run_context
 from kernel_ext._events import LogEvent, bus
 
-__all__ = ["RunLoggerAdapter", "get_run_logger", "install_print_capture"]
+__all__ = [
+    "PrintCapture",
+    "RunLoggerAdapter",
+    "get_run_logger",
+    "install_print_capture",
+    "print_capture",
+]
 
 _setup_lock = threading.Lock()
 _configured = False
@@ -161,7 +167,39 @@ def _print(*args: Any, **kwargs: Any) -> None:
 
 
 def install_print_capture() -> None:
-    """Route ``print`` through the capture (once per process; outside runs it is a no-op)."""
-    _configure()
-    if builtins.print is not _print:
-        builtins.print = _print
+    """Route ``print`` through the capture for the rest of the process (a kernel that
+    belongs to one deployment run); outside runs that capture, it prints only."""
+    PrintCapture(True).__enter__()
+
+
+_capture_lock = threading.Lock()
+_capture_users = [0]
+
+
+class PrintCapture:
+    """``print`` is routed through the capture while a run that logs its prints runs,
+    and given back once the last such run ends (as Prefect scopes it to the run)."""
+
+    __slots__ = ("_on",)
+
+    def __init__(self, on: bool) -> None:
+        self._on = on
+
+    def __enter__(self) -> PrintCapture:
+        if self._on:
+            _configure()
+            with _capture_lock:
+                _capture_users[0] += 1
+                builtins.print = _print
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._on:
+            with _capture_lock:
+                _capture_users[0] -= 1
+                if _capture_users[0] == 0 and builtins.print is _print:
+                    builtins.print = _original_print
+
+
+def print_capture(on: bool) -> PrintCapture:
+    return PrintCapture(on)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from kernel_ext._errors import ParameterValidationError
+from kernel_ext._errors import ParameterTypeError, SignatureMismatchError
 
 __all__ = ["ParameterBinder", "jsonable"]
 
@@ -24,7 +24,7 @@ class ParameterBinder:
     def __init__(self, fn: Callable[..., Any], flow_name: str, validate: bool = True) -> None:
         self.signature = _signature(fn)
         self.flow_name = flow_name
-        self.validate = validate and any(
+        self.validate_values = validate and any(
             p.annotation is not inspect.Parameter.empty and p.kind not in _VARIADIC
             for p in self.signature.parameters.values()
         )
@@ -36,16 +36,21 @@ class ParameterBinder:
         }
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's values by parameter name, defaults applied (not yet validated)."""
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise ParameterValidationError(
+            raise SignatureMismatchError(
                 f"Flow {self.flow_name!r} cannot be called that way: {error}. "
                 f"Its parameters are {self._describe()}."
             ) from None
         bound.apply_defaults()
-        values = dict(bound.arguments)
-        return self._validated(values) if self.validate else values
+        return dict(bound.arguments)
+
+    def validate(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` checked (and coerced) against the annotations; a value that does not
+        fit raises ``ParameterTypeError``."""
+        return self._validated(values) if self.validate_values else values
 
     def call_args(self, values: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The ``(args, kwargs)`` that call the function with bound ``values``."""
@@ -66,7 +71,7 @@ class ParameterBinder:
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
                 for e in error.errors()
             )
-            raise ParameterValidationError(
+            raise ParameterTypeError(
                 f"Flow {self.flow_name!r} got invalid parameters: {problems}. "
                 f"Its parameters are {self._describe()}."
             ) from None

@@ -26,7 +26,14 @@ from typing import IO, Any
 from kernel_ext import _settings
 from kernel_ext._errors import ResultError
 
-__all__ = ["Hit", "ResultStorage", "default_storage"]
+__all__ = [
+    "Hit",
+    "ResultStorage",
+    "StoredResult",
+    "check_serializer",
+    "default_storage",
+    "storage_from",
+]
 
 _MAGIC = b"TBR1"
 _MAP_AT = 1 << 20
@@ -39,6 +46,27 @@ class Hit:
     value: Any
     location: str
     created: float
+
+
+class StoredResult:
+    """A result kept on disk only (``cache_result_in_memory=False``): read when asked."""
+
+    __slots__ = ("location", "storage")
+
+    def __init__(self, storage: ResultStorage, location: str) -> None:
+        self.storage, self.location = storage, location
+
+    def __repr__(self) -> str:
+        return f"StoredResult({self.location!r})"
+
+    def load(self) -> Any:
+        key = self.location[len(self.storage.base) + 1 :]
+        hit = self.storage.read(key, now=0.0)
+        if hit is None:
+            raise ResultError(
+                f"The result at {self.location} is gone; run the task again to recompute it."
+            )
+        return hit.value
 
 
 class ResultStorage:
@@ -54,11 +82,20 @@ class ResultStorage:
     def location(self, key: str) -> str:
         return f"{self.base}/{key}"
 
-    def write(self, key: str, value: Any, expiration: float | None, label: str) -> str:
-        payload, buffers = _serialise(value, label)
+    def write(
+        self, key: str, value: Any, expiration: float | None, label: str, serializer: Any = None
+    ) -> str:
+        if serializer is None or serializer == "pickle":
+            payload, buffers = _serialise(value, label)
+            kind = None
+        else:
+            payload, buffers, kind = _serialise_with(serializer, value, label), [], "other"
+            if serializer == "json":
+                kind = "json"
         header = json.dumps({
             "created": time.time(), "expiration": expiration,
             "payload": len(payload), "buffers": [b.nbytes for b in buffers],
+            **({"serializer": kind} if kind else {}),
         }).encode()  # fmt: skip
         pieces: list[bytes | memoryview] = [_MAGIC + header + b"\n", payload, *buffers]
         location = self.location(key)
@@ -70,7 +107,7 @@ class ResultStorage:
             _write_atomic(Path(location), pieces)
         return location
 
-    def read(self, key: str, now: float | None = None) -> Hit | None:
+    def read(self, key: str, now: float | None = None, serializer: Any = None) -> Hit | None:
         """The stored, unexpired result for ``key``, or None."""
         location = self.location(key)
         try:
@@ -82,9 +119,13 @@ class ResultStorage:
         with handle:
             header = _read_header(handle, location)
             expiration = header.get("expiration")
-            if expiration is not None and expiration <= (now or time.time()):
+            if expiration is not None and expiration <= (time.time() if now is None else now):
                 return None
-            value = _deserialise(handle, header, location)
+            kind = header.get("serializer")
+            if kind is None:
+                value = _deserialise(handle, header, location)
+            else:
+                value = _deserialise_with(serializer or kind, handle.read(), location)
             return Hit(value, location, header["created"])
 
 
@@ -105,6 +146,62 @@ def _serialise(value: Any, label: str) -> tuple[bytes, list[memoryview]]:
                 "value, or set persist_result=False (this also turns caching off)."
             ) from first
     return payload, [b.raw() for b in buffers]
+
+
+def check_serializer(owner: str, serializer: Any) -> Any:
+    """A ``result_serializer``: "pickle", "json", or an object with ``dumps``/``loads``."""
+    from kernel_ext._errors import ConfigurationError
+
+    if serializer is None or serializer in ("pickle", "json"):
+        return serializer
+    if callable(getattr(serializer, "dumps", None)) and callable(getattr(serializer, "loads", None)):
+        return serializer
+    raise ConfigurationError(
+        f"{owner}: result_serializer must be 'pickle', 'json' or an object with dumps() and "
+        f"loads(), got {serializer!r}."
+    )
+
+
+def _serialise_with(serializer: Any, value: Any, label: str) -> bytes:
+    try:
+        if serializer == "json":
+            return json.dumps(value).encode()
+        data = serializer.dumps(value)
+        return data.encode() if isinstance(data, str) else bytes(data)
+    except Exception as error:
+        raise ResultError(
+            f"The result of {label} ({type(value).__name__}) cannot be serialised with "
+            f"{serializer!r}: {type(error).__name__}: {error}. Use result_serializer='pickle'."
+        ) from error
+
+
+def _deserialise_with(serializer: Any, payload: bytes, location: str) -> Any:
+    try:
+        if serializer == "json":
+            return json.loads(payload)
+        return serializer.loads(payload)
+    except Exception as error:
+        raise ResultError(
+            f"The result at {location} cannot be read back with {serializer!r} ({error}); "
+            "give the task the serializer that wrote it, or delete the file."
+        ) from error
+
+
+def storage_from(spec: Any) -> ResultStorage | None:
+    """A ``result_storage`` option as storage: a folder (str or ``Path``), an fsspec URL,
+    a ``ResultStorage``, or an object with a ``basepath`` (a file-system block)."""
+    if spec is None or isinstance(spec, ResultStorage):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        return ResultStorage(os.fspath(spec))
+    basepath = getattr(spec, "basepath", None)
+    if basepath:
+        return ResultStorage(str(basepath))
+    from kernel_ext._errors import ConfigurationError
+
+    raise ConfigurationError(
+        f"result_storage must be a folder, an fsspec URL or a ResultStorage, got {spec!r}."
+    )
 
 
 def _deserialise(handle: IO[bytes], header: dict[str, Any], location: str) -> Any:

@@ -7,13 +7,16 @@ bounded thread pool; Dask comes as an optional extra.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kernel_ext._context import current_flow_run
 from kernel_ext._errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -74,6 +77,38 @@ def _check_workers(value: int) -> int:
     return value
 
 
+_pool_thread = threading.local()
+
+
+class PendingCall:
+    """A submitted call that either a pool thread or a thread waiting for it runs, once.
+
+    A task run blocked on a future from inside a pool thread would hold that thread; when
+    every thread does so, the queued runs they wait for never start. So a pool thread
+    that waits for a run no thread has taken yet runs it itself (``run_here``)."""
+
+    __slots__ = ("_call", "_context", "_taken")
+
+    def __init__(self, call: Callable[[], None]) -> None:
+        self._call = call
+        self._context = contextvars.copy_context()  # the submitter's run and settings
+        self._taken = threading.Lock()
+
+    def run(self) -> None:
+        if self._taken.acquire(blocking=False):
+            self._context.run(self._call)
+
+    def run_here(self) -> None:
+        """Run the call in this thread, if it is a pool thread outside an event loop
+        (an async run's loop cannot nest another) and no thread has taken the call."""
+        if getattr(_pool_thread, "active", False) and asyncio._get_running_loop() is None:
+            self.run()
+
+
+def _mark_pool_thread() -> None:
+    _pool_thread.active = True
+
+
 class ThreadPoolTaskRunner:
     """Runs submitted task runs on a bounded pool of threads (the default runner).
 
@@ -93,11 +128,35 @@ class ThreadPoolTaskRunner:
     def duplicate(self) -> ThreadPoolTaskRunner:
         return type(self)(self.max_workers)
 
-    def submit(self, call: Callable[[], None]) -> None:
+    def submit(
+        self, call: Any, parameters: dict[str, Any] | None = None, wait_for: Any = None
+    ) -> Any:
+        """Run ``call`` on the pool; or, as in Prefect, ``submit(task, parameters,
+        wait_for)`` runs a task run here and returns its future."""
+        if parameters is not None or hasattr(call, "submit"):
+            return call._submit_one((), dict(parameters or {}), wait_for, None,
+                                    current_flow_run(), runner=self)  # fmt: skip
+        self.start_call(PendingCall(call))
+        return None
+
+    def start_call(self, pending: PendingCall) -> None:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="taskbook")
-        # Each task run sees the context (flow run, settings) of the code that submitted it.
-        self._executor.submit(contextvars.copy_context().run, call)
+            self._executor = ThreadPoolExecutor(
+                self.max_workers, thread_name_prefix="taskbook", initializer=_mark_pool_thread
+            )
+        self._executor.submit(pending.run)
+
+    def map(self, task: Any, parameters: dict[str, Any], wait_for: Any = None) -> Any:
+        """Prefect's ``runner.map(task, parameters)``: one task run per element of the
+        iterable parameters, on this runner; their futures, in order."""
+        from kernel_ext._futures import TaskRunFutureList
+        from kernel_ext._mapping import map_arguments
+
+        flow_ctx = current_flow_run()
+        calls = map_arguments(task.name, (), dict(parameters))
+        return TaskRunFutureList(
+            task._submit_one(a, k, wait_for, None, flow_ctx, runner=self) for a, k in calls
+        )
 
     def abandon(self) -> None:
         """Stop at once (Ctrl-C): queued task runs are dropped, running ones left to end."""

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
-from kernel_ext._errors import CancelledRun, UnfinishedRun
+from kernel_ext._errors import (
+    CancelledRun,
+    CrashedRun,
+    FailedRun,
+    MissingResult,
+    PausedRun,
+    UnfinishedRun,
+)
 
 __all__ = [
     "AwaitingConcurrencySlot",
@@ -75,7 +82,7 @@ class State:
     (cache key, result location, retry attempt, scheduled time).
     """
 
-    __slots__ = ("data", "details", "message", "name", "timestamp", "type")
+    __slots__ = ("data", "details", "message", "name", "run_id", "timestamp", "type")
 
     def __init__(
         self,
@@ -92,6 +99,9 @@ class State:
         self.message = message
         self.data = data
         self.details = details
+        # The run this state belongs to; None for a state made by hand (``Failed(...)``
+        # returned from a task is taken as it is, a run's state is aggregated).
+        self.run_id: str | None = None
 
     def __repr__(self) -> str:
         return f"{self.name}({self.message!r})" if self.message else f"{self.name}()"
@@ -123,23 +133,85 @@ class State:
     def is_final(self) -> bool:
         return self.type in FINAL_TYPES
 
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
     def result(self, raise_on_failure: bool = True) -> Any:
-        """The run's return value; raises the run's exception if it failed."""
+        """The run's return value; raises the run's exception if it did not complete.
+
+        In an ``async def`` flow or task, as in Prefect, it returns an awaitable:
+        ``await state.result()``. Outside any run it returns the value at once, also
+        where an event loop runs: a notebook's cells run inside one, and a coroutine
+        there would break every ``state.result()`` in a cell (``await state.aresult()``
+        is the spelling for async code outside runs).
+        """
+        if _in_async_run():
+            return self.aresult(raise_on_failure)
+        return self.value(raise_on_failure)
+
+    async def aresult(self, raise_on_failure: bool = True) -> Any:
+        """``result()`` for async code."""
+        return self.value(raise_on_failure)
+
+    def value(self, raise_on_failure: bool = True) -> Any:
+        """``result()`` without the async dispatch (what the engine itself uses)."""
         if self.type is StateType.COMPLETED:
-            return self.data
-        if self.type is StateType.CANCELLED:
-            error: BaseException = CancelledRun(self.message or "The run was cancelled.")
-        elif self.type in (StateType.FAILED, StateType.CRASHED):
-            error = self.data if isinstance(self.data, BaseException) else RuntimeError(
-                self.message or f"The run ended {self.name}."
-            )
-        else:
-            error = UnfinishedRun(
-                f"The run is {self.name}, not final; wait for it before asking for its result."
-            )
+            data = self.data
+            if type(data).__name__ == "StoredResult":  # kept on disk only
+                return data.load()
+            return data
+        error = state_exception(self)
         if raise_on_failure:
             raise error
         return error
+
+
+def state_exception(state: State) -> BaseException:
+    """The exception a state that did not complete stands for, as Prefect derives it: the
+    exception it holds, else that of the first failed state it holds, else one that
+    names the state."""
+    data = state.data
+    if state.type in (StateType.FAILED, StateType.CRASHED):
+        if isinstance(data, BaseException):
+            return data
+        if isinstance(data, State):
+            return state_exception(data)
+        if is_state_iterable(data):
+            for inner in data:
+                if inner.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+                    return state_exception(inner)
+        wrapper = FailedRun if state.type is StateType.FAILED else CrashedRun
+        return wrapper(state.message or f"The run ended {state.name}.")
+    if state.type is StateType.CANCELLED:
+        if isinstance(data, CancelledRun):
+            return data
+        return CancelledRun(state.message or "The run was cancelled.")
+    if state.type is StateType.PAUSED:
+        return PausedRun(state.message or "The run is paused; resume it first.")
+    if state.type is StateType.COMPLETED:
+        return MissingResult("The run completed; it holds a result, not an exception.")
+    return UnfinishedRun(
+        f"The run is {state.name}, not final; wait for it before asking for its result."
+    )
+
+
+def is_state_iterable(value: Any) -> bool:
+    """A non-empty list, tuple or set of states only (what a run's outcome aggregates)."""
+    return (
+        isinstance(value, (list, tuple, set))
+        and bool(value)
+        and all(isinstance(v, State) for v in value)
+    )
+
+
+def _in_async_run() -> bool:
+    from kernel_ext._context import current_flow_run, task_run_context
+
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        return bool(getattr(task_ctx.task, "is_async", False))
+    flow_ctx = current_flow_run()
+    return flow_ctx is not None and bool(getattr(flow_ctx.flow, "is_async", False))
 
 
 def _factory(type_: StateType, name: str | None = None) -> Callable[..., State]:
@@ -147,8 +219,11 @@ def _factory(type_: StateType, name: str | None = None) -> Callable[..., State]:
         message: str | None = None,
         data: Any = None,
         details: dict[str, Any] | None = None,
+        *,
+        name: str | None = name,
+        timestamp: float | None = None,
     ) -> State:
-        return State(type_, name, message, data, details)
+        return State(type_, name, message, data, details, timestamp)
 
     make.__name__ = name or type_.value.capitalize()
     make.__doc__ = f"A new {make.__name__} state (type {type_.value})."

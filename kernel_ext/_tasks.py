@@ -8,6 +8,7 @@ recorded (without a flow run).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import inspect
 import time
@@ -15,27 +16,41 @@ from collections.abc import Callable, Iterable
 from functools import update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from kernel_ext._context import FlowRunContext, current_flow_run
+from kernel_ext._context import FlowRunContext, current_flow_run, task_run_context
 from kernel_ext._durability import ensure_store, flush_store
 from kernel_ext._durations import out_of_range
-from kernel_ext._errors import CacheKeyError, ConfigurationError
+from kernel_ext._errors import ConfigurationError, ReservedArgumentError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
 from kernel_ext._mapping import map_arguments, unmapped
 from kernel_ext._results import ResultStorage, default_storage
 from kernel_ext._retries import DelaySpec, RetryPolicy
-from kernel_ext._runners import RemoteTaskRunner, ThreadPoolTaskRunner
+from kernel_ext._runners import PendingCall, RemoteTaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
-from kernel_ext._task_engine import TaskRunEngine, create_task_run, run_async, run_sync
+from kernel_ext._names import check_run_name as _check_run_name
+from kernel_ext._names import run_name
+from kernel_ext._results import check_serializer, storage_from
+from kernel_ext._tags import current_tags
+from kernel_ext.engine._hooks import HookSet, check_hooks
+from kernel_ext.engine.task_run import (
+    TaskRunEngine,
+    create_task_run,
+    run_task_async,
+    run_task_stream,
+    run_task_stream_async,
+    run_task_sync,
+)
 from kernel_ext._tracebacks import without_engine_frames
-from kernel_ext.cache_policies import INPUTS, CacheContext, CachePolicy, _NoCache
+from kernel_ext.cache_policies import DEFAULT, INPUTS, NONE, CachePolicy, _None
 
 __all__ = ["Task", "task"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Hook = Callable[["Task[Any, Any]", TaskRun, State], None]
+Hook = Callable[["Task[Any, Any]", TaskRun, State], Any]
+# "Not given", as distinct from None, for the options whose default depends on others.
+_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "UNSET"})()
 
 
 class Task(Generic[P, R]):
@@ -47,73 +62,158 @@ class Task(Generic[P, R]):
         name: str | None = None,
         description: str | None = None,
         tags: Iterable[str] | None = None,
+        version: str | None = None,
+        cache_policy: Any = _UNSET,
+        cache_key_fn: Callable[..., str | None] | None = None,
+        cache_expiration: datetime.timedelta | float | None = None,
+        task_run_name: str | Callable[..., str] | None = None,
         retries: int | None = None,
         retry_delay_seconds: DelaySpec = None,
         retry_jitter_factor: float | None = None,
-        retry_condition_fn: Callable[..., bool] | None = None,
-        timeout_seconds: float | None = None,
-        cache_policy: CachePolicy | None = None,
-        cache_key_fn: Callable[..., str | None] | None = None,
-        cache_expiration: datetime.timedelta | float | None = None,
-        refresh_cache: bool = False,
         persist_result: bool | None = None,
-        result_storage: str | ResultStorage | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        result_storage_key: str | None = None,
+        cache_result_in_memory: bool = True,
+        timeout_seconds: float | None = None,
         log_prints: bool | None = None,
+        refresh_cache: bool | None = None,
         on_completion: list[Hook] | None = None,
         on_failure: list[Hook] | None = None,
+        on_running: list[Hook] | None = None,
+        on_rollback: list[Callable[..., Any]] | None = None,
+        on_commit: list[Callable[..., Any]] | None = None,
+        retry_condition_fn: Callable[..., bool] | None = None,
+        viz_return_value: Any = None,
     ) -> None:
+        self._options = {k: v for k, v in locals().items() if k not in ("self", "fn")}
+        fn = _unwrap_method(self, fn)
         if not callable(fn):
             raise ConfigurationError(f"@task needs a function, got {type(fn).__name__}.")
+        _check_reserved(fn)
         self.fn = fn
         self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
         self.tags = tuple(tags or ())
+        self.version = version
         self.task_key = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', self.name)}"
-        self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self.streams = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         owner = f"task {self.name!r}"
         self.retry_policy = RetryPolicy.build(
             owner, retries, retry_delay_seconds, retry_jitter_factor, retry_condition_fn
         )
         self.timeout_seconds = _check_timeout(owner, timeout_seconds)
-        self.cache_policy = cache_policy
+        self.task_run_name = _check_run_name(owner, "task_run_name", task_run_name)
         self.cache_key_fn = cache_key_fn
         self.cache_expiration = _check_expiration(owner, cache_expiration)
-        self.refresh_cache = refresh_cache
-        self.caches = cache_key_fn is not None or (
-            cache_policy is not None and not isinstance(cache_policy, _NoCache)
+        self.refresh_cache = bool(refresh_cache)
+        self.result_storage_key = result_storage_key
+        self.result_serializer = check_serializer(owner, result_serializer)
+        self.cache_result_in_memory = cache_result_in_memory
+        self.cache_policy, self.persist_result = _cache_and_persistence(
+            cache_policy, cache_key_fn, persist_result, result_storage_key,
+            result_storage, result_serializer,
+        )  # fmt: skip
+        self.persists = bool(self.persist_result)
+        self.caches = self.persists and (
+            result_storage_key is not None
+            or (self.cache_policy is not None and not isinstance(self.cache_policy, _None))
         )
-        # As in Prefect: results are persisted when caching is on, unless told otherwise.
-        self.persists = self.caches if persist_result is None else persist_result
-        self._storage = ResultStorage(result_storage) if isinstance(result_storage, str) else (
-            result_storage
-        )
+        self._storage = storage_from(result_storage)
         self.log_prints = log_prints
         # Whether a deployment run that resumes after a suspension restores this task's
         # finished runs from their results (cells keep their outputs their own way).
         self.resumable = True
-        self.on_completion = list(on_completion or ())
-        self.on_failure = list(on_failure or ())
-        self._options = dict(
-            name=name, description=description, tags=tags, retries=retries,
-            retry_delay_seconds=retry_delay_seconds, retry_jitter_factor=retry_jitter_factor,
-            retry_condition_fn=retry_condition_fn, timeout_seconds=timeout_seconds,
-            cache_policy=cache_policy, cache_key_fn=cache_key_fn,
-            cache_expiration=cache_expiration, refresh_cache=refresh_cache,
-            persist_result=persist_result, result_storage=result_storage,
-            log_prints=log_prints, on_completion=on_completion, on_failure=on_failure,
-        )  # fmt: skip
+        self.hooks = HookSet(owner, _TASK_HOOKS, self._options)
+        self.on_commit_hooks = check_hooks(owner, "on_commit", on_commit)
+        self.on_rollback_hooks = check_hooks(owner, "on_rollback", on_rollback)
+        self._bound_to: Any = None
         update_wrapper(self, fn)  # type: ignore[arg-type,unused-ignore]
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
 
+    def __get__(self, instance: Any, owner: Any) -> Task[P, R]:
+        """As a method (``@task`` on a ``def`` in a class): the task bound to ``instance``
+        (or to the class, for a classmethod); the first argument is passed for you."""
+        if self._method_kind == "classmethod":
+            return self._bind_to(owner)
+        if instance is None or self._method_kind == "staticmethod":
+            return self
+        return self._bind_to(instance)
+
+    _method_kind: str | None = None
+
+    def _bind_to(self, target: Any) -> Task[P, R]:
+        bound = copy.copy(self)
+        bound._bound_to = target
+        return bound
+
     @property
     def retries(self) -> int:
         return self.retry_policy.retries
 
+    @property
+    def retry_delay_seconds(self) -> Any:
+        return self._options.get("retry_delay_seconds")
+
+    @property
+    def isasync(self) -> bool:
+        return self.is_async
+
+    @property
+    def source_code(self) -> str | None:
+        """The source of the task's function (None where Python cannot find it)."""
+        try:
+            return inspect.getsource(self.fn)
+        except (OSError, TypeError):
+            return None
+
+    @property
+    def on_completion_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_completion")
+
+    @property
+    def on_failure_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_failure")
+
+    @property
+    def on_running_hooks(self) -> list[Hook]:
+        return self.hooks.of("on_running")
+
+    def on_completion(self, fn: Hook) -> Hook:
+        """``@my_task.on_completion``: add a hook run when a run completes."""
+        self.hooks.add("on_completion", fn)
+        return fn
+
+    def on_failure(self, fn: Hook) -> Hook:
+        self.hooks.add("on_failure", fn)
+        return fn
+
+    def on_running(self, fn: Hook) -> Hook:
+        self.hooks.add("on_running", fn)
+        return fn
+
+    def on_commit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``@my_task.on_commit``: add a hook run when the run's transaction commits."""
+        self.on_commit_hooks.append(fn)
+        return fn
+
+    def on_rollback(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_rollback_hooks.append(fn)
+        return fn
+
     def with_options(self, **options: Any) -> Task[P, R]:
-        """A copy of this task with some options changed."""
-        return Task(self.fn, **{**self._options, **options})
+        """A copy of this task with some options changed (hooks added since kept)."""
+        given = {**self._options, **options}
+        for kind in (*_TASK_HOOKS, "on_commit", "on_rollback"):
+            if kind not in options:
+                given[kind] = list(getattr(self, f"{kind}_hooks"))
+        fn = self.fn
+        copied = Task(fn, **given)
+        copied._method_kind, copied._bound_to = self._method_kind, self._bound_to
+        return copied
 
     # --- calling ------------------------------------------------------------------------
 
@@ -125,14 +225,18 @@ class Task(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
+        args = self._with_bound(args)
         flow_ctx = current_flow_run()
         if flow_ctx is None:
             ensure_store()
         engine = TaskRunEngine(self, create_task_run(self, flow_ctx), args, kwargs, wait_for)
+        if self.streams:
+            stream = run_task_stream_async if self.is_async else run_task_stream
+            return stream(engine)
         if self.is_async:
             return self._call_async(engine, return_state, flow_ctx is None)
         try:
-            return run_sync(engine, return_state)
+            return run_task_sync(engine, return_state)
         except Exception as error:
             without_engine_frames(error)
             raise  # a bare raise adds no frame: the traceback starts at the caller's
@@ -142,7 +246,7 @@ class Task(Generic[P, R]):
 
     async def _call_async(self, engine: TaskRunEngine, return_state: bool, standalone: bool) -> Any:
         try:
-            return await run_async(engine, return_state)
+            return await run_task_async(engine, return_state)
         except Exception as error:
             without_engine_frames(error)
             raise
@@ -150,14 +254,30 @@ class Task(Generic[P, R]):
             if standalone:
                 flush_store()
 
-    def submit(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> TaskRunFuture[R]:
-        """Run on the flow's task runner; returns a future at once."""
+    def _with_bound(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return args if self._bound_to is None else (self._bound_to, *args)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments by parameter name, defaults applied."""
+        return _bind(self.fn, args, kwargs)
+
+    def submit(
+        self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any
+    ) -> Any:
+        """Run on the flow's task runner; returns a future at once (with
+        ``return_state=True``, waits and returns the run's final state)."""
+        args = self._with_bound(args)
         flow_ctx = current_flow_run()
         remote = _remote_runner(flow_ctx)
         if remote is not None:
             assert flow_ctx is not None
-            return self._submit_remote(remote, [(args, kwargs)], wait_for, None, flow_ctx)[0]
-        return self._submit_one(args, kwargs, wait_for, None, flow_ctx)
+            future = self._submit_remote(remote, [(args, kwargs)], wait_for, None, flow_ctx)[0]
+        else:
+            future = self._submit_one(args, kwargs, wait_for, None, flow_ctx)
+        if return_state:
+            future.wait()
+            return future.state
+        return future
 
     def _submit_one(
         self,
@@ -166,13 +286,14 @@ class Task(Generic[P, R]):
         wait_for: Any,
         upstream: list[TaskRunId] | None,
         flow_ctx: FlowRunContext | None,
+        runner: Any = None,
     ) -> TaskRunFuture[R]:
         if flow_ctx is None:
             ensure_store()
         run = create_task_run(self, flow_ctx)
         future: TaskRunFuture[R] = TaskRunFuture(run)
         engine = TaskRunEngine(self, run, args, kwargs, wait_for, future, upstream)
-        _submit(flow_ctx, future, lambda: self._drive(engine))
+        _submit(flow_ctx, future, lambda: self._drive(engine), runner)
         return future
 
     def _submit_remote(
@@ -196,8 +317,13 @@ class Task(Generic[P, R]):
         flow_ctx.futures.extend(futures)
         return futures
 
-    def map(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> TaskRunFutureList[R]:
-        """Submit one run per element of the iterable arguments; ``unmapped(x)`` broadcasts."""
+    def map(
+        self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any
+    ) -> Any:
+        """Submit one run per element of the iterable arguments; ``unmapped(x)`` broadcasts.
+        A future of a list may stand for the list: it is waited for first."""
+        args = tuple(_await_future(a) for a in self._with_bound(args))
+        kwargs = {k: _await_future(v) for k, v in kwargs.items()}
         calls = map_arguments(self.name, args, kwargs)
         flow_ctx = current_flow_run()
         # An iterable produced by a task run links every mapped run to that producer.
@@ -205,50 +331,92 @@ class Task(Generic[P, R]):
         remote = _remote_runner(flow_ctx)
         if remote is not None:
             assert flow_ctx is not None
-            return TaskRunFutureList(
+            futures = TaskRunFutureList(
                 self._submit_remote(remote, calls, wait_for, upstream, flow_ctx)
             )
-        return TaskRunFutureList(
-            self._submit_one(a, k, wait_for, upstream, flow_ctx) for a, k in calls
-        )
+        else:
+            futures = TaskRunFutureList(
+                self._submit_one(a, k, wait_for, upstream, flow_ctx) for a, k in calls
+            )
+        if return_state:
+            futures.wait()
+            return [f.state for f in futures]
+        return futures
 
     def _drive(self, engine: TaskRunEngine) -> None:
-        if self.is_async:
+        if self.streams:  # a submitted generator runs to its end; its items are dropped
+            if self.is_async:
+                import asyncio
+
+                asyncio.run(_drain(run_task_stream_async(engine)))
+            else:
+                for _ in run_task_stream(engine):
+                    pass
+        elif self.is_async:
             import asyncio
 
-            asyncio.run(run_async(engine, return_state=True))
+            asyncio.run(run_task_async(engine, return_state=True))
         else:
-            run_sync(engine, return_state=True)
+            run_task_sync(engine, return_state=True)
 
     # --- used by the engine -------------------------------------------------------------
 
-    def cache_key(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], flow_ctx: FlowRunContext | None
-    ) -> str | None:
-        inputs = _bind(self.fn, args, kwargs)
-        if self.cache_key_fn is not None:
-            try:
-                return self.cache_key_fn(_KeyContext(self, flow_ctx), inputs)
-            except Exception as error:
-                raise CacheKeyError(
-                    f"The cache_key_fn of task {self.name!r} raised {type(error).__name__}: "
-                    f"{error}; fix it, or leave caching to cache_policy."
-                ) from error
-        assert self.cache_policy is not None
-        flow_run = flow_ctx.flow_run if flow_ctx is not None else None
-        context = CacheContext(
-            self.name,
-            self.fn,
-            inputs,
-            flow_run.id if flow_run else None,
-            flow_run.parameters if flow_run else {},
-        )
-        return self.cache_policy.compute_key(context)
+    def run_tags(self) -> tuple[str, ...]:
+        """The run's tags: the task's, and those of enclosing ``tags(...)`` blocks."""
+        extra = current_tags()
+        if not extra:
+            return self.tags
+        return (*self.tags, *sorted(t for t in extra if t not in self.tags))
+
+    def resolve_run_name(self, context: Any) -> str:
+        token = task_run_context.set(context)
+        try:
+            return run_name(self.task_run_name, context.parameters, "task_run_name")
+        finally:
+            task_run_context.reset(token)
+
+    def cache_key(self, args: tuple[Any, ...], kwargs: dict[str, Any], context: Any) -> str | None:
+        """The run's cache key, or None (not cached). A key that cannot be computed is
+        logged, and the run goes on without caching, as in Prefect."""
+        try:
+            if self.cache_policy is None:
+                return self.storage_key(None, context)
+            flow_ctx = current_flow_run()
+            flow_parameters = flow_ctx.parameters if flow_ctx is not None else {}
+            return self.cache_policy.compute_key(
+                task_ctx=context, inputs=context.parameters, flow_parameters=flow_parameters
+            )
+        except Exception as error:
+            from kernel_ext._logging import engine_logger
+
+            engine_logger().warning(
+                "Task %r: no cache key (%s: %s); it runs without caching.",
+                self.name, type(error).__name__, error,
+            )  # fmt: skip
+            return None
+
+    def storage_key(self, default: str | None, context: Any) -> Any:
+        """Where the result is stored: ``result_storage_key`` formatted with the run's
+        ``parameters`` and the ``flow_run``/``task_run`` of ``kernel_ext.runtime``."""
+        if self.result_storage_key is None:
+            return default
+        from kernel_ext import runtime
+
+        token = task_run_context.set(context)
+        try:
+            return self.result_storage_key.format(
+                parameters=context.parameters, flow_run=runtime.flow_run,
+                task_run=runtime.task_run, deployment=runtime.deployment,
+            )  # fmt: skip
+        finally:
+            task_run_context.reset(token)
 
     def input_key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """A stable hash of the call's inputs (raises CacheKeyError if one cannot be)."""
-        context = CacheContext(self.name, self.fn, _bind(self.fn, args, kwargs), None, {})
-        return INPUTS.compute_key(context)
+        inputs = _bind(self.fn, args, kwargs)
+        if not inputs:
+            return ""
+        return INPUTS.compute_key(None, inputs, {})
 
     def result_storage(self) -> ResultStorage:
         return self._storage or default_storage()
@@ -261,29 +429,69 @@ class Task(Generic[P, R]):
             return self.log_prints
         return flow_ctx.log_prints if flow_ctx is not None else False
 
-    def run_hooks(self, run: TaskRun, state: State) -> None:
-        hooks = self.on_completion if state.is_completed() else (
-            self.on_failure if state.is_failed() else ()
-        )
-        for hook in hooks:
-            try:
-                hook(self, run, state)
-            except Exception:
-                from kernel_ext._logging import engine_logger
 
-                engine_logger().exception("Hook %r of task %r failed", hook, self.name)
+_TASK_HOOKS = ("on_running", "on_completion", "on_failure")
+
+
+def _unwrap_method(task: Task[Any, Any], fn: Any) -> Any:
+    """``@task`` above ``@classmethod``/``@staticmethod``: the function inside, with the
+    kind remembered for binding (``__get__``)."""
+    if isinstance(fn, (classmethod, staticmethod)):
+        task._method_kind = type(fn).__name__
+        return fn.__func__
+    return fn
+
+
+def _check_reserved(fn: Callable[..., Any]) -> None:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    for reserved in ("return_state", "wait_for"):
+        if reserved in parameters:
+            raise ReservedArgumentError(
+                f"{reserved!r} is a reserved argument name and cannot be used; rename "
+                f"the parameter of {getattr(fn, '__name__', fn)!r}."
+            )
+
+
+def _cache_and_persistence(
+    policy: Any, key_fn: Any, persist: bool | None, storage_key: str | None,
+    storage: Any, serializer: Any,
+) -> tuple[CachePolicy | None, bool | None]:  # fmt: skip
+    """Prefect's rules: a cache option, a storage key, storage or a serializer turn
+    persistence on; no persistence, no caching; a task that persists without naming a
+    policy uses DEFAULT; a storage key is itself the key."""
+    if key_fn is not None:
+        policy = CachePolicy.from_cache_key_fn(key_fn)
+    named = policy is not _UNSET and policy is not None and not isinstance(policy, _None)
+    if persist is None and (named or key_fn or storage_key or storage or serializer):
+        persist = True
+    if persist is False:
+        return NONE, persist
+    if policy is _UNSET or policy is None:
+        return (DEFAULT if storage_key is None else None), persist
+    if storage_key is not None and not isinstance(policy, _None):
+        return None, persist
+    if not isinstance(policy, CachePolicy):
+        raise ConfigurationError(
+            f"cache_policy must be a CachePolicy such as INPUTS + TASK_SOURCE, got {policy!r}."
+        )
+    return policy, persist
+
+
+def _await_future(value: Any) -> Any:
+    """A future given to ``.map()`` in place of an iterable: its value."""
+    return value.result() if isinstance(value, TaskRunFuture) else value
+
+
+async def _drain(items: Any) -> None:
+    async for _ in items:
+        pass
 
 
 def _unwrap(value: Any) -> Any:
     return value.value if isinstance(value, unmapped) else value
-
-
-class _KeyContext:
-    """What ``cache_key_fn(context, parameters)`` receives, as in Prefect."""
-
-    def __init__(self, task: Task[Any, Any], flow_ctx: FlowRunContext | None) -> None:
-        self.task = task
-        self.flow_run = flow_ctx.flow_run if flow_ctx is not None else None
 
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -307,17 +515,27 @@ def _remote_runner(flow_ctx: FlowRunContext | None) -> RemoteTaskRunner | None:
 
 
 def _submit(
-    flow_ctx: FlowRunContext | None, future: TaskRunFuture[Any], call: Callable[[], None]
+    flow_ctx: FlowRunContext | None,
+    future: TaskRunFuture[Any],
+    call: Callable[[], None],
+    runner: Any = None,
 ) -> None:
     global _default_runner
     if flow_ctx is not None:
         flow_ctx.futures.append(future)
-        flow_ctx.task_runner.submit(call)
+        runner = runner or flow_ctx.task_runner
+    elif runner is None:
+        if _default_runner is None:
+            # Outside a flow there is no run to scope a runner to: one shared pool serves.
+            _default_runner = ThreadPoolTaskRunner()
+        runner = _default_runner
+    start = getattr(runner, "start_call", None)
+    if start is None:  # a runner of the user's own: it takes the call
+        runner.submit(call)
         return
-    if _default_runner is None:
-        # Outside a flow there is no run to scope a runner to: one shared pool serves.
-        _default_runner = ThreadPoolTaskRunner()
-    _default_runner.submit(call)
+    pending = PendingCall(call)
+    future._pending = pending
+    start(pending)
 
 
 def _check_timeout(owner: str, value: float | None) -> float | None:

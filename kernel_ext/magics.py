@@ -134,7 +134,7 @@ def _shown_as_cell_error(shell: Any, state: Any, compiled: Any) -> BaseException
     """The failure, with a traceback of the cell's own frames as IPython shows it."""
     from kernel_ext.cells._execute import trim_traceback
 
-    outcome = state.result(raise_on_failure=False)
+    outcome = state.value(raise_on_failure=False)
     error = outcome if isinstance(outcome, BaseException) else RuntimeError(state.message)
     tb = trim_traceback(error, compiled.filename) if compiled else error.__traceback__
     lines = shell.InteractiveTB.structured_traceback(type(error), error, tb)

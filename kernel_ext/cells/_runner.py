@@ -18,11 +18,11 @@ from kernel_ext._context import flow_run_context
 from kernel_ext._errors import ResultError
 from kernel_ext._events import ResultEvent, bus
 from kernel_ext._hashing import UnhashableValue, hash_text, hash_value
-from kernel_ext._logging import install_print_capture
 from kernel_ext._results import default_storage
 from kernel_ext._runs import TaskRun, TaskRunId
-from kernel_ext._task_engine import TaskRunEngine, create_task_run, run_sync
+from kernel_ext.engine.task_run import TaskRunEngine, create_task_run, run_task_sync
 from kernel_ext._tasks import Task
+from kernel_ext.cache_policies import CacheKeyFnPolicy
 from kernel_ext.cells._analysis import CellAnalysis, analyze
 from kernel_ext.cells._execute import CompiledCell, compile_cell
 from kernel_ext.cells._graph import NotebookGraph, TaskCell
@@ -98,8 +98,6 @@ class CellRunner:
         task = _cell_task(cell, options, body, key)
         task.task_key = f"cell:{self.session.flow_name}:{cell.name}"
         task.resumable = False  # a cell keeps its outputs itself (see _cache_key)
-        if options.log_prints:
-            install_print_capture()
         context = self.session.context()
         token = flow_run_context.set(context)
         try:
@@ -109,7 +107,7 @@ class CellRunner:
                         if c.last_task_run_id]  # fmt: skip
             engine = TaskRunEngine(task, run, (), {}, None, None, upstream)
             try:
-                return run_sync(engine, return_state=True)  # type: ignore[no-any-return]
+                return run_task_sync(engine, return_state=True)  # type: ignore[no-any-return]
             except BaseException:
                 self.graph.record_run(cell, engine.state.name, self._duration(), run.id, {})
                 raise
@@ -194,7 +192,7 @@ class CellRunner:
 
 def _cell_task(cell: TaskCell, options: TaskCellOptions, body: Any, key: str | None) -> Task[
         Any, Any]:  # fmt: skip
-    return Task(
+    task: Task[Any, Any] = Task(
         body,
         name=cell.name,
         tags=("cell", *options.tags),
@@ -209,3 +207,9 @@ def _cell_task(cell: TaskCell, options: TaskCellOptions, body: Any, key: str | N
         persist_result=False,
         log_prints=options.log_prints,
     )
+    # Unlike a @task (where no persistence means no caching, as in Prefect), a cell looks
+    # its key up although the engine persists nothing: the runner keeps the outputs.
+    task.caches = key is not None
+    if key is not None:
+        task.cache_policy = CacheKeyFnPolicy(cache_key_fn=lambda _ctx, _params: key)
+    return task

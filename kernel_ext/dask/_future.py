@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext
-from kernel_ext._errors import UnfinishedRun
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._runs import TaskRun
@@ -59,14 +58,19 @@ class DaskTaskRunFuture(TaskRunFuture[R]):
             return self._resolve()
         return super().state
 
+    @property
+    def wrapped_future(self) -> Any:
+        """The ``distributed.Future`` this future follows (Prefect's name for it)."""
+        return self.dask_future
+
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
         self.wait(timeout)
         if not self.done():
-            raise UnfinishedRun(
+            raise TimeoutError(
                 f"Task run {self.task_run.name!r} did not finish within {timeout} s; "
                 "call .result() again or without a timeout."
             )
-        return self._resolve().result(raise_on_failure=raise_on_failure)  # type: ignore[no-any-return]
+        return self._resolve().value(raise_on_failure)  # type: ignore[no-any-return]
 
     def add_done_callback(self, fn: Callable[[TaskRunFuture[R]], None]) -> None:
         if self._final is not None:

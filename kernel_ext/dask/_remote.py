@@ -30,7 +30,7 @@ from kernel_ext._futures import TaskRunFuture
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun, TaskRun, TaskRunId
 from kernel_ext._states import State
-from kernel_ext._task_engine import TaskRunEngine, run_async, run_sync
+from kernel_ext.engine.task_run import TaskRunEngine, run_task_async, run_task_sync
 
 if TYPE_CHECKING:
     from kernel_ext._tasks import Task
@@ -87,10 +87,6 @@ def run_remote(
         # Task runs submitted from inside this one stay on this worker, and end with it.
         nested = ThreadPoolTaskRunner()
         flow_ctx = FlowRunContext(None, context.flow_run, nested, context.log_prints)
-        if task.resolve_log_prints(flow_ctx):
-            from kernel_ext._logging import install_print_capture
-
-            install_print_capture()
         token = flow_run_context.set(flow_ctx)
         try:
             # The driver created the run; its first state is written here, so the whole
@@ -100,9 +96,9 @@ def run_remote(
             engine = TaskRunEngine(task, run, args, kwargs, _revive(wait_for), None, run.upstream)
             with nested:
                 if task.is_async:
-                    state = asyncio.run(run_async(engine, return_state=True))
+                    state = asyncio.run(run_task_async(engine, return_state=True))
                 else:
-                    state = run_sync(engine, return_state=True)
+                    state = run_task_sync(engine, return_state=True)
         finally:
             flow_run_context.reset(token)
     return RemoteOutcome(run.id, run.name, _portable(state))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kernel_ext.cache_policies import INPUTS
 from kernel_ext import (
     ConfigurationError,
     ParameterValidationError,
@@ -56,9 +57,10 @@ def test_submit_returns_a_future_and_futures_are_resolved_as_inputs(store: Any) 
         second = add.submit(first, 100)
         return first, second.result()
 
-    future, value = pipeline()
+    state, value = pipeline()
     assert value == 102
-    assert isinstance(future, int)  # returned futures are resolved to their values
+    # As in Prefect, a returned future comes back as its task run's final state.
+    assert state.is_completed() and state.result() == 2
     run = last_flow_run(store)
     first, second = run["task_runs"]
     assert second["upstream"] == [first["id"]]
@@ -207,11 +209,16 @@ def test_flow_parameters_are_validated_and_coerced(store: Any) -> None:
         return n, label
 
     assert typed("3") == (3, "x")
+    assert last_flow_run(store)["parameters"] == {"n": 3, "label": "x"}
     with pytest.raises(ParameterValidationError, match="n: .*integer"):
         typed("three")
+    # As in Prefect, a value that does not fit makes a Failed flow run ...
+    invalid = last_flow_run(store)
+    assert invalid["state"] == "Failed" and invalid["parameters"] == {"n": "three", "label": "x"}
+    # ... while a call that does not bind fails before any run exists.
     with pytest.raises(ParameterValidationError, match="unexpected keyword|got an unexpected"):
         typed(1, colour="red")
-    assert last_flow_run(store)["parameters"] == {"n": 3, "label": "x"}
+    assert last_flow_run(store)["id"] == invalid["id"]
 
 
 @pytest.mark.parametrize(
@@ -263,7 +270,8 @@ def test_wait_and_future_api(home: Any) -> None:
         assert all(f.done() and f.state.is_completed() for f in futures)
         return futures
 
-    assert pipeline() == [1, 2, 3, 4, 5]
+    # As in Prefect, returned futures come back as their task runs' final states.
+    assert [state.result() for state in pipeline()] == [1, 2, 3, 4, 5]
 
 
 def test_bounded_thread_pool(store: Any) -> None:
@@ -324,7 +332,29 @@ def test_equal_scalars_do_not_make_false_edges(store: Any) -> None:
     assert all(t["upstream"] == [] for t in last_flow_run(store)["task_runs"])
 
 
-def test_an_error_inside_the_engine_still_finishes_the_run(store: Any) -> None:
+def test_an_error_inside_the_engine_still_finishes_the_run(store: Any, tmp_path: Any) -> None:
+    from kernel_ext._results import ResultStorage
+
+    class Broken(ResultStorage):
+        def read(self, key: str, now: float | None = None, serializer: Any = None) -> Any:
+            raise RuntimeError("disk on fire")
+
+    @task(cache_policy=INPUTS, result_storage=Broken(str(tmp_path)))
+    def keyed(x: int) -> int:
+        return x
+
+    @flow
+    def pipeline() -> str:
+        return keyed.submit(1).result(timeout=10, raise_on_failure=False).__class__.__name__
+
+    assert pipeline() == "RuntimeError"
+    (run,) = last_flow_run(store)["task_runs"]
+    assert run["state"] == "Failed"
+
+
+def test_a_cache_key_function_that_raises_is_logged_and_the_run_goes_on(
+    store: Any, caplog: Any
+) -> None:
     def broken_key(context: Any, parameters: Any) -> str:
         raise KeyError("oops")
 
@@ -333,25 +363,25 @@ def test_an_error_inside_the_engine_still_finishes_the_run(store: Any) -> None:
         return x
 
     @flow
-    def pipeline() -> str:
-        return keyed.submit(1).result(timeout=10, raise_on_failure=False).__class__.__name__
+    def pipeline() -> int:
+        return keyed(1)
 
-    assert pipeline() == "CacheKeyError"
-    (run,) = last_flow_run(store)["task_runs"]
-    assert run["state"] == "Failed"
+    assert pipeline() == 1  # as in Prefect: logged, and run without caching
+    assert "no cache key (KeyError" in caplog.text
 
 
-def test_a_returned_value_that_cannot_be_resolved_fails_the_flow_run(store: Any) -> None:
+def test_a_returned_set_of_futures_comes_back_as_their_states(store: Any) -> None:
     @task
     def pair(x: int) -> list[int]:
         return [x, x]
 
     @flow
     def pipeline() -> Any:
-        return {pair.submit(1), pair.submit(2)}  # a set of lists cannot be built
+        return {pair.submit(1), pair.submit(2)}
 
     state = pipeline(return_state=True)
-    assert state.name == "Failed" and "unhashable" in (state.message or "")
+    assert state.name == "Completed" and state.message == "All states completed."
+    assert sorted(s.result() for s in state.result()) == [[1, 1], [2, 2]]
     store.flush()
     run = store.read_flow_run(last_flow_run(store)["id"])
     assert [t["state"] for t in run["task_runs"]] == ["Completed", "Completed"]

@@ -119,5 +119,5 @@ def test_the_stored_traceback_shows_the_users_frames(tmp_path: Path) -> None:
 
 def test_full_tracebacks_on_request(tmp_path: Path) -> None:
     done = run_script(tmp_path, TASKBOOK_FULL_TRACEBACKS="1")
-    assert done.stderr.count("_task_engine.py") >= 2
-    assert "_task_engine.py" not in run_script(tmp_path, TASKBOOK_FULL_TRACEBACKS="0").stderr
+    assert done.stderr.count("kernel_ext/engine/") >= 2
+    assert "kernel_ext/engine/" not in run_script(tmp_path, TASKBOOK_FULL_TRACEBACKS="0").stderr

@@ -1,8 +1,9 @@
 """The task run engine: one task run from Pending to a final state.
 
-``TaskRunEngine`` holds the state machine (inputs, cache, attempts, retries, results,
-hooks); ``run_sync`` and ``run_async`` drive it for plain and ``async def`` tasks. The
-default path (no cache, no retries, no timeout) costs three events and no I/O.
+``TaskRunEngine`` holds the state machine (inputs, cache, attempts, retries, results);
+``lifecycle`` is the one ladder of steps that ``run_task_sync``, ``run_task_async`` and
+the stream drivers perform for plain, ``async def`` and generator tasks. The default
+path (no cache, no retries, no timeout) costs three events and no I/O.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
@@ -27,6 +30,7 @@ from kernel_ext._errors import (
     Suspend,
     TaskRunTimeout,
     Terminated,
+    UpstreamTaskError,
 )
 from kernel_ext._events import ResultEvent, StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
@@ -34,15 +38,35 @@ from kernel_ext._hashing import hash_text
 from kernel_ext._inputs import resolve_inputs
 from kernel_ext._leases import release_async
 from kernel_ext._limits import acquire_slots, acquire_slots_async, holder_label, limited_tags
+from kernel_ext._logging import print_capture
+from kernel_ext._results import StoredResult
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
-from kernel_ext._timeouts import call_with_timeout
 from kernel_ext._tracebacks import format_failure
+from kernel_ext.engine._outcome import return_value_to_state
+from kernel_ext.engine._steps import (
+    Blocking,
+    Call,
+    Lifecycle,
+    Sleep,
+    drive_async,
+    drive_stream_async,
+    drive_stream_sync,
+    drive_sync,
+)
 
 if TYPE_CHECKING:
     from kernel_ext._leases import Lease
     from kernel_ext._tasks import Task
 
-__all__ = ["TaskRunEngine", "create_task_run"]
+__all__ = [
+    "TaskRunEngine",
+    "create_task_run",
+    "failed_state",
+    "run_task_async",
+    "run_task_stream",
+    "run_task_stream_async",
+    "run_task_sync",
+]
 
 _standalone_counter = itertools.count()
 
@@ -57,21 +81,22 @@ def create_task_run(
         flow_run_id = flow_ctx.flow_run.id
     else:
         name, flow_run_id = f"{task.name}-{next(_standalone_counter)}", None
-    run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=task.tags)
+    run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=task.run_tags())
     if announce:
-        _set_state(run, states.Pending())
+        set_state(run, states.Pending())
     else:
         run.state = states.Pending()
     return run
 
 
-def _set_state(run: TaskRun, state: states.State) -> None:
+def set_state(run: Any, state: states.State) -> None:
+    state.run_id = run.id
     run.state = state
     bus.emit(StateEvent(run, state))
 
 
 class TaskRunEngine:
-    """Moves one task run through its states; the drivers below supply the calls."""
+    """Moves one task run through its states; ``lifecycle`` supplies the order."""
 
     def __init__(
         self,
@@ -94,30 +119,36 @@ class TaskRunEngine:
         self.cache_key: str | None = None
         self.resume_key: str | None = None
         self.known_upstream = upstream or []
+        self._token: Token[TaskRunContext | None] | None = None
 
     # --- before the first attempt -------------------------------------------------------
 
     def prepare(self) -> bool:
         """Resolve inputs and look up the cache; False when the run is already final."""
-        resolved = resolve_inputs(self.args, self.kwargs, self.wait_for, self.flow_ctx)
+        resolved = resolve_inputs(
+            self.args, self.kwargs, self.wait_for, self.flow_ctx, own=self.run.id
+        )
         upstream = _merge(self.known_upstream, resolved.upstream)
         if upstream:
             self.run.upstream = upstream
         if resolved.failed is not None:
             label, state = resolved.failed
-            self._finish(
-                states.Failed(
-                    f"Upstream task run {label!r} ended {state.name}; this run did not start.",
-                    data=resolved.error,
-                )
-            )
+            message = f"Upstream task run {label!r} ended {state.name}; this run did not start."
+            error = resolved.error or UpstreamTaskError(message)
+            self._finish(states.Failed(message, data=error))
             return False
         self.args, self.kwargs = resolved.args, resolved.kwargs
+        if self.task.task_run_name is not None:
+            self.run.name = self.task.resolve_run_name(self._context())
         if self.task.caches:
             return not self._lookup_cache()
         if self.task.resumable and ambient_flow_run() is not None:
             return not self._lookup_resumed()
         return True
+
+    def _context(self) -> TaskRunContext:
+        log_prints = self.task.resolve_log_prints(self.flow_ctx)
+        return TaskRunContext(self.task, self.run, log_prints, self.args, self.kwargs)
 
     def _lookup_resumed(self) -> bool:
         """In a deployment run, a task run that finished before a suspension comes back.
@@ -145,16 +176,14 @@ class TaskRunEngine:
         return True
 
     def _lookup_cache(self) -> bool:
-        try:
-            self.cache_key = self.task.cache_key(self.args, self.kwargs, self.flow_ctx)
-        except CacheKeyError as error:
-            self._finish(_failed_state(error))
-            return True
+        self.cache_key = self.task.cache_key(self.args, self.kwargs, self._context())
         if self.cache_key is None or self.task.refresh_cache:
             return False
         self.run.cache_key = self.cache_key
         try:
-            hit = self.task.result_storage().read(self.cache_key)
+            hit = self.task.result_storage().read(
+                self.cache_key, serializer=self.task.result_serializer
+            )
         except ResultError as error:
             self._log_warning(str(error))
             return False
@@ -185,53 +214,86 @@ class TaskRunEngine:
 
     def _awaiting_slot(self, name: str) -> None:
         message = f"Waiting for a free slot of concurrency limit {name!r}"
-        _set_state(self.run, states.AwaitingConcurrencySlot(message))
+        set_state(self.run, states.AwaitingConcurrencySlot(message))
 
     # --- attempts -----------------------------------------------------------------------
 
-    def begin_attempt(self) -> TaskRunContext:
+    def begin_attempt(self) -> Call:
+        """The run is Running (Retrying after the first attempt) in its own context; the
+        step that calls its body."""
         run = self.run
         run.run_count += 1
         if run.start_time is None:
             run.start_time = time.time()
-        _set_state(run, states.Running() if run.run_count == 1 else states.Retrying())
-        return TaskRunContext(self.task, run, self.task.resolve_log_prints(self.flow_ctx))
+        context = self._context()
+        self._token = task_run_context.set(context)
+        self.state = states.Running() if run.run_count == 1 else states.Retrying()
+        set_state(run, self.state)
+        task = self.task
+        on_item = None
+        if task.streams and self.flow_ctx is not None:
+            flow_ctx, run_id = self.flow_ctx, run.id
+            on_item = lambda item: flow_ctx.link_result(item, run_id)  # noqa: E731
+        return Call(task.fn, self.args, self.kwargs, task.timeout_seconds, task.streams, on_item)
 
-    def succeed(self, value: Any) -> None:
+    def end_attempt(self) -> None:
+        if self._token is not None:
+            task_run_context.reset(self._token)
+            self._token = None
+
+    def succeed(self, value: Any) -> float | None:
+        """Record what the body returned: a ``Failed`` state it returns fails the attempt
+        (and is retried like an exception); the delay before the next attempt, or None."""
+        state = return_value_to_state(value)
+        if not state.is_completed():
+            if state.is_failed():
+                delay = self._retry_delay(state)
+                if delay is not None:
+                    return delay
+            self._finish(state)
+            return None
         details = None
         if self.task.persists:
             try:
-                details = self._persist(value)
+                details = self._persist(state.data)
             except ResultError as error:
-                self._finish(_failed_state(error))
-                return
+                self._finish(failed_state(error))
+                return None
         if self.resume_key is not None:
             try:  # best effort: an unpicklable result just runs again on resume
-                self.task.result_storage().write(self.resume_key, value, None, self.run.name)
+                self.task.result_storage().write(self.resume_key, state.data, None, self.run.name)
             except ResultError:
                 pass
-        self._finish(states.Completed(data=value, details=details))
+        if details:
+            state.details = {**(state.details or {}), **details}
+        self._finish(state)
+        return None
 
     def fail(self, error: BaseException) -> float | None:
         """Record a failed attempt; the delay before the next attempt, or None if final."""
-        failed = _failed_state(error)
+        failed = failed_state(error)
+        delay = self._retry_delay(failed)
+        if delay is None:
+            self._finish(failed)
+        return delay
+
+    def _retry_delay(self, failed: states.State) -> float | None:
         policy = self.task.retry_policy
-        if policy.should_retry(
+        if not policy.should_retry(
             self.run.run_count, lambda: policy.condition(self.task, self.run, failed)  # type: ignore[misc]
         ):
-            delay = policy.delay_before(self.run.run_count)
-            scheduled = time.time() + delay
-            _set_state(
-                self.run,
-                states.AwaitingRetry(
-                    f"Retry {self.run.run_count} of {policy.retries} in {delay:g} s "
-                    f"after {failed.message}",
-                    details={"scheduled_time": scheduled, **(failed.details or {})},
-                ),
-            )
-            return delay
-        self._finish(failed)
-        return None
+            return None
+        delay = policy.delay_before(self.run.run_count)
+        scheduled = time.time() + delay
+        set_state(
+            self.run,
+            states.AwaitingRetry(
+                f"Retry {self.run.run_count} of {policy.retries} in {delay:g} s "
+                f"after {failed.message}",
+                details={"scheduled_time": scheduled, **(failed.details or {})},
+            ),
+        )
+        return delay
 
     def ensure_final(self, error: BaseException) -> None:
         """After an unexpected error (a broken hook of the engine's own, a cache key
@@ -239,31 +301,22 @@ class TaskRunEngine:
         if self.state.is_final() or self.state.is_paused():
             return
         if isinstance(error, Exception):
-            self._finish(_failed_state(error))
+            self._finish(failed_state(error))
         else:
             self._finish(states.Crashed(f"Stopped by {type(error).__name__}.", data=error))
 
     def interrupt(self, signal: BaseException) -> None:
         """The attempt was stopped by a signal (Ctrl-C, cancel): Cancelled, else Crashed."""
-        message = f"{type(signal).__name__}: {signal}".rstrip(": ")
-        if isinstance(signal, Suspend):
-            self._finish(states.Suspended(str(signal)))
-        elif isinstance(signal, Abort):
-            self._finish(states.Cancelled(str(signal) or "Aborted."))
-        elif isinstance(signal, Terminated):
-            self._finish(states.Cancelled("Terminated by SIGTERM."))
-        elif isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
-            self._finish(states.Cancelled(f"Interrupted ({message})."))
-        else:
-            self._finish(states.Crashed(f"Stopped by {message}.", data=signal))
+        self._finish(interrupted_state(signal))
 
     # --- the end ------------------------------------------------------------------------
 
     def _persist(self, value: Any) -> dict[str, Any]:
-        key = self.cache_key or self.run.id
+        key = self.task.storage_key(self.cache_key or self.run.id, self._context())
         expiration = self.task.expiration_time()
         label = f"task run {self.run.name!r}"
-        location = self.task.result_storage().write(key, value, expiration, label)
+        storage = self.task.result_storage()
+        location = storage.write(key, value, expiration, label, self.task.result_serializer)
         bus.emit(ResultEvent(self.run.id, self.cache_key, location, time.time(), expiration))
         details: dict[str, Any] = {"result": location}
         if self.cache_key:
@@ -273,12 +326,18 @@ class TaskRunEngine:
     def _finish(self, state: states.State) -> None:
         self.run.end_time = state.timestamp
         self.state = state
-        _set_state(self.run, state)
+        set_state(self.run, state)
         if self.flow_ctx is not None and state.type is states.StateType.COMPLETED:
             self.flow_ctx.link_result(state.data, self.run.id)
-        self.task.run_hooks(self.run, state)
+
+    def settle(self) -> None:
+        """The run is over and its hooks have run: its future resolves."""
+        location = (self.state.details or {}).get("result")
+        if location and not self.task.cache_result_in_memory and self.state.is_completed():
+            # Not kept in memory: the state reads the persisted result back when asked.
+            self.state.data = StoredResult(self.task.result_storage(), location)
         if self.future is not None:
-            self.future._finish(state)
+            self.future._finish(self.state)
 
     def _log_warning(self, message: str) -> None:
         from kernel_ext._logging import engine_logger
@@ -288,7 +347,76 @@ class TaskRunEngine:
     def outcome(self, return_state: bool) -> Any:
         if return_state:
             return self.state
-        return self.state.result()
+        return self.state.value()
+
+
+def lifecycle(engine: TaskRunEngine) -> Lifecycle:
+    """The steps of one task run, from its inputs to its hooks and its future."""
+    signal: BaseException | None = None
+    try:
+        if engine.prepare():
+            lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
+            try:
+                with print_capture(engine.task.resolve_log_prints(engine.flow_ctx)):
+                    yield from _attempts(engine)
+            finally:
+                if lease is not None:
+                    yield Blocking(lease.release, lambda: release_async(lease))
+    except BaseException as error:  # never leave a run (and its future) unfinished
+        engine.ensure_final(error)
+        if not isinstance(error, Exception):
+            signal = error
+    yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
+    engine.settle()
+    if signal is not None:
+        raise signal
+
+
+def _attempts(engine: TaskRunEngine) -> Lifecycle:
+    while True:
+        call = engine.begin_attempt()
+        try:
+            yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
+            value = yield call
+        except Exception as error:
+            delay = engine.fail(error)
+        except Abort as stop:  # a stop on purpose: Cancelled, the flow goes on
+            engine.interrupt(stop)
+            return
+        except BaseException as stop:
+            engine.interrupt(stop)
+            raise
+        else:
+            delay = engine.succeed(value)
+        finally:
+            engine.end_attempt()
+        if delay is None:
+            return
+        yield Sleep(delay)
+
+
+def run_task_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
+    """Drive a plain (``def``) task run to its end in the calling thread."""
+    drive_sync(lifecycle(engine))
+    return engine.outcome(return_state)
+
+
+async def run_task_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
+    """Drive an ``async def`` task run to its end on the running event loop."""
+    await drive_async(lifecycle(engine))
+    return engine.outcome(return_state)
+
+
+def run_task_stream(engine: TaskRunEngine) -> Iterator[Any]:
+    """A generator task run: its items as they come; the run ends with the generator."""
+    yield from drive_stream_sync(lifecycle(engine))
+    engine.outcome(False)  # raises the run's failure
+
+
+async def run_task_stream_async(engine: TaskRunEngine) -> AsyncIterator[Any]:
+    async for item in drive_stream_async(lifecycle(engine)):
+        yield item
+    engine.outcome(False)
 
 
 def _merge(first: list[TaskRunId], second: list[TaskRunId]) -> list[TaskRunId]:
@@ -297,7 +425,7 @@ def _merge(first: list[TaskRunId], second: list[TaskRunId]) -> list[TaskRunId]:
     return first + [run_id for run_id in second if run_id not in first]
 
 
-def _failed_state(error: BaseException) -> states.State:
+def failed_state(error: BaseException) -> states.State:
     details = {
         "exception_type": type(error).__name__,
         "traceback": format_failure(error),
@@ -308,6 +436,20 @@ def _failed_state(error: BaseException) -> states.State:
     return states.Failed(message, data=error, details=details)
 
 
+def interrupted_state(signal: BaseException) -> states.State:
+    """The state a run stopped by ``signal`` ends in."""
+    message = f"{type(signal).__name__}: {signal}".rstrip(": ")
+    if isinstance(signal, Suspend):
+        return states.Suspended(str(signal))
+    if isinstance(signal, Abort):
+        return states.Cancelled(str(signal) or "Aborted.")
+    if isinstance(signal, Terminated):
+        return states.Cancelled("Terminated by SIGTERM.")
+    if isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
+        return states.Cancelled(f"Interrupted ({message}).")
+    return states.Crashed(f"Stopped by {message}.", data=signal)
+
+
 def _ago(created: float) -> str:
     seconds = max(0.0, time.time() - created)
     if seconds < 120:
@@ -315,106 +457,3 @@ def _ago(created: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min ago"
     return f"{seconds / 3600:.1f} h ago"
-
-
-def run_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
-    """Drive a plain (``def``) task run to its end in the calling thread."""
-    try:
-        _attempts_sync(engine)
-    except BaseException as error:  # never leave a run (and its future) unfinished
-        engine.ensure_final(error)
-        if not isinstance(error, Exception):
-            raise
-    return engine.outcome(return_state)
-
-
-def _attempts_sync(engine: TaskRunEngine) -> None:
-    if engine.prepare():
-        lease = engine.take_tag_slots()
-        try:
-            _loop_sync(engine)
-        finally:
-            if lease is not None:
-                lease.release()
-
-
-def _loop_sync(engine: TaskRunEngine) -> None:
-    task = engine.task
-    while True:
-        token = task_run_context.set(engine.begin_attempt())
-        try:
-            value = call_with_timeout(
-                task.fn, engine.args, engine.kwargs, task.timeout_seconds
-            )
-        except Exception as error:
-            delay = engine.fail(error)
-            if delay is None:
-                break
-            time.sleep(delay)
-            continue
-        except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
-            engine.interrupt(signal)
-            break
-        except BaseException as signal:
-            engine.interrupt(signal)
-            raise
-        finally:
-            task_run_context.reset(token)
-        engine.succeed(value)
-        break
-
-
-async def run_async(engine: TaskRunEngine, return_state: bool = False) -> Any:
-    """Drive an ``async def`` task run to its end on the running event loop."""
-    try:
-        await _attempts_async(engine)
-    except BaseException as error:
-        engine.ensure_final(error)
-        if not isinstance(error, Exception):
-            raise
-    return engine.outcome(return_state)
-
-
-async def _attempts_async(engine: TaskRunEngine) -> None:
-    if engine.prepare():
-        lease = await engine.take_tag_slots_async()
-        try:
-            await _loop_async(engine)
-        finally:
-            if lease is not None:
-                await release_async(lease)
-
-
-async def _loop_async(engine: TaskRunEngine) -> None:
-    task = engine.task
-    while True:
-        token = task_run_context.set(engine.begin_attempt())
-        try:
-            call = task.fn(*engine.args, **engine.kwargs)
-            if task.timeout_seconds is not None:
-                value = await _async_timeout(call, task.timeout_seconds)
-            else:
-                value = await call
-        except Exception as error:
-            delay = engine.fail(error)
-            if delay is None:
-                break
-            await asyncio.sleep(delay)
-            continue
-        except Abort as signal:  # a stop on purpose: Cancelled, the flow goes on
-            engine.interrupt(signal)
-            break
-        except BaseException as signal:
-            engine.interrupt(signal)
-            raise
-        finally:
-            task_run_context.reset(token)
-        engine.succeed(value)
-        break
-
-
-async def _async_timeout(call: Any, seconds: float) -> Any:
-    try:
-        return await asyncio.wait_for(call, seconds)
-    except TimeoutError as error:
-        raise TaskRunTimeout(f"The run exceeded its timeout of {seconds:g} s.") from error

@@ -1,0 +1,1 @@
+"""``prefect.utilities``: only ``prefect.utilities.annotations`` has a counterpart."""
