@@ -9,6 +9,7 @@ storage (fsspec) load on first use.
 
 from __future__ import annotations
 
+from kernel_ext._annotations import allow_failure, opaque, quote
 from kernel_ext._errors import (
     CacheKeyError,
     ConfigurationError,
@@ -23,11 +24,13 @@ from kernel_ext._flows import Flow, flow
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList, as_completed, wait
 from kernel_ext._logging import get_run_logger
 from kernel_ext._mapping import unmapped
-from kernel_ext._pause import pause_flow_run
+from kernel_ext._pause import pause_flow_run, resume_flow_run, suspend_flow_run
 from kernel_ext._retries import exponential_backoff
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._states import State, StateType
+from kernel_ext._tags import tags
 from kernel_ext._tasks import Task, task
+from kernel_ext.context import get_run_context
 
 __version__ = "0.1.0"
 
@@ -38,6 +41,12 @@ def __getattr__(name: str) -> object:
         from kernel_ext._run_input import RunInput
 
         return RunInput
+    if name in ("transaction", "runtime"):  # loaded on first use
+        import importlib
+
+        if name == "runtime":
+            return importlib.import_module("kernel_ext.runtime")
+        return importlib.import_module("kernel_ext.transactions").transaction
     raise AttributeError(f"module 'kernel_ext' has no attribute {name!r}")
 
 __all__ = [
@@ -57,12 +66,21 @@ __all__ = [
     "TaskRunTimeout",
     "TaskbookError",
     "ThreadPoolTaskRunner",
+    "allow_failure",
     "as_completed",
     "exponential_backoff",
     "flow",
+    "get_run_context",
     "get_run_logger",
+    "opaque",
     "pause_flow_run",
+    "quote",
+    "resume_flow_run",
+    "runtime",
+    "suspend_flow_run",
+    "tags",
     "task",
+    "transaction",
     "unmapped",
     "wait",
 ]

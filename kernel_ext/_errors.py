@@ -4,6 +4,7 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 
     TaskbookError
     ├── ConfigurationError        an option given to @task/@flow/a setting is invalid
+    │   ├── OptionTypeError       an option has the wrong type (also a ``TypeError``)
     │   ├── InvalidNameError      a flow/task/run name has characters that are not allowed
     │   ├── ReservedArgumentError a task's function takes an argument Taskbook reserves
     │   ├── MappingLengthMismatch .map() got iterables of different lengths
@@ -12,7 +13,8 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │                             ``ImportError``); says which ``pip install`` brings it
     ├── ParameterValidationError  flow arguments do not fit the flow's signature
     │   ├── SignatureMismatchError the call does not bind to the signature (also a
-    │   │                         ``TypeError``); raised before any run exists
+    │   │   │                     ``TypeError``); raised before any run exists
+    │   │   └── ParameterBindError Prefect's name for it
     │   └── ParameterTypeError    a value does not fit its annotation; the flow run
     │                             ends Failed with it
     ├── CacheKeyError             an input cannot be hashed into a cache key
@@ -58,36 +60,36 @@ user's ``except Exception:`` cannot swallow them.
 from __future__ import annotations
 
 __all__ = [
-    "TerminationSignal",
-    "PrefectException",
-    "ParameterTypeError",
-    "SignatureMismatchError",
-    "MappingMissingIterable",
-    "MappingLengthMismatch",
-    "ReservedArgumentError",
-    "InvalidNameError",
-    "MissingContextError",
-    "UpstreamTaskError",
-    "MissingResult",
-    "PausedRun",
-    "CrashedRun",
-    "FailedRun",
     "Abort",
     "CacheKeyError",
     "CancelledRun",
     "ConcurrencySlotTimeout",
     "ConfigurationError",
+    "CrashedRun",
+    "FailedRun",
     "InputAlreadyAnswered",
     "InputError",
     "InputNotFound",
     "InputValidationError",
+    "InvalidNameError",
+    "MappingLengthMismatch",
+    "MappingMissingIterable",
+    "MissingContextError",
     "MissingDependency",
+    "MissingResult",
+    "OptionTypeError",
+    "ParameterBindError",
+    "ParameterTypeError",
     "ParameterValidationError",
     "PauseError",
     "PauseTimeout",
+    "PausedRun",
+    "PrefectException",
+    "ReservedArgumentError",
     "ResultError",
     "RunNotFound",
     "RunStateConflict",
+    "SignatureMismatchError",
     "StoreError",
     "StoreSchemaError",
     "StoreUnavailableError",
@@ -96,7 +98,9 @@ __all__ = [
     "TaskbookError",
     "TaskbookSignal",
     "Terminated",
+    "TerminationSignal",
     "UnfinishedRun",
+    "UpstreamTaskError",
 ]
 
 
@@ -125,8 +129,17 @@ class SignatureMismatchError(ParameterValidationError, TypeError):
     """Raised when a flow's call does not bind to its signature (before a run exists)."""
 
 
+class ParameterBindError(SignatureMismatchError):
+    """Prefect's name for a call that does not bind to the flow's signature."""
+
+
 class ParameterTypeError(ParameterValidationError, TypeError):
     """Raised when a flow parameter does not fit its annotation; the run ends Failed."""
+
+
+class OptionTypeError(ConfigurationError, TypeError):
+    """Raised at decoration time when an option has the wrong type (hooks that are not a
+    list of callables, a run name that is neither a template nor a callable)."""
 
 
 class InvalidNameError(ConfigurationError):

@@ -10,17 +10,17 @@ import copy
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from functools import update_wrapper
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._names import check_name, check_run_name, run_name
-from kernel_ext._parameters import ParameterBinder, jsonable
+from kernel_ext._parameters import ParameterBinder
 from kernel_ext._results import check_serializer, storage_from
-from kernel_ext._tags import current_tags
 from kernel_ext._retries import DelaySpec, RetryPolicy
 from kernel_ext._runners import TaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun
 from kernel_ext._states import State
+from kernel_ext._tags import current_tags
 from kernel_ext._tasks import _check_reserved, _check_timeout
 from kernel_ext._tracebacks import without_engine_frames
 from kernel_ext.engine._hooks import HOOK_KINDS, HookSet
@@ -31,6 +31,11 @@ from kernel_ext.engine.flow_run import (
     run_flow_stream_async,
     run_flow_sync,
 )
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from kernel_ext._options import FlowOptions
 
 __all__ = ["Flow", "flow"]
 
@@ -77,7 +82,7 @@ class Flow(Generic[P, R]):
         self.fn = fn
         default = str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
         self.name: str = check_name(name or default.replace("<lambda>", "unknown-lambda"))
-        self.version = version
+        self.version = version if version is not None else _file_hash(fn)
         self.description = description or inspect.getdoc(fn)
         self.flow_run_name = check_run_name(f"flow {self.name!r}", "flow_run_name", flow_run_name)
         self.tags = tuple(tags or ())
@@ -129,6 +134,10 @@ class Flow(Generic[P, R]):
         return self.is_async
 
     @property
+    def retry_delay_seconds(self) -> Any:
+        return self._options.get("retry_delay_seconds")
+
+    @property
     def on_completion_hooks(self) -> list[Hook]:
         return self.hooks.of("on_completion")
 
@@ -169,9 +178,9 @@ class Flow(Generic[P, R]):
         self.hooks.add("on_running", fn)
         return fn
 
-    def with_options(self, **options: Any) -> Flow[P, R]:
+    def with_options(self, **options: Unpack[FlowOptions]) -> Flow[P, R]:
         """A copy of this flow with some options changed (hooks added since kept)."""
-        given = {**self._options, **options}
+        given: dict[str, Any] = {**self._options, **options}
         for kind in HOOK_KINDS:
             if kind not in options:
                 given[kind] = list(self.hooks.of(kind))
@@ -180,9 +189,18 @@ class Flow(Generic[P, R]):
         return copied
 
     def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        """``parameters`` as JSON-able values (as the store keeps them); a value that is
-        not JSON becomes a short text standing for it."""
-        return {name: jsonable(value) for name, value in parameters.items()}
+        """``parameters`` as JSON-able values, as Prefect encodes them (dates as ISO
+        text, sets as lists, paths as text); a value that cannot be encoded becomes a
+        short text standing for it."""
+        from pydantic_core import to_jsonable_python
+
+        encoded: dict[str, Any] = {}
+        for name, value in parameters.items():
+            try:
+                encoded[name] = to_jsonable_python(value)
+            except Exception:
+                encoded[name] = f"<{type(value).__name__}>"
+        return encoded
 
     def resolve_run_name(self, parameters: dict[str, Any]) -> str:
         return run_name(self.flow_run_name, parameters, "flow_run_name")
@@ -215,6 +233,19 @@ class Flow(Generic[P, R]):
             raise  # a bare raise adds no frame: the traceback starts at the caller's
 
 
+def _file_hash(fn: Callable[..., Any]) -> str | None:
+    """Prefect's default flow version: a hash of the file that defines the flow."""
+    path = getattr(getattr(fn, "__code__", None), "co_filename", None)
+    try:
+        with open(path, "rb") as handle:  # type: ignore[arg-type]
+            data = handle.read()
+    except (OSError, TypeError):
+        return None
+    import hashlib
+
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
 async def _trimmed(call: Awaitable[Any]) -> Any:
     try:
         return await call
@@ -226,7 +257,7 @@ async def _trimmed(call: Awaitable[Any]) -> Any:
 @overload
 def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
 @overload
-def flow(*, name: str | None = ..., **options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+def flow(**options: Unpack[FlowOptions]) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
 def flow(__fn: Any = None, **options: Any) -> Any:

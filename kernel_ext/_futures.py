@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
 
-__all__ = ["TaskRunFuture", "TaskRunFutureList", "as_completed", "wait"]
+__all__ = [
+    "DoneAndNotDoneFutures",
+    "TaskRunFuture",
+    "TaskRunFutureList",
+    "as_completed",
+    "wait",
+]
 
 R = TypeVar("R")
 
@@ -110,14 +116,26 @@ class TaskRunFutureList(list[TaskRunFuture[R]]):
         return [f.result(timeout, raise_on_failure) for f in self]
 
 
-def wait(futures: Iterable[TaskRunFuture[Any]], timeout: float | None = None) -> None:
+class DoneAndNotDoneFutures(NamedTuple):
+    """What ``wait`` returns, as in Prefect: the futures done and those not done."""
+
+    done: set[TaskRunFuture[Any]]
+    not_done: set[TaskRunFuture[Any]]
+
+
+def wait(
+    futures: Iterable[TaskRunFuture[Any]], timeout: float | None = None
+) -> DoneAndNotDoneFutures:
     """Wait until every future is done (or ``timeout`` seconds pass)."""
     import time
 
+    listed = list(futures)
     deadline = None if timeout is None else time.monotonic() + timeout
-    for future in futures:
+    for future in listed:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         future.wait(remaining)
+    done = {f for f in listed if f.done()}
+    return DoneAndNotDoneFutures(done, {f for f in listed if f not in done})
 
 
 def as_completed(futures: Iterable[TaskRunFuture[R]]) -> Iterator[TaskRunFuture[R]]:

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel_ext._annotations import BaseAnnotation, allow_failure, opaque, quote
 from kernel_ext._context import FlowRunContext
+from kernel_ext._errors import UpstreamTaskError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._runs import TaskRunId
-from kernel_ext._errors import UpstreamTaskError
 from kernel_ext._states import Failed, State
 
 __all__ = ["Resolved", "resolve_inputs"]
@@ -89,11 +90,14 @@ def _same_or_new(old: Any, new: Any) -> Any:
 class _Resolver:
     def __init__(self, own: str | None = None) -> None:
         self.own = own
+        self.allow_failed = False
         self.upstream: list[TaskRunId] = []
         self.failed: tuple[str, State] | None = None
         self.error: BaseException | None = None
 
     def visit(self, value: Any) -> Any:
+        if isinstance(value, BaseAnnotation):
+            return self._annotated(value)
         if isinstance(value, TaskRunFuture):
             return self._future(value)
         if isinstance(value, State):
@@ -110,6 +114,25 @@ class _Resolver:
             return value if same else pairs
         return value
 
+    def _annotated(self, value: BaseAnnotation[Any]) -> Any:
+        """Prefect's annotations: ``quote`` is passed as it is, ``opaque`` resolves only a
+        future or state given directly, ``allow_failure`` lets a failed upstream through
+        (the task gets its exception)."""
+        inner = value.unwrap()
+        if isinstance(value, quote):
+            return inner
+        if isinstance(value, opaque):
+            if isinstance(inner, (TaskRunFuture, State)):
+                return self.visit(inner)
+            return inner
+        if isinstance(value, allow_failure):
+            allowed, self.allow_failed = self.allow_failed, True
+            try:
+                return self.visit(inner)
+            finally:
+                self.allow_failed = allowed
+        return self.visit(inner)
+
     def _future(self, future: TaskRunFuture[Any]) -> Any:
         if self.own is not None and future.task_run.id == self.own:
             if self.failed is None:
@@ -124,7 +147,9 @@ class _Resolver:
 
     def _state(self, state: State, label: str) -> Any:
         if state.is_completed():
-            return state.data
+            return state.value()
+        if self.allow_failed and state.is_failed():
+            return state.value(raise_on_failure=False)
         if self.failed is None:
             self.failed = (label, state)
             error = state.value(raise_on_failure=False)

@@ -13,7 +13,9 @@ import os
 import sys
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from kernel_ext._context import current_flow_run, task_run_context
@@ -22,6 +24,7 @@ from kernel_ext._events import LogEvent, bus
 __all__ = [
     "PrintCapture",
     "RunLoggerAdapter",
+    "disable_run_logger",
     "get_run_logger",
     "install_print_capture",
     "print_capture",
@@ -124,12 +127,35 @@ def run_extra() -> dict[str, Any]:
 def get_run_logger(name: str | None = None) -> RunLoggerAdapter:
     """A logger for the current flow or task run; its records are stored with the run.
 
-    Outside any run it still logs to the console, without storing.
+    Outside any run it raises ``MissingContextError``, as in Prefect, unless inside
+    ``disable_run_logger()`` (for calling a task's ``.fn`` in a unit test), where it
+    logs to the console.
     """
     _configure()
     extra = run_extra()
+    if not extra and not _run_logger_disabled.get():
+        from kernel_ext._errors import MissingContextError
+
+        raise MissingContextError(
+            "There is no active flow or task run: call get_run_logger() inside a @flow or "
+            "@task, or wrap the call in `with disable_run_logger():`."
+        )
     base = "taskbook.task_runs" if "task_run_id" in extra else "taskbook.flow_runs"
     return RunLoggerAdapter(logging.getLogger(f"{base}.{name}" if name else base), extra)
+
+
+_run_logger_disabled: ContextVar[bool] = ContextVar("taskbook_run_logger_off", default=False)
+
+
+@contextmanager
+def disable_run_logger() -> Iterator[None]:
+    """Prefect's ``disable_run_logger``: outside runs, ``get_run_logger()`` gives a console
+    logger instead of raising (for unit tests that call a task's ``.fn``)."""
+    token = _run_logger_disabled.set(True)
+    try:
+        yield
+    finally:
+        _run_logger_disabled.reset(token)
 
 
 def engine_logger() -> logging.Logger:

@@ -42,11 +42,11 @@ def check_name(name: str) -> str:
 
 def check_run_name(owner: str, option: str, value: object) -> object:
     """A run-name option: a template string, a callable or None."""
-    from kernel_ext._errors import ConfigurationError
+    from kernel_ext._errors import OptionTypeError
 
     if value is None or isinstance(value, str) or callable(value):
         return value
-    raise ConfigurationError(
+    raise OptionTypeError(
         f"{owner}: {option} must be a template string such as 'run-{{x}}' or a callable "
         f"returning one, got {type(value).__name__}."
     )

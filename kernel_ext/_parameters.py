@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from kernel_ext._errors import ParameterTypeError, SignatureMismatchError
+from kernel_ext._errors import ParameterBindError, ParameterTypeError
 
 __all__ = ["ParameterBinder", "jsonable"]
 
@@ -40,7 +40,7 @@ class ParameterBinder:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise SignatureMismatchError(
+            raise ParameterBindError(
                 f"Flow {self.flow_name!r} cannot be called that way: {error}. "
                 f"Its parameters are {self._describe()}."
             ) from None

@@ -21,7 +21,14 @@ from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTim
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._runs import new_id
 
-__all__ = ["pause_flow_run"]
+__all__ = [
+    "apause_flow_run",
+    "aresume_flow_run",
+    "asuspend_flow_run",
+    "pause_flow_run",
+    "resume_flow_run",
+    "suspend_flow_run",
+]
 
 _keys: dict[tuple[str, str], itertools.count[int]] = {}
 
@@ -166,3 +173,62 @@ def _set_state(context: FlowRunContext, state: states.State) -> None:
 def _refresh(form: Any, request: dict[str, Any]) -> None:
     if form is not None:
         form.refresh(request)
+
+
+async def apause_flow_run(
+    wait_for_input: Any = None,
+    timeout: float = 3600,
+    poll_interval: float = 0.5,
+    key: str | None = None,
+) -> Any:
+    """``pause_flow_run`` for async flows: the wait does not block the event loop."""
+    import asyncio
+    import contextvars
+
+    context = contextvars.copy_context()
+    return await asyncio.to_thread(
+        context.run, pause_flow_run, wait_for_input, timeout, poll_interval, key
+    )
+
+
+def suspend_flow_run(
+    wait_for_input: Any = None,
+    flow_run_id: str | None = None,
+    timeout: float | None = 3600,
+    key: str | None = None,
+) -> Any:
+    """Prefect's ``suspend_flow_run``: in a deployment run the run is Suspended (its
+    kernel stops, and the run executes again once answered), which is what
+    ``pause_flow_run`` does there; interactively, a kernel cannot be given up, so the
+    run waits as a pause does. Suspending another run is not supported."""
+    if flow_run_id is not None:
+        current = current_flow_run()
+        if current is None or current.flow_run.id != flow_run_id:
+            raise PauseError(
+                "suspend_flow_run(flow_run_id=...) can only suspend the current run; cancel "
+                "the other run with `taskbook runs cancel` instead."
+            )
+    return pause_flow_run(wait_for_input, timeout=timeout or 3600, key=key)
+
+
+async def asuspend_flow_run(
+    wait_for_input: Any = None,
+    flow_run_id: str | None = None,
+    timeout: float | None = 3600,
+    key: str | None = None,
+) -> Any:
+    return await apause_flow_run(wait_for_input, timeout or 3600, 0.5, key)
+
+
+def resume_flow_run(flow_run_id: str, run_input: dict[str, Any] | None = None) -> None:
+    """Answer a Paused or Suspended run, as Prefect's ``resume_flow_run``: ``run_input``
+    holds the form's fields (none for a plain Resume / Reject pause)."""
+    from kernel_ext.approvals import answer
+
+    answer(str(flow_run_id), run_input if run_input is not None else {})
+
+
+async def aresume_flow_run(flow_run_id: str, run_input: dict[str, Any] | None = None) -> None:
+    import asyncio
+
+    await asyncio.to_thread(resume_flow_run, flow_run_id, run_input)

@@ -154,7 +154,8 @@ def check_serializer(owner: str, serializer: Any) -> Any:
 
     if serializer is None or serializer in ("pickle", "json"):
         return serializer
-    if callable(getattr(serializer, "dumps", None)) and callable(getattr(serializer, "loads", None)):
+    dumps, loads = getattr(serializer, "dumps", None), getattr(serializer, "loads", None)
+    if callable(dumps) and callable(loads):
         return serializer
     raise ConfigurationError(
         f"{owner}: result_serializer must be 'pickle', 'json' or an object with dumps() and "

@@ -121,6 +121,7 @@ class ThreadPoolTaskRunner:
             max_workers
         )
         self._executor: ThreadPoolExecutor | None = None
+        self._started = False
 
     def __repr__(self) -> str:
         return f"ThreadPoolTaskRunner(max_workers={self.max_workers})"
@@ -134,6 +135,7 @@ class ThreadPoolTaskRunner:
         """Run ``call`` on the pool; or, as in Prefect, ``submit(task, parameters,
         wait_for)`` runs a task run here and returns its future."""
         if parameters is not None or hasattr(call, "submit"):
+            self._require_started()
             return call._submit_one((), dict(parameters or {}), wait_for, None,
                                     current_flow_run(), runner=self)  # fmt: skip
         self.start_call(PendingCall(call))
@@ -152,11 +154,24 @@ class ThreadPoolTaskRunner:
         from kernel_ext._futures import TaskRunFutureList
         from kernel_ext._mapping import map_arguments
 
+        self._require_started()
         flow_ctx = current_flow_run()
         calls = map_arguments(task.name, (), dict(parameters))
         return TaskRunFutureList(
             task._submit_one(a, k, wait_for, None, flow_ctx, runner=self) for a, k in calls
         )
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise RuntimeError(
+                "The task runner is not started; use it as `with ThreadPoolTaskRunner() as "
+                "runner:` (a flow starts its own)."
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ThreadPoolTaskRunner) and other.max_workers == self.max_workers
+
+    __hash__ = object.__hash__
 
     def abandon(self) -> None:
         """Stop at once (Ctrl-C): queued task runs are dropped, running ones left to end."""
@@ -165,6 +180,7 @@ class ThreadPoolTaskRunner:
             self._executor = None
 
     def __enter__(self) -> ThreadPoolTaskRunner:
+        self._started = True
         return self
 
     def __exit__(
@@ -176,3 +192,4 @@ class ThreadPoolTaskRunner:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        self._started = False

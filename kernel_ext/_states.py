@@ -205,13 +205,32 @@ def is_state_iterable(value: Any) -> bool:
 
 
 def _in_async_run() -> bool:
+    """Prefect's rule: async inside an ``async def`` run; outside runs, where an event
+    loop runs in this thread, except in a notebook's kernel (its cells always run
+    inside a loop, and there ``state.result()`` must stay a value)."""
     from kernel_ext._context import current_flow_run, task_run_context
 
     task_ctx = task_run_context.get()
     if task_ctx is not None:
         return bool(getattr(task_ctx.task, "is_async", False))
     flow_ctx = current_flow_run()
-    return flow_ctx is not None and bool(getattr(flow_ctx.flow, "is_async", False))
+    if flow_ctx is not None:
+        return bool(getattr(flow_ctx.flow, "is_async", False))
+    import asyncio
+
+    if asyncio._get_running_loop() is None:
+        return False
+    return not _in_kernel_main_thread()
+
+
+def _in_kernel_main_thread() -> bool:
+    import sys
+    import threading
+
+    if "ipykernel" not in sys.modules or threading.current_thread() is not threading.main_thread():
+        return False
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None
 
 
 def _factory(type_: StateType, name: str | None = None) -> Callable[..., State]:

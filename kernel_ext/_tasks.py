@@ -14,7 +14,7 @@ import inspect
 import time
 from collections.abc import Callable, Iterable
 from functools import update_wrapper
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._context import FlowRunContext, current_flow_run, task_run_context
 from kernel_ext._durability import ensure_store, flush_store
@@ -23,15 +23,16 @@ from kernel_ext._errors import ConfigurationError, ReservedArgumentError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
 from kernel_ext._mapping import map_arguments, unmapped
-from kernel_ext._results import ResultStorage, default_storage
+from kernel_ext._names import check_run_name as _check_run_name
+from kernel_ext._names import run_name
+from kernel_ext._results import ResultStorage, check_serializer, default_storage, storage_from
 from kernel_ext._retries import DelaySpec, RetryPolicy
 from kernel_ext._runners import PendingCall, RemoteTaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
-from kernel_ext._names import check_run_name as _check_run_name
-from kernel_ext._names import run_name
-from kernel_ext._results import check_serializer, storage_from
 from kernel_ext._tags import current_tags
+from kernel_ext._tracebacks import without_engine_frames
+from kernel_ext.cache_policies import DEFAULT, INPUTS, NONE, CachePolicy, _None
 from kernel_ext.engine._hooks import HookSet, check_hooks
 from kernel_ext.engine.task_run import (
     TaskRunEngine,
@@ -41,8 +42,11 @@ from kernel_ext.engine.task_run import (
     run_task_stream_async,
     run_task_sync,
 )
-from kernel_ext._tracebacks import without_engine_frames
-from kernel_ext.cache_policies import DEFAULT, INPUTS, NONE, CachePolicy, _None
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from kernel_ext._options import TaskOptions
 
 __all__ = ["Task", "task"]
 
@@ -120,6 +124,7 @@ class Task(Generic[P, R]):
             result_storage_key is not None
             or (self.cache_policy is not None and not isinstance(self.cache_policy, _None))
         )
+        self.result_storage = result_storage  # as given, as Prefect keeps it
         self._storage = storage_from(result_storage)
         self.log_prints = log_prints
         # Whether a deployment run that resumes after a suspension restores this task's
@@ -204,9 +209,9 @@ class Task(Generic[P, R]):
         self.on_rollback_hooks.append(fn)
         return fn
 
-    def with_options(self, **options: Any) -> Task[P, R]:
+    def with_options(self, **options: Unpack[TaskOptions]) -> Task[P, R]:
         """A copy of this task with some options changed (hooks added since kept)."""
-        given = {**self._options, **options}
+        given: dict[str, Any] = {**self._options, **options}
         for kind in (*_TASK_HOOKS, "on_commit", "on_rollback"):
             if kind not in options:
                 given[kind] = list(getattr(self, f"{kind}_hooks"))
@@ -380,7 +385,8 @@ class Task(Generic[P, R]):
         logged, and the run goes on without caching, as in Prefect."""
         try:
             if self.cache_policy is None:
-                return self.storage_key(None, context)
+                key: str | None = self.storage_key(None, context)
+                return key
             flow_ctx = current_flow_run()
             flow_parameters = flow_ctx.parameters if flow_ctx is not None else {}
             return self.cache_policy.compute_key(
@@ -418,8 +424,14 @@ class Task(Generic[P, R]):
             return ""
         return INPUTS.compute_key(None, inputs, {})
 
-    def result_storage(self) -> ResultStorage:
-        return self._storage or default_storage()
+    def storage(self) -> ResultStorage:
+        """Where results go: the task's ``result_storage``, else its flow's, else the
+        default folder (as Prefect's tasks inherit their flow's result storage)."""
+        if self._storage is not None:
+            return self._storage
+        flow_ctx = current_flow_run()
+        inherited = getattr(getattr(flow_ctx, "flow", None), "result_storage", None)
+        return inherited if isinstance(inherited, ResultStorage) else default_storage()
 
     def expiration_time(self) -> float | None:
         return None if self.cache_expiration is None else time.time() + self.cache_expiration
@@ -563,9 +575,7 @@ def _check_expiration(owner: str, value: datetime.timedelta | float | None) -> f
 @overload
 def task(__fn: Callable[P, R]) -> Task[P, R]: ...
 @overload
-def task(
-    *, name: str | None = ..., **options: Any
-) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def task(**options: Unpack[TaskOptions]) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
 def task(__fn: Any = None, **options: Any) -> Any:

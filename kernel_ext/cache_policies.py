@@ -42,6 +42,7 @@ __all__ = [
     "Inputs",
     "RunId",
     "TaskSource",
+    "task_input_hash",
 ]
 
 
@@ -283,6 +284,15 @@ RUN_ID = RunId()
 NONE = _None()
 NO_CACHE = NONE
 DEFAULT = INPUTS + TASK_SOURCE + RUN_ID
+
+def task_input_hash(context: Any, arguments: dict[str, Any]) -> str | None:
+    """Prefect's ``task_input_hash`` for ``cache_key_fn``: the task's key, its code and
+    the call's arguments."""
+    task = context.task
+    code = getattr(task.fn, "__code__", None)
+    code_hex = code.co_code.hex() if code is not None else ""
+    return hash_text(f"{task.task_key}|{code_hex}|{INPUTS.compute_key(context, arguments, {})}")
+
 
 # Earlier names, kept for code written against them.
 CompoundPolicy = CompoundCachePolicy

@@ -20,7 +20,6 @@ from kernel_ext._events import ResultEvent, bus
 from kernel_ext._hashing import UnhashableValue, hash_text, hash_value
 from kernel_ext._results import default_storage
 from kernel_ext._runs import TaskRun, TaskRunId
-from kernel_ext.engine.task_run import TaskRunEngine, create_task_run, run_task_sync
 from kernel_ext._tasks import Task
 from kernel_ext.cache_policies import CacheKeyFnPolicy
 from kernel_ext.cells._analysis import CellAnalysis, analyze
@@ -29,6 +28,7 @@ from kernel_ext.cells._graph import NotebookGraph, TaskCell
 from kernel_ext.cells._options import TaskCellOptions, parse_options
 from kernel_ext.cells._session import InteractiveSession
 from kernel_ext.deployment import attached_run_id
+from kernel_ext.engine.task_run import TaskRunEngine, create_task_run, run_task_sync
 
 __all__ = ["CellOutcome", "CellRunner"]
 

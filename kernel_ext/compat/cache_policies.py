@@ -6,14 +6,18 @@ from kernel_ext.cache_policies import (
     DEFAULT,
     FLOW_PARAMETERS,
     INPUTS,
+    NO_CACHE,
     NONE,
     RUN_ID,
     TASK_SOURCE,
+    CacheKeyFnPolicy,
     CachePolicy,
+    CompoundCachePolicy,
+    FlowParameters,
     Inputs,
+    RunId,
+    TaskSource,
 )
-from kernel_ext.cache_policies import CompoundPolicy as CompoundCachePolicy
-from kernel_ext.compat._lazy import lazy_attributes
 
 __all__ = [
     "DEFAULT",
@@ -23,16 +27,11 @@ __all__ = [
     "NO_CACHE",
     "RUN_ID",
     "TASK_SOURCE",
+    "CacheKeyFnPolicy",
     "CachePolicy",
     "CompoundCachePolicy",
+    "FlowParameters",
     "Inputs",
+    "RunId",
+    "TaskSource",
 ]
-
-NO_CACHE = NONE
-
-__getattr__ = lazy_attributes(__name__, {}, {
-    "CacheKeyFnPolicy": "pass cache_key_fn=... to @task",
-    "TaskSource": "use the TASK_SOURCE policy",
-    "FlowParameters": "use the FLOW_PARAMETERS policy",
-    "RunId": "use the RUN_ID policy",
-})  # fmt: skip

@@ -16,6 +16,7 @@ from kernel_ext._errors import (
     MappingMissingIterable,
     MissingContextError,
     MissingResult,
+    ParameterBindError,
     ParameterTypeError,
     PausedRun,
     PrefectException,
@@ -38,6 +39,7 @@ __all__ = [
     "MappingMissingIterable",
     "MissingContextError",
     "MissingResult",
+    "ParameterBindError",
     "ParameterTypeError",
     "PausedRun",
     "PrefectException",
@@ -50,7 +52,6 @@ __all__ = [
 ]
 
 __getattr__ = lazy_attributes(__name__, {}, {
-    "ParameterBindError": "Taskbook raises SignatureMismatchError when a call does not bind",
     "ObjectNotFound": "the store raises kernel_ext._errors.RunNotFound",
     "Pause": "pause_flow_run() pauses in place; in a deployment run it raises Suspend",
 })  # fmt: skip

@@ -1,11 +1,11 @@
 """The engine: how a flow run or a task run moves from Pending to its final state.
 
-    _steps      the lifecycle's steps and the drivers that perform them (sync, async,
-                streamed), so the attempt/retry/timeout ladder is written once
-    _outcome    what a returned value, state or future makes of the run (Prefect's rules)
-    _hooks      which state hooks a state calls
-    task_run    the task run engine and its lifecycle
-    flow_run    the flow run engine and its lifecycle
+_steps      the lifecycle's steps and the drivers that perform them (sync, async,
+            streamed), so the attempt/retry/timeout ladder is written once
+_outcome    what a returned value, state or future makes of the run (Prefect's rules)
+_hooks      which state hooks a state calls
+task_run    the task run engine and its lifecycle
+flow_run    the flow run engine and its lifecycle
 """
 
 from __future__ import annotations

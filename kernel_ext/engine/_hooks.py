@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import OptionTypeError
 from kernel_ext._states import State, StateType
 from kernel_ext.engine._steps import Hook
 
@@ -36,14 +36,14 @@ def check_hooks(owner: str, kind: str, hooks: Iterable[Callable[..., Any]] | Non
     if hooks is None:
         return []
     if callable(hooks) or not isinstance(hooks, Iterable):
-        raise ConfigurationError(
+        raise OptionTypeError(
             f"{owner}: {kind} takes a list of hooks, got {type(hooks).__name__}; write "
             f"{kind}=[{getattr(hooks, '__name__', 'hook')}]."
         )
     listed = list(hooks)
     for hook in listed:
         if not callable(hook):
-            raise ConfigurationError(f"{owner}: every hook in {kind} must be callable, got {hook!r}.")
+            raise OptionTypeError(f"{owner}: every hook in {kind} must be callable, got {hook!r}.")
     return listed
 
 

@@ -204,9 +204,7 @@ async def _with_timeout(call: Any, seconds: float, limit: float | None = None) -
     try:
         return await asyncio.wait_for(call, seconds)
     except TimeoutError as error:
-        raise TaskRunTimeout(
-            f"The run exceeded its timeout of {limit or seconds:g} s."
-        ) from error
+        raise TaskRunTimeout(f"The run exceeded its timeout of {limit or seconds:g} s.") from error
 
 
 def _exhaust(items: Generator[Any, None, Any]) -> Any:
@@ -287,7 +285,7 @@ async def drive_stream_async(steps: Lifecycle) -> AsyncIterator[Any]:
                     async for item in items:
                         yield item
                 except GeneratorExit:  # the caller stopped early: Completed
-                    await items.aclose()
+                    await items.aclose()  # type: ignore[attr-defined]
                 value = None
             else:
                 value = await step.run_async()

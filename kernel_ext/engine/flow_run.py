@@ -145,12 +145,8 @@ class FlowRunEngine:
         context = flow_run_context.get()
         if context is not None:
             context.parameters = self.parameters
-        if self.flow.flow_run_name is not None:
-            try:
-                self.run.name = self.flow.resolve_run_name(self.parameters)
-            except Exception as error:
-                self.state = failed_state(error)
-                return False
+        if self.flow.flow_run_name is not None:  # a bad template raises, as in Prefect
+            self.run.name = self.flow.resolve_run_name(self.parameters)
         return True
 
     def begin_attempt(self) -> Call:
@@ -185,8 +181,33 @@ class FlowRunEngine:
             delay = self._retry_delay(state)
             if delay is not None:
                 return delay
+        if state.is_completed() and self.flow.persist_result:
+            self._persist(state)
         self.state = state
         return None
+
+    def _persist(self, state: states.State) -> None:
+        """``persist_result=True``: the flow's result is kept in its result storage
+        (a result that cannot be kept fails the run, as a task's does)."""
+        from kernel_ext._errors import ResultError
+        from kernel_ext._results import default_storage
+
+        storage = self.flow.result_storage or default_storage()
+        label = f"flow run {self.run.name!r}"
+        try:
+            location = storage.write(
+                self.run.id, state.data, None, label, self.flow.result_serializer
+            )
+        except ResultError as error:
+            failed = failed_state(error)
+            state.type, state.name, state.message, state.data = (
+                failed.type,
+                failed.name,
+                failed.message,
+                failed.data,
+            )
+            return
+        state.details = {**(state.details or {}), "result": location}
 
     def fail(self, error: BaseException) -> float | None:
         """Record a failed attempt; the delay before the next attempt, or None if final."""
@@ -200,7 +221,8 @@ class FlowRunEngine:
     def _retry_delay(self, failed: states.State) -> float | None:
         policy = self.flow.retry_policy
         if not policy.should_retry(
-            self.run.run_count, lambda: policy.condition(self.flow, self.run, failed)  # type: ignore[misc]
+            self.run.run_count,
+            lambda: policy.condition(self.flow, self.run, failed),  # type: ignore[misc]
         ):
             return None
         delay = policy.delay_before(self.run.run_count)
@@ -225,9 +247,14 @@ class FlowRunEngine:
         self._terminated = isinstance(signal, Terminated)
 
     def record_end(self) -> None:
-        if not self.state.is_final() and not self.state.is_paused():
-            self.state = states.Crashed("The flow run ended without a final state.")
-        run, state = self.run, self.state
+        if self.state.is_cancelling():  # returned Cancelling: the hooks see it, and the
+            # run ends Cancelled (nothing else would ever end it)
+            state: states.State = states.Cancelled(self.state.message, self.state.data)
+        elif not self.state.is_final() and not self.state.is_paused():
+            self.state = state = states.Crashed("The flow run ended without a final state.")
+        else:
+            state = self.state
+        run = self.run
         run.end_time = state.timestamp
         set_state(run, state)
         if self.parent_task_run is not None:
@@ -243,8 +270,10 @@ class FlowRunEngine:
             if self._capture is not None:
                 self._capture.__exit__()
             state = self.state
-            log = engine_logger().error if state.is_failed() or state.is_crashed() else (
-                engine_logger().info
+            log = (
+                engine_logger().error
+                if state.is_failed() or state.is_crashed()
+                else (engine_logger().info)
             )
             log("Finished in state %r", state, extra=self._log_extra())
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextvars import Token
@@ -71,6 +72,12 @@ __all__ = [
 _standalone_counter = itertools.count()
 
 
+def _active_transaction() -> Any:
+    from kernel_ext.transactions import get_transaction
+
+    return get_transaction()
+
+
 def create_task_run(
     task: Task[Any, Any], flow_ctx: FlowRunContext | None, announce: bool = True
 ) -> TaskRun:
@@ -120,6 +127,7 @@ class TaskRunEngine:
         self.resume_key: str | None = None
         self.known_upstream = upstream or []
         self._token: Token[TaskRunContext | None] | None = None
+        self.stage_into: Any = None  # the run's transaction, when it runs in one
 
     # --- before the first attempt -------------------------------------------------------
 
@@ -165,7 +173,7 @@ class TaskRunEngine:
             return False
         key = "resume-" + hash_text(f"{ambient.flow_run.id}|{self.task.task_key}|{inputs}")
         try:
-            hit = self.task.result_storage().read(key)
+            hit = self.task.storage().read(key)
         except ResultError:
             hit = None
         if hit is None:
@@ -181,9 +189,7 @@ class TaskRunEngine:
             return False
         self.run.cache_key = self.cache_key
         try:
-            hit = self.task.result_storage().read(
-                self.cache_key, serializer=self.task.result_serializer
-            )
+            hit = self.task.storage().read(self.cache_key, serializer=self.task.result_serializer)
         except ResultError as error:
             self._log_warning(str(error))
             return False
@@ -253,7 +259,9 @@ class TaskRunEngine:
             self._finish(state)
             return None
         details = None
-        if self.task.persists:
+        if self.stage_into is not None:
+            self._stage(self.stage_into, state)
+        elif self.task.persists:
             try:
                 details = self._persist(state.data)
             except ResultError as error:
@@ -261,7 +269,7 @@ class TaskRunEngine:
                 return None
         if self.resume_key is not None:
             try:  # best effort: an unpicklable result just runs again on resume
-                self.task.result_storage().write(self.resume_key, state.data, None, self.run.name)
+                self.task.storage().write(self.resume_key, state.data, None, self.run.name)
             except ResultError:
                 pass
         if details:
@@ -280,7 +288,8 @@ class TaskRunEngine:
     def _retry_delay(self, failed: states.State) -> float | None:
         policy = self.task.retry_policy
         if not policy.should_retry(
-            self.run.run_count, lambda: policy.condition(self.task, self.run, failed)  # type: ignore[misc]
+            self.run.run_count,
+            lambda: policy.condition(self.task, self.run, failed),  # type: ignore[misc]
         ):
             return None
         delay = policy.delay_before(self.run.run_count)
@@ -311,11 +320,43 @@ class TaskRunEngine:
 
     # --- the end ------------------------------------------------------------------------
 
+    def transactional(self) -> bool:
+        """Whether the run needs a transaction: one is active, the task has commit or
+        rollback hooks, or its policy locks the key (the default path needs none)."""
+        task = self.task
+        if task.on_commit_hooks or task.on_rollback_hooks:
+            return True
+        if str(getattr(task.cache_policy, "isolation_level", None) or "").endswith("SERIALIZABLE"):
+            return True
+        # Until kernel_ext.transactions is imported no transaction can be active, and a
+        # task run does not pay for looking.
+        return "kernel_ext.transactions" in sys.modules and _active_transaction() is not None
+
+    def _stage(self, txn: Any, state: states.State) -> None:
+        task, value = self.task, state.data
+
+        def persist(_txn: Any) -> None:
+            if task.persists:
+                self._persist(value)
+
+        def rolled_back(_txn: Any) -> None:
+            self._log_warning("rolled back as part of its transaction")
+
+        txn.stage(
+            value, on_rollback_hooks=[rolled_back, *task.on_rollback_hooks],
+            on_commit_hooks=[persist, *task.on_commit_hooks],
+            expiration=task.expiration_time(), label=f"task run {self.run.name!r}",
+        )  # fmt: skip
+
+    def finish_cached(self, hit: Any) -> None:
+        details = {"cache_key": self.cache_key, "result": hit.location}
+        self._finish(states.Cached(f"Cached result from {_ago(hit.created)}", hit.value, details))
+
     def _persist(self, value: Any) -> dict[str, Any]:
         key = self.task.storage_key(self.cache_key or self.run.id, self._context())
         expiration = self.task.expiration_time()
         label = f"task run {self.run.name!r}"
-        storage = self.task.result_storage()
+        storage = self.task.storage()
         location = storage.write(key, value, expiration, label, self.task.result_serializer)
         bus.emit(ResultEvent(self.run.id, self.cache_key, location, time.time(), expiration))
         details: dict[str, Any] = {"result": location}
@@ -335,7 +376,7 @@ class TaskRunEngine:
         location = (self.state.details or {}).get("result")
         if location and not self.task.cache_result_in_memory and self.state.is_completed():
             # Not kept in memory: the state reads the persisted result back when asked.
-            self.state.data = StoredResult(self.task.result_storage(), location)
+            self.state.data = StoredResult(self.task.storage(), location)
         if self.future is not None:
             self.future._finish(self.state)
 
@@ -358,7 +399,10 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
             lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
             try:
                 with print_capture(engine.task.resolve_log_prints(engine.flow_ctx)):
-                    yield from _attempts(engine)
+                    if engine.transactional():
+                        yield from _in_transaction(engine)
+                    else:
+                        yield from _attempts(engine)
             finally:
                 if lease is not None:
                     yield Blocking(lease.release, lambda: release_async(lease))
@@ -370,6 +414,42 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
     engine.settle()
     if signal is not None:
         raise signal
+
+
+def _in_transaction(engine: TaskRunEngine) -> Lifecycle:
+    """The attempts inside the run's own transaction, as in Prefect: a child of the
+    active one (committed with it; rolled back, with its on_rollback hooks, when a later
+    step of it fails), keyed by the cache key (a SERIALIZABLE policy locks the key, so a
+    second run waits and then finds the first's record). The result is staged on
+    success; the run's own write happens at commit."""
+    from kernel_ext.transactions import transaction
+
+    task = engine.task
+    policy = task.cache_policy
+    scope = transaction(
+        key=engine.cache_key, store=task.storage(), overwrite=task.refresh_cache,
+        isolation_level=getattr(policy, "isolation_level", None),
+        lock_manager=getattr(policy, "lock_manager", None), write_on_commit=False,
+    )  # fmt: skip
+    txn = yield Blocking(scope.__enter__)  # may wait for the key's lock
+    failure: BaseException | None = None
+    try:
+        hit = txn.read() if engine.cache_key is not None and txn.is_committed() else None
+        if hit is not None:
+            engine.finish_cached(hit)
+        else:
+            engine.stage_into = txn
+            yield from _attempts(engine)
+    except BaseException as error:
+        failure = error
+        raise
+    finally:
+        error_type = (
+            type(failure)
+            if failure is not None
+            else (None if engine.state.is_completed() else RuntimeError)
+        )
+        scope.__exit__(error_type, failure, None)
 
 
 def _attempts(engine: TaskRunEngine) -> Lifecycle:

@@ -82,14 +82,10 @@ def get_flow_name() -> str | None:
 
 
 def get_flow_version() -> str | None:
-    """The hash of the flow function's source (Prefect's default version)."""
+    """The flow's ``version`` (by default a hash of its source file, as in Prefect)."""
     context = _context()
-    fn = getattr(context.flow, "fn", None) if context is not None else None
-    if fn is None:
-        return None
-    from kernel_ext.cache_policies import source_hash
-
-    return source_hash(fn)
+    version = getattr(context.flow, "version", None) if context is not None else None
+    return version if isinstance(version, str) else None
 
 
 def get_parameters() -> dict[str, Any]:

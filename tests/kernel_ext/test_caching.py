@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
-import re
 import threading
 import time
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kernel_ext import CacheKeyError, ResultError, flow, task
+from kernel_ext import ResultError, flow, task
 from kernel_ext.cache_policies import INPUTS, TASK_SOURCE
 from tests.kernel_ext.helpers import last_flow_run
 

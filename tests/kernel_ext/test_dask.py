@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kernel_ext._states import State
 from kernel_ext import (
     ConfigurationError,
     TaskRunTimeout,
@@ -37,6 +36,7 @@ from kernel_ext import (
     unmapped,
 )
 from kernel_ext._context import current_flow_run
+from kernel_ext._states import State
 from kernel_ext.cache_policies import INPUTS
 from kernel_ext.dask import DaskTaskRunner
 from kernel_ext.dask._future import DaskTaskRunFuture

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from kernel_ext.cache_policies import INPUTS
 from kernel_ext import (
     ConfigurationError,
     ParameterValidationError,
@@ -17,6 +16,7 @@ from kernel_ext import (
     unmapped,
     wait,
 )
+from kernel_ext.cache_policies import INPUTS
 from tests.kernel_ext.helpers import last_flow_run, states_of
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -78,7 +79,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     # Prefect's client leaves sockets to the garbage collector; under this project's
     # ``filterwarnings = error`` that would fail tests for Prefect's sake, not ours.
-    for item in items:
+    here = Path(__file__).parent
+    for item in (i for i in items if here in Path(str(i.path)).parents):
         item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
         item.add_marker(
             pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -127,6 +129,23 @@ def run_logs(pf: Framework) -> Iterator[_Records]:
     """Records logged to Prefect's run loggers, ``prefect.flow_runs`` and
     ``prefect.task_runs`` (a handler on each, so logger propagation does not matter)."""
     handler = _Records()
+    if FRAMEWORK != "prefect":
+        # Taskbook stores a run's log lines (logger calls and captured prints) as events
+        # on its bus: the same picture, named as Prefect names its run loggers.
+        from kernel_ext._events import LogEvent, bus
+
+        def collect(event: object) -> None:
+            if isinstance(event, LogEvent):
+                name = "prefect.task_runs" if event.task_run_id else "prefect.flow_runs"
+                record = logging.LogRecord(name, event.level, "", 0, event.message, None, None)
+                handler.records.append(record)
+
+        unsubscribe = bus.subscribe(collect)
+        try:
+            yield handler
+        finally:
+            unsubscribe()
+        return
     loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
     for logger in loggers:
         logger.addHandler(handler)

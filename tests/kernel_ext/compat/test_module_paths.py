@@ -50,9 +50,10 @@ EXPORTS = [
     ("prefect.task_runners", "TaskRunner", "kernel_ext._runners:TaskRunner"),
     *[("prefect.cache_policies", name, f"kernel_ext.cache_policies:{name}") for name in (
         "DEFAULT", "INPUTS", "TASK_SOURCE", "FLOW_PARAMETERS", "RUN_ID", "NONE",
-        "CachePolicy", "Inputs")],
+        "CachePolicy", "Inputs", "CacheKeyFnPolicy", "CompoundCachePolicy", "FlowParameters",
+        "RunId", "TaskSource")],
     ("prefect.cache_policies", "NO_CACHE", "kernel_ext.cache_policies:NONE"),
-    ("prefect.cache_policies", "CompoundCachePolicy", "kernel_ext.cache_policies:CompoundPolicy"),
+    ("prefect.tasks", "task_input_hash", "kernel_ext.cache_policies:task_input_hash"),
     *[("prefect.transactions", name, f"kernel_ext.transactions:{name}") for name in (
         "transaction", "atransaction", "Transaction", "get_transaction", "CommitMode",
         "IsolationLevel", "TransactionState")],
@@ -66,8 +67,10 @@ EXPORTS = [
     ("prefect.flow_runs", "pause_flow_run", "kernel_ext._pause:pause_flow_run"),
     ("prefect.input", "RunInput", "kernel_ext._run_input:RunInput"),
     ("prefect.logging", "get_run_logger", "kernel_ext._logging:get_run_logger"),
+    ("prefect.logging", "disable_run_logger", "kernel_ext._logging:disable_run_logger"),
     ("prefect.exceptions", "PrefectException", "kernel_ext:TaskbookError"),
     ("prefect.exceptions", "PrefectSignal", "kernel_ext._errors:TaskbookSignal"),
+    ("prefect.exceptions", "ParameterBindError", "kernel_ext._errors:ParameterBindError"),
     ("prefect.exceptions", "TerminationSignal", "kernel_ext._errors:Terminated"),
     *[("prefect.exceptions", name, f"kernel_ext._errors:{name}") for name in (
         "MissingContextError", "PausedRun", "InvalidNameError", "ReservedArgumentError",
@@ -119,7 +122,6 @@ MISSING = [
     ("prefect", "serve", "taskbook deploy"),
     ("prefect", "get_client", "get_store"),
     ("prefect.states", "Submitting", "Pending to Running"),
-    ("prefect.tasks", "task_input_hash", "cache_policy=INPUTS"),
     ("prefect.task_runners", "ProcessPoolTaskRunner", "ThreadPoolTaskRunner"),
     ("prefect.context", "SettingsContext", "TASKBOOK_HOME"),
     ("prefect.utilities.annotations", "freeze", "promoted"),

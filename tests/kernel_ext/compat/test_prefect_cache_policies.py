@@ -61,7 +61,7 @@ def test_subtracting_from_a_policy_without_inputs_changes_nothing(pf: Any) -> No
     cp = pf.cache_policies
     assert cp.TASK_SOURCE - "x" is cp.TASK_SOURCE
     with pytest.raises(TypeError):
-        cp.INPUTS - 1  # noqa: B018
+        cp.INPUTS - 1
 
 
 def test_configure_returns_a_configured_copy(pf: Any, tmp_path: Any) -> None:
@@ -78,7 +78,7 @@ def test_policies_with_different_key_storage_cannot_be_added(pf: Any, tmp_path: 
     one = cp.INPUTS.configure(key_storage=str(tmp_path / "one"))
     two = cp.TASK_SOURCE.configure(key_storage=str(tmp_path / "two"))
     with pytest.raises(ValueError):
-        one + two  # noqa: B018
+        one + two
 
 
 # --- policies at work -------------------------------------------------------------------
@@ -89,7 +89,11 @@ def test_a_custom_policy_computes_the_key(pf: Any) -> None:
 
     class Parity(pf.cache_policies.CachePolicy):
         def compute_key(
-            self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+            self,
+            task_ctx: Any,
+            inputs: dict[str, Any],
+            flow_parameters: dict[str, Any],
+            **kwargs: Any,
         ) -> str:
             return f"parity-{uuid_run}-{inputs['x'] % 2}"
 
@@ -115,7 +119,11 @@ def test_a_custom_policy_sees_the_flow_parameters_and_context(pf: Any) -> None:
 
     class Spy(pf.cache_policies.CachePolicy):
         def compute_key(
-            self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+            self,
+            task_ctx: Any,
+            inputs: dict[str, Any],
+            flow_parameters: dict[str, Any],
+            **kwargs: Any,
         ) -> None:
             seen.update(inputs=inputs, params=flow_parameters, task=task_ctx.task.name)
             return None
@@ -136,11 +144,15 @@ def test_a_compound_policy_ignores_parts_that_give_no_key(pf: Any) -> None:
     token = uuid.uuid4().hex
 
     class NoKey(pf.cache_policies.CachePolicy):
-        def compute_key(self, task_ctx: Any, inputs: Any, flow_parameters: Any, **kwargs: Any) -> None:
+        def compute_key(
+            self, task_ctx: Any, inputs: Any, flow_parameters: Any, **kwargs: Any
+        ) -> None:
             return None
 
     class Fixed(pf.cache_policies.CachePolicy):
-        def compute_key(self, task_ctx: Any, inputs: Any, flow_parameters: Any, **kwargs: Any) -> str:
+        def compute_key(
+            self, task_ctx: Any, inputs: Any, flow_parameters: Any, **kwargs: Any
+        ) -> str:
             return token
 
     @pf.task(cache_policy=NoKey() + Fixed(), persist_result=True)
@@ -164,7 +176,11 @@ def test_the_default_policy_caches_within_one_flow_run(pf: Any) -> None:
 
     @pf.flow
     def my_flow(x: str) -> Any:
-        return record(x, return_state=True), record(x, return_state=True), record("other", return_state=True)
+        return (
+            record(x, return_state=True),
+            record(x, return_state=True),
+            record("other", return_state=True),
+        )
 
     assert record.cache_policy == pf.cache_policies.DEFAULT
     value = uuid.uuid4().hex

@@ -72,7 +72,8 @@ def test_a_future_has_an_id_a_state_and_waits(pf: Any) -> None:
         return future.task_run_id, future.state.is_completed(), future.result()
 
     run_id, completed, value = my_flow()
-    assert isinstance(run_id, uuid.UUID)
+    # Prefect's ids are UUID objects, Taskbook's their text (as its store keeps them).
+    assert uuid.UUID(str(run_id))
     assert (completed, value) == (True, 1)
 
 
@@ -197,7 +198,9 @@ def test_a_failed_upstream_keeps_a_dependent_task_from_running(pf: Any) -> None:
 
     completed, name = my_flow()
     assert not completed
-    assert name == "NotReady"
+    # Prefect leaves the dependent Pending ("NotReady") for good; Taskbook ends it Failed,
+    # so that no run stays unfinished (a difference on purpose, see the README).
+    assert name == ("NotReady" if pf.name == "prefect" else "Failed")
     assert ran == []
 
 

@@ -185,7 +185,9 @@ def test_hooks_may_take_extra_keyword_arguments(pf: Any) -> None:
     assert seen == {"extra": 2, "kwargs": {"more": 3}}
 
 
-@pytest.mark.parametrize("kind", ["on_completion", "on_failure", "on_crashed", "on_cancellation", "on_running"])
+@pytest.mark.parametrize(
+    "kind", ["on_completion", "on_failure", "on_crashed", "on_cancellation", "on_running"]
+)
 @pytest.mark.parametrize("hooks", ["not a list", ["not callable"]])
 def test_flow_hooks_must_be_a_list_of_callables(pf: Any, kind: str, hooks: Any) -> None:
     def fn() -> None:
@@ -272,7 +274,9 @@ def test_task_hooks_receive_task_task_run_and_state(pf: Any) -> None:
 def test_async_task_hooks_are_awaited(pf: Any) -> None:
     calls: list[Any] = []
 
-    @pf.task(on_completion=[_async_recorder(calls, "async")], on_failure=[_async_recorder(calls, "x")])
+    @pf.task(
+        on_completion=[_async_recorder(calls, "async")], on_failure=[_async_recorder(calls, "x")]
+    )
     def my_task() -> int:
         return 1
 
@@ -325,7 +329,9 @@ def test_task_on_completion_runs_once_after_a_successful_retry(pf: Any) -> None:
     calls: list[Any] = []
     attempts: list[int] = []
 
-    @pf.task(retries=1, on_completion=[_recorder(calls, "done")], on_failure=[_recorder(calls, "failed")])
+    @pf.task(
+        retries=1, on_completion=[_recorder(calls, "done")], on_failure=[_recorder(calls, "failed")]
+    )
     def my_task() -> int:
         attempts.append(1)
         if len(attempts) == 1:

@@ -130,9 +130,7 @@ def test_only_iterables_of_states_aggregate(pf: Any) -> None:
 
 
 @pytest.mark.parametrize("how", ["state", "future"])
-def test_a_flow_returning_a_task_state_or_future_returns_that_state(
-    pf: Any, how: str
-) -> None:
+def test_a_flow_returning_a_task_state_or_future_returns_that_state(pf: Any, how: str) -> None:
     # Prefect resolves a returned future to its state; calling the flow gives the
     # task run's State, not its value (tests/test_task_runners.py asserts
     # ``test_flow().result() == 0`` for a flow that returns a future).

@@ -22,8 +22,6 @@ from kernel_ext._tags import current_tags
 from kernel_ext.context import FlowRunContext, TaskRunContext, get_run_context, tags
 from kernel_ext.testing import taskbook_test_harness
 
-WIRING = pytest.mark.xfail(strict=True, reason="engine wiring")
-
 
 @pytest.fixture(autouse=True)
 def no_run_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -440,7 +438,6 @@ def test_quote_unquotes_and_unmapped_is_the_mapping_one() -> None:
     assert _annotations.unwrap_annotations(quote(unmapped(allow_failure(3)))) == 3
 
 
-@WIRING
 def test_the_engine_honours_the_annotations(home: Path) -> None:
     """What Prefect passes (observed with Prefect 3): allow_failure -> the upstream's
     exception; quote -> the value unwrapped, a future left a future; opaque -> the future's
