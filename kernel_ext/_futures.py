@@ -63,7 +63,8 @@ class TaskRunFuture(Generic[R]):
         return self._final is not None
 
     def wait(self, timeout: float | None = None) -> None:
-        self._help()
+        if timeout is None:  # running it here could take longer than the timeout
+            self._help()
         self._done.wait(timeout)
 
     def _help(self) -> None:
@@ -74,7 +75,8 @@ class TaskRunFuture(Generic[R]):
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> R:
         """The run's value, waiting for it; raises the run's exception if it did not
         complete, and ``TimeoutError`` if it is not done within ``timeout`` seconds."""
-        self._help()
+        if timeout is None:
+            self._help()
         if not self._done.wait(timeout):
             raise TimeoutError(
                 f"Task run {self.task_run.name!r} did not finish within {timeout} s; "
@@ -96,6 +98,7 @@ class TaskRunFuture(Generic[R]):
         fn(self)
 
     def _finish(self, state: State) -> None:
+        self._pending = None
         with _callback_lock:
             self._final = state
             callbacks, self._callbacks = self._callbacks, []
@@ -143,6 +146,8 @@ def as_completed(futures: Iterable[TaskRunFuture[R]]) -> Iterator[TaskRunFuture[
     import queue
 
     pending = list(futures)
+    for future in pending:  # from a pool thread, queued runs run here (no deadlock)
+        future._help()
     finished: queue.SimpleQueue[TaskRunFuture[R]] = queue.SimpleQueue()
     for future in pending:
         future.add_done_callback(finished.put)

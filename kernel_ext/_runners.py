@@ -90,13 +90,15 @@ class PendingCall:
     __slots__ = ("_call", "_context", "_taken")
 
     def __init__(self, call: Callable[[], None]) -> None:
-        self._call = call
-        self._context = contextvars.copy_context()  # the submitter's run and settings
+        self._call: Any = call
+        self._context: Any = contextvars.copy_context()  # the submitter's run and settings
         self._taken = threading.Lock()
 
     def run(self) -> None:
         if self._taken.acquire(blocking=False):
-            self._context.run(self._call)
+            call, context = self._call, self._context
+            self._call = self._context = None  # the run's inputs are not kept alive
+            context.run(call)
 
     def run_here(self) -> None:
         """Run the call in this thread, if it is a pool thread outside an event loop

@@ -55,7 +55,10 @@ def resolve_futures_to_states(value: Any) -> Any:
     containers are rebuilt only where something was replaced."""
     if isinstance(value, TaskRunFuture):
         value.wait()
-        return value.state
+        state = value.state
+        if state.run_id is None:  # made by a runner (Dask), not set by an engine
+            state.run_id = value.task_run.id
+        return state
     if isinstance(value, TaskRunFutureList):
         if value:
             type(value[0]).fetch_many(value)  # one round trip (Dask), not one each

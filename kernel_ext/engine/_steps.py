@@ -50,7 +50,7 @@ Lifecycle = Generator[Step, Any, Any]
 class Call(Step):
     """Call a run's body (with its timeout); a generator body is a ``Stream``."""
 
-    __slots__ = ("args", "fn", "kwargs", "on_item", "stream", "timeout")
+    __slots__ = ("args", "around", "fn", "kwargs", "on_item", "stream", "timeout")
 
     def __init__(
         self,
@@ -63,6 +63,9 @@ class Call(Step):
     ) -> None:
         self.fn, self.args, self.kwargs, self.timeout = fn, args, kwargs, timeout
         self.stream, self.on_item = stream, on_item
+        # (leave, come back): while an item is with the caller, the caller's code runs
+        # outside the run's context (a streamed run must not leak it between items).
+        self.around: tuple[Callable[[], None], Callable[[], None]] | None = None
 
     def run_sync(self) -> Any:
         if self.stream:  # a generator body outside a stream driver runs to its end
@@ -94,11 +97,14 @@ class Call(Step):
                 return stop.value
             if self.on_item is not None:
                 self.on_item(item)
+            self._leave()
             try:
                 yield item
             except GeneratorExit:  # the caller stopped early: close the body too
+                self._back()
                 generator.close()
                 raise
+            self._back()
 
     async def items_async(self) -> AsyncIterator[Any]:
         generator = self.fn(*self.args, **self.kwargs)
@@ -114,7 +120,22 @@ class Call(Step):
                 return
             if self.on_item is not None:
                 self.on_item(item)
-            yield item
+            self._leave()
+            try:
+                yield item
+            except GeneratorExit:  # the caller stopped early: close the body too
+                self._back()
+                await generator.aclose()
+                raise
+            self._back()
+
+    def _leave(self) -> None:
+        if self.around is not None:
+            self.around[0]()
+
+    def _back(self) -> None:
+        if self.around is not None:
+            self.around[1]()
 
 
 class Sleep(Step):

@@ -263,6 +263,8 @@ class FlowRunEngine:
             set_state(self.parent_task_run, mirrored)
 
     def finish(self) -> None:
+        if self.state.is_cancelling() and self.run.state is not None:
+            self.state = self.run.state  # the hooks saw Cancelling; the run ended Cancelled
         try:
             if self._tokens is not None:
                 flow_run_context.reset(self._tokens[0])
@@ -370,6 +372,10 @@ def run_flow_stream(engine: FlowRunEngine) -> Iterator[Any]:
 
 
 async def run_flow_stream_async(engine: FlowRunEngine) -> AsyncIterator[Any]:
-    async for item in drive_stream_async(lifecycle(engine)):
-        yield item
+    inner = drive_stream_async(lifecycle(engine))
+    try:  # closed here, in the caller's context, also when the caller stops early
+        async for item in inner:
+            yield item
+    finally:
+        await inner.aclose()  # type: ignore[attr-defined]
     engine.outcome(False)

@@ -240,7 +240,13 @@ class TaskRunEngine:
         if task.streams and self.flow_ctx is not None:
             flow_ctx, run_id = self.flow_ctx, run.id
             on_item = lambda item: flow_ctx.link_result(item, run_id)  # noqa: E731
-        return Call(task.fn, self.args, self.kwargs, task.timeout_seconds, task.streams, on_item)
+        call = Call(task.fn, self.args, self.kwargs, task.timeout_seconds, task.streams, on_item)
+        if task.streams:
+            call.around = (self.end_attempt, lambda: self._enter(context))
+        return call
+
+    def _enter(self, context: TaskRunContext) -> None:
+        self._token = task_run_context.set(context)
 
     def end_attempt(self) -> None:
         if self._token is not None:
@@ -311,8 +317,8 @@ class TaskRunEngine:
             return
         if isinstance(error, Exception):
             self._finish(failed_state(error))
-        else:
-            self._finish(states.Crashed(f"Stopped by {type(error).__name__}.", data=error))
+        else:  # Ctrl-C while waiting to retry or for a slot: as during the body
+            self._finish(interrupted_state(error))
 
     def interrupt(self, signal: BaseException) -> None:
         """The attempt was stopped by a signal (Ctrl-C, cancel): Cancelled, else Crashed."""
@@ -494,8 +500,12 @@ def run_task_stream(engine: TaskRunEngine) -> Iterator[Any]:
 
 
 async def run_task_stream_async(engine: TaskRunEngine) -> AsyncIterator[Any]:
-    async for item in drive_stream_async(lifecycle(engine)):
-        yield item
+    inner = drive_stream_async(lifecycle(engine))
+    try:  # closed here, in the caller's context, also when the caller stops early
+        async for item in inner:
+            yield item
+    finally:
+        await inner.aclose()  # type: ignore[attr-defined]
     engine.outcome(False)
 
 

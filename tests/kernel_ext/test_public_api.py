@@ -14,8 +14,9 @@ def test_public_names_are_pinned() -> None:
         "PauseTimeout", "ResultError", "RunInput", "State", "StateType", "StoreError", "Task",
         "TaskRunFuture",
         "TaskRunFutureList", "TaskRunTimeout", "TaskbookError", "ThreadPoolTaskRunner",
-        "as_completed", "exponential_backoff", "flow", "get_run_logger", "pause_flow_run",
-        "task", "unmapped", "wait",
+        "allow_failure", "as_completed", "exponential_backoff", "flow", "get_run_context",
+        "get_run_logger", "opaque", "pause_flow_run", "quote", "resume_flow_run", "runtime",
+        "suspend_flow_run", "tags", "task", "transaction", "unmapped", "wait",
     ]  # fmt: skip
     for name in kernel_ext.__all__:
         assert getattr(kernel_ext, name) is not None

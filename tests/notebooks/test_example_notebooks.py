@@ -95,7 +95,9 @@ def test_flows_and_tasks_notebook(kernel_env: Path) -> None:
     notebook = execute(NOTEBOOKS / "flows_and_tasks.ipynb", kernel_env)
     text = outputs_text(notebook)
     assert "135" in text and "invalid parameters" in text
-    (run,) = read_store(kernel_env)
+    # The call with invalid parameters made a Failed run, as in Prefect.
+    invalid, run = read_store(kernel_env)
+    assert invalid["state"] == "Failed" and invalid["parameters"] == {"n": "ten", "factor": 3}
     assert run["flow_name"] == "pipeline" and run["state"] == "Completed"
     assert len(run["task_runs"]) == 12
 
