@@ -50,16 +50,18 @@ def check_hooks(owner: str, kind: str, hooks: Iterable[Callable[..., Any]] | Non
 class HookSet:
     """The hooks of one task or flow, by kind."""
 
-    __slots__ = ("_hooks", "owner")
+    __slots__ = ("_hooks", "active", "owner")
 
     def __init__(self, owner: str, kinds: tuple[str, ...], given: dict[str, Any]) -> None:
         self.owner = owner
         self._hooks: dict[str, list[Any]] = {
             kind: check_hooks(owner, kind, given.get(kind)) for kind in kinds
         }
+        self.active = any(self._hooks.values())  # the default path skips hooks at once
 
     def add(self, kind: str, hook: Callable[..., Any]) -> None:
         self._hooks[kind].append(hook)
+        self.active = True
 
     def of(self, kind: str) -> list[Any]:
         return self._hooks.get(kind, [])

@@ -23,6 +23,8 @@ __all__ = ["resolve_futures_to_states", "return_value_to_state"]
 
 
 def return_value_to_state(value: Any) -> State:
+    if not isinstance(value, (State, list, tuple, set)):  # the common case: a value
+        return states.Completed(data=value)
     if isinstance(value, State) and value.run_id is None:
         return value
     if isinstance(value, State) or is_state_iterable(value):

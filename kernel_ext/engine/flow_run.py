@@ -308,7 +308,8 @@ def lifecycle(engine: FlowRunEngine) -> Lifecycle:
         signal = stop
     try:
         engine.record_end()
-        yield from engine.flow.hooks.steps(engine.flow, engine.run, engine.state)
+        if engine.flow.hooks.active:
+            yield from engine.flow.hooks.steps(engine.flow, engine.run, engine.state)
     finally:
         engine.finish()
     if signal is not None:
@@ -318,7 +319,8 @@ def lifecycle(engine: FlowRunEngine) -> Lifecycle:
 def _attempts(engine: FlowRunEngine) -> Lifecycle:
     while True:
         call = engine.begin_attempt()
-        yield from engine.flow.hooks.steps(engine.flow, engine.run, engine.state)
+        if engine.flow.hooks.active:
+            yield from engine.flow.hooks.steps(engine.flow, engine.run, engine.state)
         try:
             value = yield call
         except Exception as error:

@@ -332,7 +332,9 @@ class TaskRunEngine:
         task = self.task
         if task.on_commit_hooks or task.on_rollback_hooks:
             return True
-        if str(getattr(task.cache_policy, "isolation_level", None) or "").endswith("SERIALIZABLE"):
+        if task.caches and str(getattr(task.cache_policy, "isolation_level", None) or "").endswith(
+            "SERIALIZABLE"
+        ):
             return True
         # Until kernel_ext.transactions is imported no transaction can be active, and a
         # task run does not pay for looking.
@@ -402,13 +404,15 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
     signal: BaseException | None = None
     try:
         if engine.prepare():
-            lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
+            lease = None
+            if engine.run.tags:  # only a tag can name a concurrency limit
+                lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
             try:
-                with print_capture(engine.task.resolve_log_prints(engine.flow_ctx)):
-                    if engine.transactional():
-                        yield from _in_transaction(engine)
-                    else:
-                        yield from _attempts(engine)
+                if engine.task.resolve_log_prints(engine.flow_ctx):
+                    with print_capture(True):
+                        yield from _body(engine)
+                else:
+                    yield from _body(engine)
             finally:
                 if lease is not None:
                     yield Blocking(lease.release, lambda: release_async(lease))
@@ -416,10 +420,17 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
         engine.ensure_final(error)
         if not isinstance(error, Exception):
             signal = error
-    yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
+    if engine.task.hooks.active:
+        yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
     engine.settle()
     if signal is not None:
         raise signal
+
+
+def _body(engine: TaskRunEngine) -> Lifecycle:
+    if engine.transactional():
+        return _in_transaction(engine)
+    return _attempts(engine)
 
 
 def _in_transaction(engine: TaskRunEngine) -> Lifecycle:
@@ -462,7 +473,8 @@ def _attempts(engine: TaskRunEngine) -> Lifecycle:
     while True:
         call = engine.begin_attempt()
         try:
-            yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
+            if engine.task.hooks.active:
+                yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
             value = yield call
         except Exception as error:
             delay = engine.fail(error)
