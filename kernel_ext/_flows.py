@@ -6,7 +6,6 @@ Parameters are validated against the signature's annotations before the run star
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from functools import update_wrapper
@@ -14,16 +13,16 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._names import check_name, check_run_name, run_name
+from kernel_ext._options import check_timeout
 from kernel_ext._parameters import ParameterBinder
 from kernel_ext._results import check_serializer, storage_from
 from kernel_ext._retries import DelaySpec, RetryPolicy
+from kernel_ext._runnables import Runnable, check_reserved, hook_adder, hook_list, unwrap_method
 from kernel_ext._runners import TaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import FlowRun
 from kernel_ext._states import State
-from kernel_ext._tags import current_tags
-from kernel_ext._tasks import _check_reserved, _check_timeout
 from kernel_ext._tracebacks import without_engine_frames
-from kernel_ext.engine._hooks import HOOK_KINDS, HookSet
+from kernel_ext.engine._hooks import FLOW_HOOKS, HookSet
 from kernel_ext.engine.flow_run import (
     FlowRunEngine,
     run_flow_async,
@@ -44,7 +43,7 @@ R = TypeVar("R")
 Hook = Callable[["Flow[Any, Any]", FlowRun, State], Any]
 
 
-class Flow(Generic[P, R]):
+class Flow(Runnable, Generic[P, R]):
     """A function with orchestration options; see ``flow`` for the options."""
 
     def __init__(
@@ -72,13 +71,10 @@ class Flow(Generic[P, R]):
         tags: Iterable[str] | None = None,
     ) -> None:
         self._options = {k: v for k, v in locals().items() if k not in ("self", "fn")}
-        self._method_kind: str | None = None
-        if isinstance(fn, (classmethod, staticmethod)):
-            self._method_kind = type(fn).__name__
-            fn = fn.__func__
+        fn, self._method_kind = unwrap_method(fn)
         if not callable(fn):
             raise ConfigurationError(f"@flow needs a function, got {type(fn).__name__}.")
-        _check_reserved(fn)
+        check_reserved(fn)
         self.fn = fn
         default = str(getattr(fn, "__name__", type(fn).__name__)).replace("_", "-")
         self.name: str = check_name(name or default.replace("<lambda>", "unknown-lambda"))
@@ -90,7 +86,7 @@ class Flow(Generic[P, R]):
         self.streams = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
         owner = f"flow {self.name!r}"
         self.retry_policy = RetryPolicy.build(owner, retries, retry_delay_seconds, None, None)
-        self.timeout_seconds = _check_timeout(owner, timeout_seconds)
+        self.timeout_seconds = check_timeout(owner, timeout_seconds)
         self.log_prints = log_prints
         if task_runner is not None and not hasattr(task_runner, "duplicate"):
             raise ConfigurationError(
@@ -104,89 +100,23 @@ class Flow(Generic[P, R]):
         self.persist_result = persist_result if persist_result is not None else (
             True if (result_storage is not None or result_serializer is not None) else None
         )
-        self.result_storage = storage_from(result_storage)
+        self.result_storage = result_storage  # as given, as Prefect keeps it
+        self._storage = storage_from(result_storage)
         self.cache_result_in_memory = cache_result_in_memory
-        self.hooks = HookSet(owner, HOOK_KINDS, self._options)
-        self._bound_to: Any = None
+        self.hooks = HookSet(owner, FLOW_HOOKS, self._options)
         update_wrapper(self, fn)  # type: ignore[arg-type,unused-ignore]
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
 
-    def __get__(self, instance: Any, owner: Any) -> Flow[P, R]:
-        """As a method: the flow bound to ``instance`` (the class, for a classmethod)."""
-        if self._method_kind == "classmethod":
-            target = owner
-        elif instance is None or self._method_kind == "staticmethod":
-            return self
-        else:
-            target = instance
-        bound = copy.copy(self)
-        bound._bound_to = target
-        return bound
-
-    @property
-    def retries(self) -> int:
-        return self.retry_policy.retries
-
-    @property
-    def isasync(self) -> bool:
-        return self.is_async
-
-    @property
-    def retry_delay_seconds(self) -> Any:
-        return self._options.get("retry_delay_seconds")
-
-    @property
-    def on_completion_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_completion")
-
-    @property
-    def on_failure_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_failure")
-
-    @property
-    def on_cancellation_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_cancellation")
-
-    @property
-    def on_crashed_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_crashed")
-
-    @property
-    def on_running_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_running")
-
-    def on_completion(self, fn: Hook) -> Hook:
-        """``@my_flow.on_completion``: add a hook run when a run completes."""
-        self.hooks.add("on_completion", fn)
-        return fn
-
-    def on_failure(self, fn: Hook) -> Hook:
-        self.hooks.add("on_failure", fn)
-        return fn
-
-    def on_cancellation(self, fn: Hook) -> Hook:
-        self.hooks.add("on_cancellation", fn)
-        return fn
-
-    def on_crashed(self, fn: Hook) -> Hook:
-        self.hooks.add("on_crashed", fn)
-        return fn
-
-    def on_running(self, fn: Hook) -> Hook:
-        self.hooks.add("on_running", fn)
-        return fn
+    on_cancellation = hook_adder("on_cancellation")
+    on_crashed = hook_adder("on_crashed")
+    on_cancellation_hooks = hook_list("on_cancellation")
+    on_crashed_hooks = hook_list("on_crashed")
 
     def with_options(self, **options: Unpack[FlowOptions]) -> Flow[P, R]:
         """A copy of this flow with some options changed (hooks added since kept)."""
-        given: dict[str, Any] = {**self._options, **options}
-        for kind in HOOK_KINDS:
-            if kind not in options:
-                given[kind] = list(self.hooks.of(kind))
-        copied = Flow(self.fn, **given)
-        copied._method_kind, copied._bound_to = self._method_kind, self._bound_to
-        return copied
+        return self._copy_with(dict(options))
 
     def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """``parameters`` as JSON-able values, as Prefect encodes them (dates as ISO
@@ -205,12 +135,6 @@ class Flow(Generic[P, R]):
     def resolve_run_name(self, parameters: dict[str, Any]) -> str:
         return run_name(self.flow_run_name, parameters, "flow_run_name")
 
-    def run_tags(self) -> tuple[str, ...]:
-        extra = current_tags()
-        if not extra:
-            return self.tags
-        return (*self.tags, *sorted(t for t in extra if t not in self.tags))
-
     @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
     @overload
@@ -219,8 +143,7 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
-        if self._bound_to is not None:
-            args = (self._bound_to, *args)
+        args = self._with_bound(args)
         engine = FlowRunEngine(self, args, kwargs, wait_for)
         if self.streams:
             return (run_flow_stream_async if self.is_async else run_flow_stream)(engine)

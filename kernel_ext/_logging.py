@@ -27,7 +27,6 @@ __all__ = [
     "disable_run_logger",
     "get_run_logger",
     "install_print_capture",
-    "print_capture",
 ]
 
 _setup_lock = threading.Lock()
@@ -225,7 +224,3 @@ class PrintCapture:
                 _capture_users[0] -= 1
                 if _capture_users[0] == 0 and builtins.print is _print:
                     builtins.print = _original_print
-
-
-def print_capture(on: bool) -> PrintCapture:
-    return PrintCapture(on)

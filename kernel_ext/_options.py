@@ -1,7 +1,8 @@
-"""The options of ``@task``, ``@flow`` and ``with_options``, typed for the user's checker.
+"""The options of ``@task``, ``@flow`` and ``with_options``: their types and their checks.
 
-``@task(retires=3)`` is then an error in the user's own mypy or pyright run, not a
-surprise at run time; the names and types are Prefect's.
+Typed for the user's checker, so ``@task(retires=3)`` is an error in the user's own mypy
+or pyright run, not a surprise at run time; the names and types are Prefect's. The
+checks run at decoration time and say which option is wrong and why.
 """
 
 from __future__ import annotations
@@ -10,7 +11,21 @@ import datetime
 from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
-__all__ = ["FlowOptions", "TaskOptions"]
+from kernel_ext._durations import out_of_range
+from kernel_ext._errors import ConfigurationError
+from kernel_ext.cache_policies import DEFAULT, NONE, CacheKeyFnPolicy, CachePolicy, _None
+
+__all__ = [
+    "UNSET",
+    "FlowOptions",
+    "TaskOptions",
+    "cache_and_persistence",
+    "check_expiration",
+    "check_timeout",
+]
+
+# "Not given", as distinct from None, for the options whose default depends on others.
+UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "UNSET"})()
 
 
 class TaskOptions(TypedDict, total=False):
@@ -63,3 +78,52 @@ class FlowOptions(TypedDict, total=False):
     on_crashed: list[Callable[..., Any]] | None
     on_running: list[Callable[..., Any]] | None
     tags: Iterable[str] | None
+
+
+def cache_and_persistence(
+    policy: Any, key_fn: Any, persist: bool | None, storage_key: str | None,
+    storage: Any, serializer: Any,
+) -> tuple[CachePolicy | None, bool | None]:  # fmt: skip
+    """Prefect's rules: a cache option, a storage key, storage or a serializer turn
+    persistence on; no persistence, no caching; a task that persists without naming a
+    policy uses DEFAULT; a storage key is itself the key."""
+    if key_fn is not None:
+        policy = CacheKeyFnPolicy(cache_key_fn=key_fn)
+    named = policy is not UNSET and policy is not None and not isinstance(policy, _None)
+    if persist is None and (named or key_fn or storage_key or storage or serializer):
+        persist = True
+    if persist is False:
+        return NONE, persist
+    if policy is UNSET or policy is None:
+        return (DEFAULT if storage_key is None else None), persist
+    if storage_key is not None and not isinstance(policy, _None):
+        return None, persist
+    if not isinstance(policy, CachePolicy):
+        raise ConfigurationError(
+            f"cache_policy must be a CachePolicy such as INPUTS + TASK_SOURCE, got {policy!r}."
+        )
+    return policy, persist
+
+
+
+
+def check_timeout(owner: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or out_of_range(value):
+        raise ConfigurationError(
+            f"{owner}: timeout_seconds must be a number > 0 and at most ten years, got {value!r}."
+        )
+    return float(value)
+
+
+def check_expiration(owner: str, value: datetime.timedelta | float | None) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or out_of_range(seconds):
+        raise ConfigurationError(
+            f"{owner}: cache_expiration must be a positive timedelta or seconds, at most ten "
+            f"years, got {value!r}."
+        )
+    return float(seconds)

@@ -72,9 +72,16 @@ class StoredResult:
 class ResultStorage:
     """Reads and writes result files under ``base`` (a folder or an fsspec URL)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, serializer: Any = None) -> None:
         self.base = base.rstrip("/")
         self._remote = "://" in base and not base.startswith("file://")
+        self.serializer = serializer  # the default of read() and write()
+
+    def with_serializer(self, serializer: Any) -> ResultStorage:
+        """This storage, reading and writing with ``serializer`` unless told otherwise."""
+        if serializer is self.serializer:
+            return self
+        return ResultStorage(self.base, serializer)
 
     def __repr__(self) -> str:
         return f"ResultStorage({self.base!r})"
@@ -85,6 +92,7 @@ class ResultStorage:
     def write(
         self, key: str, value: Any, expiration: float | None, label: str, serializer: Any = None
     ) -> str:
+        serializer = serializer or self.serializer
         if serializer is None or serializer == "pickle":
             payload, buffers = _serialise(value, label)
             kind = None
@@ -125,7 +133,8 @@ class ResultStorage:
             if kind is None:
                 value = _deserialise(handle, header, location)
             else:
-                value = _deserialise_with(serializer or kind, handle.read(), location)
+                chosen = serializer or self.serializer or kind
+                value = _deserialise_with(chosen, handle.read(), location)
             return Hit(value, location, header["created"])
 
 

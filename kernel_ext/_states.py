@@ -32,6 +32,7 @@ from kernel_ext._errors import (
     PausedRun,
     UnfinishedRun,
 )
+from kernel_ext._results import StoredResult
 
 __all__ = [
     "AwaitingConcurrencySlot",
@@ -157,7 +158,7 @@ class State:
         """``result()`` without the async dispatch (what the engine itself uses)."""
         if self.type is StateType.COMPLETED:
             data = self.data
-            if type(data).__name__ == "StoredResult":  # kept on disk only
+            if type(data) is StoredResult:  # kept on disk only
                 return data.load()
             return data
         error = state_exception(self)

@@ -8,7 +8,6 @@ recorded (without a flow run).
 
 from __future__ import annotations
 
-import copy
 import datetime
 import inspect
 import time
@@ -18,22 +17,27 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._context import FlowRunContext, current_flow_run, task_run_context
 from kernel_ext._durability import ensure_store, flush_store
-from kernel_ext._durations import out_of_range
-from kernel_ext._errors import ConfigurationError, ReservedArgumentError
+from kernel_ext._errors import ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._inputs import linked_upstream
 from kernel_ext._mapping import map_arguments, unmapped
 from kernel_ext._names import check_run_name as _check_run_name
 from kernel_ext._names import run_name
+from kernel_ext._options import (
+    UNSET,
+    cache_and_persistence,
+    check_expiration,
+    check_timeout,
+)
 from kernel_ext._results import ResultStorage, check_serializer, default_storage, storage_from
 from kernel_ext._retries import DelaySpec, RetryPolicy
+from kernel_ext._runnables import Runnable, check_reserved, hook_adder, hook_list, unwrap_method
 from kernel_ext._runners import PendingCall, RemoteTaskRunner, ThreadPoolTaskRunner
 from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
-from kernel_ext._tags import current_tags
 from kernel_ext._tracebacks import without_engine_frames
-from kernel_ext.cache_policies import DEFAULT, INPUTS, NONE, CachePolicy, _None
-from kernel_ext.engine._hooks import HookSet, check_hooks
+from kernel_ext.cache_policies import INPUTS, _None
+from kernel_ext.engine._hooks import TASK_HOOKS, HookSet
 from kernel_ext.engine.task_run import (
     TaskRunEngine,
     create_task_run,
@@ -53,11 +57,9 @@ __all__ = ["Task", "task"]
 P = ParamSpec("P")
 R = TypeVar("R")
 Hook = Callable[["Task[Any, Any]", TaskRun, State], Any]
-# "Not given", as distinct from None, for the options whose default depends on others.
-_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "UNSET"})()
 
 
-class Task(Generic[P, R]):
+class Task(Runnable, Generic[P, R]):
     """A function with orchestration options; see ``task`` for the options."""
 
     def __init__(
@@ -67,7 +69,7 @@ class Task(Generic[P, R]):
         description: str | None = None,
         tags: Iterable[str] | None = None,
         version: str | None = None,
-        cache_policy: Any = _UNSET,
+        cache_policy: Any = UNSET,
         cache_key_fn: Callable[..., str | None] | None = None,
         cache_expiration: datetime.timedelta | float | None = None,
         task_run_name: str | Callable[..., str] | None = None,
@@ -91,10 +93,10 @@ class Task(Generic[P, R]):
         viz_return_value: Any = None,
     ) -> None:
         self._options = {k: v for k, v in locals().items() if k not in ("self", "fn")}
-        fn = _unwrap_method(self, fn)
+        fn, self._method_kind = unwrap_method(fn)
         if not callable(fn):
             raise ConfigurationError(f"@task needs a function, got {type(fn).__name__}.")
-        _check_reserved(fn)
+        check_reserved(fn)
         self.fn = fn
         self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
@@ -107,15 +109,15 @@ class Task(Generic[P, R]):
         self.retry_policy = RetryPolicy.build(
             owner, retries, retry_delay_seconds, retry_jitter_factor, retry_condition_fn
         )
-        self.timeout_seconds = _check_timeout(owner, timeout_seconds)
+        self.timeout_seconds = check_timeout(owner, timeout_seconds)
         self.task_run_name = _check_run_name(owner, "task_run_name", task_run_name)
         self.cache_key_fn = cache_key_fn
-        self.cache_expiration = _check_expiration(owner, cache_expiration)
+        self.cache_expiration = check_expiration(owner, cache_expiration)
         self.refresh_cache = bool(refresh_cache)
         self.result_storage_key = result_storage_key
         self.result_serializer = check_serializer(owner, result_serializer)
         self.cache_result_in_memory = cache_result_in_memory
-        self.cache_policy, self.persist_result = _cache_and_persistence(
+        self.cache_policy, self.persist_result = cache_and_persistence(
             cache_policy, cache_key_fn, persist_result, result_storage_key,
             result_storage, result_serializer,
         )  # fmt: skip
@@ -130,42 +132,11 @@ class Task(Generic[P, R]):
         # Whether a deployment run that resumes after a suspension restores this task's
         # finished runs from their results (cells keep their outputs their own way).
         self.resumable = True
-        self.hooks = HookSet(owner, _TASK_HOOKS, self._options)
-        self.on_commit_hooks = check_hooks(owner, "on_commit", on_commit)
-        self.on_rollback_hooks = check_hooks(owner, "on_rollback", on_rollback)
-        self._bound_to: Any = None
+        self.hooks = HookSet(owner, TASK_HOOKS, self._options)
         update_wrapper(self, fn)  # type: ignore[arg-type,unused-ignore]
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
-
-    def __get__(self, instance: Any, owner: Any) -> Task[P, R]:
-        """As a method (``@task`` on a ``def`` in a class): the task bound to ``instance``
-        (or to the class, for a classmethod); the first argument is passed for you."""
-        if self._method_kind == "classmethod":
-            return self._bind_to(owner)
-        if instance is None or self._method_kind == "staticmethod":
-            return self
-        return self._bind_to(instance)
-
-    _method_kind: str | None = None
-
-    def _bind_to(self, target: Any) -> Task[P, R]:
-        bound = copy.copy(self)
-        bound._bound_to = target
-        return bound
-
-    @property
-    def retries(self) -> int:
-        return self.retry_policy.retries
-
-    @property
-    def retry_delay_seconds(self) -> Any:
-        return self._options.get("retry_delay_seconds")
-
-    @property
-    def isasync(self) -> bool:
-        return self.is_async
 
     @property
     def source_code(self) -> str | None:
@@ -175,50 +146,15 @@ class Task(Generic[P, R]):
         except (OSError, TypeError):
             return None
 
-    @property
-    def on_completion_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_completion")
-
-    @property
-    def on_failure_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_failure")
-
-    @property
-    def on_running_hooks(self) -> list[Hook]:
-        return self.hooks.of("on_running")
-
-    def on_completion(self, fn: Hook) -> Hook:
-        """``@my_task.on_completion``: add a hook run when a run completes."""
-        self.hooks.add("on_completion", fn)
-        return fn
-
-    def on_failure(self, fn: Hook) -> Hook:
-        self.hooks.add("on_failure", fn)
-        return fn
-
-    def on_running(self, fn: Hook) -> Hook:
-        self.hooks.add("on_running", fn)
-        return fn
-
-    def on_commit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``@my_task.on_commit``: add a hook run when the run's transaction commits."""
-        self.on_commit_hooks.append(fn)
-        return fn
-
-    def on_rollback(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_rollback_hooks.append(fn)
-        return fn
+    # Run by the run's transaction: hook(txn).
+    on_commit = hook_adder("on_commit")
+    on_rollback = hook_adder("on_rollback")
+    on_commit_hooks = hook_list("on_commit")
+    on_rollback_hooks = hook_list("on_rollback")
 
     def with_options(self, **options: Unpack[TaskOptions]) -> Task[P, R]:
         """A copy of this task with some options changed (hooks added since kept)."""
-        given: dict[str, Any] = {**self._options, **options}
-        for kind in (*_TASK_HOOKS, "on_commit", "on_rollback"):
-            if kind not in options:
-                given[kind] = list(getattr(self, f"{kind}_hooks"))
-        fn = self.fn
-        copied = Task(fn, **given)
-        copied._method_kind, copied._bound_to = self._method_kind, self._bound_to
-        return copied
+        return self._copy_with(dict(options))
 
     # --- calling ------------------------------------------------------------------------
 
@@ -258,9 +194,6 @@ class Task(Generic[P, R]):
         finally:
             if standalone:
                 flush_store()
-
-    def _with_bound(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        return args if self._bound_to is None else (self._bound_to, *args)
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name, defaults applied."""
@@ -366,13 +299,6 @@ class Task(Generic[P, R]):
 
     # --- used by the engine -------------------------------------------------------------
 
-    def run_tags(self) -> tuple[str, ...]:
-        """The run's tags: the task's, and those of enclosing ``tags(...)`` blocks."""
-        extra = current_tags()
-        if not extra:
-            return self.tags
-        return (*self.tags, *sorted(t for t in extra if t not in self.tags))
-
     def resolve_run_name(self, context: Any) -> str:
         token = task_run_context.set(context)
         try:
@@ -429,8 +355,8 @@ class Task(Generic[P, R]):
         default folder (as Prefect's tasks inherit their flow's result storage)."""
         if self._storage is not None:
             return self._storage
-        flow_ctx = current_flow_run()
-        inherited = getattr(getattr(flow_ctx, "flow", None), "result_storage", None)
+        flow = getattr(current_flow_run(), "flow", None)
+        inherited = getattr(flow, "_storage", None)
         return inherited if isinstance(inherited, ResultStorage) else default_storage()
 
     def expiration_time(self) -> float | None:
@@ -440,56 +366,6 @@ class Task(Generic[P, R]):
         if self.log_prints is not None:
             return self.log_prints
         return flow_ctx.log_prints if flow_ctx is not None else False
-
-
-_TASK_HOOKS = ("on_running", "on_completion", "on_failure")
-
-
-def _unwrap_method(task: Task[Any, Any], fn: Any) -> Any:
-    """``@task`` above ``@classmethod``/``@staticmethod``: the function inside, with the
-    kind remembered for binding (``__get__``)."""
-    if isinstance(fn, (classmethod, staticmethod)):
-        task._method_kind = type(fn).__name__
-        return fn.__func__
-    return fn
-
-
-def _check_reserved(fn: Callable[..., Any]) -> None:
-    try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return
-    for reserved in ("return_state", "wait_for"):
-        if reserved in parameters:
-            raise ReservedArgumentError(
-                f"{reserved!r} is a reserved argument name and cannot be used; rename "
-                f"the parameter of {getattr(fn, '__name__', fn)!r}."
-            )
-
-
-def _cache_and_persistence(
-    policy: Any, key_fn: Any, persist: bool | None, storage_key: str | None,
-    storage: Any, serializer: Any,
-) -> tuple[CachePolicy | None, bool | None]:  # fmt: skip
-    """Prefect's rules: a cache option, a storage key, storage or a serializer turn
-    persistence on; no persistence, no caching; a task that persists without naming a
-    policy uses DEFAULT; a storage key is itself the key."""
-    if key_fn is not None:
-        policy = CachePolicy.from_cache_key_fn(key_fn)
-    named = policy is not _UNSET and policy is not None and not isinstance(policy, _None)
-    if persist is None and (named or key_fn or storage_key or storage or serializer):
-        persist = True
-    if persist is False:
-        return NONE, persist
-    if policy is _UNSET or policy is None:
-        return (DEFAULT if storage_key is None else None), persist
-    if storage_key is not None and not isinstance(policy, _None):
-        return None, persist
-    if not isinstance(policy, CachePolicy):
-        raise ConfigurationError(
-            f"cache_policy must be a CachePolicy such as INPUTS + TASK_SOURCE, got {policy!r}."
-        )
-    return policy, persist
 
 
 def _await_future(value: Any) -> Any:
@@ -548,28 +424,6 @@ def _submit(
     pending = PendingCall(call)
     future._pending = pending
     start(pending)
-
-
-def _check_timeout(owner: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or out_of_range(value):
-        raise ConfigurationError(
-            f"{owner}: timeout_seconds must be a number > 0 and at most ten years, got {value!r}."
-        )
-    return float(value)
-
-
-def _check_expiration(owner: str, value: datetime.timedelta | float | None) -> float | None:
-    if value is None:
-        return None
-    seconds = value.total_seconds() if isinstance(value, datetime.timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or out_of_range(seconds):
-        raise ConfigurationError(
-            f"{owner}: cache_expiration must be a positive timedelta or seconds, at most ten "
-            f"years, got {value!r}."
-        )
-    return float(seconds)
 
 
 @overload

@@ -1,7 +1,8 @@
 """State hooks of tasks and flows: which ones a state calls, as in Prefect.
 
-    tasks   on_running, on_completion (Completed and Cached), on_failure
-    flows   the same, and on_crashed, on_cancellation
+    tasks   on_running, on_completion (Completed and Cached), on_failure; and
+            on_commit / on_rollback, which their transaction calls (hook(txn))
+    flows   the same state hooks, and on_crashed, on_cancellation
 
 Hooks are given as lists (``on_failure=[notify]``) or added with the decorator form
 (``@my_task.on_failure``); each is ``hook(task_or_flow, run, state)`` and may be
@@ -17,7 +18,7 @@ from kernel_ext._errors import OptionTypeError
 from kernel_ext._states import State, StateType
 from kernel_ext.engine._steps import Hook
 
-__all__ = ["HOOK_KINDS", "HookSet", "check_hooks"]
+__all__ = ["FLOW_HOOKS", "HOOK_KINDS", "TASK_HOOKS", "HookSet", "check_hooks"]
 
 # The hook list each final or running state type calls.
 _BY_TYPE = {
@@ -29,6 +30,8 @@ _BY_TYPE = {
     StateType.CANCELLING: "on_cancellation",
 }
 HOOK_KINDS = ("on_running", "on_completion", "on_failure", "on_crashed", "on_cancellation")
+FLOW_HOOKS = HOOK_KINDS
+TASK_HOOKS = ("on_running", "on_completion", "on_failure", "on_commit", "on_rollback")
 
 
 def check_hooks(owner: str, kind: str, hooks: Iterable[Callable[..., Any]] | None) -> list[Any]:
@@ -50,18 +53,23 @@ def check_hooks(owner: str, kind: str, hooks: Iterable[Callable[..., Any]] | Non
 class HookSet:
     """The hooks of one task or flow, by kind."""
 
-    __slots__ = ("_hooks", "active", "owner")
+    __slots__ = ("_hooks", "active", "commits", "kinds", "owner")
 
     def __init__(self, owner: str, kinds: tuple[str, ...], given: dict[str, Any]) -> None:
         self.owner = owner
+        self.kinds = kinds
         self._hooks: dict[str, list[Any]] = {
             kind: check_hooks(owner, kind, given.get(kind)) for kind in kinds
         }
-        self.active = any(self._hooks.values())  # the default path skips hooks at once
+        # Whether any state hook is set: the default path skips the hook steps at once.
+        self.active = any(self._hooks[kind] for kind in kinds if kind in HOOK_KINDS)
+        # Whether a transaction hook is set (the run then runs in a transaction).
+        self.commits = any(self._hooks[kind] for kind in kinds if kind not in HOOK_KINDS)
 
     def add(self, kind: str, hook: Callable[..., Any]) -> None:
         self._hooks[kind].append(hook)
-        self.active = True
+        self.active = self.active or kind in HOOK_KINDS
+        self.commits = self.commits or kind not in HOOK_KINDS
 
     def of(self, kind: str) -> list[Any]:
         return self._hooks.get(kind, [])

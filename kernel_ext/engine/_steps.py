@@ -12,11 +12,13 @@ ladder exists once, and a plain task and an ``async def`` task cannot drift apar
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import Any
 
+from kernel_ext._async_bridge import run_coroutine_sync
 from kernel_ext._errors import TaskRunTimeout
 from kernel_ext._timeouts import call_with_timeout
 
@@ -30,7 +32,8 @@ __all__ = [
     "drive_stream_async",
     "drive_stream_sync",
     "drive_sync",
-    "run_coroutine_sync",
+    "stream",
+    "stream_async",
 ]
 
 
@@ -68,15 +71,11 @@ class Call(Step):
         self.around: tuple[Callable[[], None], Callable[[], None]] | None = None
 
     def run_sync(self) -> Any:
-        if self.stream:  # a generator body outside a stream driver runs to its end
-            return _exhaust(self.items_sync())
+        if self.timeout is None:
+            return self.fn(*self.args, **self.kwargs)
         return call_with_timeout(self.fn, self.args, self.kwargs, self.timeout)
 
     async def run_async(self) -> Any:
-        if self.stream:
-            async for _ in self.items_async():
-                pass
-            return None
         call = self.fn(*self.args, **self.kwargs)
         if not inspect.isawaitable(call):  # a plain body in an async run
             return call
@@ -202,25 +201,6 @@ class Blocking(Step):
         return await self.async_fn()
 
 
-def run_coroutine_sync(awaitable: Any) -> Any:
-    """Run ``awaitable`` to its end from sync code, also where a loop already runs in this
-    thread (a notebook cell): then on a loop in a thread of its own."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_awaited(awaitable))
-    import concurrent.futures
-    import contextvars
-
-    context = contextvars.copy_context()
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="taskbook-hook") as pool:
-        return pool.submit(context.run, asyncio.run, _awaited(awaitable)).result()
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
-
-
 async def _with_timeout(call: Any, seconds: float, limit: float | None = None) -> Any:
     try:
         return await asyncio.wait_for(call, seconds)
@@ -228,48 +208,25 @@ async def _with_timeout(call: Any, seconds: float, limit: float | None = None) -
         raise TaskRunTimeout(f"The run exceeded its timeout of {limit or seconds:g} s.") from error
 
 
-def _exhaust(items: Generator[Any, None, Any]) -> Any:
-    while True:
-        try:
-            next(items)
-        except StopIteration as stop:
-            return stop.value
+def drive_sync(steps: Lifecycle) -> None:
+    """Perform a lifecycle's steps in this thread (a body that streams is run to its end
+    and its items dropped)."""
+    _consume(drive_stream_sync(steps))
 
 
-def drive_sync(steps: Lifecycle) -> Any:
-    """Perform a lifecycle's steps in this thread; its return value is returned."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        value = error = None
-        try:
-            value = step.run_sync()
-        except BaseException as raised:  # handed to the lifecycle, which decides
-            error = raised
+# Runs an iterator to its end in C: the sync path's cost over the stream driver is nil.
+_consume: Callable[[Iterator[Any]], None] = collections.deque(maxlen=0).extend
 
 
-async def drive_async(steps: Lifecycle) -> Any:
+async def drive_async(steps: Lifecycle) -> None:
     """Await a lifecycle's steps on the running loop."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value
-        value = error = None
-        try:
-            value = await step.run_async()
-        except BaseException as raised:
-            error = raised
+    async for _ in drive_stream_async(steps):
+        pass
 
 
 def drive_stream_sync(steps: Lifecycle) -> Iterator[Any]:
-    """``drive_sync`` for a generator body: its items are yielded to the caller."""
+    """Perform a lifecycle's steps in this thread, each step's value (or exception) sent
+    back in; a generator body's items are yielded to the caller as they come."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -290,7 +247,7 @@ def drive_stream_sync(steps: Lifecycle) -> Iterator[Any]:
 
 
 async def drive_stream_async(steps: Lifecycle) -> AsyncIterator[Any]:
-    """``drive_async`` for an async generator body."""
+    """``drive_stream_sync`` on the running loop, for async bodies."""
     value: Any = None
     error: BaseException | None = None
     while True:
@@ -312,3 +269,21 @@ async def drive_stream_async(steps: Lifecycle) -> AsyncIterator[Any]:
                 value = await step.run_async()
         except BaseException as raised:
             error = raised
+
+
+def stream(steps: Lifecycle, finish: Callable[[], Any]) -> Iterator[Any]:
+    """A streamed run for its caller: the body's items, then ``finish()`` (which raises
+    the run's failure)."""
+    yield from drive_stream_sync(steps)
+    finish()
+
+
+async def stream_async(steps: Lifecycle, finish: Callable[[], Any]) -> AsyncIterator[Any]:
+    inner = drive_stream_async(steps)
+    try:  # closed here, in the caller's context, also when the caller stops early
+        async for item in inner:
+            yield item
+    finally:
+        await inner.aclose()  # type: ignore[attr-defined]
+    finish()
+

@@ -32,11 +32,11 @@ from kernel_ext.engine._steps import (
     Lifecycle,
     Sleep,
     drive_async,
-    drive_stream_async,
-    drive_stream_sync,
     drive_sync,
+    stream,
+    stream_async,
 )
-from kernel_ext.engine.task_run import failed_state, interrupted_state, set_state
+from kernel_ext.engine._transitions import failed_state, interrupted_state, set_state
 
 if TYPE_CHECKING:
     from kernel_ext._flows import Flow
@@ -190,9 +190,8 @@ class FlowRunEngine:
         """``persist_result=True``: the flow's result is kept in its result storage
         (a result that cannot be kept fails the run, as a task's does)."""
         from kernel_ext._errors import ResultError
-        from kernel_ext._results import default_storage
 
-        storage = self.flow.result_storage or default_storage()
+        storage = self.flow.storage()
         label = f"flow run {self.run.name!r}"
         try:
             location = storage.write(
@@ -369,15 +368,8 @@ async def run_flow_async(engine: FlowRunEngine, return_state: bool = False) -> A
 
 def run_flow_stream(engine: FlowRunEngine) -> Iterator[Any]:
     """A generator flow run: its items as they come."""
-    yield from drive_stream_sync(lifecycle(engine))
-    engine.outcome(False)
+    return stream(lifecycle(engine), lambda: engine.outcome(False))
 
 
-async def run_flow_stream_async(engine: FlowRunEngine) -> AsyncIterator[Any]:
-    inner = drive_stream_async(lifecycle(engine))
-    try:  # closed here, in the caller's context, also when the caller stops early
-        async for item in inner:
-            yield item
-    finally:
-        await inner.aclose()  # type: ignore[attr-defined]
-    engine.outcome(False)
+def run_flow_stream_async(engine: FlowRunEngine) -> AsyncIterator[Any]:
+    return stream_async(lifecycle(engine), lambda: engine.outcome(False))

@@ -24,25 +24,17 @@ from kernel_ext._context import (
     current_flow_run,
     task_run_context,
 )
-from kernel_ext._errors import (
-    Abort,
-    CacheKeyError,
-    ResultError,
-    Suspend,
-    TaskRunTimeout,
-    Terminated,
-    UpstreamTaskError,
-)
-from kernel_ext._events import ResultEvent, StateEvent, bus
+from kernel_ext._errors import Abort, CacheKeyError, ResultError, UpstreamTaskError
+from kernel_ext._events import ResultEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._hashing import hash_text
 from kernel_ext._inputs import resolve_inputs
 from kernel_ext._leases import release_async
 from kernel_ext._limits import acquire_slots, acquire_slots_async, holder_label, limited_tags
-from kernel_ext._logging import print_capture
+from kernel_ext._logging import PrintCapture
 from kernel_ext._results import StoredResult
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
-from kernel_ext._tracebacks import format_failure
+from kernel_ext._tags import current_tags
 from kernel_ext.engine._outcome import return_value_to_state
 from kernel_ext.engine._steps import (
     Blocking,
@@ -50,9 +42,16 @@ from kernel_ext.engine._steps import (
     Lifecycle,
     Sleep,
     drive_async,
-    drive_stream_async,
-    drive_stream_sync,
     drive_sync,
+    stream,
+    stream_async,
+)
+from kernel_ext.engine._task_transaction import in_transaction, needs_transaction, stage
+from kernel_ext.engine._transitions import (
+    ago,
+    failed_state,
+    interrupted_state,
+    set_state,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
 __all__ = [
     "TaskRunEngine",
     "create_task_run",
-    "failed_state",
     "run_task_async",
     "run_task_stream",
     "run_task_stream_async",
@@ -70,12 +68,7 @@ __all__ = [
 ]
 
 _standalone_counter = itertools.count()
-
-
-def _active_transaction() -> Any:
-    from kernel_ext.transactions import get_transaction
-
-    return get_transaction()
+_TRANSACTIONS = "kernel_ext.transactions"  # no transaction is active before its import
 
 
 def create_task_run(
@@ -88,18 +81,13 @@ def create_task_run(
         flow_run_id = flow_ctx.flow_run.id
     else:
         name, flow_run_id = f"{task.name}-{next(_standalone_counter)}", None
-    run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=task.run_tags())
+    tags = task.run_tags() if task.tags or current_tags() else ()
+    run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=tags)
     if announce:
         set_state(run, states.Pending())
     else:
         run.state = states.Pending()
     return run
-
-
-def set_state(run: Any, state: states.State) -> None:
-    state.run_id = run.id
-    run.state = state
-    bus.emit(StateEvent(run, state))
 
 
 class TaskRunEngine:
@@ -122,6 +110,7 @@ class TaskRunEngine:
         self.wait_for = wait_for
         self.future = future
         self.flow_ctx = current_flow_run()
+        self.log_prints = task.resolve_log_prints(self.flow_ctx)
         self.state: states.State = run.state or states.Pending()
         self.cache_key: str | None = None
         self.resume_key: str | None = None
@@ -155,8 +144,7 @@ class TaskRunEngine:
         return True
 
     def _context(self) -> TaskRunContext:
-        log_prints = self.task.resolve_log_prints(self.flow_ctx)
-        return TaskRunContext(self.task, self.run, log_prints, self.args, self.kwargs)
+        return TaskRunContext(self.task, self.run, self.log_prints, self.args, self.kwargs)
 
     def _lookup_resumed(self) -> bool:
         """In a deployment run, a task run that finished before a suspension comes back.
@@ -191,12 +179,12 @@ class TaskRunEngine:
         try:
             hit = self.task.storage().read(self.cache_key, serializer=self.task.result_serializer)
         except ResultError as error:
-            self._log_warning(str(error))
+            self.log_warning(str(error))
             return False
         if hit is None:
             return False
         details = {"cache_key": self.cache_key, "result": hit.location}
-        self._finish(states.Cached(f"Cached result from {_ago(hit.created)}", hit.value, details))
+        self._finish(states.Cached(f"Cached result from {ago(hit.created)}", hit.value, details))
         return True
 
     def take_tag_slots(self) -> Lease | None:
@@ -231,7 +219,7 @@ class TaskRunEngine:
         run.run_count += 1
         if run.start_time is None:
             run.start_time = time.time()
-        context = self._context()
+        context = TaskRunContext(self.task, run, self.log_prints, self.args, self.kwargs)
         self._token = task_run_context.set(context)
         self.state = states.Running() if run.run_count == 1 else states.Retrying()
         set_state(run, self.state)
@@ -256,7 +244,10 @@ class TaskRunEngine:
     def succeed(self, value: Any) -> float | None:
         """Record what the body returned: a ``Failed`` state it returns fails the attempt
         (and is retried like an exception); the delay before the next attempt, or None."""
-        state = return_value_to_state(value)
+        # A plain value (the common case) completes; states and collections of them
+        # follow Prefect's rules.
+        is_plain = not isinstance(value, (states.State, list, tuple, set))
+        state = states.Completed(data=value) if is_plain else return_value_to_state(value)
         if not state.is_completed():
             if state.is_failed():
                 delay = self._retry_delay(state)
@@ -266,10 +257,10 @@ class TaskRunEngine:
             return None
         details = None
         if self.stage_into is not None:
-            self._stage(self.stage_into, state)
+            stage(self, self.stage_into, state)
         elif self.task.persists:
             try:
-                details = self._persist(state.data)
+                details = self.persist(state.data)
             except ResultError as error:
                 self._finish(failed_state(error))
                 return None
@@ -326,41 +317,11 @@ class TaskRunEngine:
 
     # --- the end ------------------------------------------------------------------------
 
-    def transactional(self) -> bool:
-        """Whether the run needs a transaction: one is active, the task has commit or
-        rollback hooks, or its policy locks the key (the default path needs none)."""
-        task = self.task
-        if task.on_commit_hooks or task.on_rollback_hooks:
-            return True
-        if task.caches and str(getattr(task.cache_policy, "isolation_level", None) or "").endswith(
-            "SERIALIZABLE"
-        ):
-            return True
-        # Until kernel_ext.transactions is imported no transaction can be active, and a
-        # task run does not pay for looking.
-        return "kernel_ext.transactions" in sys.modules and _active_transaction() is not None
-
-    def _stage(self, txn: Any, state: states.State) -> None:
-        task, value = self.task, state.data
-
-        def persist(_txn: Any) -> None:
-            if task.persists:
-                self._persist(value)
-
-        def rolled_back(_txn: Any) -> None:
-            self._log_warning("rolled back as part of its transaction")
-
-        txn.stage(
-            value, on_rollback_hooks=[rolled_back, *task.on_rollback_hooks],
-            on_commit_hooks=[persist, *task.on_commit_hooks],
-            expiration=task.expiration_time(), label=f"task run {self.run.name!r}",
-        )  # fmt: skip
-
     def finish_cached(self, hit: Any) -> None:
         details = {"cache_key": self.cache_key, "result": hit.location}
-        self._finish(states.Cached(f"Cached result from {_ago(hit.created)}", hit.value, details))
+        self._finish(states.Cached(f"Cached result from {ago(hit.created)}", hit.value, details))
 
-    def _persist(self, value: Any) -> dict[str, Any]:
+    def persist(self, value: Any) -> dict[str, Any]:
         key = self.task.storage_key(self.cache_key or self.run.id, self._context())
         expiration = self.task.expiration_time()
         label = f"task run {self.run.name!r}"
@@ -381,14 +342,16 @@ class TaskRunEngine:
 
     def settle(self) -> None:
         """The run is over and its hooks have run: its future resolves."""
-        location = (self.state.details or {}).get("result")
-        if location and not self.task.cache_result_in_memory and self.state.is_completed():
+        location = None if self.task.cache_result_in_memory else (
+            (self.state.details or {}).get("result")
+        )
+        if location and self.state.is_completed():
             # Not kept in memory: the state reads the persisted result back when asked.
             self.state.data = StoredResult(self.task.storage(), location)
         if self.future is not None:
             self.future._finish(self.state)
 
-    def _log_warning(self, message: str) -> None:
+    def log_warning(self, message: str) -> None:
         from kernel_ext._logging import engine_logger
 
         engine_logger().warning("Task run %r: %s", self.run.name, message)
@@ -408,11 +371,18 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
             if engine.run.tags:  # only a tag can name a concurrency limit
                 lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
             try:
-                if engine.task.resolve_log_prints(engine.flow_ctx):
-                    with print_capture(True):
-                        yield from _body(engine)
+                task = engine.task
+                # The common task needs no transaction: three attribute checks say so.
+                maybe = task.hooks.commits or task.caches or _TRANSACTIONS in sys.modules
+                if maybe and needs_transaction(engine):
+                    body = in_transaction(engine, lambda: _attempts(engine))
                 else:
-                    yield from _body(engine)
+                    body = _attempts(engine)
+                if engine.log_prints:
+                    with PrintCapture(True):
+                        yield from body
+                else:
+                    yield from body
             finally:
                 if lease is not None:
                     yield Blocking(lease.release, lambda: release_async(lease))
@@ -425,48 +395,6 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
     engine.settle()
     if signal is not None:
         raise signal
-
-
-def _body(engine: TaskRunEngine) -> Lifecycle:
-    if engine.transactional():
-        return _in_transaction(engine)
-    return _attempts(engine)
-
-
-def _in_transaction(engine: TaskRunEngine) -> Lifecycle:
-    """The attempts inside the run's own transaction, as in Prefect: a child of the
-    active one (committed with it; rolled back, with its on_rollback hooks, when a later
-    step of it fails), keyed by the cache key (a SERIALIZABLE policy locks the key, so a
-    second run waits and then finds the first's record). The result is staged on
-    success; the run's own write happens at commit."""
-    from kernel_ext.transactions import transaction
-
-    task = engine.task
-    policy = task.cache_policy
-    scope = transaction(
-        key=engine.cache_key, store=task.storage(), overwrite=task.refresh_cache,
-        isolation_level=getattr(policy, "isolation_level", None),
-        lock_manager=getattr(policy, "lock_manager", None), write_on_commit=False,
-    )  # fmt: skip
-    txn = yield Blocking(scope.__enter__)  # may wait for the key's lock
-    failure: BaseException | None = None
-    try:
-        hit = txn.read() if engine.cache_key is not None and txn.is_committed() else None
-        if hit is not None:
-            engine.finish_cached(hit)
-        else:
-            engine.stage_into = txn
-            yield from _attempts(engine)
-    except BaseException as error:
-        failure = error
-        raise
-    finally:
-        error_type = (
-            type(failure)
-            if failure is not None
-            else (None if engine.state.is_completed() else RuntimeError)
-        )
-        scope.__exit__(error_type, failure, None)
 
 
 def _attempts(engine: TaskRunEngine) -> Lifecycle:
@@ -495,7 +423,7 @@ def _attempts(engine: TaskRunEngine) -> Lifecycle:
 
 def run_task_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
     """Drive a plain (``def``) task run to its end in the calling thread."""
-    drive_sync(lifecycle(engine))
+    drive_sync(lifecycle(engine))  # (its steps: inputs, cache, attempts, hooks, future)
     return engine.outcome(return_state)
 
 
@@ -507,18 +435,11 @@ async def run_task_async(engine: TaskRunEngine, return_state: bool = False) -> A
 
 def run_task_stream(engine: TaskRunEngine) -> Iterator[Any]:
     """A generator task run: its items as they come; the run ends with the generator."""
-    yield from drive_stream_sync(lifecycle(engine))
-    engine.outcome(False)  # raises the run's failure
+    return stream(lifecycle(engine), lambda: engine.outcome(False))
 
 
-async def run_task_stream_async(engine: TaskRunEngine) -> AsyncIterator[Any]:
-    inner = drive_stream_async(lifecycle(engine))
-    try:  # closed here, in the caller's context, also when the caller stops early
-        async for item in inner:
-            yield item
-    finally:
-        await inner.aclose()  # type: ignore[attr-defined]
-    engine.outcome(False)
+def run_task_stream_async(engine: TaskRunEngine) -> AsyncIterator[Any]:
+    return stream_async(lifecycle(engine), lambda: engine.outcome(False))
 
 
 def _merge(first: list[TaskRunId], second: list[TaskRunId]) -> list[TaskRunId]:
@@ -527,35 +448,3 @@ def _merge(first: list[TaskRunId], second: list[TaskRunId]) -> list[TaskRunId]:
     return first + [run_id for run_id in second if run_id not in first]
 
 
-def failed_state(error: BaseException) -> states.State:
-    details = {
-        "exception_type": type(error).__name__,
-        "traceback": format_failure(error),
-    }
-    message = f"{type(error).__name__}: {error}"
-    if isinstance(error, TaskRunTimeout):
-        return states.TimedOut(message, data=error, details=details)
-    return states.Failed(message, data=error, details=details)
-
-
-def interrupted_state(signal: BaseException) -> states.State:
-    """The state a run stopped by ``signal`` ends in."""
-    message = f"{type(signal).__name__}: {signal}".rstrip(": ")
-    if isinstance(signal, Suspend):
-        return states.Suspended(str(signal))
-    if isinstance(signal, Abort):
-        return states.Cancelled(str(signal) or "Aborted.")
-    if isinstance(signal, Terminated):
-        return states.Cancelled("Terminated by SIGTERM.")
-    if isinstance(signal, (KeyboardInterrupt, asyncio.CancelledError)):
-        return states.Cancelled(f"Interrupted ({message}).")
-    return states.Crashed(f"Stopped by {message}.", data=signal)
-
-
-def _ago(created: float) -> str:
-    seconds = max(0.0, time.time() - created)
-    if seconds < 120:
-        return f"{seconds:.0f} s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"

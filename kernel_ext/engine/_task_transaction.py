@@ -1,0 +1,97 @@
+"""A task run inside a transaction, as Prefect runs task runs.
+
+Only where it changes anything: a transaction is active (``with transaction():``), the
+task has ``on_commit``/``on_rollback`` hooks, or its cache policy is SERIALIZABLE. Then
+the run's transaction is a child of the active one (committed with it; rolled back,
+with its ``on_rollback`` hooks, when a later step of it fails), keyed by the cache key;
+SERIALIZABLE locks the key, so a second run waits and then finds the first's record.
+The result is staged on success, and the run's own write happens at commit. An async
+run takes the lock and commits off its event loop.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kernel_ext import _states as states
+from kernel_ext.engine._steps import Blocking, Lifecycle
+
+if TYPE_CHECKING:
+    from kernel_ext.engine.task_run import TaskRunEngine
+
+__all__ = ["in_transaction", "needs_transaction", "stage"]
+
+
+def needs_transaction(engine: TaskRunEngine) -> bool:
+    task = engine.task
+    if task.hooks.commits:
+        return True
+    if task.caches and str(getattr(task.cache_policy, "isolation_level", None) or "").endswith(
+        "SERIALIZABLE"
+    ):
+        return True
+    # Until kernel_ext.transactions is imported no transaction can be active, and a task
+    # run does not pay for looking.
+    if "kernel_ext.transactions" not in sys.modules:
+        return False
+    from kernel_ext._transaction import get_transaction
+
+    return get_transaction() is not None
+
+
+def in_transaction(engine: TaskRunEngine, attempts: Callable[[], Lifecycle]) -> Lifecycle:
+    """``attempts()`` inside the run's transaction (or a Cached end from its record)."""
+    from kernel_ext._transaction import Transaction, run_logger
+
+    task = engine.task
+    policy = task.cache_policy
+    txn = Transaction(
+        key=engine.cache_key,
+        store=task.storage().with_serializer(task.result_serializer),
+        overwrite=task.refresh_cache,
+        isolation_level=getattr(policy, "isolation_level", None),
+        lock_manager=getattr(policy, "lock_manager", None),
+        write_on_commit=False,
+        logger=run_logger(),
+    )
+    yield Blocking(txn.__enter__, txn.__aenter__)  # may wait for the key's lock
+    failure: BaseException | None = None
+    try:
+        hit = txn.read() if engine.cache_key is not None and txn.is_committed() else None
+        if hit is not None:
+            engine.finish_cached(hit)
+        else:
+            engine.stage_into = txn
+            yield from attempts()
+    except BaseException as error:
+        failure = error
+        raise
+    finally:
+        # A run that did not complete rolls its transaction back, raised or not.
+        kind = type(failure) if failure is not None else (
+            None if engine.state.is_completed() else RuntimeError
+        )
+        yield Blocking(lambda: txn.__exit__(kind), lambda: txn.__aexit__(kind))
+
+
+def stage(engine: TaskRunEngine, txn: Any, state: states.State) -> None:
+    """Stage the run's result: written (if it persists) and the task's ``on_commit``
+    hooks run when the transaction commits; ``on_rollback`` hooks if it rolls back."""
+    task, value = engine.task, state.data
+
+    def persist(_txn: Any) -> None:
+        if task.persists:
+            engine.persist(value)
+
+    def rolled_back(_txn: Any) -> None:
+        engine.log_warning("rolled back as part of its transaction")
+
+    txn.stage(
+        value,
+        on_rollback_hooks=[rolled_back, *task.on_rollback_hooks],
+        on_commit_hooks=[persist, *task.on_commit_hooks],
+        expiration=task.expiration_time(),
+        label=f"task run {engine.run.name!r}",
+    )
