@@ -219,3 +219,27 @@ def test_scale_out_notebook(kernel_env: Path) -> None:
     spans = [(t["start_time"], t["end_time"]) for t in run["task_runs"] if t["name"][:3] == "geo"]
     for start, _ in spans:
         assert sum(1 for s, e in spans if s <= start < e) <= 2
+
+
+@pytest.mark.parametrize("name", ["flows_and_tasks", "cells_as_tasks"])
+def test_example_notebook_runs_as_a_deployment(kernel_env: Path, name: str) -> None:
+    """Each example also runs headless, as a user promotes it: `taskbook deploy`,
+    `taskbook serve`, `taskbook run NAME --wait` ends Completed."""
+    import subprocess
+    import sys
+
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+    deploy = [taskbook, "deploy", str(NOTEBOOKS / f"{name}.ipynb"), "--name", name]
+    deployed = subprocess.run(deploy, capture_output=True, text=True, cwd=kernel_env)
+    assert deployed.returncode == 0, deployed.stderr
+    serve = subprocess.Popen([taskbook, "serve"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, cwd=kernel_env)  # fmt: skip
+    try:
+        waited = subprocess.run([taskbook, "run", name, "--wait"], capture_output=True,
+                                text=True, timeout=180, cwd=kernel_env)  # fmt: skip
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+    assert waited.returncode == 0 and "ended Completed." in waited.stdout, (
+        waited.stdout + waited.stderr
+    )
