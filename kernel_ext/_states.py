@@ -68,6 +68,9 @@ class StateType(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+# A state's name when none is given: its type's, capitalised ("Completed").
+_DEFAULT_NAMES = {kind: kind.value.capitalize() for kind in StateType}
+
 FINAL_TYPES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 )
@@ -95,7 +98,7 @@ class State:
         timestamp: float | None = None,
     ) -> None:
         self.type = type
-        self.name = name or type.value.capitalize()
+        self.name = name or _DEFAULT_NAMES[type]
         self.timestamp = time.time() if timestamp is None else timestamp
         self.message = message
         self.data = data

@@ -166,7 +166,8 @@ class Task(Runnable, Generic[P, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
-        args = self._with_bound(args)
+        if self._bound_to is not None:
+            args = (self._bound_to, *args)
         flow_ctx = current_flow_run()
         if flow_ctx is None:
             ensure_store()

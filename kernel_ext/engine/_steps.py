@@ -12,10 +12,10 @@ ladder exists once, and a plain task and an ``async def`` task cannot drift apar
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from types import CoroutineType
 from typing import Any
 
 from kernel_ext._async_bridge import run_coroutine_sync
@@ -28,6 +28,7 @@ __all__ = [
     "Lifecycle",
     "Sleep",
     "Step",
+    "Stream",
     "drive_async",
     "drive_stream_async",
     "drive_stream_sync",
@@ -51,9 +52,9 @@ Lifecycle = Generator[Step, Any, Any]
 
 
 class Call(Step):
-    """Call a run's body (with its timeout); a generator body is a ``Stream``."""
+    """Call a run's body once, with its timeout."""
 
-    __slots__ = ("args", "around", "fn", "kwargs", "on_item", "stream", "timeout")
+    __slots__ = ("args", "fn", "kwargs", "timeout")
 
     def __init__(
         self,
@@ -61,14 +62,8 @@ class Call(Step):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         timeout: float | None,
-        stream: bool = False,
-        on_item: Callable[[Any], None] | None = None,
     ) -> None:
         self.fn, self.args, self.kwargs, self.timeout = fn, args, kwargs, timeout
-        self.stream, self.on_item = stream, on_item
-        # (leave, come back): while an item is with the caller, the caller's code runs
-        # outside the run's context (a streamed run must not leak it between items).
-        self.around: tuple[Callable[[], None], Callable[[], None]] | None = None
 
     def run_sync(self) -> Any:
         if self.timeout is None:
@@ -77,15 +72,47 @@ class Call(Step):
 
     async def run_async(self) -> Any:
         call = self.fn(*self.args, **self.kwargs)
-        if not inspect.isawaitable(call):  # a plain body in an async run
-            return call
+        if not isinstance(call, CoroutineType) and not inspect.isawaitable(call):
+            return call  # a plain body in an async run
         if self.timeout is None:
             return await call
         return await _with_timeout(call, self.timeout)
 
+
+class Stream(Call):
+    """Run a generator body: the stream drivers pass each item on to the caller (each
+    ``next()`` bounded by what is left of the timeout); the other drivers drop them."""
+
+    __slots__ = ("around", "on_item")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+        on_item: Callable[[Any], None] | None = None,
+    ) -> None:
+        super().__init__(fn, args, kwargs, timeout)
+        self.on_item = on_item
+        # (leave, come back): while an item is with the caller, the caller's code runs
+        # outside the run's context (a streamed run must not leak it between items).
+        self.around: tuple[Callable[[], None], Callable[[], None]] | None = None
+
+    def run_sync(self) -> Any:
+        items = self.items_sync()
+        while True:
+            try:
+                next(items)
+            except StopIteration as stop:
+                return stop.value
+
+    async def run_async(self) -> Any:
+        async for _ in self.items_async():
+            pass
+
     def items_sync(self) -> Generator[Any, None, Any]:
-        """The body's items, each ``next()`` bounded by what is left of the timeout; the
-        generator's return value is this one's."""
+        """The body's items; the generator's return value is this one's."""
         generator = self.fn(*self.args, **self.kwargs)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
@@ -209,19 +236,37 @@ async def _with_timeout(call: Any, seconds: float, limit: float | None = None) -
 
 
 def drive_sync(steps: Lifecycle) -> None:
-    """Perform a lifecycle's steps in this thread (a body that streams is run to its end
-    and its items dropped)."""
-    _consume(drive_stream_sync(steps))
-
-
-# Runs an iterator to its end in C: the sync path's cost over the stream driver is nil.
-_consume: Callable[[Iterator[Any]], None] = collections.deque(maxlen=0).extend
+    """Perform a lifecycle's steps in this thread, each step's value (or exception) sent
+    back in (a streamed body runs to its end, its items dropped). ``drive_stream_sync``
+    but not a generator itself: the path every plain task run takes."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration:
+            return
+        value = error = None
+        try:
+            value = step.run_sync()
+        except BaseException as raised:  # handed to the lifecycle, which decides
+            error = raised
 
 
 async def drive_async(steps: Lifecycle) -> None:
-    """Await a lifecycle's steps on the running loop."""
-    async for _ in drive_stream_async(steps):
-        pass
+    """``drive_sync`` on the running loop: each step awaited."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration:
+            return
+        value = error = None
+        try:
+            value = await step.run_async()
+        except BaseException as raised:
+            error = raised
 
 
 def drive_stream_sync(steps: Lifecycle) -> Iterator[Any]:
@@ -236,7 +281,7 @@ def drive_stream_sync(steps: Lifecycle) -> Iterator[Any]:
             return stop.value  # type: ignore[no-any-return]
         value = error = None
         try:
-            if isinstance(step, Call) and step.stream:
+            if isinstance(step, Stream):
                 value = yield from step.items_sync()
             else:
                 value = step.run_sync()
@@ -257,7 +302,7 @@ async def drive_stream_async(steps: Lifecycle) -> AsyncIterator[Any]:
             return
         value = error = None
         try:
-            if isinstance(step, Call) and step.stream:
+            if isinstance(step, Stream):
                 items = step.items_async()
                 try:
                     async for item in items:

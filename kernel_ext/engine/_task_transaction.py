@@ -12,7 +12,6 @@ run takes the lock and commits off its event loop.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
@@ -21,7 +20,7 @@ from kernel_ext.engine._steps import Blocking, Lifecycle
 if TYPE_CHECKING:
     from kernel_ext.engine.task_run import TaskRunEngine
 
-__all__ = ["in_transaction", "needs_transaction", "stage"]
+__all__ = ["close_transaction", "needs_transaction", "open_transaction", "stage"]
 
 
 def needs_transaction(engine: TaskRunEngine) -> bool:
@@ -41,8 +40,9 @@ def needs_transaction(engine: TaskRunEngine) -> bool:
     return get_transaction() is not None
 
 
-def in_transaction(engine: TaskRunEngine, attempts: Callable[[], Lifecycle]) -> Lifecycle:
-    """``attempts()`` inside the run's transaction (or a Cached end from its record)."""
+def open_transaction(engine: TaskRunEngine) -> Lifecycle:
+    """Enter the run's transaction (waiting for the key's lock, off the event loop for an
+    async run); a record already under the key ends the run Cached. Returns it."""
     from kernel_ext._transaction import Transaction, run_logger
 
     task = engine.task
@@ -56,24 +56,24 @@ def in_transaction(engine: TaskRunEngine, attempts: Callable[[], Lifecycle]) -> 
         write_on_commit=False,
         logger=run_logger(),
     )
-    yield Blocking(txn.__enter__, txn.__aenter__)  # may wait for the key's lock
-    failure: BaseException | None = None
-    try:
-        hit = txn.read() if engine.cache_key is not None and txn.is_committed() else None
-        if hit is not None:
-            engine.finish_cached(hit)
-        else:
-            engine.stage_into = txn
-            yield from attempts()
-    except BaseException as error:
-        failure = error
-        raise
-    finally:
-        # A run that did not complete rolls its transaction back, raised or not.
-        kind = type(failure) if failure is not None else (
-            None if engine.state.is_completed() else RuntimeError
-        )
-        yield Blocking(lambda: txn.__exit__(kind), lambda: txn.__aexit__(kind))
+    yield Blocking(txn.__enter__, txn.__aenter__)
+    hit = txn.read() if engine.cache_key is not None and txn.is_committed() else None
+    if hit is not None:
+        engine.finish_cached(hit)
+    else:
+        engine.stage_into = txn
+    return txn
+
+
+def close_transaction(engine: TaskRunEngine, txn: Any, failure: BaseException | None) -> Lifecycle:
+    """Leave the run's transaction: a run that did not complete rolls it back, raised or
+    not; else it commits now or with its parent."""
+    kind = (
+        type(failure)
+        if failure is not None
+        else (None if engine.state.is_completed() else RuntimeError)
+    )
+    yield Blocking(lambda: txn.__exit__(kind), lambda: txn.__aexit__(kind))
 
 
 def stage(engine: TaskRunEngine, txn: Any, state: states.State) -> None:

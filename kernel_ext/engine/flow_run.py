@@ -31,6 +31,7 @@ from kernel_ext.engine._steps import (
     Call,
     Lifecycle,
     Sleep,
+    Stream,
     drive_async,
     drive_sync,
     stream,
@@ -162,7 +163,9 @@ class FlowRunEngine:
         set_state(run, self.state)
         args, kwargs = self.flow.binder.call_args(self.parameters)
         flow = self.flow
-        return Call(flow.fn, args, kwargs, flow.timeout_seconds, flow.streams)
+        if flow.streams:
+            return Stream(flow.fn, args, kwargs, flow.timeout_seconds)
+        return Call(flow.fn, args, kwargs, flow.timeout_seconds)
 
     def succeed(self, value: Any) -> float | None:
         """Take what the body returned: its futures become their final states (waited for

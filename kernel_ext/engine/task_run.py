@@ -34,19 +34,25 @@ from kernel_ext._limits import acquire_slots, acquire_slots_async, holder_label,
 from kernel_ext._logging import PrintCapture
 from kernel_ext._results import StoredResult
 from kernel_ext._runs import TaskRun, TaskRunId, new_id
-from kernel_ext._tags import current_tags
+from kernel_ext._tags import _current as _current_tags
 from kernel_ext.engine._outcome import return_value_to_state
 from kernel_ext.engine._steps import (
     Blocking,
     Call,
     Lifecycle,
     Sleep,
+    Stream,
     drive_async,
     drive_sync,
     stream,
     stream_async,
 )
-from kernel_ext.engine._task_transaction import in_transaction, needs_transaction, stage
+from kernel_ext.engine._task_transaction import (
+    close_transaction,
+    needs_transaction,
+    open_transaction,
+    stage,
+)
 from kernel_ext.engine._transitions import (
     ago,
     failed_state,
@@ -81,7 +87,7 @@ def create_task_run(
         flow_run_id = flow_ctx.flow_run.id
     else:
         name, flow_run_id = f"{task.name}-{next(_standalone_counter)}", None
-    tags = task.run_tags() if task.tags or current_tags() else ()
+    tags = task.run_tags() if task.tags or _current_tags.get() else ()
     run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=tags)
     if announce:
         set_state(run, states.Pending())
@@ -109,8 +115,12 @@ class TaskRunEngine:
         self.kwargs = kwargs
         self.wait_for = wait_for
         self.future = future
-        self.flow_ctx = current_flow_run()
-        self.log_prints = task.resolve_log_prints(self.flow_ctx)
+        self.flow_ctx = flow_ctx = current_flow_run()
+        self.log_prints = (
+            task.log_prints
+            if task.log_prints is not None
+            else (flow_ctx is not None and flow_ctx.log_prints)
+        )
         self.state: states.State = run.state or states.Pending()
         self.cache_key: str | None = None
         self.resume_key: str | None = None
@@ -224,14 +234,15 @@ class TaskRunEngine:
         self.state = states.Running() if run.run_count == 1 else states.Retrying()
         set_state(run, self.state)
         task = self.task
+        if not task.streams:
+            return Call(task.fn, self.args, self.kwargs, task.timeout_seconds)
         on_item = None
-        if task.streams and self.flow_ctx is not None:
+        if self.flow_ctx is not None:
             flow_ctx, run_id = self.flow_ctx, run.id
             on_item = lambda item: flow_ctx.link_result(item, run_id)  # noqa: E731
-        call = Call(task.fn, self.args, self.kwargs, task.timeout_seconds, task.streams, on_item)
-        if task.streams:
-            call.around = (self.end_attempt, lambda: self._enter(context))
-        return call
+        stream = Stream(task.fn, self.args, self.kwargs, task.timeout_seconds, on_item)
+        stream.around = (self.end_attempt, lambda: self._enter(context))
+        return stream
 
     def _enter(self, context: TaskRunContext) -> None:
         self._token = task_run_context.set(context)
@@ -342,8 +353,8 @@ class TaskRunEngine:
 
     def settle(self) -> None:
         """The run is over and its hooks have run: its future resolves."""
-        location = None if self.task.cache_result_in_memory else (
-            (self.state.details or {}).get("result")
+        location = (
+            None if self.task.cache_result_in_memory else ((self.state.details or {}).get("result"))
         )
         if location and self.state.is_completed():
             # Not kept in memory: the state reads the persisted result back when asked.
@@ -363,29 +374,47 @@ class TaskRunEngine:
 
 
 def lifecycle(engine: TaskRunEngine) -> Lifecycle:
-    """The steps of one task run, from its inputs to its hooks and its future."""
+    """The steps of one task run: inputs and cache, what wraps the attempts (concurrency
+    slots, print capture, a transaction: only when the run needs them), the attempts
+    with their retries, then the hooks and the future. The attempts are written here,
+    in the generator itself, so the common run costs one generator."""
     signal: BaseException | None = None
     try:
         if engine.prepare():
-            lease = None
-            if engine.run.tags:  # only a tag can name a concurrency limit
-                lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
+            scope = None
+            if engine.run.tags or engine.log_prints or _may_need_transaction(engine):
+                scope = yield from _enter_scope(engine)
+            failure: BaseException | None = None
             try:
-                task = engine.task
-                # The common task needs no transaction: three attribute checks say so.
-                maybe = task.hooks.commits or task.caches or _TRANSACTIONS in sys.modules
-                if maybe and needs_transaction(engine):
-                    body = in_transaction(engine, lambda: _attempts(engine))
-                else:
-                    body = _attempts(engine)
-                if engine.log_prints:
-                    with PrintCapture(True):
-                        yield from body
-                else:
-                    yield from body
+                while not engine.state.is_final():  # (a transaction may end it Cached)
+                    call = engine.begin_attempt()
+                    try:
+                        if engine.task.hooks.active:
+                            yield from engine.task.hooks.steps(
+                                engine.task, engine.run, engine.state
+                            )
+                        value = yield call
+                    except Exception as error:
+                        delay = engine.fail(error)
+                    except Abort as stop:  # a stop on purpose: Cancelled, the flow goes on
+                        engine.interrupt(stop)
+                        break
+                    except BaseException as stop:
+                        engine.interrupt(stop)
+                        raise
+                    else:
+                        delay = engine.succeed(value)
+                    finally:
+                        engine.end_attempt()
+                    if delay is None:
+                        break
+                    yield Sleep(delay)
+            except BaseException as error:
+                failure = error
+                raise
             finally:
-                if lease is not None:
-                    yield Blocking(lease.release, lambda: release_async(lease))
+                if scope is not None:
+                    yield from _leave_scope(engine, scope, failure)
     except BaseException as error:  # never leave a run (and its future) unfinished
         engine.ensure_final(error)
         if not isinstance(error, Exception):
@@ -397,28 +426,44 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
         raise signal
 
 
-def _attempts(engine: TaskRunEngine) -> Lifecycle:
-    while True:
-        call = engine.begin_attempt()
-        try:
-            if engine.task.hooks.active:
-                yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
-            value = yield call
-        except Exception as error:
-            delay = engine.fail(error)
-        except Abort as stop:  # a stop on purpose: Cancelled, the flow goes on
-            engine.interrupt(stop)
-            return
-        except BaseException as stop:
-            engine.interrupt(stop)
-            raise
-        else:
-            delay = engine.succeed(value)
-        finally:
-            engine.end_attempt()
-        if delay is None:
-            return
-        yield Sleep(delay)
+def _may_need_transaction(engine: TaskRunEngine) -> bool:
+    task = engine.task
+    maybe = task.hooks.commits or task.caches or _TRANSACTIONS in sys.modules
+    return bool(maybe) and needs_transaction(engine)
+
+
+class _Scope:
+    """What a run holds around its attempts: slots, the print capture, a transaction."""
+
+    __slots__ = ("capture", "lease", "txn")
+
+    def __init__(self) -> None:
+        self.lease: Lease | None = None
+        self.capture: PrintCapture | None = None
+        self.txn: Any = None
+
+
+def _enter_scope(engine: TaskRunEngine) -> Lifecycle:
+    scope = _Scope()
+    if engine.run.tags:  # only a tag can name a concurrency limit
+        scope.lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
+    if engine.log_prints:
+        scope.capture = PrintCapture(True).__enter__()
+    if _may_need_transaction(engine):
+        scope.txn = yield from open_transaction(engine)
+    return scope
+
+
+def _leave_scope(engine: TaskRunEngine, scope: _Scope, failure: BaseException | None) -> Lifecycle:
+    try:
+        if scope.txn is not None:
+            yield from close_transaction(engine, scope.txn, failure)
+    finally:
+        if scope.capture is not None:
+            scope.capture.__exit__()
+        lease = scope.lease
+        if lease is not None:
+            yield Blocking(lease.release, lambda: release_async(lease))
 
 
 def run_task_sync(engine: TaskRunEngine, return_state: bool = False) -> Any:
@@ -446,5 +491,3 @@ def _merge(first: list[TaskRunId], second: list[TaskRunId]) -> list[TaskRunId]:
     if not first:
         return second
     return first + [run_id for run_id in second if run_id not in first]
-
-
