@@ -82,6 +82,7 @@ class FlowRunEngine:
         self.state: states.State = self.run.state  # type: ignore[assignment]
         self.runner = flow.task_runner.duplicate()
         self._tokens: tuple[Token[Any], Token[Any]] | None = None
+        self._context: FlowRunContext | None = None
         self._sigterm: SigtermGuard | None = None
         self._capture: PrintCapture | None = None
         self._terminated = False
@@ -164,8 +165,23 @@ class FlowRunEngine:
         args, kwargs = self.flow.binder.call_args(self.parameters)
         flow = self.flow
         if flow.streams:
-            return Stream(flow.fn, args, kwargs, flow.timeout_seconds)
+            stream = Stream(flow.fn, args, kwargs, flow.timeout_seconds)
+            stream.around = (self._leave_context, self._enter_context)
+            return stream
         return Call(flow.fn, args, kwargs, flow.timeout_seconds)
+
+    def _leave_context(self) -> None:
+        """While a streamed run's item is with the caller, the caller's code runs outside
+        the run (its logs, prints and task calls are not the run's)."""
+        if self._tokens is not None:
+            self._context = flow_run_context.get()
+            flow_run_context.reset(self._tokens[0])
+            task_run_context.reset(self._tokens[1])
+            self._tokens = None
+
+    def _enter_context(self) -> None:
+        if self._tokens is None and self._context is not None:
+            self._tokens = (flow_run_context.set(self._context), task_run_context.set(None))
 
     def succeed(self, value: Any) -> float | None:
         """Take what the body returned: its futures become their final states (waited for
