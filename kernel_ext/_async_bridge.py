@@ -30,14 +30,12 @@ def run_coroutine_sync(awaitable: Awaitable[_T]) -> _T:
     async def main() -> _T:
         return await awaitable
 
+    if asyncio._get_running_loop() is not None:  # this thread runs a loop: not on it
+        return _in_thread(lambda: asyncio.run(main()))
     loop = _caller_loop.get()
-    if loop is not None:
+    if loop is not None and not loop.is_closed():  # off_loop work: on its caller's loop
         return asyncio.run_coroutine_threadsafe(main(), loop).result()
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(main())
-    return _in_thread(lambda: asyncio.run(main()))
+    return asyncio.run(main())
 
 
 def _in_thread(fn: Callable[[], _T]) -> _T:

@@ -12,6 +12,7 @@ process never sees half a file.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import mmap
@@ -81,7 +82,9 @@ class ResultStorage:
         """This storage, reading and writing with ``serializer`` unless told otherwise."""
         if serializer is self.serializer:
             return self
-        return ResultStorage(self.base, serializer)
+        bound = copy.copy(self)  # a subclass of the user's own stays itself
+        bound.serializer = serializer
+        return bound
 
     def __repr__(self) -> str:
         return f"ResultStorage({self.base!r})"

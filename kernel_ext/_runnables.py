@@ -37,8 +37,13 @@ def hook_adder(kind: str) -> Callable[[Any, Hook], Hook]:
 
 
 def hook_list(kind: str) -> property:
-    """The property ``obj.<kind>_hooks``: the hooks of that kind, as Prefect names them."""
-    return property(lambda self: self.hooks.of(kind), doc=f"The {kind} hooks.")
+    """The property ``obj.<kind>_hooks``: the hooks of that kind, as Prefect names them
+    (a list to append to, or to replace)."""
+    return property(
+        lambda self: self.hooks.of(kind),
+        lambda self, hooks: self.hooks.set(kind, hooks),
+        doc=f"The {kind} hooks.",
+    )
 
 
 class Runnable:

@@ -311,7 +311,11 @@ class Transaction:
 
     def __enter__(self) -> Transaction:
         self._prepare()
-        self.begin()
+        try:
+            self.begin()
+        except BaseException:  # a failed or interrupted begin keeps no lock
+            self._release()
+            raise
         self._token = _active.set(self)
         return self
 
@@ -322,8 +326,12 @@ class Transaction:
 
     async def __aenter__(self) -> Transaction:
         self._prepare()
-        await self._aacquire()
-        await off_loop(self._look_up)
+        try:
+            await self._aacquire()
+            await off_loop(self._look_up)
+        except BaseException:  # a failed or cancelled begin keeps no lock
+            self._release()
+            raise
         self._token = _active.set(self)
         return self
 

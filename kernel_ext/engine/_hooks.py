@@ -51,25 +51,36 @@ def check_hooks(owner: str, kind: str, hooks: Iterable[Callable[..., Any]] | Non
 
 
 class HookSet:
-    """The hooks of one task or flow, by kind."""
+    """The hooks of one task or flow, by kind. The lists are the ones ``obj.<kind>_hooks``
+    gives, so a hook appended there counts too."""
 
-    __slots__ = ("_hooks", "active", "commits", "kinds", "owner")
+    __slots__ = ("_commit_lists", "_hooks", "_state_lists", "kinds", "owner")
 
     def __init__(self, owner: str, kinds: tuple[str, ...], given: dict[str, Any]) -> None:
         self.owner = owner
         self.kinds = kinds
-        self._hooks: dict[str, list[Any]] = {
-            kind: check_hooks(owner, kind, given.get(kind)) for kind in kinds
-        }
-        # Whether any state hook is set: the default path skips the hook steps at once.
-        self.active = any(self._hooks[kind] for kind in kinds if kind in HOOK_KINDS)
-        # Whether a transaction hook is set (the run then runs in a transaction).
-        self.commits = any(self._hooks[kind] for kind in kinds if kind not in HOOK_KINDS)
+        self._hooks: dict[str, list[Any]] = {}
+        for kind in kinds:
+            self.set(kind, given.get(kind))
+
+    @property
+    def active(self) -> bool:
+        """Whether any state hook is set: the default path skips the hook steps at once."""
+        return any(self._state_lists)
+
+    @property
+    def commits(self) -> bool:
+        """Whether a transaction hook is set (the run then runs in a transaction)."""
+        return any(self._commit_lists)
+
+    def set(self, kind: str, hooks: Iterable[Callable[..., Any]] | None) -> None:
+        self._hooks[kind] = check_hooks(self.owner, kind, hooks)
+        lists = self._hooks.items()
+        self._state_lists = tuple(v for k, v in lists if k in HOOK_KINDS)
+        self._commit_lists = tuple(v for k, v in lists if k not in HOOK_KINDS)
 
     def add(self, kind: str, hook: Callable[..., Any]) -> None:
         self._hooks[kind].append(hook)
-        self.active = self.active or kind in HOOK_KINDS
-        self.commits = self.commits or kind not in HOOK_KINDS
 
     def of(self, kind: str) -> list[Any]:
         return self._hooks.get(kind, [])

@@ -15,7 +15,6 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from types import CoroutineType
 from typing import Any
 
 from kernel_ext._async_bridge import run_coroutine_sync
@@ -72,8 +71,8 @@ class Call(Step):
 
     async def run_async(self) -> Any:
         call = self.fn(*self.args, **self.kwargs)
-        if not isinstance(call, CoroutineType) and not inspect.isawaitable(call):
-            return call  # a plain body in an async run
+        if not inspect.isawaitable(call):  # a plain body in an async run
+            return call
         if self.timeout is None:
             return await call
         return await _with_timeout(call, self.timeout)
@@ -130,6 +129,9 @@ class Stream(Call):
                 self._back()
                 generator.close()
                 raise
+            except BaseException:  # thrown in by the caller: back in the run first
+                self._back()
+                raise
             self._back()
 
     async def items_async(self) -> AsyncIterator[Any]:
@@ -152,6 +154,9 @@ class Stream(Call):
             except GeneratorExit:  # the caller stopped early: close the body too
                 self._back()
                 await generator.aclose()
+                raise
+            except BaseException:  # thrown in by the caller: back in the run first
+                self._back()
                 raise
             self._back()
 

@@ -31,9 +31,9 @@ def needs_transaction(engine: TaskRunEngine) -> bool:
         "SERIALIZABLE"
     ):
         return True
-    # Until kernel_ext.transactions is imported no transaction can be active, and a task
-    # run does not pay for looking.
-    if "kernel_ext.transactions" not in sys.modules:
+    # Until the Transaction object's module is imported no transaction can be active, and
+    # a task run does not pay for looking.
+    if "kernel_ext._transaction" not in sys.modules:
         return False
     from kernel_ext._transaction import get_transaction
 

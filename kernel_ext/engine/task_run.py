@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 _standalone_counter = itertools.count()
-_TRANSACTIONS = "kernel_ext.transactions"  # no transaction is active before its import
+_TRANSACTIONS = "kernel_ext._transaction"  # no transaction is active before its import
 
 
 def create_task_run(
@@ -255,10 +255,7 @@ class TaskRunEngine:
     def succeed(self, value: Any) -> float | None:
         """Record what the body returned: a ``Failed`` state it returns fails the attempt
         (and is retried like an exception); the delay before the next attempt, or None."""
-        # A plain value (the common case) completes; states and collections of them
-        # follow Prefect's rules.
-        is_plain = not isinstance(value, (states.State, list, tuple, set))
-        state = states.Completed(data=value) if is_plain else return_value_to_state(value)
+        state = return_value_to_state(value)
         if not state.is_completed():
             if state.is_failed():
                 delay = self._retry_delay(state)
@@ -381,11 +378,12 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
     signal: BaseException | None = None
     try:
         if engine.prepare():
-            scope = None
-            if engine.run.tags or engine.log_prints or _may_need_transaction(engine):
-                scope = yield from _enter_scope(engine)
+            transactional = _may_need_transaction(engine)
+            scope = _Scope() if engine.run.tags or engine.log_prints or transactional else None
             failure: BaseException | None = None
             try:
+                if scope is not None:  # filled here: what it took is given back below
+                    yield from _enter_scope(engine, scope, transactional)
                 while not engine.state.is_final():  # (a transaction may end it Cached)
                     call = engine.begin_attempt()
                     try:
@@ -443,15 +441,13 @@ class _Scope:
         self.txn: Any = None
 
 
-def _enter_scope(engine: TaskRunEngine) -> Lifecycle:
-    scope = _Scope()
+def _enter_scope(engine: TaskRunEngine, scope: _Scope, transactional: bool) -> Lifecycle:
     if engine.run.tags:  # only a tag can name a concurrency limit
         scope.lease = yield Blocking(engine.take_tag_slots, engine.take_tag_slots_async)
     if engine.log_prints:
         scope.capture = PrintCapture(True).__enter__()
-    if _may_need_transaction(engine):
+    if transactional:
         scope.txn = yield from open_transaction(engine)
-    return scope
 
 
 def _leave_scope(engine: TaskRunEngine, scope: _Scope, failure: BaseException | None) -> Lifecycle:
