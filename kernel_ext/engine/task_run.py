@@ -376,6 +376,7 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
     with their retries, then the hooks and the future. The attempts are written here,
     in the generator itself, so the common run costs one generator."""
     signal: BaseException | None = None
+    hooked = engine.task.hooks.active  # looked at once: hooks are set before runs start
     try:
         if engine.prepare():
             transactional = _may_need_transaction(engine)
@@ -387,7 +388,7 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
                 while not engine.state.is_final():  # (a transaction may end it Cached)
                     call = engine.begin_attempt()
                     try:
-                        if engine.task.hooks.active:
+                        if hooked:
                             yield from engine.task.hooks.steps(
                                 engine.task, engine.run, engine.state
                             )
@@ -417,7 +418,7 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
         engine.ensure_final(error)
         if not isinstance(error, Exception):
             signal = error
-    if engine.task.hooks.active:
+    if hooked:
         yield from engine.task.hooks.steps(engine.task, engine.run, engine.state)
     engine.settle()
     if signal is not None:
@@ -426,7 +427,7 @@ def lifecycle(engine: TaskRunEngine) -> Lifecycle:
 
 def _may_need_transaction(engine: TaskRunEngine) -> bool:
     task = engine.task
-    maybe = task.hooks.commits or task.caches or _TRANSACTIONS in sys.modules
+    maybe = task.caches or _TRANSACTIONS in sys.modules or task.hooks.commits
     return bool(maybe) and needs_transaction(engine)
 
 
