@@ -87,18 +87,20 @@ class PendingCall:
     every thread does so, the queued runs they wait for never start. So a pool thread
     that waits for a run no thread has taken yet runs it itself (``run_here``)."""
 
-    __slots__ = ("_call", "_context", "_taken")
+    __slots__ = ("_box",)
 
     def __init__(self, call: Callable[[], None]) -> None:
-        self._call: Any = call
-        self._context: Any = contextvars.copy_context()  # the submitter's run and settings
-        self._taken = threading.Lock()
+        # The call with the submitter's context (its run and settings). Taking it out of
+        # the list is atomic, so exactly one thread gets it, and once taken nothing here
+        # keeps the run's inputs alive.
+        self._box = [(call, contextvars.copy_context())]
 
     def run(self) -> None:
-        if self._taken.acquire(blocking=False):
-            call, context = self._call, self._context
-            self._call = self._context = None  # the run's inputs are not kept alive
-            context.run(call)
+        try:
+            call, context = self._box.pop()
+        except IndexError:  # another thread took it
+            return
+        context.run(call)
 
     def run_here(self) -> None:
         """Run the call in this thread, if it is a pool thread outside an event loop
