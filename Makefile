@@ -31,6 +31,7 @@ test: setup postgres chromium lint
 
 lint: setup
 	$(BIN)/ruff check kernel_ext papermill_bridge tests bench
+	$(BIN)/ruff format --check kernel_ext papermill_bridge tests bench
 	$(BIN)/mypy
 
 chromium:

@@ -27,8 +27,11 @@ def notebook(folder: Path) -> Path:
     params = nbformat.v4.new_code_cell("stamp = ''")
     params.metadata["tags"] = ["parameters"]
     book.cells = [params, nbformat.v4.new_code_cell(STAMP.format(path=str(folder / "t")))]
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                   "language": "python"}  # fmt: skip
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = folder / "stamp.ipynb"
     nbformat.write(book, path)
     return path
@@ -38,14 +41,15 @@ def papermill_start(path: Path) -> float:
     import papermill
 
     started = time.time()
-    papermill.execute_notebook(str(path), str(path.with_suffix(".out.ipynb")),
-                               kernel_name="python3", progress_bar=False)  # fmt: skip
+    papermill.execute_notebook(
+        str(path), str(path.with_suffix(".out.ipynb")), kernel_name="python3", progress_bar=False
+    )
     return float((path.parent / "t").read_text()) - started
 
 
 def taskbook_start(path: Path) -> float:
     from kernel_ext.store import get_store
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
 
     run = start_run("stamp")
     store = get_store()
@@ -82,8 +86,13 @@ def tick() -> None:
     store = get_store()
     spec = parse_schedule(cron="0 6 * * *", timezone="Europe/Berlin").to_dict()
     for i in range(1000):
-        store.create_deployment_version(name=f"d{i}", notebook_path="/x.ipynb", notebook="{}",
-                                        notebook_sha256=f"{i:064d}", parameters=[])  # fmt: skip
+        store.create_deployment_version(
+            name=f"d{i}",
+            notebook_path="/x.ipynb",
+            notebook="{}",
+            notebook_sha256=f"{i:064d}",
+            parameters=[],
+        )
         store.add_schedule(f"d{i}", spec, {})
     scheduler = Scheduler()
     scheduler.tick()

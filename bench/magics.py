@@ -75,8 +75,9 @@ def cached_restore(ip: Any) -> None:
     size = os.path.getsize(path) / 2**20
     print(f"restore cached 100 MB array         {restore * 1e3:8.1f} ms (memory-mapped)")
     print(f"restore, then arr.sum() over it     {touched * 1e3:8.1f} ms")
-    print(f"read the {size:.0f} MB result file       {read * 1e3:8.1f} ms "
-          f"({size / read:,.0f} MB/s)")  # fmt: skip
+    print(
+        f"read the {size:.0f} MB result file       {read * 1e3:8.1f} ms ({size / read:,.0f} MB/s)"
+    )
 
 
 if __name__ == "__main__":

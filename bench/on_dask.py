@@ -37,7 +37,9 @@ def _cluster() -> Any:
     from distributed import LocalCluster
 
     return LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None,
+        n_workers=2,
+        threads_per_worker=1,
+        dashboard_address=None,
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
 
@@ -137,13 +139,17 @@ def main() -> None:
         bare, mine = ours["bare_s"], ours["taskbook_s"]
         print(f"\n.map() of {TASKS:,} trivial tasks on Dask")
         print(f"  bare client.map        {bare:8.1f} s  {TASKS / bare:8,.0f} tasks/s")
-        print(f"  taskbook DaskTaskRunner{mine:8.1f} s  {TASKS / mine:8,.0f} tasks/s"
-              f"  ({mine / bare:.2f}x bare)")  # fmt: skip
+        print(
+            f"  taskbook DaskTaskRunner{mine:8.1f} s  {TASKS / mine:8,.0f} tasks/s"
+            f"  ({mine / bare:.2f}x bare)"
+        )
     theirs = measure("prefect_dask", str(PREFECT_TASKS)) if has_prefect else None
     if theirs:
         rate = PREFECT_TASKS / theirs["prefect_s"]
-        print(f"  prefect-dask ({PREFECT_TASKS:,} tasks){theirs['prefect_s']:7.1f} s  "
-              f"{rate:8,.0f} tasks/s")  # fmt: skip
+        print(
+            f"  prefect-dask ({PREFECT_TASKS:,} tasks){theirs['prefect_s']:7.1f} s  "
+            f"{rate:8,.0f} tasks/s"
+        )
         if ours:
             print(f"  taskbook / prefect-dask throughput: {TASKS / ours['taskbook_s'] / rate:.0f}x")
     print(f"\nPeak memory of a process mapping {MEMORY_TASKS:,} tasks (thread runner)")
@@ -153,8 +159,10 @@ def main() -> None:
             continue
         memory = measure("memory", framework)
         if memory:
-            print(f"  {framework:<22}{memory['peak_mb']:8.0f} MB peak "
-                  f"({memory['before_mb']:.0f} MB before the map)")  # fmt: skip
+            print(
+                f"  {framework:<22}{memory['peak_mb']:8.0f} MB peak "
+                f"({memory['before_mb']:.0f} MB before the map)"
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ def measure(name: str) -> dict[str, float] | None:
 
 
 def main() -> None:
-    print(f"Python {platform.python_version()} on {platform.machine()}, "
-          f"{_cpu_count()} cores")  # fmt: skip
+    print(f"Python {platform.python_version()} on {platform.machine()}, {_cpu_count()} cores")
     ours = measure("taskbook")
     theirs = measure("prefect")
     header = f"{'case':<32}{'taskbook':>14}{'prefect 3':>14}{'ratio':>10}  unit"
@@ -48,8 +47,10 @@ def main() -> None:
     for key, label, unit, higher_is_better in ROWS:
         mine = ours[key] if ours else float("nan")
         other = theirs[key] if theirs else None
-        ratio = "" if other is None else (
-            f"{(mine / other if higher_is_better else other / mine):.0f}x"
+        ratio = (
+            ""
+            if other is None
+            else (f"{(mine / other if higher_is_better else other / mine):.0f}x")
         )
         other_text = "not installed" if theirs is None else f"{other:,.1f}"
         print(f"{label:<32}{mine:>14,.1f}{other_text:>14}{ratio:>10}  {unit}")

@@ -18,7 +18,7 @@ import timeit
 
 from kernel_ext import flow, task
 from kernel_ext._events import StateEvent
-from kernel_ext._runs import TaskRun, TaskRunId
+from kernel_ext._run_records import TaskRun, TaskRunId
 from kernel_ext._states import Running
 from kernel_ext.testing import taskbook_test_harness
 from kernel_ext.widgets import RunGraph
@@ -84,8 +84,10 @@ def main(rounds: int) -> None:
     for label, index in (("wall", 0), ("cpu", 1)):
         base = statistics.median(r[index] for r in plain)
         with_graph = statistics.median(r[index] for r in live)
-        print(f"  {label:4}  without a widget {base * 1000:7.1f} ms, with a live graph "
-              f"{with_graph * 1000:7.1f} ms ({with_graph / base - 1:+.1%})")
+        print(
+            f"  {label:4}  without a widget {base * 1000:7.1f} ms, with a live graph "
+            f"{with_graph * 1000:7.1f} ms ({with_graph / base - 1:+.1%})"
+        )
     print(f"  pushes per run: {statistics.median(r[2] for r in live):.0f}")
     print(f"  subscriber: {per_event:.0f} ns per event (a bare deque.append: {per_append:.0f} ns)")
 

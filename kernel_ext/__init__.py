@@ -49,6 +49,7 @@ def __getattr__(name: str) -> object:
         return importlib.import_module("kernel_ext.transactions").transaction
     raise AttributeError(f"module 'kernel_ext' has no attribute {name!r}")
 
+
 __all__ = [
     "CacheKeyError",
     "ConfigurationError",

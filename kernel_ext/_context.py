@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kernel_ext._runs import FlowRun, TaskRun, TaskRunId
+from kernel_ext._run_records import FlowRun, TaskRun, TaskRunId
 
 if TYPE_CHECKING:
     from kernel_ext._futures import TaskRunFuture

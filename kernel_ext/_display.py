@@ -49,8 +49,10 @@ def show_approval_form(request: dict[str, Any]) -> Any:
     if not in_notebook():
         from kernel_ext.approvals import answer_hint
 
-        print(f"[taskbook] Waiting for input {request['key']!r}: answer with "
-              f"`{answer_hint(request)}`.")  # fmt: skip
+        print(
+            f"[taskbook] Waiting for input {request['key']!r}: answer with "
+            f"`{answer_hint(request)}`."
+        )
         return None
     try:
         from kernel_ext.widgets import ApprovalForm

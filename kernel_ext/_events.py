@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple, Union
 
-from kernel_ext._runs import FlowRun, TaskRun
+from kernel_ext._run_records import FlowRun, TaskRun
 from kernel_ext._states import State
 
 __all__ = ["Event", "EventBus", "LogEvent", "ResultEvent", "RunsSubmitted", "StateEvent", "bus"]

@@ -19,11 +19,27 @@ _EXTRAS: dict[str, str] = {
     "fsspec": "remote",
 }
 # What the default install brings (import names).
-_DEFAULT = frozenset({
-    "alembic", "anywidget", "click", "cloudpickle", "IPython", "ipykernel", "ipywidgets",
-    "jsonschema", "jupyter_server", "jupyterlab", "nbclient", "nbformat", "papermill",
-    "platformdirs", "pydantic", "sqlalchemy", "traitlets",
-})  # fmt: skip
+_DEFAULT = frozenset(
+    {
+        "alembic",
+        "anywidget",
+        "click",
+        "cloudpickle",
+        "IPython",
+        "ipykernel",
+        "ipywidgets",
+        "jsonschema",
+        "jupyter_server",
+        "jupyterlab",
+        "nbclient",
+        "nbformat",
+        "papermill",
+        "platformdirs",
+        "pydantic",
+        "sqlalchemy",
+        "traitlets",
+    }
+)
 
 
 def install_command(module: str) -> str:

@@ -17,9 +17,9 @@ from kernel_ext._options import check_timeout
 from kernel_ext._parameters import ParameterBinder
 from kernel_ext._results import check_serializer, storage_from
 from kernel_ext._retries import DelaySpec, RetryPolicy
+from kernel_ext._run_records import FlowRun
 from kernel_ext._runnables import Runnable, check_reserved, hook_adder, hook_list, unwrap_method
 from kernel_ext._runners import TaskRunner, ThreadPoolTaskRunner
-from kernel_ext._runs import FlowRun
 from kernel_ext._states import State
 from kernel_ext._tracebacks import without_engine_frames
 from kernel_ext.engine._hooks import FLOW_HOOKS, HookSet
@@ -97,8 +97,10 @@ class Flow(Runnable, Generic[P, R]):
         self.binder = ParameterBinder(fn, self.name, validate_parameters)
         self.should_validate_parameters = validate_parameters
         self.result_serializer = check_serializer(owner, result_serializer)
-        self.persist_result = persist_result if persist_result is not None else (
-            True if (result_storage is not None or result_serializer is not None) else None
+        self.persist_result = (
+            persist_result
+            if persist_result is not None
+            else (True if (result_storage is not None or result_serializer is not None) else None)
         )
         self.result_storage = result_storage  # as given, as Prefect keeps it
         self._storage = storage_from(result_storage)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from kernel_ext._runs import TaskRun, TaskRunId
+from kernel_ext._run_records import TaskRun, TaskRunId
 from kernel_ext._states import State
 
 __all__ = [

@@ -46,8 +46,10 @@ class Lease:
         except Exception:
             _log.exception(
                 "Could not give back %d concurrency slot(s); they come back when their "
-                "lease expires (within %g s).", len(ids), self.lease_seconds,
-            )  # fmt: skip
+                "lease expires (within %g s).",
+                len(ids),
+                self.lease_seconds,
+            )
 
 
 async def release_async(lease: Lease) -> None:
@@ -139,8 +141,9 @@ class _Renewer:
         if lost > self._lost.get(key, 0) and any(id(lease) in self._leases for lease in group):
             _log.warning(
                 "%d concurrency slot(s) held here had expired or were reset; the work goes "
-                "on without them.", lost,
-            )  # fmt: skip
+                "on without them.",
+                lost,
+            )
         self._lost[key] = lost  # warn when more are lost, not at every renewal
 
 

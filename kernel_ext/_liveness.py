@@ -40,8 +40,7 @@ def register(run_id: str) -> None:
     with _lock:
         _live.add(run_id)
         if _beater is None:
-            _beater = threading.Thread(target=_beat_forever, name="taskbook-liveness",
-                                       daemon=True)  # fmt: skip
+            _beater = threading.Thread(target=_beat_forever, name="taskbook-liveness", daemon=True)
             _beater.start()
 
 

@@ -227,9 +227,11 @@ class FileSystemLockManager:
             return False
         expiration = None if hold_timeout is None else time.time() + hold_timeout
         record: _LockRecord = {
-            "holder": holder, "expiration": expiration,
-            "pid": os.getpid(), "host": socket.gethostname(),
-        }  # fmt: skip
+            "holder": holder,
+            "expiration": expiration,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps(record))
         return True

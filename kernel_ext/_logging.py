@@ -172,8 +172,10 @@ def _print(*args: Any, **kwargs: Any) -> None:
         return
     task_ctx = task_run_context.get()
     flow_ctx = current_flow_run()
-    capture = task_ctx.log_prints if task_ctx is not None else (
-        flow_ctx is not None and flow_ctx.log_prints
+    capture = (
+        task_ctx.log_prints
+        if task_ctx is not None
+        else (flow_ctx is not None and flow_ctx.log_prints)
     )
     if not capture:
         return

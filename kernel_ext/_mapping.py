@@ -38,9 +38,7 @@ def map_arguments(
 ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     arg_lists = [list(a) if _is_mapped(a) else a for a in args]
     kwarg_lists = {k: list(v) if _is_mapped(v) else v for k, v in kwargs.items()}
-    lengths = {
-        len(v) for v in (*arg_lists, *kwarg_lists.values()) if isinstance(v, list)
-    }
+    lengths = {len(v) for v in (*arg_lists, *kwarg_lists.values()) if isinstance(v, list)}
     if not lengths:
         raise ConfigurationError(
             f"{task_name}.map() needs at least one iterable argument; "

@@ -81,9 +81,13 @@ class FlowOptions(TypedDict, total=False):
 
 
 def cache_and_persistence(
-    policy: Any, key_fn: Any, persist: bool | None, storage_key: str | None,
-    storage: Any, serializer: Any,
-) -> tuple[CachePolicy | None, bool | None]:  # fmt: skip
+    policy: Any,
+    key_fn: Any,
+    persist: bool | None,
+    storage_key: str | None,
+    storage: Any,
+    serializer: Any,
+) -> tuple[CachePolicy | None, bool | None]:
     """Prefect's rules: a cache option, a storage key, storage or a serializer turn
     persistence on; no persistence, no caching; a task that persists without naming a
     policy uses DEFAULT; a storage key is itself the key."""
@@ -103,8 +107,6 @@ def cache_and_persistence(
             f"cache_policy must be a CachePolicy such as INPUTS + TASK_SOURCE, got {policy!r}."
         )
     return policy, persist
-
-
 
 
 def check_timeout(owner: str, value: float | None) -> float | None:

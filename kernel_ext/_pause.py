@@ -19,7 +19,7 @@ from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, current_flow_run
 from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTimeout, Suspend
 from kernel_ext._events import StateEvent, bus
-from kernel_ext._runs import new_id
+from kernel_ext._run_records import new_id
 
 __all__ = [
     "apause_flow_run",
@@ -109,13 +109,19 @@ def _suspend(store: Any, run: FlowRunContext, request: dict[str, Any]) -> None:
     store.set_run_state(run.flow_run.id, "PAUSED", "Suspended", message, details)
     if store.read_input_request(request["id"])["status"] != "pending":
         # Answered while we were suspending: nobody would wake the run now, so queue it.
-        store.set_run_state(run.flow_run.id, "SCHEDULED", "Resuming", "Answered",
-                            only_from=("PAUSED",))  # fmt: skip
+        store.set_run_state(
+            run.flow_run.id, "SCHEDULED", "Resuming", "Answered", only_from=("PAUSED",)
+        )
     raise Suspend(message)
 
 
-def _wait(context: FlowRunContext, store: Any, request: dict[str, Any], timeout: float,
-          poll_interval: float) -> dict[str, Any]:  # fmt: skip
+def _wait(
+    context: FlowRunContext,
+    store: Any,
+    request: dict[str, Any],
+    timeout: float,
+    poll_interval: float,
+) -> dict[str, Any]:
     details = {"input_request_id": request["id"], "key": request["key"], "timeout": timeout}
     _set_state(context, states.Paused(f"Waiting for input {request['key']!r}", details=details))
     store.flush()

@@ -103,11 +103,15 @@ class ResultStorage:
             payload, buffers, kind = _serialise_with(serializer, value, label), [], "other"
             if serializer == "json":
                 kind = "json"
-        header = json.dumps({
-            "created": time.time(), "expiration": expiration,
-            "payload": len(payload), "buffers": [b.nbytes for b in buffers],
-            **({"serializer": kind} if kind else {}),
-        }).encode()  # fmt: skip
+        header = json.dumps(
+            {
+                "created": time.time(),
+                "expiration": expiration,
+                "payload": len(payload),
+                "buffers": [b.nbytes for b in buffers],
+                **({"serializer": kind} if kind else {}),
+            }
+        ).encode()
         pieces: list[bytes | memoryview] = [_MAGIC + header + b"\n", payload, *buffers]
         location = self.location(key)
         if self._remote:
@@ -258,7 +262,7 @@ def _read_header(handle: IO[bytes], location: str) -> dict[str, Any]:
     if not line.startswith(_MAGIC):
         raise ResultError(f"{location} is not a Taskbook result file; delete it to recompute.")
     try:
-        header: dict[str, Any] = json.loads(line[len(_MAGIC):])
+        header: dict[str, Any] = json.loads(line[len(_MAGIC) :])
     except ValueError:
         raise ResultError(
             f"The result file {location} is damaged (its header is cut short); delete it "

@@ -88,8 +88,11 @@ def _delays(owner: str, retries: int, delay: DelaySpec) -> tuple[float, ...]:
         delay = delay(max(retries, 1))
     values = [delay] if isinstance(delay, (int, float)) else list(delay)
     for value in values:
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or out_of_range(value, allow_zero=True)):  # fmt: skip
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or out_of_range(value, allow_zero=True)
+        ):
             raise ConfigurationError(
                 f"{owner}: retry_delay_seconds must be numbers >= 0 and at most ten years, "
                 f"got {value!r}."

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from kernel_ext._context import FlowRunContext
     from kernel_ext._futures import TaskRunFuture
-    from kernel_ext._runs import TaskRun
+    from kernel_ext._run_records import TaskRun
     from kernel_ext._tasks import Task
 
 __all__ = ["RemoteTaskRunner", "TaskRunner", "ThreadPoolTaskRunner"]
@@ -121,8 +121,8 @@ class ThreadPoolTaskRunner:
     """
 
     def __init__(self, max_workers: int | None = None) -> None:
-        self.max_workers = _default_workers() if max_workers is None else _check_workers(
-            max_workers
+        self.max_workers = (
+            _default_workers() if max_workers is None else _check_workers(max_workers)
         )
         self._executor: ThreadPoolExecutor | None = None
         self._started = False
@@ -140,8 +140,9 @@ class ThreadPoolTaskRunner:
         wait_for)`` runs a task run here and returns its future."""
         if parameters is not None or hasattr(call, "submit"):
             self._require_started()
-            return call._submit_one((), dict(parameters or {}), wait_for, None,
-                                    current_flow_run(), runner=self)  # fmt: skip
+            return call._submit_one(
+                (), dict(parameters or {}), wait_for, None, current_flow_run(), runner=self
+            )
         self.start_call(PendingCall(call))
         return None
 

@@ -274,12 +274,30 @@ Cancelled = _factory(StateType.CANCELLED)
 # "Resuming" (a Suspended run that was answered and waits for a worker again) and
 # "Skipped" (a schedule slot missed while nothing ran).
 STATE_NAMES = (
-    *(make.__name__ for make in (
-        Scheduled, Late, AwaitingRetry, AwaitingConcurrencySlot, Pending, Running, Retrying,
-        Paused, Suspended, Completed, Cached, Failed, TimedOut, Crashed, Cancelling, Cancelled,
-    )),
-    "Resuming", "Skipped",
-)  # fmt: skip
+    *(
+        make.__name__
+        for make in (
+            Scheduled,
+            Late,
+            AwaitingRetry,
+            AwaitingConcurrencySlot,
+            Pending,
+            Running,
+            Retrying,
+            Paused,
+            Suspended,
+            Completed,
+            Cached,
+            Failed,
+            TimedOut,
+            Crashed,
+            Cancelling,
+            Cancelled,
+        )
+    ),
+    "Resuming",
+    "Skipped",
+)
 
 
 def parse_state_filter(text: str) -> str:

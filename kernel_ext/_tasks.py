@@ -19,7 +19,6 @@ from kernel_ext._context import FlowRunContext, current_flow_run, task_run_conte
 from kernel_ext._durability import ensure_store, flush_store
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
-from kernel_ext._inputs import linked_upstream
 from kernel_ext._mapping import map_arguments, unmapped
 from kernel_ext._names import check_run_name as _check_run_name
 from kernel_ext._names import run_name
@@ -31,10 +30,11 @@ from kernel_ext._options import (
 )
 from kernel_ext._results import ResultStorage, check_serializer, default_storage, storage_from
 from kernel_ext._retries import DelaySpec, RetryPolicy
+from kernel_ext._run_records import TaskRun, TaskRunId
 from kernel_ext._runnables import Runnable, check_reserved, hook_adder, hook_list, unwrap_method
 from kernel_ext._runners import PendingCall, RemoteTaskRunner, ThreadPoolTaskRunner
-from kernel_ext._runs import TaskRun, TaskRunId
 from kernel_ext._states import State
+from kernel_ext._task_inputs import linked_upstream
 from kernel_ext._tracebacks import without_engine_frames
 from kernel_ext.cache_policies import INPUTS, _None
 from kernel_ext.engine._hooks import TASK_HOOKS, HookSet
@@ -118,9 +118,13 @@ class Task(Runnable, Generic[P, R]):
         self.result_serializer = check_serializer(owner, result_serializer)
         self.cache_result_in_memory = cache_result_in_memory
         self.cache_policy, self.persist_result = cache_and_persistence(
-            cache_policy, cache_key_fn, persist_result, result_storage_key,
-            result_storage, result_serializer,
-        )  # fmt: skip
+            cache_policy,
+            cache_key_fn,
+            persist_result,
+            result_storage_key,
+            result_storage,
+            result_serializer,
+        )
         self.persists = bool(self.persist_result)
         self.caches = self.persists and (
             result_storage_key is not None
@@ -324,8 +328,10 @@ class Task(Runnable, Generic[P, R]):
 
             engine_logger().warning(
                 "Task %r: no cache key (%s: %s); it runs without caching.",
-                self.name, type(error).__name__, error,
-            )  # fmt: skip
+                self.name,
+                type(error).__name__,
+                error,
+            )
             return None
 
     def storage_key(self, default: str | None, context: Any) -> Any:
@@ -338,9 +344,11 @@ class Task(Runnable, Generic[P, R]):
         token = task_run_context.set(context)
         try:
             return self.result_storage_key.format(
-                parameters=context.parameters, flow_run=runtime.flow_run,
-                task_run=runtime.task_run, deployment=runtime.deployment,
-            )  # fmt: skip
+                parameters=context.parameters,
+                flow_run=runtime.flow_run,
+                task_run=runtime.task_run,
+                deployment=runtime.deployment,
+            )
         finally:
             task_run_context.reset(token)
 

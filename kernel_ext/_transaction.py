@@ -249,8 +249,9 @@ class Transaction:
             self.logger.warning(
                 "The result of transaction %r cannot be written: %s. Code execution will "
                 "continue, but the transaction will not be committed.",
-                self.key, error,
-            )  # fmt: skip
+                self.key,
+                error,
+            )
             self.rollback()
             return False
         except Exception:

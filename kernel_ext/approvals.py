@@ -62,9 +62,10 @@ def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
     except InputNotFound:
         pass
     matches: list[dict[str, Any]] = [
-        r for r in store.list_input_requests(status="pending")
+        r
+        for r in store.list_input_requests(status="pending")
         if r["flow_run_id"].startswith(identifier) and (key is None or r["key"] == key)
-    ]  # fmt: skip
+    ]
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -85,9 +86,10 @@ def _refuse_settled(store: Any, identifier: str, key: str | None) -> None:
     from kernel_ext._errors import InputAlreadyAnswered
 
     settled = [
-        r for r in store.list_input_requests(status=None)
+        r
+        for r in store.list_input_requests(status=None)
         if r["flow_run_id"].startswith(identifier) and (key is None or r["key"] == key)
-    ]  # fmt: skip
+    ]
     if settled:
         last = settled[0]
         by = f" by {last['answered_by']}" if last.get("answered_by") else ""
@@ -97,8 +99,9 @@ def _refuse_settled(store: Any, identifier: str, key: str | None) -> None:
         )
 
 
-def answer(identifier: str, value: Any, answered_by: str | None = None,
-           key: str | None = None) -> dict[str, Any]:  # fmt: skip
+def answer(
+    identifier: str, value: Any, answered_by: str | None = None, key: str | None = None
+) -> dict[str, Any]:
     """Answer a paused run; ``value`` is a dict of the form's fields (or a bare value)."""
     request = resolve(identifier, key)
     data = _as_fields(request["schema"], value)
@@ -107,21 +110,25 @@ def answer(identifier: str, value: Any, answered_by: str | None = None,
         _store().record_input_error(request["id"], problems)
         raise InputValidationError(f"The answer does not fit the form: {problems}")
     answered: dict[str, Any] = _settled_in_time(
-        request, lambda: _store().answer_input_request(request["id"], data,
-                                                       answered_by or current_user())
-    )  # fmt: skip
+        request,
+        lambda: _store().answer_input_request(request["id"], data, answered_by or current_user()),
+    )
     _wake_suspended(answered, "SCHEDULED", "Resuming", f"Answered by {answered['answered_by']}")
     return answered
 
 
-def reject(identifier: str, reason: str | None = None, answered_by: str | None = None,
-           key: str | None = None) -> dict[str, Any]:  # fmt: skip
+def reject(
+    identifier: str,
+    reason: str | None = None,
+    answered_by: str | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
     """Reject a paused run: it ends Cancelled, with the reason in its history."""
     request = resolve(identifier, key)
     rejected: dict[str, Any] = _settled_in_time(
-        request, lambda: _store().reject_input_request(request["id"],
-                                                       answered_by or current_user(), reason)
-    )  # fmt: skip
+        request,
+        lambda: _store().reject_input_request(request["id"], answered_by or current_user(), reason),
+    )
     why = f"Rejected by {rejected['answered_by']}" + (f": {reason}" if reason else "")
     _wake_suspended(rejected, "CANCELLED", "Cancelled", why)
     return rejected
@@ -199,8 +206,14 @@ def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:
     return value
 
 
-_SAMPLES: dict[str, Any] = {"boolean": True, "string": "", "integer": 0, "number": 0,
-                            "array": [], "object": {}}  # fmt: skip
+_SAMPLES: dict[str, Any] = {
+    "boolean": True,
+    "string": "",
+    "integer": 0,
+    "number": 0,
+    "array": [],
+    "object": {},
+}
 
 
 def example_answer(schema: dict[str, Any]) -> dict[str, Any]:

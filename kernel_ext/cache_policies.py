@@ -72,9 +72,12 @@ class CachePolicy:
         return new
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         raise NotImplementedError
 
     def __sub__(self, other: str) -> CachePolicy:
@@ -104,9 +107,12 @@ class CacheKeyFnPolicy(CachePolicy):
     cache_key_fn: Callable[..., str | None] | None = None
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         return self.cache_key_fn(task_ctx, inputs) if self.cache_key_fn else None
 
 
@@ -130,16 +136,22 @@ class CompoundCachePolicy(CachePolicy):
             self.policies.append(Inputs(exclude=excluded))
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         keys = [
             key
             for policy in self.policies
-            if (key := policy.compute_key(
-                task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs
-            )) is not None
-        ]  # fmt: skip
+            if (
+                key := policy.compute_key(
+                    task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs
+                )
+            )
+            is not None
+        ]
         return hash_text("|".join(keys)) if keys else None
 
     def __sub__(self, other: str) -> CachePolicy:
@@ -158,9 +170,12 @@ class _None(CachePolicy):
     """No key: the run is not cached (and ``NONE + X`` is ``X``)."""
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         return None
 
     def __add__(self, other: CachePolicy) -> CachePolicy:
@@ -175,9 +190,12 @@ class TaskSource(CachePolicy):
     """The source code of the task's function."""
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         if task_ctx is None:
             return None
         return source_hash(task_ctx.task.fn)
@@ -191,9 +209,12 @@ class FlowParameters(CachePolicy):
     """The parameters of the enclosing flow run."""
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         if not flow_parameters:
             return None
         items = sorted(flow_parameters.items())
@@ -208,9 +229,12 @@ class RunId(CachePolicy):
     """The enclosing flow run's id, else the task run's own."""
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         if task_ctx is None:
             return None
         run = task_ctx.task_run
@@ -227,9 +251,12 @@ class Inputs(CachePolicy):
     exclude: list[str] = field(default_factory=list)
 
     def compute_key(
-        self, task_ctx: Any, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+        self,
+        task_ctx: Any,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
         **kwargs: Any,
-    ) -> str | None:  # fmt: skip
+    ) -> str | None:
         if not inputs:
             return None
         task_name = getattr(getattr(task_ctx, "task", None), "name", "task")
@@ -284,6 +311,7 @@ RUN_ID = RunId()
 NONE = _None()
 NO_CACHE = NONE
 DEFAULT = INPUTS + TASK_SOURCE + RUN_ID
+
 
 def task_input_hash(context: Any, arguments: dict[str, Any]) -> str | None:
     """Prefect's ``task_input_hash`` for ``cache_key_fn``: the task's key, its code and

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from kernel_ext._leases import DEFAULT_LEASE_SECONDS, Lease, release_async
-from kernel_ext._limits import (
+from kernel_ext._slots import (
     acquire_slots,
     acquire_slots_async,
     check_names,
@@ -154,4 +154,3 @@ async def rate_limit_async(
     await wait_for_rate_async(
         check_names(names), occupy, per_second, burst, timeout_seconds, strict
     )
-

@@ -16,8 +16,8 @@ import time
 from kernel_ext._context import FlowRunContext, current_flow_run, set_ambient_flow_run
 from kernel_ext._durability import ensure_store
 from kernel_ext._durations import seconds_from_env
+from kernel_ext._run_records import FlowRun, FlowRunId
 from kernel_ext._runners import ThreadPoolTaskRunner
-from kernel_ext._runs import FlowRun, FlowRunId
 from kernel_ext._states import FINAL_TYPE_VALUES
 
 __all__ = ["attach", "attached_run_id", "skipped_headless"]
@@ -37,8 +37,10 @@ def skipped_headless(magic: str, why: str) -> bool:
     run_id = attached_run_id()
     if run_id is None:
         return False
-    print(f"[taskbook] {magic} skipped: this notebook executes as deployment run "
-          f"{run_id[:8]}, and {why}.")  # fmt: skip
+    print(
+        f"[taskbook] {magic} skipped: this notebook executes as deployment run "
+        f"{run_id[:8]}, and {why}."
+    )
     return True
 
 
@@ -61,8 +63,9 @@ def attach(run_id: str | None = None) -> FlowRunContext | None:
     run.persisted = True  # the worker created the row; the engine only adds to it
     run.run_count = row.get("run_count") or 1
     run.start_time = time.time()
-    context = FlowRunContext(_DeploymentFlow(row["flow_name"]), run, ThreadPoolTaskRunner(),
-                             log_prints=True)  # fmt: skip
+    context = FlowRunContext(
+        _DeploymentFlow(row["flow_name"]), run, ThreadPoolTaskRunner(), log_prints=True
+    )
     set_ambient_flow_run(context)
     if run_id == attached_run_id():  # the kernel of a worker's executor
         _Fence(run_id, run.run_count, row.get("worker_id")).start()
@@ -82,9 +85,12 @@ class _Fence(threading.Thread):
 
     def over(self, row: dict[str, object]) -> bool:
         run_count = row.get("run_count")
-        return (row["state_type"] in FINAL_TYPE_VALUES or row["state"] == "AwaitingRetry"
-                or (isinstance(run_count, int) and run_count > self.attempt)
-                or row.get("worker_id") != self.worker_id)  # fmt: skip
+        return (
+            row["state_type"] in FINAL_TYPE_VALUES
+            or row["state"] == "AwaitingRetry"
+            or (isinstance(run_count, int) and run_count > self.attempt)
+            or row.get("worker_id") != self.worker_id
+        )
 
     def run(self) -> None:
         while True:
@@ -94,6 +100,9 @@ class _Fence(threading.Thread):
             except Exception:  # a store blip: look again later
                 continue
             if self.over(row):
-                print(f"[taskbook] Run {self.run_id[:8]} attempt {self.attempt} is over in the "
-                      f"store ({row['state']}); stopping this kernel.", file=sys.__stderr__)
+                print(
+                    f"[taskbook] Run {self.run_id[:8]} attempt {self.attempt} is over in the "
+                    f"store ({row['state']}); stopping this kernel.",
+                    file=sys.__stderr__,
+                )
                 os._exit(75)

@@ -109,15 +109,20 @@ class TaskbookMagics(Magics):
         from kernel_ext._display import show_approval_form
         from kernel_ext.deployment import skipped_headless
 
-        if skipped_headless("%approvals", "nobody can answer a form in a headless run; "
-                            "answer with `taskbook approvals ls` and `taskbook runs resume`"):
+        if skipped_headless(
+            "%approvals",
+            "nobody can answer a form in a headless run; "
+            "answer with `taskbook approvals ls` and `taskbook runs resume`",
+        ):
             return
         pending = approvals.pending()
         if not pending:
             print("[taskbook] Nothing is waiting for an answer.")
         for request in pending:
-            print(f"[taskbook] {request.get('flow_name')} / {request.get('flow_run_name')}: "
-                  f"{request['key']}")  # fmt: skip
+            print(
+                f"[taskbook] {request.get('flow_name')} / {request.get('flow_run_name')}: "
+                f"{request['key']}"
+            )
             show_approval_form(request)
 
     def _rerun_stale(self) -> None:
@@ -163,13 +168,20 @@ def _table(rows: list[dict[str, Any]]) -> str:
         return "No task cells yet: start a cell with %%task NAME."
     headers = ["NAME", "STATE", "STALE", "INPUTS", "OUTPUTS", "DURATION"]
     cells = [headers] + [
-        [r["name"], r["state"], "stale" if r["stale"] else "", ", ".join(r["inputs"]),
-         ", ".join(r["outputs"]), "-" if r["duration"] is None else f"{r['duration']:.3f} s"]
+        [
+            r["name"],
+            r["state"],
+            "stale" if r["stale"] else "",
+            ", ".join(r["inputs"]),
+            ", ".join(r["outputs"]),
+            "-" if r["duration"] is None else f"{r['duration']:.3f} s",
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                     for row in cells)  # fmt: skip
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
 
 
 _loaded: dict[int, TaskbookMagics] = {}

@@ -52,6 +52,7 @@ __all__ = [
     "transaction",
 ]
 
+
 @contextmanager
 def transaction(
     key: str | None = None,

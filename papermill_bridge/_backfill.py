@@ -32,8 +32,7 @@ def backfill(name: str, start: datetime, end: datetime) -> tuple[list[str], int]
     deployment = store.read_deployment(name)
     if not deployment["schedules"]:
         raise ConfigurationError(
-            f"Deployment {name!r} has no schedule to backfill; deploy it with --cron or "
-            "--interval."
+            f"Deployment {name!r} has no schedule to backfill; deploy it with --cron or --interval."
         )
     version = deployment["versions"][0]
     created, existing = [], 0
@@ -48,15 +47,26 @@ def backfill(name: str, start: datetime, end: datetime) -> tuple[list[str], int]
     return created, existing
 
 
-def _create(store: Any, deployment: dict[str, Any], version: dict[str, Any],
-            schedule: dict[str, Any], slot: datetime) -> str | None:  # fmt: skip
+def _create(
+    store: Any,
+    deployment: dict[str, Any],
+    version: dict[str, Any],
+    schedule: dict[str, Any],
+    slot: datetime,
+) -> str | None:
     parameters = {p["name"]: p["default"] for p in version["parameters"]}
     parameters.update(schedule.get("parameters") or {})
     run_id = str(uuid.uuid4())
     made = store.create_scheduled_run(
-        id=run_id, deployment_id=deployment["id"], deployment_version=version["version"],
-        name=generate_run_name(), flow_name=deployment["name"], parameters=parameters,
-        scheduled_time=slot.timestamp(), schedule_id=schedule["id"],
-        slot_key=f"{schedule['id']}:{slot.isoformat()}", message="Backfill",
-    )  # fmt: skip
+        id=run_id,
+        deployment_id=deployment["id"],
+        deployment_version=version["version"],
+        name=generate_run_name(),
+        flow_name=deployment["name"],
+        parameters=parameters,
+        scheduled_time=slot.timestamp(),
+        schedule_id=schedule["id"],
+        slot_key=f"{schedule['id']}:{slot.isoformat()}",
+        message="Backfill",
+    )
     return run_id if made is not None else None

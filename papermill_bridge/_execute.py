@@ -43,10 +43,13 @@ def output_path(deployment: str, run_id: str) -> Path:
 def _with_attach_cell(notebook: str) -> dict[str, Any]:
     content: dict[str, Any] = json.loads(notebook)
     cell: dict[str, Any] = {
-        "cell_type": "code", "execution_count": None, "id": "taskbook-attach",
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "taskbook-attach",
         "metadata": {"tags": ["injected-taskbook"], "jupyter": {"source_hidden": True}},
-        "outputs": [], "source": ATTACH_SOURCE,
-    }  # fmt: skip
+        "outputs": [],
+        "source": ATTACH_SOURCE,
+    }
     content["cells"] = [cell, *content.get("cells", [])]
     metadata = content.setdefault("metadata", {})
     if not (metadata.get("kernelspec") or {}).get("name"):
@@ -72,19 +75,28 @@ def execute_run(run_id: str) -> dict[str, Any]:
         os.environ["TASKBOOK_FLOW_RUN_ID"] = run_id
         try:
             papermill.execute_notebook(
-                str(source), str(output), parameters=run.get("parameters") or {},
-                kernel_name="python3", progress_bar=False, log_output=False,
+                str(source),
+                str(output),
+                parameters=run.get("parameters") or {},
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
                 cwd=str(Path(version["notebook_path"]).parent)
-                if Path(version["notebook_path"]).parent.is_dir() else tmp,
-            )  # fmt: skip
+                if Path(version["notebook_path"]).parent.is_dir()
+                else tmp,
+            )
         except papermill.PapermillExecutionError as error:
             failure = failure_from_papermill(error, output)
             try:
                 _log_error(run_id, failure.report())
             except Exception:  # the failure still reaches the run through its state
                 pass
-            return {"state": "Failed", "message": failure.message, "output": str(output),
-                    "details": failure.to_details()}  # fmt: skip
+            return {
+                "state": "Failed",
+                "message": failure.message,
+                "output": str(output),
+                "details": failure.to_details(),
+            }
     return {"state": "Completed", "message": None, "output": str(output), "details": None}
 
 
@@ -123,9 +135,16 @@ def execute_or_crash(run_id: str) -> dict[str, Any]:
             _log_error(run_id, f"{message}\n{trace}")
         except Exception:  # the store may be what failed; the outcome still goes out
             pass
-        return {"state": "Crashed", "message": message, "output": None,
-                "details": {"exception_type": type(error).__name__,
-                            "exception_message": str(error), "traceback": trace}}  # fmt: skip
+        return {
+            "state": "Crashed",
+            "message": message,
+            "output": None,
+            "details": {
+                "exception_type": type(error).__name__,
+                "exception_message": str(error),
+                "traceback": trace,
+            },
+        }
 
 
 if __name__ == "__main__":

@@ -45,14 +45,20 @@ def promote(
         if parameter["name"] in defaults:
             parameter["default"] = defaults[parameter["name"]]
     # Everything is checked before anything is stored.
-    checked = [{**s, "parameters": coerce_parameters(schema, s.get("parameters", {}))}
-               for s in schedules]  # fmt: skip
+    checked = [
+        {**s, "parameters": coerce_parameters(schema, s.get("parameters", {}))} for s in schedules
+    ]
     store = _store()
     store.create_deployment_version(
-        name=_check_name(name), notebook_path=str(path.resolve()), notebook=content,
-        notebook_sha256=hashlib.sha256(content.encode()).hexdigest(), parameters=schema,
-        tags=tuple(tags or ()), concurrency_limit=concurrency_limit, retries=retries,
-    )  # fmt: skip
+        name=_check_name(name),
+        notebook_path=str(path.resolve()),
+        notebook=content,
+        notebook_sha256=hashlib.sha256(content.encode()).hexdigest(),
+        parameters=schema,
+        tags=tuple(tags or ()),
+        concurrency_limit=concurrency_limit,
+        retries=retries,
+    )
     existing = [(s["spec"], s["parameters"]) for s in store.read_deployment(name)["schedules"]]
     for schedule in checked:
         overrides = schedule["parameters"]
@@ -125,15 +131,18 @@ def version_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str
     changes += [f"parameter {n} removed" for n in sorted(set(before) - set(after))]
     changes += [
         f"parameter {n}: {before[n]['default']!r} -> {after[n]['default']!r}"
-        for n in sorted(set(before) & set(after)) if before[n] != after[n]
-    ]  # fmt: skip
+        for n in sorted(set(before) & set(after))
+        if before[n] != after[n]
+    ]
     return changes or ["no change in code or parameters"]
 
 
 def _sources(notebook: str) -> list[str]:
     cells = json.loads(notebook).get("cells", [])
-    return ["".join(c.get("source", "")) if isinstance(c.get("source"), list)
-            else c.get("source", "") for c in cells]  # fmt: skip
+    return [
+        "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+        for c in cells
+    ]
 
 
 def _cell_changes(old: list[str], new: list[str]) -> list[str]:

@@ -52,9 +52,12 @@ def _utc(timestamp: str | float | None) -> datetime | None:
 class Scheduler:
     """Creates due runs, marks Late and Crashed runs; ``tick()`` does one pass."""
 
-    def __init__(self, interval_seconds: float = 5.0,
-                 dead_after_seconds: float = DEAD_AFTER_SECONDS,
-                 lost_after_seconds: float = LOST_AFTER_SECONDS) -> None:  # fmt: skip
+    def __init__(
+        self,
+        interval_seconds: float = 5.0,
+        dead_after_seconds: float = DEAD_AFTER_SECONDS,
+        lost_after_seconds: float = LOST_AFTER_SECONDS,
+    ) -> None:
         self.interval_seconds = interval_seconds
         self.dead_after_seconds = dead_after_seconds
         self.lost_after_seconds = lost_after_seconds
@@ -72,8 +75,9 @@ class Scheduler:
                 self.tick()
             except Exception:  # a store blip must not end the scheduler; the next tick retries
                 self._healthy_since = None
-                logger.exception("A scheduler tick failed; trying again in %g s",
-                                 self.interval_seconds)  # fmt: skip
+                logger.exception(
+                    "A scheduler tick failed; trying again in %g s", self.interval_seconds
+                )
             self.stopping.wait(self.interval_seconds)
 
     def tick(self, now: float | None = None) -> dict[str, int]:
@@ -102,8 +106,9 @@ class Scheduler:
         except (DBAPIError, StoreUnavailableError):
             raise
         except Exception:
-            logger.exception("Scheduler step %s failed; the others go on",
-                             getattr(step, "__name__", step))  # fmt: skip
+            logger.exception(
+                "Scheduler step %s failed; the others go on", getattr(step, "__name__", step)
+            )
             return 0
 
     def _reap_lost(self, now: float) -> int:
@@ -114,8 +119,10 @@ class Scheduler:
         store, crashed = _store(), 0
         cutoff = now - self.lost_after_seconds
         for run in store.find_lost_runs(now, self.lost_after_seconds):
-            message = ("Its process stopped beating (killed, or its machine went away) more "
-                       f"than {self.lost_after_seconds:g} s ago.")  # fmt: skip
+            message = (
+                "Its process stopped beating (killed, or its machine went away) more "
+                f"than {self.lost_after_seconds:g} s ago."
+            )
             if store.crash_lost_run(run["id"], message, cutoff)["state"] == "Crashed":
                 crashed += 1
         return crashed
@@ -132,9 +139,13 @@ class Scheduler:
         for run in store.list_flow_runs(limit=1000, state="Scheduled"):
             due = _utc(run.get("scheduled_time"))
             if run["state"] == "Scheduled" and due and now - due.timestamp() > LATE_AFTER_SECONDS:
-                store.set_run_state(run["id"], "SCHEDULED", "Late",
-                                    f"Not started {LATE_AFTER_SECONDS:g} s after its time.",
-                                    only_from=("SCHEDULED",))  # fmt: skip
+                store.set_run_state(
+                    run["id"],
+                    "SCHEDULED",
+                    "Late",
+                    f"Not started {LATE_AFTER_SECONDS:g} s after its time.",
+                    only_from=("SCHEDULED",),
+                )
                 late += 1
         return late
 
@@ -154,8 +165,9 @@ class Scheduler:
             run = self._create(schedule, slot, late=False)
             if run is not None:
                 note = "Missed while nothing was running (catch-up: latest)."
-                store.set_run_state(run["id"], "CANCELLED", "Skipped", note,
-                                    only_from=("SCHEDULED",))  # fmt: skip
+                store.set_run_state(
+                    run["id"], "CANCELLED", "Skipped", note, only_from=("SCHEDULED",)
+                )
                 counts["skipped"] += 1
         for slot in to_run:
             late = now - slot.timestamp() > LATE_AFTER_SECONDS
@@ -174,21 +186,29 @@ class Scheduler:
         version = deployment["versions"][0]
         parameters = {**_defaults(version), **(schedule.get("parameters") or {})}
         return store.create_scheduled_run(
-            id=str(uuid.uuid4()), deployment_id=deployment["id"],
-            deployment_version=version["version"], name=run_name(),
-            flow_name=deployment["name"], parameters=parameters,
-            scheduled_time=slot.timestamp(), schedule_id=schedule["id"],
+            id=str(uuid.uuid4()),
+            deployment_id=deployment["id"],
+            deployment_version=version["version"],
+            name=run_name(),
+            flow_name=deployment["name"],
+            parameters=parameters,
+            scheduled_time=slot.timestamp(),
+            schedule_id=schedule["id"],
             slot_key=f"{schedule['id']}:{slot.isoformat()}",
             state_name="Late" if late else "Scheduled",
-        )  # fmt: skip
+        )
 
     def _reap(self, now: float) -> int:
         store = _store()
         dead = store.find_dead_runs(now, self.dead_after_seconds)
         for run in dead:
-            store.set_run_state(run["id"], "CRASHED", "Crashed",
-                                f"Its worker {run.get('worker_id')} stopped beating.",
-                                only_from=("PENDING", "RUNNING", "CANCELLING"))  # fmt: skip
+            store.set_run_state(
+                run["id"],
+                "CRASHED",
+                "Crashed",
+                f"Its worker {run.get('worker_id')} stopped beating.",
+                only_from=("PENDING", "RUNNING", "CANCELLING"),
+            )
             self._retry(run)
         return len(dead)
 
@@ -200,10 +220,14 @@ class Scheduler:
         if attempts <= retries:
             # Due a little later, not now: the crashed attempt's kernel (if anything of it
             # is left) sees AwaitingRetry and stops itself before the retry starts.
-            store.set_run_state(run["id"], "SCHEDULED", "AwaitingRetry",
-                                f"Retry {attempts} of {retries} after a crash.",
-                                only_from=("CRASHED",),
-                                due=time.time() + RETRY_AFTER_SECONDS)  # fmt: skip
+            store.set_run_state(
+                run["id"],
+                "SCHEDULED",
+                "AwaitingRetry",
+                f"Retry {attempts} of {retries} after a crash.",
+                only_from=("CRASHED",),
+                due=time.time() + RETRY_AFTER_SECONDS,
+            )
 
 
 def _defaults(version: dict[str, Any]) -> dict[str, Any]:

@@ -37,8 +37,12 @@ def _store() -> Any:
 class Worker:
     """Claims and executes deployment runs until stopped."""
 
-    def __init__(self, worker_id: str | None = None, poll_seconds: float = 0.2,
-                 heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:  # fmt: skip
+    def __init__(
+        self,
+        worker_id: str | None = None,
+        poll_seconds: float = 0.2,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -73,9 +77,9 @@ class Worker:
 
     def execute(self, run_id: str) -> dict[str, Any]:
         store = _store()
-        started = store.set_run_state(run_id, "RUNNING", "Running",
-                                      f"Executing on {self.worker_id}",
-                                      only_from=("PENDING",))  # fmt: skip
+        started = store.set_run_state(
+            run_id, "RUNNING", "Running", f"Executing on {self.worker_id}", only_from=("PENDING",)
+        )
         if started.get("state_type") != "RUNNING":  # cancelled between claim and start
             return {"state": started.get("state"), "message": "Not started."}
         child, self._spare = self._spare or _spawn(), None
@@ -91,10 +95,15 @@ class Worker:
         if verdict != "lost":  # a reaped run is someone else's now: leave its state alone
             # A run that suspended itself (a headless pause) keeps that state, and a run
             # that another attempt took over (reaped and claimed again) is not ours to end.
-            store.set_run_state(run_id, _TYPES.get(outcome["state"], "FAILED"),
-                                outcome["state"], outcome["message"], outcome.get("details"),
-                                only_from=("PENDING", "RUNNING", "CANCELLING"),
-                                attempt=(self.worker_id, started["run_count"]))  # fmt: skip
+            store.set_run_state(
+                run_id,
+                _TYPES.get(outcome["state"], "FAILED"),
+                outcome["state"],
+                outcome["message"],
+                outcome.get("details"),
+                only_from=("PENDING", "RUNNING", "CANCELLING"),
+                attempt=(self.worker_id, started["run_count"]),
+            )
         return outcome
 
     def _watch(self, run_id: str, child: _Executor) -> str:
@@ -134,9 +143,14 @@ class _Executor(subprocess.Popen[str]):
     def __init__(self) -> None:
         self.out_file = tempfile.TemporaryFile("w+")
         self.err_file = tempfile.TemporaryFile("w+")
-        super().__init__([sys.executable, "-m", "papermill_bridge._execute"],
-                         stdin=subprocess.PIPE, stdout=self.out_file, stderr=self.err_file,
-                         text=True, preexec_fn=_parent_death_signal())  # fmt: skip
+        super().__init__(
+            [sys.executable, "-m", "papermill_bridge._execute"],
+            stdin=subprocess.PIPE,
+            stdout=self.out_file,
+            stderr=self.err_file,
+            text=True,
+            preexec_fn=_parent_death_signal(),
+        )
 
     def outputs(self) -> tuple[str, str]:
         """What it printed, once it has ended; closes the files."""

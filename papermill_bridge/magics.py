@@ -43,8 +43,10 @@ def _promote(line: str) -> None:
         )
     words = shlex.split(line)
     if not words or words[0].startswith("-"):
-        raise UsageError("Usage: %promote NAME [--cron EXPR --timezone TZ | --interval 15m] "
-                         "[-p KEY=VALUE ...] [--tag T]")  # fmt: skip
+        raise UsageError(
+            "Usage: %promote NAME [--cron EXPR --timezone TZ | --interval 15m] "
+            "[-p KEY=VALUE ...] [--tag T]"
+        )
     try:
         cli.main(["deploy", path, "--name", *words], prog_name="%promote", standalone_mode=False)
     except Exception as error:  # click and Taskbook errors: show them as a usage problem

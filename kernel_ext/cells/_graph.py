@@ -43,8 +43,9 @@ class NotebookGraph:
         self.producers: dict[str, str] = {}
         self._order = 0
 
-    def record_source(self, name: str, line: str, body: str, refs: frozenset[str],
-                      defs: frozenset[str]) -> TaskCell:  # fmt: skip
+    def record_source(
+        self, name: str, line: str, body: str, refs: frozenset[str], defs: frozenset[str]
+    ) -> TaskCell:
         cell = self.cells.get(name)
         if cell is None:
             cell = self.cells[name] = TaskCell(name, line, body)
@@ -56,9 +57,15 @@ class NotebookGraph:
         names = {self.producers.get(ref) for ref in cell.inputs}
         return [self.cells[n] for n in sorted(n for n in names if n and n != cell.name)]
 
-    def record_run(self, cell: TaskCell, state: str, duration: float | None,
-                   task_run_id: str, namespace: dict[str, Any],
-                   cache_key: str | None = None) -> list[str]:  # fmt: skip
+    def record_run(
+        self,
+        cell: TaskCell,
+        state: str,
+        duration: float | None,
+        task_run_id: str,
+        namespace: dict[str, Any],
+        cache_key: str | None = None,
+    ) -> list[str]:
         """Note a finished run of ``cell``; returns the names of cells it made stale.
 
         A cached cell's outputs are identified by its cache key (same key, same values),
@@ -86,16 +93,22 @@ class NotebookGraph:
         ordered: list[TaskCell] = []
         placed: set[str] = set()
         while stale:
-            ready = [c for c in stale if not ({u.name for u in self.upstream_cells(c)} & {
-                s.name for s in stale if s is not c})]  # fmt: skip
+            ready = [
+                c
+                for c in stale
+                if not (
+                    {u.name for u in self.upstream_cells(c)} & {s.name for s in stale if s is not c}
+                )
+            ]
             batch = sorted(ready or stale, key=lambda c: c.order)[:1]
             ordered.extend(batch)
             placed.update(c.name for c in batch)
             stale = [c for c in stale if c.name not in placed]
         return ordered
 
-    def _refresh_fingerprints(self, cell: TaskCell, namespace: dict[str, Any],
-                              cache_key: str | None) -> set[str]:  # fmt: skip
+    def _refresh_fingerprints(
+        self, cell: TaskCell, namespace: dict[str, Any], cache_key: str | None
+    ) -> set[str]:
         changed = set()
         for name in cell.defs:
             if cache_key is not None:

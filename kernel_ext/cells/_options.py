@@ -108,9 +108,9 @@ def parse_options(line: str) -> TaskCellOptions:
         retry_delay=_delays(args.retry_delay),
         timeout=None if args.timeout is None else parse_duration(args.timeout, "--timeout"),
         cache=args.cache or expiration is not None or args.refresh_cache,
-        cache_expiration=None if expiration is None else parse_duration(
-            expiration, "--cache-expiration"
-        ),
+        cache_expiration=None
+        if expiration is None
+        else parse_duration(expiration, "--cache-expiration"),
         refresh_cache=args.refresh_cache,
         tags=tuple(t.strip() for t in args.tags.split(",") if t.strip()),
         log_prints=args.log_prints,

@@ -19,7 +19,7 @@ from kernel_ext._errors import ResultError
 from kernel_ext._events import ResultEvent, bus
 from kernel_ext._hashing import UnhashableValue, hash_text, hash_value
 from kernel_ext._results import default_storage
-from kernel_ext._runs import TaskRun, TaskRunId
+from kernel_ext._run_records import TaskRun, TaskRunId
 from kernel_ext._tasks import Task
 from kernel_ext.cache_policies import CacheKeyFnPolicy
 from kernel_ext.cells._analysis import CellAnalysis, analyze
@@ -59,13 +59,19 @@ class CellRunner:
         tree = ast.parse(code)  # a SyntaxError is the caller's to show, like Python's own
         analysis = analyze(code)
         cell = self.graph.record_source(
-            options.name or self._default_name(), line, body, analysis.refs,
+            options.name or self._default_name(),
+            line,
+            body,
+            analysis.refs,
             analysis.defs | analysis.deleted,
-        )  # fmt: skip
+        )
         namespace = self.shell.user_ns
         cell.inputs = tuple(sorted(r for r in analysis.refs if r in namespace))
-        notes = [f"`from {m} import *` binds names Taskbook cannot see; list them explicitly "
-                 "to track them." for m in analysis.star_imports]  # fmt: skip
+        notes = [
+            f"`from {m} import *` binds names Taskbook cannot see; list them explicitly "
+            "to track them."
+            for m in analysis.star_imports
+        ]
         key = self._cache_key(cell, analysis, options, notes)
         filename = self.shell.compile.cache(code, self._cell_number())
         compiled = compile_cell(tree, filename)
@@ -77,17 +83,21 @@ class CellRunner:
         elif state.name == "Completed" and key is not None:
             self._persist(cell, analysis, key, options, notes)
         run_time = self._duration()
-        stale = self.graph.record_run(
-            cell, state.name, run_time, self._last_run_id, namespace, key
-        )
+        stale = self.graph.record_run(cell, state.name, run_time, self._last_run_id, namespace, key)
         if stale:
             notes.append(f"Now stale (run `%tasks rerun-stale`): {', '.join(sorted(stale))}.")
         return CellOutcome(cell, state, compiled, notes)
 
     # --- the task run ---------------------------------------------------------------------
 
-    def _drive(self, cell: TaskCell, options: TaskCellOptions, compiled: CompiledCell,
-               analysis: CellAnalysis, key: str | None) -> states.State:  # fmt: skip
+    def _drive(
+        self,
+        cell: TaskCell,
+        options: TaskCellOptions,
+        compiled: CompiledCell,
+        analysis: CellAnalysis,
+        key: str | None,
+    ) -> states.State:
         namespace = self.shell.user_ns
         global_ns = self.shell.user_global_ns
 
@@ -103,8 +113,11 @@ class CellRunner:
         try:
             run = create_task_run(task, context)
             self._run = run
-            upstream = [TaskRunId(c.last_task_run_id) for c in self.graph.upstream_cells(cell)
-                        if c.last_task_run_id]  # fmt: skip
+            upstream = [
+                TaskRunId(c.last_task_run_id)
+                for c in self.graph.upstream_cells(cell)
+                if c.last_task_run_id
+            ]
             engine = TaskRunEngine(task, run, (), {}, None, None, upstream)
             try:
                 return run_task_sync(engine, return_state=True)  # type: ignore[no-any-return]
@@ -127,8 +140,9 @@ class CellRunner:
 
     # --- caching --------------------------------------------------------------------------
 
-    def _cache_key(self, cell: TaskCell, analysis: CellAnalysis, options: TaskCellOptions,
-                   notes: list[str]) -> str | None:  # fmt: skip
+    def _cache_key(
+        self, cell: TaskCell, analysis: CellAnalysis, options: TaskCellOptions, notes: list[str]
+    ) -> str | None:
         # A deployment run keeps every cell's outputs, keyed by its run id: when a suspended
         # run is executed again, the cells that finished come back without running.
         run_scoped = None if options.cache else attached_run_id()
@@ -150,12 +164,18 @@ class CellRunner:
                 return None
         return "cell-" + hash_text("|".join(parts))
 
-    def _persist(self, cell: TaskCell, analysis: CellAnalysis, key: str,
-                 options: TaskCellOptions, notes: list[str]) -> None:  # fmt: skip
+    def _persist(
+        self,
+        cell: TaskCell,
+        analysis: CellAnalysis,
+        key: str,
+        options: TaskCellOptions,
+        notes: list[str],
+    ) -> None:
         namespace = self.shell.user_ns
         outputs = {name: namespace[name] for name in analysis.defs if name in namespace}
-        expiration = None if options.cache_expiration is None else (
-            time.time() + options.cache_expiration
+        expiration = (
+            None if options.cache_expiration is None else (time.time() + options.cache_expiration)
         )
         try:
             location = default_storage().write(key, outputs, expiration, f"cell {cell.name!r}")
@@ -190,8 +210,9 @@ class CellRunner:
         return f"cell-{self.shell.execution_count}"
 
 
-def _cell_task(cell: TaskCell, options: TaskCellOptions, body: Any, key: str | None) -> Task[
-        Any, Any]:  # fmt: skip
+def _cell_task(
+    cell: TaskCell, options: TaskCellOptions, body: Any, key: str | None
+) -> Task[Any, Any]:
     task: Task[Any, Any] = Task(
         body,
         name=cell.name,

@@ -19,8 +19,8 @@ from kernel_ext._context import FlowRunContext
 from kernel_ext._durability import ensure_store, flush_store
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._names import generate_run_name
+from kernel_ext._run_records import FlowRun, FlowRunId, new_id
 from kernel_ext._runners import ThreadPoolTaskRunner
-from kernel_ext._runs import FlowRun, FlowRunId, new_id
 
 __all__ = ["InteractiveSession", "notebook_path"]
 
@@ -86,8 +86,9 @@ class InteractiveSession:
         liveness.register(run.id)  # a killed kernel's session ends Crashed, not Running
         atexit.register(self.end)
         self._owned = True
-        return FlowRunContext(_SessionFlow(self.flow_name), run, ThreadPoolTaskRunner(),
-                              log_prints=True)  # fmt: skip
+        return FlowRunContext(
+            _SessionFlow(self.flow_name), run, ThreadPoolTaskRunner(), log_prints=True
+        )
 
     def end(self, message: str = "The kernel session ended.") -> None:
         """Close the flow run (at kernel exit, or when the extension is unloaded)."""

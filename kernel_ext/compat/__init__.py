@@ -58,8 +58,10 @@ __all__ = [
     "unmapped",
 ]
 
-_DEPLOY = "promote the notebook with `taskbook deploy <notebook> --name <name>` and start " \
-    "`taskbook worker`"  # fmt: skip
+_DEPLOY = (
+    "promote the notebook with `taskbook deploy <notebook> --name <name>` and start "
+    "`taskbook worker`"
+)
 # The pause functions are the same objects as in prefect.flow_runs, as in Prefect.
 __getattr__ = lazy_attributes(
     __name__,
@@ -69,7 +71,6 @@ __getattr__ = lazy_attributes(
         "serve": _DEPLOY,
         "aserve": _DEPLOY,
         "deploy": _DEPLOY,
-        "get_client": "read runs with kernel_ext.store.get_store() (read_flow_run, "
-                      "list_flow_runs)",
+        "get_client": "read runs with kernel_ext.store.get_store() (read_flow_run, list_flow_runs)",
     },
-)  # fmt: skip
+)

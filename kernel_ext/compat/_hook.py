@@ -17,10 +17,21 @@ __all__ = ["MIRRORED", "install_as_prefect"]
 _PREFIX = "prefect"
 _TARGET = "kernel_ext.compat"
 MIRRORED = (
-    "prefect", "prefect.cache_policies", "prefect.context", "prefect.exceptions",
-    "prefect.flow_runs", "prefect.flows", "prefect.futures", "prefect.input",
-    "prefect.logging", "prefect.runtime", "prefect.states", "prefect.task_runners",
-    "prefect.tasks", "prefect.transactions", "prefect.utilities.annotations",
+    "prefect",
+    "prefect.cache_policies",
+    "prefect.context",
+    "prefect.exceptions",
+    "prefect.flow_runs",
+    "prefect.flows",
+    "prefect.futures",
+    "prefect.input",
+    "prefect.logging",
+    "prefect.runtime",
+    "prefect.states",
+    "prefect.task_runners",
+    "prefect.tasks",
+    "prefect.transactions",
+    "prefect.utilities.annotations",
 )
 
 
@@ -36,7 +47,8 @@ class _PrefectAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if importlib.util.find_spec(_target(fullname)) is None:
             raise ModuleNotFoundError(
                 f"No module named {fullname!r}: Taskbook mirrors only some of Prefect's "
-                f"modules ({', '.join(sorted(MIRRORED))}).", name=fullname,
+                f"modules ({', '.join(sorted(MIRRORED))}).",
+                name=fullname,
             )
         return importlib.machinery.ModuleSpec(fullname, self)
 
@@ -50,7 +62,7 @@ class _PrefectAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def _target(fullname: str) -> str:
-    return _TARGET + fullname[len(_PREFIX):]
+    return _TARGET + fullname[len(_PREFIX) :]
 
 
 def install_as_prefect() -> None:

@@ -34,8 +34,10 @@ def lazy_attributes(
         if name not in instead and target is None:
             raise AttributeError(f"module {module!r} has no attribute {name!r}")
         prefect_path = module.replace("kernel_ext.compat", "prefect", 1)
-        message = (f"{prefect_path}.{name} is not available in Taskbook; "
-                   f"{instead.get(name, 'it is not implemented yet')}.")  # fmt: skip
+        message = (
+            f"{prefect_path}.{name} is not available in Taskbook; "
+            f"{instead.get(name, 'it is not implemented yet')}."
+        )
         if _in_from_import(sys._getframe(1)):
             raise ImportError(message, name=module)
         raise AttributeError(message)

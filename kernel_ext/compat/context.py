@@ -9,9 +9,13 @@ from kernel_ext.context import FlowRunContext, TaskRunContext, get_run_context, 
 __all__ = ["FlowRunContext", "TaskRunContext", "get_run_context", "tags"]
 
 _SETTINGS = "Taskbook's settings are environment variables (TASKBOOK_HOME, TASKBOOK_STORE_URL)"
-__getattr__ = lazy_attributes(__name__, {}, {
-    "TagsContext": "`with tags() as current:` gives the current tags",
-    "SettingsContext": _SETTINGS,
-    "get_settings_context": _SETTINGS,
-    "use_profile": _SETTINGS,
-})  # fmt: skip
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "TagsContext": "`with tags() as current:` gives the current tags",
+        "SettingsContext": _SETTINGS,
+        "get_settings_context": _SETTINGS,
+        "use_profile": _SETTINGS,
+    },
+)

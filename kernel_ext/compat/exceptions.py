@@ -51,7 +51,11 @@ __all__ = [
     "UpstreamTaskError",
 ]
 
-__getattr__ = lazy_attributes(__name__, {}, {
-    "ObjectNotFound": "the store raises kernel_ext._errors.RunNotFound",
-    "Pause": "pause_flow_run() pauses in place; in a deployment run it raises Suspend",
-})  # fmt: skip
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "ObjectNotFound": "the store raises kernel_ext._errors.RunNotFound",
+        "Pause": "pause_flow_run() pauses in place; in a deployment run it raises Suspend",
+    },
+)

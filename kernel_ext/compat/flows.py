@@ -7,10 +7,16 @@ from kernel_ext.compat._lazy import lazy_attributes
 
 __all__ = ["Flow", "flow"]
 
-_DEPLOY = "promote the notebook with `taskbook deploy <notebook> --name <name>` and start " \
-    "`taskbook worker`"  # fmt: skip
-__getattr__ = lazy_attributes(__name__, {}, {
-    "serve": _DEPLOY,
-    "aserve": _DEPLOY,
-    "load_flow_from_entrypoint": "import the flow's module and use the Flow object",
-})  # fmt: skip
+_DEPLOY = (
+    "promote the notebook with `taskbook deploy <notebook> --name <name>` and start "
+    "`taskbook worker`"
+)
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "serve": _DEPLOY,
+        "aserve": _DEPLOY,
+        "load_flow_from_entrypoint": "import the flow's module and use the Flow object",
+    },
+)

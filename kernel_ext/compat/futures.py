@@ -23,8 +23,12 @@ PrefectConcurrentFuture = TaskRunFuture
 PrefectDistributedFuture = TaskRunFuture
 PrefectFutureList = TaskRunFutureList
 
-__getattr__ = lazy_attributes(__name__, {}, {
-    "PrefectFlowRunFuture": "a subflow runs when it is called; call the flow",
-    "resolve_futures_to_states": "call future.wait() and read future.state",
-    "resolve_futures_to_results": "call future.result() on each future",
-})  # fmt: skip
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "PrefectFlowRunFuture": "a subflow runs when it is called; call the flow",
+        "resolve_futures_to_states": "call future.wait() and read future.state",
+        "resolve_futures_to_results": "call future.result() on each future",
+    },
+)

@@ -7,6 +7,10 @@ from kernel_ext.compat._lazy import lazy_attributes
 
 __all__ = ["disable_run_logger", "get_run_logger"]
 
-__getattr__ = lazy_attributes(__name__, {}, {
-    "get_logger": "use logging.getLogger(name), or get_run_logger() inside a run",
-})  # fmt: skip
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "get_logger": "use logging.getLogger(name), or get_run_logger() inside a run",
+    },
+)

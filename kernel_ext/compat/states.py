@@ -46,8 +46,12 @@ __all__ = [
 ]
 
 _NO_SUCH_STATE = "Taskbook runs go from Pending to Running; there is no such state"
-__getattr__ = lazy_attributes(__name__, {}, {
-    "Submitting": _NO_SUCH_STATE,
-    "InfrastructurePending": _NO_SUCH_STATE,
-    "raise_state_exception": "call state.result(), which raises the run's exception",
-})  # fmt: skip
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "Submitting": _NO_SUCH_STATE,
+        "InfrastructurePending": _NO_SUCH_STATE,
+        "raise_state_exception": "call state.result(), which raises the run's exception",
+    },
+)

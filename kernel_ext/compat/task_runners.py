@@ -8,8 +8,12 @@ from kernel_ext.compat._lazy import lazy_attributes
 
 __all__ = ["TaskRunner", "ThreadPoolTaskRunner"]
 
-__getattr__ = lazy_attributes(__name__, {}, {
-    "ProcessPoolTaskRunner": "use ThreadPoolTaskRunner, or the Dask runner in kernel_ext.dask "
-                             "for work that needs processes",
-    "PrefectTaskRunner": "use ThreadPoolTaskRunner",
-})  # fmt: skip
+__getattr__ = lazy_attributes(
+    __name__,
+    {},
+    {
+        "ProcessPoolTaskRunner": "use ThreadPoolTaskRunner, or the Dask runner in kernel_ext.dask "
+        "for work that needs processes",
+        "PrefectTaskRunner": "use ThreadPoolTaskRunner",
+    },
+)

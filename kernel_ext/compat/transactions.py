@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from kernel_ext.compat._lazy import lazy_attributes
 
-_NAMES = ("CommitMode", "IsolationLevel", "Transaction", "TransactionState", "atransaction",
-          "get_transaction", "transaction")  # fmt: skip
+_NAMES = (
+    "CommitMode",
+    "IsolationLevel",
+    "Transaction",
+    "TransactionState",
+    "atransaction",
+    "get_transaction",
+    "transaction",
+)
 __all__ = list(_NAMES)  # resolved by __getattr__, so kernel_ext.transactions loads on use
 
 __getattr__ = lazy_attributes(
-    __name__, {name: f"kernel_ext.transactions:{name}" for name in _NAMES},
+    __name__,
+    {name: f"kernel_ext.transactions:{name}" for name in _NAMES},
     {"AsyncTransaction": "use `async with atransaction(...)`"},
-)  # fmt: skip
+)

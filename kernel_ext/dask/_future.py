@@ -16,7 +16,7 @@ from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
-from kernel_ext._runs import TaskRun
+from kernel_ext._run_records import TaskRun
 from kernel_ext.dask._remote import RemoteOutcome
 
 __all__ = ["DaskTaskRunFuture", "dask_wait", "resolve_all"]

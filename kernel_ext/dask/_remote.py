@@ -27,8 +27,8 @@ from kernel_ext import _settings
 from kernel_ext._context import FlowRunContext, flow_run_context
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._futures import TaskRunFuture
+from kernel_ext._run_records import FlowRun, TaskRun, TaskRunId
 from kernel_ext._runners import ThreadPoolTaskRunner
-from kernel_ext._runs import FlowRun, TaskRun, TaskRunId
 from kernel_ext._states import State
 from kernel_ext.engine.task_run import TaskRunEngine, run_task_async, run_task_sync
 
@@ -157,8 +157,9 @@ def _portable(state: State) -> State:
             f"{type(error).__name__}: {error} (the exception itself could not be sent from "
             f"the Dask worker: {type(problem).__name__}: {problem})"
         )
-        return State(state.type, state.name, state.message, substitute, state.details,
-                     state.timestamp)  # fmt: skip
+        return State(
+            state.type, state.name, state.message, substitute, state.details, state.timestamp
+        )
     return state
 
 

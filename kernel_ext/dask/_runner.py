@@ -34,8 +34,8 @@ from kernel_ext._context import FlowRunContext
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._events import RunsSubmitted, bus
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
-from kernel_ext._inputs import linked_upstream
-from kernel_ext._runs import TaskRun, TaskRunId
+from kernel_ext._run_records import TaskRun, TaskRunId
+from kernel_ext._task_inputs import linked_upstream
 from kernel_ext.dask._future import DaskTaskRunFuture, dask_wait
 from kernel_ext.dask._remote import RemoteContext, RemoteOutcome, flush_worker_store, run_remote
 
@@ -109,9 +109,13 @@ class DaskTaskRunner:
 
     def duplicate(self) -> DaskTaskRunner:
         return type(self)(
-            self.address, self.cluster_class, self.cluster_kwargs, self.adapt_kwargs,
-            self.client_kwargs, self.scatter_threshold,
-        )  # fmt: skip
+            self.address,
+            self.cluster_class,
+            self.cluster_kwargs,
+            self.adapt_kwargs,
+            self.client_kwargs,
+            self.scatter_threshold,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -316,8 +320,10 @@ def _flush_workers(client: Any) -> None:
         if isinstance(answer, BaseException):
             engine_logger().error(
                 "Dask worker %s could not save its task runs' states: %s: %s",
-                worker, type(answer).__name__, answer,
-            )  # fmt: skip
+                worker,
+                type(answer).__name__,
+                answer,
+            )
 
 
 def _check_store_reachable(address: str | None) -> None:

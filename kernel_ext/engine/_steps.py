@@ -336,4 +336,3 @@ async def stream_async(steps: Lifecycle, finish: Callable[[], Any]) -> AsyncIter
     finally:
         await inner.aclose()  # type: ignore[attr-defined]
     finish()
-

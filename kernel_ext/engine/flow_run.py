@@ -20,12 +20,12 @@ from kernel_ext._context import FlowRunContext, current_flow_run, flow_run_conte
 from kernel_ext._display import show_run_graph
 from kernel_ext._durability import ensure_store, flush_store
 from kernel_ext._errors import Abort, ParameterTypeError, Terminated
-from kernel_ext._inputs import resolve_inputs
 from kernel_ext._liveness import SigtermGuard
 from kernel_ext._logging import PrintCapture, engine_logger
 from kernel_ext._names import generate_run_name
 from kernel_ext._parameters import jsonable
-from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId, new_id
+from kernel_ext._run_records import FlowRun, FlowRunId, TaskRun, TaskRunId, new_id
+from kernel_ext._task_inputs import resolve_inputs
 from kernel_ext.engine._outcome import resolve_futures_to_states, return_value_to_state
 from kernel_ext.engine._steps import (
     Call,
@@ -119,9 +119,11 @@ class FlowRunEngine:
             show_run_graph(self.run)
         self._tokens = (flow_run_context.set(context), task_run_context.set(None))
         engine_logger().info(
-            "Beginning flow run %r for flow %r", self.run.name, self.flow.name,
+            "Beginning flow run %r for flow %r",
+            self.run.name,
+            self.flow.name,
             extra={"flow_run_id": self.run.id, "run_label": f"Flow run {self.run.name!r}"},
-        )  # fmt: skip
+        )
 
     def prepare(self) -> bool:
         """Wait for ``wait_for``, validate the parameters, name the run; False when the
@@ -131,9 +133,9 @@ class FlowRunEngine:
             if resolved.failed is not None:
                 label, upstream = resolved.failed
                 self.state = states.Failed(
-                    f"Upstream task run {label!r} ended {upstream.name}; this run did not "
-                    "start.", data=resolved.error,
-                )  # fmt: skip
+                    f"Upstream task run {label!r} ended {upstream.name}; this run did not start.",
+                    data=resolved.error,
+                )
                 return False
         try:
             self.parameters = self.flow.binder.validate(self.parameters)

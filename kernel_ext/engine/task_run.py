@@ -28,13 +28,13 @@ from kernel_ext._errors import Abort, CacheKeyError, ResultError, UpstreamTaskEr
 from kernel_ext._events import ResultEvent, bus
 from kernel_ext._futures import TaskRunFuture
 from kernel_ext._hashing import hash_text
-from kernel_ext._inputs import resolve_inputs
 from kernel_ext._leases import release_async
-from kernel_ext._limits import acquire_slots, acquire_slots_async, holder_label, limited_tags
 from kernel_ext._logging import PrintCapture
 from kernel_ext._results import StoredResult
-from kernel_ext._runs import TaskRun, TaskRunId, new_id
+from kernel_ext._run_records import TaskRun, TaskRunId, new_id
+from kernel_ext._slots import acquire_slots, acquire_slots_async, holder_label, limited_tags
 from kernel_ext._tags import _current as _current_tags
+from kernel_ext._task_inputs import resolve_inputs
 from kernel_ext.engine._outcome import return_value_to_state
 from kernel_ext.engine._steps import (
     Blocking,

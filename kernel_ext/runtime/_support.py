@@ -45,8 +45,9 @@ def attribute(module: str, section: str, fields: Collection[str], name: str) -> 
     if name not in fields:
         if key in os.environ:
             return os.environ[key]
-        raise AttributeError(f"module {module!r} has no attribute {name!r}; it offers "
-                             f"{', '.join(sorted(fields))}")  # fmt: skip
+        raise AttributeError(
+            f"module {module!r} has no attribute {name!r}; it offers {', '.join(sorted(fields))}"
+        )
     value = getattr(sys.modules[module], f"get_{name}")()
     if key not in os.environ:
         return value

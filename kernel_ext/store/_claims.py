@@ -6,7 +6,7 @@ concurrency limit. It moves the run to Pending ("Claimed by <worker>") with the 
 id and a first heartbeat, in the transaction that chose it.
 
 A deployment's ``concurrency_limit`` is the limit ``deployment:<name>`` of the store's
-concurrency limits (``_limits``), the same leased slots that ``concurrency()`` blocks and
+concurrency limits (``_limit_leases``), the same leased slots that ``concurrency()`` blocks and
 tagged task runs take: the claim leases one slot to the run, each heartbeat renews it, and
 it is given back when the run leaves Pending/Running/Cancelling (``set_run_state``) or,
 if its worker dies, when the lease expires. ``taskbook limits ls`` shows them all.
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from kernel_ext._states import FINAL_TYPE_VALUES, StateType
 from kernel_ext.store._deployment_runs import BUSY, append_history
-from kernel_ext.store._limits import (
+from kernel_ext.store._limit_leases import (
     deployment_has_room,
     deployment_slots_used,
     has_run_slot,
@@ -80,9 +80,13 @@ def claim_next_run(
             continue
         if limited:
             hold_run_slot(
-                connection, candidate.deployment_name, candidate.id, worker_id, now,
+                connection,
+                candidate.deployment_name,
+                candidate.id,
+                worker_id,
+                now,
                 lease_seconds,
-            )  # fmt: skip
+            )
         return find_flow_run(connection, candidate.id)
 
 
@@ -136,9 +140,7 @@ def silent_since(moment: float) -> Select[Any]:
     oldest sign first."""
     last_sign = func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created)
     return (
-        flow_runs_query()
-        .where(last_sign < from_epoch(moment))
-        .order_by(last_sign, flow_runs.c.id)
+        flow_runs_query().where(last_sign < from_epoch(moment)).order_by(last_sign, flow_runs.c.id)
     )
 
 

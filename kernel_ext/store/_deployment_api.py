@@ -46,10 +46,16 @@ class DeploymentApi(Transactions):
         """
         return self._write(
             _deployments.create_deployment_version,
-            name=name, notebook_path=notebook_path, notebook=notebook,
-            notebook_sha256=notebook_sha256, parameters=parameters, tags=tags,
-            description=description, concurrency_limit=concurrency_limit, retries=retries,
-        )  # fmt: skip
+            name=name,
+            notebook_path=notebook_path,
+            notebook=notebook,
+            notebook_sha256=notebook_sha256,
+            parameters=parameters,
+            tags=tags,
+            description=description,
+            concurrency_limit=concurrency_limit,
+            retries=retries,
+        )
 
     def read_deployment(self, name_or_id: str) -> Record:
         """A deployment with its latest ``version`` number, its ``versions`` newest first
@@ -125,11 +131,18 @@ class DeploymentApi(Transactions):
         """
         return self._write(
             _deployment_runs.create_scheduled_run,
-            id=id, deployment_id=deployment_id, deployment_version=deployment_version,
-            name=name, flow_name=flow_name, parameters=parameters,
-            scheduled_time=scheduled_time, schedule_id=schedule_id, slot_key=slot_key,
-            state_name=state_name, message=message,
-        )  # fmt: skip
+            id=id,
+            deployment_id=deployment_id,
+            deployment_version=deployment_version,
+            name=name,
+            flow_name=flow_name,
+            parameters=parameters,
+            scheduled_time=scheduled_time,
+            schedule_id=schedule_id,
+            slot_key=slot_key,
+            state_name=state_name,
+            message=message,
+        )
 
     def claim_next_run(
         self,
@@ -142,9 +155,7 @@ class DeploymentApi(Transactions):
         ``worker_id``. None if no run is due (or every due deployment is paused or at its
         concurrency limit; ``deployment_limits=False`` ignores the limits). A limited
         deployment's slot is leased to the run for ``lease_seconds`` past each beat."""
-        return self._write(
-            _claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds
-        )
+        return self._write(_claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds)
 
     def heartbeat(
         self, run_id: str, worker_id: str, now: float, lease_seconds: float = _claims.LEASE_SECONDS
@@ -181,9 +192,16 @@ class DeploymentApi(Transactions):
         """
         return self._write(
             _deployment_runs.set_run_state,
-            run_id, state_type, state_name, message, details, timestamp, only_from, attempt,
+            run_id,
+            state_type,
+            state_name,
+            message,
+            details,
+            timestamp,
+            only_from,
+            attempt,
             due,
-        )  # fmt: skip
+        )
 
     def set_output_notebook(self, run_id: str, path: str) -> Record:
         """Link the run to its executed notebook."""

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import ConfigurationError, RunStateConflict
 from kernel_ext._states import FINAL_TYPE_VALUES, StateType
-from kernel_ext.store._limits import release_run_slot
+from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, state_history
@@ -64,12 +64,22 @@ def create_scheduled_run(
     deployment = find_deployment(connection, deployment_id)
     now, when = datetime.now(UTC), from_epoch(scheduled_time)
     values = {
-        "id": id, "name": name, "flow_name": flow_name, "parameters": dict(parameters),
-        "tags": list(deployment.tags or ()), "state_type": StateType.SCHEDULED.value,
-        "state_name": state_name, "state_message": message, "run_count": 0, "created": now,
-        "deployment_id": deployment.id, "deployment_version": deployment_version,
-        "schedule_id": schedule_id, "scheduled_time": when, "slot_key": slot_key,
-    }  # fmt: skip
+        "id": id,
+        "name": name,
+        "flow_name": flow_name,
+        "parameters": dict(parameters),
+        "tags": list(deployment.tags or ()),
+        "state_type": StateType.SCHEDULED.value,
+        "state_name": state_name,
+        "state_message": message,
+        "run_count": 0,
+        "created": now,
+        "deployment_id": deployment.id,
+        "deployment_version": deployment_version,
+        "schedule_id": schedule_id,
+        "scheduled_time": when,
+        "slot_key": slot_key,
+    }
     if slot_key is None:
         connection.execute(insert(flow_runs).values(values))
     else:
@@ -140,8 +150,9 @@ def request_cancel(connection: Connection, run_id: str) -> Record:
         raise RunStateConflict(
             f"Run {run_id[:8]} is already {row.state_name}; only a run that has not "
             "finished can be cancelled.",
-            run_id=run_id, state=row.state_name,
-        )  # fmt: skip
+            run_id=run_id,
+            state=row.state_name,
+        )
     if row.state_type == StateType.CANCELLING.value:
         return _read(connection, run_id)
     # A Scheduled run has no worker yet, a Suspended one no kernel: nobody else would
@@ -172,10 +183,15 @@ def append_history(
 ) -> None:
     connection.execute(
         state_history.insert().values(
-            run_id=run_id, run_kind="flow", type=kind, name=name, timestamp=timestamp,
-            message=message, details=None if details is None else dict(details),
+            run_id=run_id,
+            run_kind="flow",
+            type=kind,
+            name=name,
+            timestamp=timestamp,
+            message=message,
+            details=None if details is None else dict(details),
         )
-    )  # fmt: skip
+    )
 
 
 def state_type(name: str) -> str:

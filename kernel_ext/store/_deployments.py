@@ -2,7 +2,7 @@
 
 A deployment is a name and its settings (paused, concurrency limit, retries, tags); each
 promotion of a changed notebook adds a version with a verbatim snapshot of the notebook
-and its parameter schema. Every call is a synchronous transaction, like ``_inputs``:
+and its parameter schema. Every call is a synchronous transaction, like ``_input_requests``:
 the scheduler and the workers in other processes must see a promotion at once.
 
 Promoting is declarative: the settings given replace the deployment's (``paused`` is
@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError
-from kernel_ext.store._limits import sync_deployment_limit
+from kernel_ext.store._limit_leases import sync_deployment_limit
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import flow_run_record, flow_runs_query
 from kernel_ext.store._schedules import schedules_by_deployment
@@ -84,11 +84,16 @@ def create_deployment_version(
         text = notebook if isinstance(notebook, str) else dumps(notebook)
         connection.execute(
             deployment_versions.insert().values(
-                id=str(uuid.uuid4()), deployment_id=row.id, version=number,
-                notebook_path=notebook_path, notebook_sha256=notebook_sha256, notebook=text,
-                parameters=[dict(p) for p in parameters], created=now,
+                id=str(uuid.uuid4()),
+                deployment_id=row.id,
+                version=number,
+                notebook_path=notebook_path,
+                notebook_sha256=notebook_sha256,
+                notebook=text,
+                parameters=[dict(p) for p in parameters],
+                created=now,
             )
-        )  # fmt: skip
+        )
     record = _deployment(find_deployment(connection, row.id))
     version = connection.execute(latest).mappings().one()
     return {**record, "version": _version(version), "unchanged": unchanged}
@@ -129,10 +134,11 @@ def list_deployments(connection: Connection) -> list[Record]:
     ids = [record["id"] for record in records]
     latest = dict(
         connection.execute(
-            select(deployment_versions.c.deployment_id, func.max(deployment_versions.c.version))
-            .group_by(deployment_versions.c.deployment_id)
+            select(
+                deployment_versions.c.deployment_id, func.max(deployment_versions.c.version)
+            ).group_by(deployment_versions.c.deployment_id)
         ).all()
-    )  # fmt: skip
+    )
     schedules = schedules_by_deployment(connection, ids, False)
     last_runs = _last_runs(connection)
     next_runs = _next_runs(connection)

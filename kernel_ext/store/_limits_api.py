@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from kernel_ext.store import _limits
+from kernel_ext.store import _limit_leases
 from kernel_ext.store._transactions import Transactions
 
 __all__ = ["LimitsApi"]
@@ -16,7 +16,7 @@ Record = dict[str, Any]
 
 
 class LimitsApi(Transactions):
-    """Named concurrency and rate limits and their leased slots (see ``_limits``).
+    """Named concurrency and rate limits and their leased slots (see ``_limit_leases``).
 
     Times given are epoch seconds (default: now); times returned are ISO-8601 UTC. An
     unknown limit raises ``ConfigurationError`` saying how to create one.
@@ -30,27 +30,27 @@ class LimitsApi(Transactions):
         burst: int | None = None,
     ) -> Record:
         """Create or change limit ``name``: ``slots`` at once, ``per_second`` starts."""
-        return self._write(_limits.set_limit, name, slots, per_second, burst, time.time())
+        return self._write(_limit_leases.set_limit, name, slots, per_second, burst, time.time())
 
     def delete_limit(self, name: str) -> bool:
         """Remove limit ``name`` and its leases; False if there was none."""
-        return self._write(_limits.delete_limit, name)
+        return self._write(_limit_leases.delete_limit, name)
 
     def reset_limit(self, name: str) -> Record:
         """Give back every slot of ``name`` and clear its rate's backlog."""
-        return self._write(_limits.reset_limit, name, time.time())
+        return self._write(_limit_leases.reset_limit, name, time.time())
 
     def list_limits(self) -> list[Record]:
         """Every limit with its slots ``used`` now and how many ``holders``."""
-        return self._read(_limits.list_limits, time.time())
+        return self._read(_limit_leases.list_limits, time.time())
 
     def read_limit(self, name: str) -> Record:
         """A limit with its unexpired ``leases``."""
-        return self._read(_limits.read_limit, name, time.time())
+        return self._read(_limit_leases.read_limit, name, time.time())
 
     def limit_names(self) -> list[str]:
         """The names of the limits that have slots."""
-        return self._read(_limits.limit_names)
+        return self._read(_limit_leases.limit_names)
 
     def take_slots(
         self,
@@ -60,15 +60,15 @@ class LimitsApi(Transactions):
         lease_seconds: float,
         now: float | None = None,
     ) -> tuple[list[str], list[str], str | None]:
-        """Take ``occupy`` slots of each limit at once (all or none); see ``_limits``."""
+        """Take ``occupy`` slots of each limit at once (all or none); see ``_limit_leases``."""
         moment = time.time() if now is None else now
-        return self._write(_limits.take_slots, names, occupy, holder, moment, lease_seconds)
+        return self._write(_limit_leases.take_slots, names, occupy, holder, moment, lease_seconds)
 
     def release_leases(self, lease_ids: Sequence[str]) -> int:
-        return self._write(_limits.release_leases, lease_ids)
+        return self._write(_limit_leases.release_leases, lease_ids)
 
     def renew_leases(self, lease_ids: Sequence[str], lease_seconds: float) -> int:
-        return self._write(_limits.renew_leases, lease_ids, time.time(), lease_seconds)
+        return self._write(_limit_leases.renew_leases, lease_ids, time.time(), lease_seconds)
 
     def take_rate(
         self,
@@ -79,4 +79,4 @@ class LimitsApi(Transactions):
     ) -> float | None:
         """0.0 if a start under rate ``name`` is allowed now (and counted), else the
         seconds to wait; None when ``name`` has no rate."""
-        return self._write(_limits.take_rate, name, occupy, per_second, burst, time.time())
+        return self._write(_limit_leases.take_rate, name, occupy, per_second, burst, time.time())

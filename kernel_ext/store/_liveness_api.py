@@ -30,8 +30,13 @@ class LivenessApi(Transactions):
         that stops at once, on SIGTERM, leaves none Running)."""
         from kernel_ext._states import StateType
 
-        return self._write(_lost_runs.end_unfinished_task_runs, flow_run_id,
-                           StateType.CANCELLED, "Cancelled", message)  # fmt: skip
+        return self._write(
+            _lost_runs.end_unfinished_task_runs,
+            flow_run_id,
+            StateType.CANCELLED,
+            "Cancelled",
+            message,
+        )
 
     def crash_lost_run(self, run_id: str, message: str, silent_since: float) -> Record:
         """End a lost run Crashed, with its unfinished task runs, and expire its pauses,

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from kernel_ext._states import FINAL_TYPE_VALUES, StateType
 from kernel_ext.store._claims import silent_since
 from kernel_ext.store._deployment_runs import BUSY, set_run_state
-from kernel_ext.store._inputs import EXPIRED, PENDING
+from kernel_ext.store._input_requests import EXPIRED, PENDING
 from kernel_ext.store._reads import find_flow_run, flow_run_record
 from kernel_ext.store._tables import flow_runs, run_inputs, state_history, task_runs
 from kernel_ext.store._types import from_epoch
@@ -56,8 +56,9 @@ def find_lost_runs(connection: Connection, now: float, window: float, limit: int
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
 
 
-def crash_lost_run(connection: Connection, run_id: str, message: str,
-                   silent_since: float) -> Record:  # fmt: skip
+def crash_lost_run(
+    connection: Connection, run_id: str, message: str, silent_since: float
+) -> Record:
     """End a lost run Crashed, with its unfinished task runs; expire its pending pauses.
     A run that beat after ``silent_since`` (since it was found) is left alone."""
     last_sign = connection.execute(
@@ -69,8 +70,9 @@ def crash_lost_run(connection: Connection, run_id: str, message: str,
         return {"id": run_id, "state": None}
     if last_sign >= from_epoch(silent_since):  # typed: an aware UTC datetime
         return find_flow_run(connection, run_id) or {"id": run_id, "state": None}
-    record = set_run_state(connection, run_id, StateType.CRASHED.value, "Crashed", message,
-                           None, None, _LIVE)  # fmt: skip
+    record = set_run_state(
+        connection, run_id, StateType.CRASHED.value, "Crashed", message, None, None, _LIVE
+    )
     if record["state_type"] != StateType.CRASHED.value:
         return record  # it finished (or came back) meanwhile
     now = datetime.now(UTC)
@@ -89,23 +91,41 @@ def end_unfinished_task_runs(
     """Every task run of ``flow_run_id`` not yet final ends in state ``name`` (history
     too); how many there were."""
     now = datetime.now(UTC)
-    unfinished = connection.execute(
-        select(task_runs.c.id)
-        .where(task_runs.c.flow_run_id == flow_run_id)
-        .where(task_runs.c.state_type.not_in(FINAL_TYPE_VALUES))
-        .with_for_update()
-    ).scalars().all()
+    unfinished = (
+        connection.execute(
+            select(task_runs.c.id)
+            .where(task_runs.c.flow_run_id == flow_run_id)
+            .where(task_runs.c.state_type.not_in(FINAL_TYPE_VALUES))
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     if not unfinished:
         return 0
     connection.execute(
-        update(task_runs).where(task_runs.c.id.in_(unfinished)).values(
-            state_type=kind.value, state_name=name, state_message=message, end_time=now,
+        update(task_runs)
+        .where(task_runs.c.id.in_(unfinished))
+        .values(
+            state_type=kind.value,
+            state_name=name,
+            state_message=message,
+            end_time=now,
         )
-    )  # fmt: skip
-    connection.execute(insert(state_history), [
-        {"run_id": task_run_id, "run_kind": "task", "type": kind.value, "name": name,
-         "timestamp": now, "message": message, "details": None}
-        for task_run_id in unfinished
-    ])  # fmt: skip
+    )
+    connection.execute(
+        insert(state_history),
+        [
+            {
+                "run_id": task_run_id,
+                "run_kind": "task",
+                "type": kind.value,
+                "name": name,
+                "timestamp": now,
+                "message": message,
+                "details": None,
+            }
+            for task_run_id in unfinished
+        ],
+    )
     return len(unfinished)
-

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel_ext._events import Event, LogEvent, ResultEvent, StateEvent
-from kernel_ext._runs import FlowRun, TaskRun
+from kernel_ext._run_records import FlowRun, TaskRun
 from kernel_ext._states import State
 from kernel_ext.store._types import dumps
 
@@ -30,17 +30,30 @@ _STATE = ("state_type", "state_name", "state_message", "start_time", "end_time",
 # In table order; the writer checks these against the compiled statements.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "flow_runs": (
-        "id", "name", "flow_name", "parameters", "parent_task_run_id", "tags", *_STATE,
+        "id",
+        "name",
+        "flow_name",
+        "parameters",
+        "parent_task_run_id",
+        "tags",
+        *_STATE,
         "created",
     ),
     "task_runs": (
-        "id", "name", "task_key", "flow_run_id", "upstream", "tags", *_STATE, "cache_key",
+        "id",
+        "name",
+        "task_key",
+        "flow_run_id",
+        "upstream",
+        "tags",
+        *_STATE,
+        "cache_key",
         "created",
     ),
     "state_history": ("run_id", "run_kind", "type", "name", "timestamp", "message", "details"),
     "logs": ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp"),
     "results": ("task_run_id", "cache_key", "location", "created", "expiration"),
-}  # fmt: skip
+}
 
 
 @dataclass(slots=True)

@@ -53,10 +53,15 @@ def add_schedule(
     schedule_id = str(uuid.uuid4())
     connection.execute(
         schedules.insert().values(
-            id=schedule_id, deployment_id=row.id, spec=dict(spec), parameters=dict(parameters),
-            active=True, catchup=catchup, created=datetime.now(UTC),
+            id=schedule_id,
+            deployment_id=row.id,
+            spec=dict(spec),
+            parameters=dict(parameters),
+            active=True,
+            catchup=catchup,
+            created=datetime.now(UTC),
         )
-    )  # fmt: skip
+    )
     return read_schedule(connection, schedule_id)
 
 

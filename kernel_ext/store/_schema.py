@@ -67,8 +67,10 @@ def _refuse_foreign_sqlite(engine: Engine) -> None:
     except sqlite3.Error:
         return  # the engine reports what is wrong with it
     try:
-        names = {row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}  # fmt: skip
+        names = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
     except sqlite3.DatabaseError:
         return  # not a database at all: the engine says so (StoreUnavailableError)
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event
-from kernel_ext.store import _inputs, _reads
+from kernel_ext.store import _input_requests, _reads
 from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._limits_api import LimitsApi
@@ -35,7 +35,7 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
     process and subscribes it to the engine's events.
 
     Input requests of paused runs bypass the writer: each call is its own committed
-    transaction, seen at once by every process (see ``_inputs``). So do deployments,
+    transaction, seen at once by every process (see ``_input_requests``). So do deployments,
     schedules and the scheduler's and workers' changes to runs (see ``DeploymentApi``),
     and concurrency and rate limits (see ``LimitsApi``).
     """
@@ -177,7 +177,7 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         again), that one is returned unchanged, with its answer if it has one.
         """
         return self._write(
-            _inputs.create_input_request,
+            _input_requests.create_input_request,
             id=id,
             flow_run_id=flow_run_id,
             key=key,
@@ -188,22 +188,22 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
 
     def read_input_request(self, request_id: str) -> dict[str, Any]:
         """An input request; ``InputNotFound`` if none has this id."""
-        return self._read(_inputs.read_input_request, request_id)
+        return self._read(_input_requests.read_input_request, request_id)
 
     def find_input_request(self, flow_run_id: str, key: str) -> dict[str, Any] | None:
         """The input request of ``flow_run_id`` at ``key``, if it has one."""
-        return self._read(_inputs.find_input_request, flow_run_id, key)
+        return self._read(_input_requests.find_input_request, flow_run_id, key)
 
     def list_input_requests(
         self, status: str | None = "pending", flow_run_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Input requests, newest first, with their flow run's name, flow and state;
         ``status=None`` lists them all."""
-        return self._read(_inputs.list_input_requests, status, flow_run_id, limit)
+        return self._read(_input_requests.list_input_requests, status, flow_run_id, limit)
 
     def list_overdue_input_requests(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
         """Pending requests whose ``timeout_at`` has passed (for the scheduler to expire)."""
-        return self._read(_inputs.list_overdue_input_requests, now, limit)
+        return self._read(_input_requests.list_overdue_input_requests, now, limit)
 
     def answer_input_request(
         self, request_id: str, answer: dict[str, Any], answered_by: str
@@ -211,24 +211,24 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         """Answer a pending request; ``InputAlreadyAnswered`` if it is not pending any
         more (whoever came first wins) or its timeout has passed (it is expired then),
         ``InputNotFound`` if there is no such request."""
-        return self._write(_inputs.answer_input_request, request_id, answer, answered_by)
+        return self._write(_input_requests.answer_input_request, request_id, answer, answered_by)
 
     def reject_input_request(
         self, request_id: str, answered_by: str, reason: str | None = None
     ) -> dict[str, Any]:
         """Reject a pending request; its answer becomes ``{"reason": reason}``. Raises like
         ``answer_input_request``."""
-        return self._write(_inputs.reject_input_request, request_id, answered_by, reason)
+        return self._write(_input_requests.reject_input_request, request_id, answered_by, reason)
 
     def expire_input_request(self, request_id: str) -> dict[str, Any]:
         """Expire a pending request; returns the request, answered or not."""
-        return self._write(_inputs.expire_input_request, request_id)
+        return self._write(_input_requests.expire_input_request, request_id)
 
     def expire_pause(self, request_id: str) -> dict[str, Any]:
         """Expire a request past its timeout and fail its Suspended run, in one
         transaction; returns the request."""
-        return self._write(_inputs.expire_pause, request_id)
+        return self._write(_input_requests.expire_pause, request_id)
 
     def record_input_error(self, request_id: str, message: str) -> dict[str, Any]:
         """Keep why an answer was refused, for the form to show; only while pending."""
-        return self._write(_inputs.record_input_error, request_id, message)
+        return self._write(_input_requests.record_input_error, request_id, message)

@@ -8,11 +8,11 @@ a task called outside any flow has none, and history is append-only. Indexes cov
 lookups the readers make.
 
 ``run_inputs`` is the exception to the batched writes: input requests of paused runs are
-written in synchronous transactions (see ``_inputs``), since another process waits on them.
+written in synchronous transactions (see ``_input_requests``), since another process waits on them.
 So are the deployment tables (``deployments``, ``deployment_versions``, ``schedules``) and
 the columns of ``flow_runs`` that only deployments use (see ``_deployments``, ``_claims``):
 the writer's upsert leaves those columns alone. And so are the concurrency limits
-(``concurrency_limits``, ``concurrency_leases``, see ``_limits``): a slot is taken or given
+(``concurrency_limits``, ``concurrency_leases``, see ``_limit_leases``): a slot is taken or given
 back in a transaction of its own, which every other process sees at once.
 
 A change here needs a new revision in ``migrations/versions`` and a bump of

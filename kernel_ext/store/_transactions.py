@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 class Transactions:
-    """Runs the functions of the query modules (``_reads``, ``_inputs``, ...), each in one
+    """Runs the functions of the query modules (``_reads``, ``_input_requests``, ...), each in one
     transaction on ``_engine``, and says what to check when the database went away."""
 
     _engine: Engine

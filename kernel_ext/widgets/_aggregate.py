@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId
+from kernel_ext._run_records import FlowRun, FlowRunId, TaskRun, TaskRunId
 from kernel_ext._states import FINAL_TYPES, State, StateType
 from kernel_ext.widgets._contract import FlowRunSummary, GraphNode, GraphPayload
 
@@ -39,41 +39,55 @@ _PENDING = State(StateType.PENDING)
 _BAD = (StateType.FAILED, StateType.CRASHED)
 # While some runs are unfinished, the group shows the liveliest state among them.
 _LIVE_ORDER = (
-    StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING, StateType.SCHEDULED,
+    StateType.RUNNING,
+    StateType.PAUSED,
+    StateType.CANCELLING,
+    StateType.SCHEDULED,
     StateType.PENDING,
-)  # fmt: skip
+)
 
 
 def task_run_of_record(record: dict[str, Any]) -> TaskRun:
     """A task run record of the store's reads (``read_flow_run()["task_runs"]``)."""
     state = State(
-        StateType(record["state_type"] or "PENDING"), record["state"] or None,
+        StateType(record["state_type"] or "PENDING"),
+        record["state"] or None,
         record.get("state_message"),
-    )  # fmt: skip
+    )
     return TaskRun(
-        TaskRunId(record["id"]), record["name"], record["task_key"],
+        TaskRunId(record["id"]),
+        record["name"],
+        record["task_key"],
         FlowRunId(record["flow_run_id"]) if record.get("flow_run_id") else None,
-        upstream=list(record.get("upstream") or ()), state=state,
-        start_time=_epoch(record.get("start_time")), end_time=_epoch(record.get("end_time")),
+        upstream=list(record.get("upstream") or ()),
+        state=state,
+        start_time=_epoch(record.get("start_time")),
+        end_time=_epoch(record.get("end_time")),
         run_count=record.get("run_count") or 0,
-    )  # fmt: skip
+    )
 
 
 def flow_summary(run: FlowRun | dict[str, Any], now: float) -> FlowRunSummary:
     if isinstance(run, FlowRun):
         state = run.state
         return {
-            "id": run.id, "name": run.name, "flow_name": run.flow_name,
+            "id": run.id,
+            "name": run.name,
+            "flow_name": run.flow_name,
             "state": state.name if state else "Pending",
             "state_type": state.type.value if state else "PENDING",
             "message": state.message if state else None,
             "duration": _duration(run.start_time, run.end_time, now),
-        }  # fmt: skip
+        }
     return {
-        "id": run["id"], "name": run["name"], "flow_name": run["flow_name"],
-        "state": run["state"], "state_type": run["state_type"],
-        "message": run.get("state_message"), "duration": run.get("duration"),
-    }  # fmt: skip
+        "id": run["id"],
+        "name": run["name"],
+        "flow_name": run["flow_name"],
+        "state": run["state"],
+        "state_type": run["state_type"],
+        "message": run.get("state_message"),
+        "duration": run.get("duration"),
+    }
 
 
 def build_payload(
@@ -81,9 +95,13 @@ def build_payload(
 ) -> GraphPayload:
     nodes, edges, hidden = group_nodes(runs, now)
     return {
-        "run": run, "nodes": nodes, "edges": edges,
-        "task_runs": len(runs), "hidden": hidden, "final": final,
-    }  # fmt: skip
+        "run": run,
+        "nodes": nodes,
+        "edges": edges,
+        "task_runs": len(runs),
+        "hidden": hidden,
+        "final": final,
+    }
 
 
 def group_nodes(
@@ -154,12 +172,20 @@ def _edges(
 def _run_node(run: TaskRun, now: float) -> GraphNode:
     state = run.state or _PENDING
     return {
-        "id": run.id, "kind": "run", "name": run.name, "task_key": run.task_key,
-        "state": state.name, "state_type": state.type.value, "message": state.message,
-        "duration": _duration(run.start_time, run.end_time, now), "run_count": run.run_count,
-        "count": 1, "done": int(state.type in FINAL_TYPES), "counts": {state.name: 1},
+        "id": run.id,
+        "kind": "run",
+        "name": run.name,
+        "task_key": run.task_key,
+        "state": state.name,
+        "state_type": state.type.value,
+        "message": state.message,
+        "duration": _duration(run.start_time, run.end_time, now),
+        "run_count": run.run_count,
+        "count": 1,
+        "done": int(state.type in FINAL_TYPES),
+        "counts": {state.name: 1},
         "members": [],
-    }  # fmt: skip
+    }
 
 
 def _group_node(group_id: str, members: list[TaskRun], now: float) -> GraphNode:
@@ -183,13 +209,20 @@ def _group_node(group_id: str, members: list[TaskRun], now: float) -> GraphNode:
     end = max(ends) if ends and done == len(members) else None
     shown = failed + [run.id for run in members[:_MEMBERS_SHOWN] if run.id not in failed]
     return {
-        "id": group_id, "kind": "group", "name": _task_name(members[0].name),
-        "task_key": members[0].task_key, "state": state_name, "state_type": state_type.value,
+        "id": group_id,
+        "kind": "group",
+        "name": _task_name(members[0].name),
+        "task_key": members[0].task_key,
+        "state": state_name,
+        "state_type": state_type.value,
         "message": None,
         "duration": _duration(min(starts), end, now) if starts else None,
-        "run_count": max(run.run_count for run in members), "count": len(members),
-        "done": done, "counts": counts, "members": shown[:_MEMBERS_SHOWN],
-    }  # fmt: skip
+        "run_count": max(run.run_count for run in members),
+        "count": len(members),
+        "done": done,
+        "counts": counts,
+        "members": shown[:_MEMBERS_SHOWN],
+    }
 
 
 def _group_state(kinds: dict[str, StateType]) -> tuple[StateType, str]:

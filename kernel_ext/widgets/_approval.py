@@ -115,9 +115,12 @@ class ApprovalForm(anywidget.AnyWidget):
             current["error"] = error
         elif current.get("status") == "pending":  # the callback did not refresh() us
             current.update(
-                status=status, error=None, answer=answer, answered_by=_user(),
+                status=status,
+                error=None,
+                answer=answer,
+                answered_by=_user(),
                 answered_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            )  # fmt: skip
+            )
         self.request = current
         reply: ResultReply = {"type": "result", "action": action, "error": error}
         self.send(reply)

@@ -51,8 +51,7 @@ def read_details(store: Store, task_run_id: str, name_of: NameOf) -> RunDetails:
         "logs": logs[-MAX_LOGS:],
         "logs_omitted": max(0, len(logs) - MAX_LOGS),
         "upstream": [
-            {"id": run_id, "name": name_of(run_id) or run_id}
-            for run_id in upstream[:MAX_UPSTREAM]
+            {"id": run_id, "name": name_of(run_id) or run_id} for run_id in upstream[:MAX_UPSTREAM]
         ],
         "upstream_omitted": max(0, len(upstream) - MAX_UPSTREAM),
         "result": _result_location(history),
@@ -82,8 +81,9 @@ def _clipped(failure: dict[str, Any] | None, state: str) -> dict[str, str] | Non
 def _clip(text: str) -> str:
     if len(text) <= _MAX_TEXT:
         return text
-    return f"{text[: _MAX_TEXT // 2]}\n… ({len(text) - _MAX_TEXT:,} characters left out) …\n" + (
-        text[-_MAX_TEXT // 2 :]
+    return (
+        f"{text[: _MAX_TEXT // 2]}\n… ({len(text) - _MAX_TEXT:,} characters left out) …\n"
+        + (text[-_MAX_TEXT // 2 :])
     )
 
 

@@ -22,7 +22,7 @@ import anywidget
 import traitlets
 
 from kernel_ext._errors import TaskbookError
-from kernel_ext._runs import FlowRun
+from kernel_ext._run_records import FlowRun
 from kernel_ext._states import FINAL_TYPE_VALUES
 from kernel_ext.widgets._aggregate import (
     flow_summary,
@@ -40,8 +40,13 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 _log = logging.getLogger("taskbook.widgets")
 
 _EMPTY: GraphPayload = {
-    "run": None, "nodes": [], "edges": [], "task_runs": 0, "hidden": 0, "final": False,
-}  # fmt: skip
+    "run": None,
+    "nodes": [],
+    "edges": [],
+    "task_runs": 0,
+    "hidden": 0,
+    "final": False,
+}
 
 
 class RunGraph(anywidget.AnyWidget):
@@ -148,8 +153,12 @@ class RunGraph(anywidget.AnyWidget):
         try:
             reply: Any = reply_details(get_store(), run_id, self._name_of)
         except Exception as error:  # the panel shows it rather than spinning forever
-            reply = {"type": "details", "task_run_id": str(run_id), "details": None,
-                     "error": f"{type(error).__name__}: {error}"}  # fmt: skip
+            reply = {
+                "type": "details",
+                "task_run_id": str(run_id),
+                "details": None,
+                "error": f"{type(error).__name__}: {error}",
+            }
         self.send(reply)
 
     # --- static outputs ---------------------------------------------------------------

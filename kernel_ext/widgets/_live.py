@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from kernel_ext._events import Event, RunsSubmitted, StateEvent, bus
-from kernel_ext._runs import FlowRun, TaskRun
+from kernel_ext._run_records import FlowRun, TaskRun
 from kernel_ext._states import FINAL_TYPES
 from kernel_ext.widgets._aggregate import build_payload, flow_summary
 from kernel_ext.widgets._contract import FlowRunSummary, GraphPayload
@@ -211,7 +211,6 @@ class LiveFeed:
         run = self._flow_run
         running = run is not None and run.state is not None and run.state.is_running()
         return running and now - self._pushed_at >= _TICK
-
 
     def _payload(self, final: bool) -> GraphPayload:
         now = time.time()

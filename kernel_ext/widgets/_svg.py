@@ -18,18 +18,33 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 
 # By state name first (Cached is a Completed type, Retrying a Running type, ...).
 STATE_COLOURS = {
-    "Completed": "#2e7d32", "Cached": "#00897b", "Running": "#1e88e5",
-    "Pending": "#9e9e9e", "Scheduled": "#9e9e9e", "Late": "#9e9e9e",
-    "AwaitingRetry": "#f9a825", "Retrying": "#f9a825",
-    "Paused": "#8e24aa", "Suspended": "#8e24aa",
-    "Failed": "#e53935", "TimedOut": "#e53935", "Crashed": "#e53935",
-    "Cancelling": "#616161", "Cancelled": "#616161",
-}  # fmt: skip
+    "Completed": "#2e7d32",
+    "Cached": "#00897b",
+    "Running": "#1e88e5",
+    "Pending": "#9e9e9e",
+    "Scheduled": "#9e9e9e",
+    "Late": "#9e9e9e",
+    "AwaitingRetry": "#f9a825",
+    "Retrying": "#f9a825",
+    "Paused": "#8e24aa",
+    "Suspended": "#8e24aa",
+    "Failed": "#e53935",
+    "TimedOut": "#e53935",
+    "Crashed": "#e53935",
+    "Cancelling": "#616161",
+    "Cancelled": "#616161",
+}
 _BY_TYPE = {
-    "COMPLETED": "#2e7d32", "RUNNING": "#1e88e5", "PENDING": "#9e9e9e",
-    "SCHEDULED": "#9e9e9e", "PAUSED": "#8e24aa", "FAILED": "#e53935",
-    "CRASHED": "#e53935", "CANCELLING": "#616161", "CANCELLED": "#616161",
-}  # fmt: skip
+    "COMPLETED": "#2e7d32",
+    "RUNNING": "#1e88e5",
+    "PENDING": "#9e9e9e",
+    "SCHEDULED": "#9e9e9e",
+    "PAUSED": "#8e24aa",
+    "FAILED": "#e53935",
+    "CRASHED": "#e53935",
+    "CANCELLING": "#616161",
+    "CANCELLED": "#616161",
+}
 
 _W, _H, _GAP_X, _GAP_Y, _PAD, _HEADER = 190, 46, 48, 14, 12, 28
 _FONT = "font-family='system-ui, -apple-system, Segoe UI, sans-serif'"

@@ -15,8 +15,12 @@ __all__ = ["approvals"]
 
 @runs.command("resume")
 @click.argument("run_id")
-@click.option("--input", "answer", default=None,
-              help="""The answer as JSON, e.g. '{"approved": true, "feedback": "ok"}'.""")
+@click.option(
+    "--input",
+    "answer",
+    default=None,
+    help="""The answer as JSON, e.g. '{"approved": true, "feedback": "ok"}'.""",
+)
 @click.option("--key", default=None, help="Which pause, when a run waits at several.")
 @json_option
 def resume(run_id: str, answer: str | None, key: str | None, as_json: bool) -> None:
@@ -27,8 +31,9 @@ def resume(run_id: str, answer: str | None, key: str | None, as_json: bool) -> N
     if as_json:
         echo_json(request)
         return
-    click.echo(f"Resumed {request['flow_run_id'][:8]} at {request['key']!r} "
-               f"as {request['answered_by']}.")  # fmt: skip
+    click.echo(
+        f"Resumed {request['flow_run_id'][:8]} at {request['key']!r} as {request['answered_by']}."
+    )
 
 
 @runs.command("reject")
@@ -66,8 +71,9 @@ def list_approvals(show_all: bool, as_json: bool) -> None:
     if not requests:
         click.echo("Nothing is waiting for an answer.")
         return
-    click.echo(table(["RUN", "FLOW", "KEY", "STATUS", "FIELDS", "ASKED"],
-                     [_row(r) for r in requests]))  # fmt: skip
+    click.echo(
+        table(["RUN", "FLOW", "KEY", "STATUS", "FIELDS", "ASKED"], [_row(r) for r in requests])
+    )
     from kernel_ext.approvals import answer_hint
 
     waiting = [r for r in requests if r["status"] == "pending"]
@@ -79,5 +85,11 @@ def list_approvals(show_all: bool, as_json: bool) -> None:
 
 def _row(request: dict[str, Any]) -> list[Any]:
     fields = ", ".join(request["schema"].get("properties", {})) or "(resume/reject)"
-    return [request["flow_run_id"][:8], request.get("flow_name"), request["key"],
-            request["status"], fields, local_time(request["created"])]  # fmt: skip
+    return [
+        request["flow_run_id"][:8],
+        request.get("flow_name"),
+        request["key"],
+        request["status"],
+        fields,
+        local_time(request["created"]),
+    ]

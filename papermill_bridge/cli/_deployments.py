@@ -32,8 +32,9 @@ def _key_values(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-def _schedules(cron: str | None, interval: str | None, timezone: str | None,
-               catchup: str = "latest") -> list[dict[str, Any]]:  # fmt: skip
+def _schedules(
+    cron: str | None, interval: str | None, timezone: str | None, catchup: str = "latest"
+) -> list[dict[str, Any]]:
     if cron is None and interval is None:
         if timezone is not None:
             raise click.UsageError("--timezone applies to a schedule; give --cron or --interval.")
@@ -50,32 +51,63 @@ def _schedules(cron: str | None, interval: str | None, timezone: str | None,
 @click.argument("notebook", type=click.Path(dir_okay=False))
 @click.option("--name", required=True, help="Deployment name (letters, digits, - _ .).")
 @click.option("--cron", help='Cron schedule, e.g. "0 6 * * *" (evaluated in --timezone).')
-@click.option("--timezone", default=None,
-              help="IANA time zone of --cron (and of --interval's slots); default UTC.")
+@click.option(
+    "--timezone",
+    default=None,
+    help="IANA time zone of --cron (and of --interval's slots); default UTC.",
+)
 @click.option("--interval", help="Fixed interval, e.g. 15m, 2h, 1d.")
 @click.option("--param", "-p", "params", multiple=True, help="Default KEY=VALUE (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Tag (repeatable).")
 @click.option("--concurrency", type=click.IntRange(1), help="At most N runs at once.")
-@click.option("--retries", type=click.IntRange(0), default=0, show_default=True,
-              help="Run a crashed run again, up to N times.")
-@click.option("--catchup", type=click.Choice(["latest", "all"]), default="latest",
-              show_default=True, help="Missed slots: run the most recent once, or all.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Run a crashed run again, up to N times.",
+)
+@click.option(
+    "--catchup",
+    type=click.Choice(["latest", "all"]),
+    default="latest",
+    show_default=True,
+    help="Missed slots: run the most recent once, or all.",
+)
 @json_option
-def deploy(notebook: str, name: str, cron: str | None, timezone: str | None, interval: str | None,
-           params: tuple[str, ...], tags: tuple[str, ...], concurrency: int | None,
-           retries: int, catchup: str, as_json: bool) -> None:  # fmt: skip
+def deploy(
+    notebook: str,
+    name: str,
+    cron: str | None,
+    timezone: str | None,
+    interval: str | None,
+    params: tuple[str, ...],
+    tags: tuple[str, ...],
+    concurrency: int | None,
+    retries: int,
+    catchup: str,
+    as_json: bool,
+) -> None:
     """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""
     from papermill_bridge._promote import promote
 
-    deployment = promote(notebook, name, schedules=_schedules(cron, interval, timezone, catchup),
-                         parameters=_key_values(params), tags=list(tags),
-                         concurrency_limit=concurrency, retries=retries)  # fmt: skip
+    deployment = promote(
+        notebook,
+        name,
+        schedules=_schedules(cron, interval, timezone, catchup),
+        parameters=_key_values(params),
+        tags=list(tags),
+        concurrency_limit=concurrency,
+        retries=retries,
+    )
     if as_json:
         echo_json(deployment)
         return
     version = deployment["versions"][0]
-    click.echo(f"Deployment {name} is at version {version['version']} "
-               f"({len(deployment['schedules'])} schedule(s)).")  # fmt: skip
+    click.echo(
+        f"Deployment {name} is at version {version['version']} "
+        f"({len(deployment['schedules'])} schedule(s))."
+    )
     click.echo(f"Run it now: taskbook run {name}   (a worker runs it: taskbook serve)")
 
 
@@ -97,12 +129,22 @@ def list_deployments(as_json: bool) -> None:
     if not rows:
         click.echo("No deployments yet: `taskbook deploy NOTEBOOK --name NAME`.")
         return
-    click.echo(table(
-        ["NAME", "VERSION", "SCHEDULES", "PAUSED", "LAST RUN"],
-        [[d["name"], d.get("version"),
-          "; ".join(schedule_from_dict(s["spec"]).describe() for s in d["schedules"]) or "-",
-          "yes" if d["paused"] else "", d.get("last_run_state") or "-"] for d in rows],
-    ))  # fmt: skip
+    click.echo(
+        table(
+            ["NAME", "VERSION", "SCHEDULES", "PAUSED", "LAST RUN"],
+            [
+                [
+                    d["name"],
+                    d.get("version"),
+                    "; ".join(schedule_from_dict(s["spec"]).describe() for s in d["schedules"])
+                    or "-",
+                    "yes" if d["paused"] else "",
+                    d.get("last_run_state") or "-",
+                ]
+                for d in rows
+            ],
+        )
+    )
 
 
 @deployments.command("show")
@@ -115,8 +157,9 @@ def show_deployment(name: str, as_json: bool) -> None:
 
     store = _store()
     deployment = store.read_deployment(name)
-    versions = [store.read_deployment_version(name, v["version"])
-                for v in reversed(deployment["versions"])]  # fmt: skip
+    versions = [
+        store.read_deployment_version(name, v["version"]) for v in reversed(deployment["versions"])
+    ]
     previous = [None, *versions]
     pairs = zip(previous, versions, strict=False)
     changes = {v["version"]: version_changes(p, v) for p, v in pairs}
@@ -126,8 +169,10 @@ def show_deployment(name: str, as_json: bool) -> None:
     click.echo(f"Deployment {deployment['name']}{' (paused)' if deployment['paused'] else ''}")
     for version in reversed(versions):
         what = "; ".join(changes[version["version"]])
-        click.echo(f"  v{version['version']}  {local_time(version['created'])}  "
-                   f"{version['notebook_sha256'][:12]}  {what}")  # fmt: skip
+        click.echo(
+            f"  v{version['version']}  {local_time(version['created'])}  "
+            f"{version['notebook_sha256'][:12]}  {what}"
+        )
     from papermill_bridge._parameters import describe
 
     click.echo(f"  parameters: {describe(versions[-1]['parameters'])}")
@@ -174,7 +219,7 @@ def _report(result: Any, as_json: bool, text: str) -> None:
 @json_option
 def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
     """Start a run of deployment NAME now (a worker executes it)."""
-    from papermill_bridge._runs import start_run, wait_for
+    from papermill_bridge._start_run import start_run, wait_for
 
     started = start_run(name, _key_values(params))
     if not wait:
@@ -214,8 +259,10 @@ class _Follower:
             return
         if "unclaimed" not in self.hinted:
             self.hinted.add("unclaimed")
-            click.echo("  no worker has claimed it yet: is `taskbook serve` (or `taskbook "
-                       "worker`) running on this store?")  # fmt: skip
+            click.echo(
+                "  no worker has claimed it yet: is `taskbook serve` (or `taskbook "
+                "worker`) running on this store?"
+            )
 
     def show(self, run: dict[str, Any]) -> None:
         self.since = time.monotonic()  # the wait for a worker counts from the last change
@@ -265,7 +312,7 @@ def backfill(name: str, start: Any, end: Any, wait: bool, as_json: bool) -> None
 
 
 def _progress(run_ids: list[str]) -> None:
-    from papermill_bridge._runs import FINAL
+    from papermill_bridge._start_run import FINAL
 
     store, done = _store(), set[str]()
     with click.progressbar(length=len(run_ids), label="Backfill", show_pos=True) as bar:

@@ -30,8 +30,10 @@ QUICKSTART = "quickstart.ipynb"
 def quickstart_notebook() -> Path:
     """The packaged quick-start notebook (in a checkout: ``notebooks/quickstart.ipynb``)."""
     package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "_examples" / QUICKSTART,
-                      package.parent / "notebooks" / QUICKSTART):  # fmt: skip
+    for candidate in (
+        package / "_examples" / QUICKSTART,
+        package.parent / "notebooks" / QUICKSTART,
+    ):
         if candidate.is_file():
             return candidate
     raise ConfigurationError(
@@ -64,8 +66,12 @@ def _notebook_to_open(notebook: str | None, quickstart: bool) -> str | None:
 @click.argument("notebook", required=False)
 @click.option("--port", type=int, default=8888, show_default=True, help="JupyterLab's port.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
-@click.option("--quickstart/--no-quickstart", default=True, show_default=True,
-              help=f"Without NOTEBOOK, open ./{QUICKSTART} (written there if missing).")
+@click.option(
+    "--quickstart/--no-quickstart",
+    default=True,
+    show_default=True,
+    help=f"Without NOTEBOOK, open ./{QUICKSTART} (written there if missing).",
+)
 def lab(notebook: str | None, port: int, no_browser: bool, quickstart: bool) -> None:
     """Start JupyterLab, opening NOTEBOOK, and the scheduler and a worker (Ctrl-C stops)."""
     _check_jupyterlab()
@@ -88,8 +94,9 @@ def _run_together(lab_args: list[str]) -> tuple[str | None, int]:
     returns which one failed on its own and its exit status (None, 0: all went well)."""
     # Own sessions: a Ctrl-C in the terminal reaches only this process, which then stops
     # both with SIGTERM (JupyterLab would otherwise ask for confirmation).
-    serve = subprocess.Popen([sys.executable, "-m", "papermill_bridge.cli", "serve"],
-                             start_new_session=True)  # fmt: skip
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "papermill_bridge.cli", "serve"], start_new_session=True
+    )
     jupyter = subprocess.Popen(lab_args, start_new_session=True)
     stopping = {"now": False}
 

@@ -24,17 +24,30 @@ def limits() -> None:
 @limits.command("set")
 @click.argument("name")
 @click.argument("slots", type=click.IntRange(min=0), required=False)
-@click.option("--per-second", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="A rate: at most this many starts per second.")
-@click.option("--burst", type=click.IntRange(min=1), default=None,
-              help="Starts let through at once after a quiet spell (default 1).")
+@click.option(
+    "--per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="A rate: at most this many starts per second.",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Starts let through at once after a quiet spell (default 1).",
+)
 @click.option("--no-slots", is_flag=True, help="Drop the limit's slots (keep its rate).")
 @click.option("--no-rate", is_flag=True, help="Drop the limit's rate (keep its slots).")
 @json_option
 def set_limit(
-    name: str, slots: int | None, per_second: float | None, burst: int | None,
-    no_slots: bool, no_rate: bool, as_json: bool,
-) -> None:  # fmt: skip
+    name: str,
+    slots: int | None,
+    per_second: float | None,
+    burst: int | None,
+    no_slots: bool,
+    no_rate: bool,
+    as_json: bool,
+) -> None:
     """Create or change limit NAME: at most SLOTS holders at once, and/or a rate.
 
     What is not given keeps its current value.
@@ -46,7 +59,7 @@ def set_limit(
       taskbook limits set search --per-second 2    # a rate only
       taskbook limits set openai --no-rate         # back to 4 at once, no rate
     """
-    from kernel_ext._limits import forget_limit_names
+    from kernel_ext._slots import forget_limit_names
     from kernel_ext.store import get_store
 
     _refuse_deployment_limit(name)
@@ -54,8 +67,8 @@ def set_limit(
     current = next((r for r in store.list_limits() if r["name"] == name), None)
     if current is not None:
         slots = None if no_slots else (current["slots"] if slots is None else slots)
-        per_second = None if no_rate else (
-            current["per_second"] if per_second is None else per_second
+        per_second = (
+            None if no_rate else (current["per_second"] if per_second is None else per_second)
         )
     record = store.set_limit(name, slots, per_second, burst)
     forget_limit_names()
@@ -78,8 +91,7 @@ def list_limits(as_json: bool) -> None:
     if not records:
         click.echo("No limits yet. Create one with: taskbook limits set NAME SLOTS")
         return
-    click.echo(table(["NAME", "IN USE", "SLOTS", "RATE", "HOLDERS"],
-                     [_row(r) for r in records]))  # fmt: skip
+    click.echo(table(["NAME", "IN USE", "SLOTS", "RATE", "HOLDERS"], [_row(r) for r in records]))
 
 
 @limits.command("show")
@@ -95,8 +107,15 @@ def show_limit(name: str, as_json: bool) -> None:
         return
     click.echo(f"Limit {name!r}: {_describe(record)}; {record['used']} slot(s) in use.")
     if record["leases"]:
-        rows = [[lease["holder"], lease["slots"], local_time(lease["acquired_at"]),
-                 local_time(lease["expires_at"])] for lease in record["leases"]]  # fmt: skip
+        rows = [
+            [
+                lease["holder"],
+                lease["slots"],
+                local_time(lease["acquired_at"]),
+                local_time(lease["expires_at"]),
+            ]
+            for lease in record["leases"]
+        ]
         click.echo(table(["HOLDER", "SLOTS", "SINCE", "LEASE ENDS"], rows))
 
 
@@ -121,7 +140,7 @@ def reset_limit(name: str, as_json: bool) -> None:
 def delete_limit(name: str, as_json: bool) -> None:
     """Delete limit NAME: its tag and blocks are no longer bounded."""
     from kernel_ext._errors import ConfigurationError
-    from kernel_ext._limits import forget_limit_names
+    from kernel_ext._slots import forget_limit_names
     from kernel_ext.store import get_store
 
     _refuse_deployment_limit(name)
@@ -138,10 +157,10 @@ def delete_limit(name: str, as_json: bool) -> None:
 
 def _refuse_deployment_limit(name: str) -> None:
     from kernel_ext._errors import ConfigurationError
-    from kernel_ext.store._limits import DEPLOYMENT_PREFIX
+    from kernel_ext.store._limit_leases import DEPLOYMENT_PREFIX
 
     if name.startswith(DEPLOYMENT_PREFIX):
-        deployment = name[len(DEPLOYMENT_PREFIX):]
+        deployment = name[len(DEPLOYMENT_PREFIX) :]
         raise ConfigurationError(
             f"{name!r} follows deployment {deployment!r}; change it with `taskbook deploy "
             f"NOTEBOOK --name {deployment} --concurrency N` (without --concurrency: no limit)."

@@ -150,14 +150,26 @@ def echo_failure(failure: dict[str, Any] | None) -> None:
 
 def _run_row(run: dict[str, Any]) -> list[Any]:
     started = local_time(run["start_time"])
-    return [run["id"][:8], run["flow_name"], run["name"], run["state"], started,
-            duration(run["duration"])]  # fmt: skip
+    return [
+        run["id"][:8],
+        run["flow_name"],
+        run["name"],
+        run["state"],
+        started,
+        duration(run["duration"]),
+    ]
 
 
 def _task_row(run: dict[str, Any], names: dict[str, str]) -> list[Any]:
     upstream = ", ".join(names.get(u, u[:8]) for u in run["upstream"])
-    return [run["id"][:8], run["name"], run["state"], run["run_count"],
-            duration(run["duration"]), upstream]  # fmt: skip
+    return [
+        run["id"][:8],
+        run["name"],
+        run["state"],
+        run["run_count"],
+        duration(run["duration"]),
+        upstream,
+    ]
 
 
 @runs.command("logs")
@@ -171,7 +183,9 @@ def run_logs(run_id: str, as_json: bool) -> None:
         echo_json(entries)
         return
     for entry in entries:
-        level = entry["level"] if isinstance(entry["level"], str) else logging.getLevelName(
+        level = (
             entry["level"]
+            if isinstance(entry["level"], str)
+            else logging.getLevelName(entry["level"])
         )
         click.echo(f"{local_time(entry['timestamp'])} | {level:<7} | {entry['message']}")

@@ -141,8 +141,11 @@ def _parse_item(item: str, spec: _Field) -> range:
     first, dash, last = body.partition("-")
     if not dash:
         if slash:
-            raise spec.error(item, f": a step needs a range or '*', write '{body}-{spec.high}/"
-                             f"{step_text}' or '*/{step_text}'")  # fmt: skip
+            raise spec.error(
+                item,
+                f": a step needs a range or '*', write '{body}-{spec.high}/"
+                f"{step_text}' or '*/{step_text}'",
+            )
         value = _value(first, spec)
         return range(value, value + 1)
     low, high = _value(first, spec), _value(last, spec)

@@ -63,8 +63,10 @@ def parse_interval(text: str) -> timedelta:
 def _timedelta(days: int, hours: int, minutes: int, seconds: int, text: str) -> timedelta:
     total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     if total > MAX_SECONDS:
-        raise ConfigurationError(f"interval {text!r} is longer than ten years; use a cron "
-                                 "schedule or a shorter interval.")  # fmt: skip
+        raise ConfigurationError(
+            f"interval {text!r} is longer than ten years; use a cron "
+            "schedule or a shorter interval."
+        )
     return timedelta(seconds=total)
 
 

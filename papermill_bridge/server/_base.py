@@ -135,5 +135,10 @@ def _defines(handler: type, method: str) -> bool:
     return getattr(handler, method) is not getattr(RequestHandler, method)
 
 
-_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
-               bool: "a boolean"}  # fmt: skip
+_JSON_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "an integer",
+    bool: "a boolean",
+}

@@ -57,8 +57,9 @@ def _described(deployment: dict[str, Any]) -> dict[str, Any]:
 def resolve_notebook(root: str, relative: str) -> Path:
     """``relative`` inside the server's root, or a 400: no escape with '..' or '/'."""
     if "\0" in relative:
-        raise BadRequest("The notebook path has a NUL character; give the path as the file "
-                         "browser shows it.")  # fmt: skip
+        raise BadRequest(
+            "The notebook path has a NUL character; give the path as the file browser shows it."
+        )
     base = Path(root).resolve()
     path = (base / relative).resolve()
     if not path.is_relative_to(base):
@@ -150,7 +151,7 @@ class StartRunHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, name: str) -> None:
-        from papermill_bridge._runs import start_run
+        from papermill_bridge._start_run import start_run
 
         def action() -> Any:
             parameters = field(self.body(), "parameters", dict, {})

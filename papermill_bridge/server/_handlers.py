@@ -38,8 +38,9 @@ class InputsHandler(TaskbookHandler):
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
         status = self.get_query_argument("status", "pending")
-        self.respond(lambda: store().list_input_requests(
-            status=None if status == "all" else status))  # fmt: skip  (a bad one: 400)
+        self.respond(
+            lambda: store().list_input_requests(status=None if status == "all" else status)
+        )  # a bad one: 400
 
 
 class InputHandler(TaskbookHandler):

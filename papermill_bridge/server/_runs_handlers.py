@@ -32,8 +32,13 @@ __all__ = ["ROUTES"]
 _MAX_LIMIT = 1000
 
 
-def list_runs(state: str | None, deployment: str | None, flow: str | None,
-              limit: int, since: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def list_runs(
+    state: str | None,
+    deployment: str | None,
+    flow: str | None,
+    limit: int,
+    since: str | None = None,
+) -> list[dict[str, Any]]:
     """The store filters by state and flow; a deployment's runs (its latest 1000) and the
     time window (``since``: created at or after) are filtered here."""
     start = _moment(since)
@@ -47,10 +52,11 @@ def list_runs(state: str | None, deployment: str | None, flow: str | None,
     runs = store().list_runs_of_deployment(deployment, limit=_MAX_LIMIT)
     wanted = state.lower() if state else None
     runs = [
-        r for r in runs
+        r
+        for r in runs
         if (wanted is None or wanted in (r["state"].lower(), r["state_type"].lower()))
         and (flow is None or flow in (r["flow_name"], r["name"]))
-    ]  # fmt: skip
+    ]
     return sorted(runs, key=lambda r: r["created"], reverse=True)[:limit]
 
 
@@ -58,8 +64,11 @@ def resume(run_id: str, answer: Any, key: str | None, user: str) -> dict[str, An
     """Answer the run's pending input; 409 if every request it had is settled already."""
     from kernel_ext import approvals
 
-    asked = [r for r in store().list_input_requests(status=None, flow_run_id=run_id)
-             if key is None or r["key"] == key]  # fmt: skip
+    asked = [
+        r
+        for r in store().list_input_requests(status=None, flow_run_id=run_id)
+        if key is None or r["key"] == key
+    ]
     if asked and all(r["status"] != "pending" for r in asked):
         last = asked[0]
         by = f" by {last['answered_by']}" if last["answered_by"] else ""
@@ -147,8 +156,11 @@ class RunsHandler(TaskbookHandler):
     def get(self) -> None:
         query = self.query
         since = self.get_query_argument("since", None)  # empty is not a time: refused
-        self.respond(lambda: list_runs(query("state"), query("deployment"), query("flow"),
-                                       _limit(query("limit")), since))  # fmt: skip
+        self.respond(
+            lambda: list_runs(
+                query("state"), query("deployment"), query("flow"), _limit(query("limit")), since
+            )
+        )
 
 
 class RunHandler(TaskbookHandler):
@@ -192,8 +204,7 @@ class ResumeHandler(TaskbookHandler):
     def post(self, run_id: str) -> None:
         def action() -> Any:
             data = self.body()
-            return resume(run_id, data.get("answer"), field(data, "key", str),
-                          self.user_name())  # fmt: skip
+            return resume(run_id, data.get("answer"), field(data, "key", str), self.user_name())
 
         self.respond(action)
 

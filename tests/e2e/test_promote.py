@@ -40,8 +40,11 @@ def write_notebook(root: Path) -> str:
         parameters,
         nbformat.v4.new_code_cell('print(f"{greeting} from a deployment")'),
     ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, root / NOTEBOOK)
     return NOTEBOOK
 
@@ -53,8 +56,13 @@ def worker(lab: Lab) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "TASKBOOK_HOME": str(lab.home)}
     env.pop("TASKBOOK_STORE_URL", None)
     log = (lab.home.parent / "worker.log").open("wb")
-    process = subprocess.Popen([taskbook, "worker", "--poll", "0.2"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT, cwd=lab.root)  # fmt: skip
+    process = subprocess.Popen(
+        [taskbook, "worker", "--poll", "0.2"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=lab.root,
+    )
     try:
         yield process
     finally:

@@ -40,8 +40,11 @@ SCHEMA = {
 def lists_taskbook(env: dict[str, str]) -> bool:
     listed = subprocess.run(
         [sys.executable, "-m", "jupyterlab.labextensions", "list"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return "taskbook v" in listed.stdout + listed.stderr
 
 
@@ -81,9 +84,13 @@ def open_sidebar(page: Any, lab: Lab) -> Any:
 def test_runs_and_approvals_in_the_sidebar(lab: Lab, page: Any) -> None:
     run_id = finished_flow_run(lab.home)
     write_notebook(lab.root)
-    status, created = call(lab.url, "POST", "/taskbook/api/deployments",
-                           {"notebook": "greet.ipynb", "name": "greet", "cron": "0 6 * * *"},
-                           token=lab.token)  # fmt: skip
+    status, created = call(
+        lab.url,
+        "POST",
+        "/taskbook/api/deployments",
+        {"notebook": "greet.ipynb", "name": "greet", "cron": "0 6 * * *"},
+        token=lab.token,
+    )
     assert status == 201, created
     request_id = pending_request(lab.home, SCHEMA, flow_run_id=run_id)
     sidebar = open_sidebar(page, lab)

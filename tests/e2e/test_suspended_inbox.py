@@ -25,10 +25,13 @@ CELLS = [
     ("%load_ext kernel_ext", []),
     ("factor = 2", ["parameters"]),
     ("%%task before\nvalue = 21 * factor", []),
-    ("from kernel_ext import pause_flow_run\n"
-     "ok = pause_flow_run(wait_for_input=bool, key='ship')\n"
-     "print('SHIPPED' if ok else 'HELD', value)", []),
-]  # fmt: skip
+    (
+        "from kernel_ext import pause_flow_run\n"
+        "ok = pause_flow_run(wait_for_input=bool, key='ship')\n"
+        "print('SHIPPED' if ok else 'HELD', value)",
+        [],
+    ),
+]
 
 
 def write_notebook(lab: Lab) -> str:
@@ -37,8 +40,11 @@ def write_notebook(lab: Lab) -> str:
         cell = nbformat.v4.new_code_cell(source)
         cell.metadata["tags"] = tags
         notebook.cells.append(cell)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(notebook, lab.root / "gate.ipynb")
     return "gate.ipynb"
 
@@ -53,13 +59,17 @@ def wait_for_state(lab: Lab, run_id: str, state: str, timeout: float = 90) -> di
         time.sleep(0.3)
 
 
-def test_a_suspended_run_answered_in_the_inbox_completes(lab: Lab, page: Any,
-                                                         worker: Any) -> None:  # fmt: skip
+def test_a_suspended_run_answered_in_the_inbox_completes(lab: Lab, page: Any, worker: Any) -> None:
     body = {"notebook": write_notebook(lab), "name": "gate"}
     status, _ = call(lab.url, "POST", "/taskbook/api/deployments", body, token=lab.token)
     assert status == 201
-    status, run = call(lab.url, "POST", "/taskbook/api/deployments/gate/runs",
-                       {"parameters": {"factor": 3}}, token=lab.token)  # fmt: skip
+    status, run = call(
+        lab.url,
+        "POST",
+        "/taskbook/api/deployments/gate/runs",
+        {"parameters": {"factor": 3}},
+        token=lab.token,
+    )
     assert status == 201
     wait_for_state(lab, run["id"], "Suspended")
 

@@ -98,9 +98,12 @@ def _env() -> dict[str, str]:
 
 def _python(code: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args], env=_env(), text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [sys.executable, "-c", code, *args],
+        env=_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def max_overlap(spans: list[Span]) -> int:
@@ -184,8 +187,9 @@ def test_tagged_task_runs_wait_in_awaiting_concurrency_slot(home: Path) -> None:
         for t in store.read_flow_run(run["id"])["task_runs"]
     ]
     waited = [h for h in histories if "AwaitingConcurrencySlot" in h]
-    assert waited and all(h == ["Pending", "AwaitingConcurrencySlot", "Running", "Completed"]
-                          for h in waited)  # fmt: skip
+    assert waited and all(
+        h == ["Pending", "AwaitingConcurrencySlot", "Running", "Completed"] for h in waited
+    )
     assert len(waited) < 6
 
 

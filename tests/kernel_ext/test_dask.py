@@ -172,7 +172,10 @@ async def async_square(x: int) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None,
+        n_workers=2,
+        threads_per_worker=2,
+        processes=True,
+        dashboard_address=None,
         # No HTTP on the default port 8787 either: another cluster may hold it.
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     ) as local:
@@ -324,10 +327,24 @@ def test_a_flow_retry_gets_a_fresh_runner_on_the_same_cluster(
 RETRIES = [
     # failures, retries, delay, final state, run_count, history
     (1, 2, 0.6, "Completed", 2, ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]),
-    (2, 2, 0, "Completed", 3, ["Pending", "Running", "AwaitingRetry", "Retrying",
-                               "AwaitingRetry", "Retrying", "Completed"]),
+    (
+        2,
+        2,
+        0,
+        "Completed",
+        3,
+        [
+            "Pending",
+            "Running",
+            "AwaitingRetry",
+            "Retrying",
+            "AwaitingRetry",
+            "Retrying",
+            "Completed",
+        ],
+    ),
     (5, 1, 0, "Failed", 2, ["Pending", "Running", "AwaitingRetry", "Retrying", "Failed"]),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("failures", "retries", "delay", "final", "count", "history"), RETRIES)

@@ -53,8 +53,10 @@ def test_ten_thousand_mapped_task_runs_survive_an_immediate_exit(
         assert {t["state"] for t in task_runs} == {"Completed"}
         sample = task_runs[1234]["id"]
         assert [s["name"] for s in store.read_history(sample)] == [
-            "Pending", "Running", "Completed",
-        ]  # fmt: skip
+            "Pending",
+            "Running",
+            "Completed",
+        ]
 
 
 def test_many_processes_running_flows_on_one_sqlite_file(tmp_path: Path) -> None:

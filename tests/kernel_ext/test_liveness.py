@@ -46,11 +46,20 @@ def home(tmp_path: Path) -> Iterator[Path]:
 def start(home: Path, body: str) -> subprocess.Popen[str]:
     script = home / "job.py"
     script.write_text(SCRIPT.format(marker=str(home / "marker"), body=body))
-    env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_HEARTBEAT_SECONDS": "0.2",
-           "TASKBOOK_LOGGING_LEVEL": "ERROR"}  # fmt: skip
+    env = {
+        **os.environ,
+        "TASKBOOK_HOME": str(home),
+        "TASKBOOK_HEARTBEAT_SECONDS": "0.2",
+        "TASKBOOK_LOGGING_LEVEL": "ERROR",
+    }
     env.pop("TASKBOOK_STORE_URL", None)
-    return subprocess.Popen([sys.executable, str(script)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def store() -> Any:
@@ -151,13 +160,20 @@ def test_a_new_scheduler_waits_a_window_before_judging(home: Path) -> None:
 
 def test_sigterm_with_submitted_task_runs_exits_at_once(home: Path) -> None:
     script = home / "job.py"
-    script.write_text(SCRIPT.replace("@flow\ndef nightly():\n    {body}",
-                                     "@flow\ndef nightly():\n    slow.submit().wait()")
-                      .format(marker=str(home / "marker")))  # fmt: skip
+    script.write_text(
+        SCRIPT.replace(
+            "@flow\ndef nightly():\n    {body}", "@flow\ndef nightly():\n    slow.submit().wait()"
+        ).format(marker=str(home / "marker"))
+    )
     env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
     env.pop("TASKBOOK_STORE_URL", None)
-    process = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     wait_until(lambda: (home / "marker").exists())
     signalled = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -169,9 +185,7 @@ def test_sigterm_with_submitted_task_runs_exits_at_once(home: Path) -> None:
     assert [t["state"] for t in run["task_runs"]] == ["Cancelled"]
 
 
-def test_a_handler_of_the_programs_own_is_kept(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_handler_of_the_programs_own_is_kept(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from kernel_ext import flow
     from kernel_ext._liveness import SigtermGuard
 
@@ -195,12 +209,21 @@ def test_a_handler_of_the_programs_own_is_kept(
 def test_sigterm_lets_the_programs_cleanup_run(home: Path) -> None:
     script = home / "job.py"
     body = SCRIPT.format(marker=str(home / "marker"), body="slow()")
-    script.write_text(body.replace("nightly()\n", "try:\n    nightly()\nfinally:\n"
-                                   "    print('program cleanup', flush=True)\n"))  # fmt: skip
+    script.write_text(
+        body.replace(
+            "nightly()\n",
+            "try:\n    nightly()\nfinally:\n    print('program cleanup', flush=True)\n",
+        )
+    )
     env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
     env.pop("TASKBOOK_STORE_URL", None)
-    process = subprocess.Popen([sys.executable, str(script)], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     wait_until(lambda: (home / "marker").exists())
     wait_until(stored_and_beating)
     process.send_signal(signal.SIGTERM)

@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-FLOWS = '''
+FLOWS = """
 from kernel_ext import flow, task, get_run_logger
 
 @task
@@ -26,7 +26,7 @@ def ingest(text):
     get_run_logger().info("ingesting %s", text)
     get_run_logger().warning("this one is a warning")
     return parse(text)
-'''
+"""
 
 
 @pytest.fixture
@@ -40,16 +40,22 @@ def execute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     def run(*sources: str) -> Any:
         notebook = nbformat.v4.new_notebook()
         notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
-        NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+        NotebookClient(
+            notebook,
+            timeout=120,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(tmp_path)}},
+        ).execute()
         return notebook
 
     return run
 
 
 def streams(cell: Any, name: str) -> str:
-    return "".join(o["text"] for o in cell.outputs if o["output_type"] == "stream"
-                   and o["name"] == name)  # fmt: skip
+    return "".join(
+        o["text"] for o in cell.outputs if o["output_type"] == "stream" and o["name"] == name
+    )
 
 
 def test_info_logs_go_to_stdout_warnings_to_stderr(execute: Any) -> None:
@@ -75,15 +81,20 @@ def test_a_failing_flow_shows_the_users_frames(execute: Any) -> None:
 def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "job.py"
     script.write_text(FLOWS + "\ningest('seven')\n")
-    environment = {**os.environ, "TASKBOOK_HOME": str(tmp_path / "home"),
-                   "TASKBOOK_LOGGING_LEVEL": "ERROR", **env}  # fmt: skip
+    environment = {
+        **os.environ,
+        "TASKBOOK_HOME": str(tmp_path / "home"),
+        "TASKBOOK_LOGGING_LEVEL": "ERROR",
+        **env,
+    }
     environment.pop("TASKBOOK_STORE_URL", None)
-    return subprocess.run([sys.executable, str(script)], env=environment, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(script)], env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 def user_frames(stderr: str) -> list[str]:
-    trace = stderr[stderr.index("Traceback"):]
+    trace = stderr[stderr.index("Traceback") :]
     return [line for line in trace.splitlines() if line.startswith('  File "')]
 
 

@@ -48,8 +48,9 @@ def test_pause_returns_the_typed_answer(store: Any) -> None:
 
     def approve(request: dict[str, Any]) -> None:
         seen["request"] = request
-        approvals.answer(request["flow_run_id"][:8], {"approved": True, "feedback": "ok"},
-                         answered_by="ada")  # fmt: skip
+        approvals.answer(
+            request["flow_run_id"][:8], {"approved": True, "feedback": "ok"}, answered_by="ada"
+        )
 
     thread = answer_when_paused(approve)
     result = review()
@@ -145,8 +146,10 @@ def test_pause_outside_a_flow_says_where_it_works(home: Any) -> None:
 def test_default_keys_name_the_pause_by_where_it_is(store: Any) -> None:
     @flow(name="gate")
     def two_gates() -> tuple[Any, Any]:
-        return (pause_flow_run(wait_for_input=str, timeout=30, poll_interval=0.05),
-                pause_flow_run(wait_for_input=str, timeout=30, poll_interval=0.05))  # fmt: skip
+        return (
+            pause_flow_run(wait_for_input=str, timeout=30, poll_interval=0.05),
+            pause_flow_run(wait_for_input=str, timeout=30, poll_interval=0.05),
+        )
 
     keys: list[str] = []
 

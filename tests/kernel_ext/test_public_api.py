@@ -10,14 +10,40 @@ import kernel_ext
 
 def test_public_names_are_pinned() -> None:
     assert sorted(kernel_ext.__all__) == [
-        "CacheKeyError", "ConfigurationError", "Flow", "ParameterValidationError",
-        "PauseTimeout", "ResultError", "RunInput", "State", "StateType", "StoreError", "Task",
+        "CacheKeyError",
+        "ConfigurationError",
+        "Flow",
+        "ParameterValidationError",
+        "PauseTimeout",
+        "ResultError",
+        "RunInput",
+        "State",
+        "StateType",
+        "StoreError",
+        "Task",
         "TaskRunFuture",
-        "TaskRunFutureList", "TaskRunTimeout", "TaskbookError", "ThreadPoolTaskRunner",
-        "allow_failure", "as_completed", "exponential_backoff", "flow", "get_run_context",
-        "get_run_logger", "opaque", "pause_flow_run", "quote", "resume_flow_run", "runtime",
-        "suspend_flow_run", "tags", "task", "transaction", "unmapped", "wait",
-    ]  # fmt: skip
+        "TaskRunFutureList",
+        "TaskRunTimeout",
+        "TaskbookError",
+        "ThreadPoolTaskRunner",
+        "allow_failure",
+        "as_completed",
+        "exponential_backoff",
+        "flow",
+        "get_run_context",
+        "get_run_logger",
+        "opaque",
+        "pause_flow_run",
+        "quote",
+        "resume_flow_run",
+        "runtime",
+        "suspend_flow_run",
+        "tags",
+        "task",
+        "transaction",
+        "unmapped",
+        "wait",
+    ]
     for name in kernel_ext.__all__:
         assert getattr(kernel_ext, name) is not None
 
@@ -46,15 +72,17 @@ def test_the_scale_out_modules_pin_their_names_too() -> None:
     import kernel_ext.dask
 
     assert sorted(kernel_ext.concurrency.__all__) == [
-        "Concurrency", "concurrency", "rate_limit", "rate_limit_async",
-    ]  # fmt: skip
+        "Concurrency",
+        "concurrency",
+        "rate_limit",
+        "rate_limit_async",
+    ]
     assert kernel_ext.dask.__all__ == ["DaskTaskRunner"]
 
 
 def test_importing_the_dask_module_does_not_import_dask() -> None:
     code = (
-        "import sys, kernel_ext.dask, kernel_ext.concurrency\n"
-        "print('distributed' in sys.modules)"
+        "import sys, kernel_ext.dask, kernel_ext.concurrency\nprint('distributed' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -44,9 +44,14 @@ def test_retry_then_success_records_every_attempt(store: Any) -> None:
     (run,) = last_flow_run(store)["task_runs"]
     assert run["run_count"] == 3
     assert states_of(store, run["id"]) == [
-        "Pending", "Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying",
+        "Pending",
+        "Running",
+        "AwaitingRetry",
+        "Retrying",
+        "AwaitingRetry",
+        "Retrying",
         "Completed",
-    ]  # fmt: skip
+    ]
 
 
 def test_retries_exhausted_fail_with_the_last_error(store: Any) -> None:
@@ -136,8 +141,12 @@ def test_flow_level_retries(store: Any) -> None:
     assert shaky() == 2
     run = last_flow_run(store)
     assert [s["name"] for s in store.read_history(run["id"])] == [
-        "Pending", "Running", "AwaitingRetry", "Retrying", "Completed",
-    ]  # fmt: skip
+        "Pending",
+        "Running",
+        "AwaitingRetry",
+        "Retrying",
+        "Completed",
+    ]
 
 
 def test_flow_timeout(store: Any) -> None:

@@ -52,8 +52,13 @@ def test_result_of_unfinished_and_cancelled_runs_explain_themselves() -> None:
 
 def test_final_types() -> None:
     assert [n for n in NAMES if getattr(states, n)().is_final()] == [
-        "Completed", "Cached", "Failed", "TimedOut", "Crashed", "Cancelled",
-    ]  # fmt: skip
+        "Completed",
+        "Cached",
+        "Failed",
+        "TimedOut",
+        "Crashed",
+        "Cancelled",
+    ]
 
 
 def test_repr_is_prefect_like() -> None:

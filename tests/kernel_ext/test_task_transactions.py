@@ -110,8 +110,7 @@ def test_a_waiting_run_reads_the_record_with_the_task_serializer(home: Path) -> 
 
     states: list[Any] = []
     threads = [
-        threading.Thread(target=lambda: states.append(make(3, return_state=True)))
-        for _ in range(2)
+        threading.Thread(target=lambda: states.append(make(3, return_state=True))) for _ in range(2)
     ]
     for thread in threads:
         thread.start()
@@ -187,9 +186,11 @@ def test_a_transaction_that_cannot_open_gives_back_its_slot_and_print_capture(
     original = builtins.print
 
     @task(
-        tags=["scarce"], log_prints=True, cache_policy=SERIALIZABLE,
+        tags=["scarce"],
+        log_prints=True,
+        cache_policy=SERIALIZABLE,
         result_storage="memory://nowhere",  # cannot be locked: opening the transaction fails
-    )  # fmt: skip
+    )
     def locked(x: int) -> int:
         return x
 

@@ -32,8 +32,9 @@ def execute(path: Path, cwd: Path) -> Any:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute()  # fmt: skip
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    ).execute()
     return notebook
 
 
@@ -83,10 +84,13 @@ def test_papermill_injects_parameters_and_runs_headless(kernel_env: Path) -> Non
 
     output = kernel_env / "out.ipynb"
     papermill.execute_notebook(
-        str(NOTEBOOKS / "cells_as_tasks.ipynb"), str(output),
-        parameters={"readings": 5, "source": "station-9"}, kernel_name="python3",
-        cwd=str(kernel_env), progress_bar=False,
-    )  # fmt: skip
+        str(NOTEBOOKS / "cells_as_tasks.ipynb"),
+        str(output),
+        parameters={"readings": 5, "source": "station-9"},
+        kernel_name="python3",
+        cwd=str(kernel_env),
+        progress_bar=False,
+    )
     text = outputs_text(nbformat.read(output, as_version=4))
     assert "fetched 5 readings from station-9" in text
 
@@ -114,8 +118,11 @@ def test_approval_notebook_answered_from_the_cli(kernel_env: Path) -> None:
     def answer_from_a_terminal() -> None:
         run_id = wait_for_approval(taskbook)["flow_run_id"]
         answer = '{"approved": true, "feedback": "ship it", "tone": "casual"}'
-        done = subprocess.run([taskbook, "runs", "resume", run_id[:8], "--input", answer],
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [taskbook, "runs", "resume", run_id[:8], "--input", answer],
+            capture_output=True,
+            text=True,
+        )
         answered["out"] = done.stdout + done.stderr
 
     thread = threading.Thread(target=answer_from_a_terminal, daemon=True)
@@ -141,8 +148,10 @@ def test_quickstart_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) 
 
     def approve() -> None:
         run_id = wait_for_approval(taskbook)["flow_run_id"]
-        subprocess.run([taskbook, "runs", "resume", run_id, "--input", '{"approved": true}'],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [taskbook, "runs", "resume", run_id, "--input", '{"approved": true}'],
+            capture_output=True,
+        )
 
     thread = threading.Thread(target=approve, daemon=True)
     thread.start()
@@ -161,15 +170,29 @@ def run_quickstart_deployment(home: Path, taskbook: str) -> None:
     import json
     import subprocess
 
-    serve = subprocess.Popen([taskbook, "serve"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)  # fmt: skip
+    serve = subprocess.Popen(
+        [taskbook, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
-        waiting = subprocess.Popen([taskbook, "run", "quickstart", "--wait"], text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        waiting = subprocess.Popen(
+            [taskbook, "run", "quickstart", "--wait"],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         request = wait_for_approval(taskbook)
-        answered = subprocess.run([taskbook, "runs", "resume", request["flow_run_id"][:8],
-                                   "--input", '{"approved": true}'],
-                                  capture_output=True, text=True)  # fmt: skip
+        answered = subprocess.run(
+            [
+                taskbook,
+                "runs",
+                "resume",
+                request["flow_run_id"][:8],
+                "--input",
+                '{"approved": true}',
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert answered.returncode == 0, answered.stderr
         out, _ = waiting.communicate(timeout=180)
     finally:
@@ -186,8 +209,9 @@ def run_quickstart_deployment(home: Path, taskbook: str) -> None:
     output = nbformat.read(shown["output_notebook"], as_version=4)
     promote = next(c for c in output.cells if c.source.startswith("%promote"))
     (note,) = promote.outputs
-    assert note["text"].startswith("[taskbook] %promote skipped: this notebook executes as "
-                                   "deployment run")  # fmt: skip
+    assert note["text"].startswith(
+        "[taskbook] %promote skipped: this notebook executes as deployment run"
+    )
     assert "published" in outputs_text(output)
 
 
@@ -198,8 +222,9 @@ def wait_for_approval(taskbook: str) -> Any:
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        listed = subprocess.run([taskbook, "approvals", "ls", "--json"],
-                                capture_output=True, text=True)  # fmt: skip
+        listed = subprocess.run(
+            [taskbook, "approvals", "ls", "--json"], capture_output=True, text=True
+        )
         pending = json.loads(listed.stdout or "[]")
         if pending:
             return pending[0]
@@ -232,11 +257,17 @@ def test_example_notebook_runs_as_a_deployment(kernel_env: Path, name: str) -> N
     deploy = [taskbook, "deploy", str(NOTEBOOKS / f"{name}.ipynb"), "--name", name]
     deployed = subprocess.run(deploy, capture_output=True, text=True, cwd=kernel_env)
     assert deployed.returncode == 0, deployed.stderr
-    serve = subprocess.Popen([taskbook, "serve"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, cwd=kernel_env)  # fmt: skip
+    serve = subprocess.Popen(
+        [taskbook, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=kernel_env
+    )
     try:
-        waited = subprocess.run([taskbook, "run", name, "--wait"], capture_output=True,
-                                text=True, timeout=180, cwd=kernel_env)  # fmt: skip
+        waited = subprocess.run(
+            [taskbook, "run", name, "--wait"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=kernel_env,
+        )
     finally:
         serve.terminate()
         serve.wait(timeout=60)

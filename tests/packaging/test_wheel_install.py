@@ -31,29 +31,55 @@ class Venv:
         self.home = root / "home"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TASKBOOK_", "VIRTUAL"))},
-            "TASKBOOK_HOME": str(self.home), "JUPYTER_CONFIG_DIR": str(root / "jupyter"),
-            "JUPYTER_DATA_DIR": str(root / "jupyter-data"), "PATH": f"{self.bin}:/usr/bin:/bin",
+            "TASKBOOK_HOME": str(self.home),
+            "JUPYTER_CONFIG_DIR": str(root / "jupyter"),
+            "JUPYTER_DATA_DIR": str(root / "jupyter-data"),
+            "PATH": f"{self.bin}:/usr/bin:/bin",
             "TASKBOOK_LOGGING_LEVEL": "WARNING",
-        }  # fmt: skip
+        }
 
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(self.bin / args[0]), *args[1:]], env=self.env, cwd=self.root,
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        done = subprocess.run(
+            [str(self.bin / args[0]), *args[1:]],
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
         return done
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([str(self.bin / args[0]), *args[1:]], env=self.env,
-                                cwd=self.root, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        return subprocess.Popen(
+            [str(self.bin / args[0]), *args[1:]],
+            env=self.env,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
     root = tmp_path_factory.mktemp("release")
     wheels = root / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
-                    str(wheels), str(ROOT)], check=True, timeout=600)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=600,
+    )
     (wheel,) = wheels.glob("taskbook-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
     installed = Venv(root)
@@ -65,8 +91,17 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
 def test_the_wheel_brings_no_extras_but_everything_a_laptop_needs(venv: Venv) -> None:
     listed = venv.run("python", "-m", "pip", "list", "--format=json").stdout
     names = {p["name"].lower().replace("_", "-") for p in json.loads(listed)}
-    assert {"jupyterlab", "ipykernel", "ipywidgets", "anywidget", "papermill", "nbformat",
-            "sqlalchemy", "traitlets", "jupyter-server"} <= names  # fmt: skip
+    assert {
+        "jupyterlab",
+        "ipykernel",
+        "ipywidgets",
+        "anywidget",
+        "papermill",
+        "nbformat",
+        "sqlalchemy",
+        "traitlets",
+        "jupyter-server",
+    } <= names
     assert not {"psycopg", "distributed", "fsspec", "pytest"} & names
 
 
@@ -75,8 +110,9 @@ def test_demo_deploy_run_and_serve(venv: Venv) -> None:
     assert "Summary of station-7" in demo.stdout
     notebook = venv.root / NOTEBOOK.name
     shutil.copyfile(NOTEBOOK, notebook)
-    deployed = venv.run("taskbook", "deploy", str(notebook), "--name", "sensors",
-                        "--interval", "15m")  # fmt: skip
+    deployed = venv.run(
+        "taskbook", "deploy", str(notebook), "--name", "sensors", "--interval", "15m"
+    )
     assert "Deployment sensors is at version 1" in deployed.stdout
     serve = venv.start("taskbook", "serve")
     try:
@@ -118,7 +154,10 @@ print(nb.cells[1].outputs[0]["text"])
 
 
 def test_the_quick_start_ships_with_the_package(venv: Venv) -> None:
-    where = venv.run("python", "-c", "from papermill_bridge.cli._lab import quickstart_notebook;"
-                     "print(quickstart_notebook())").stdout.strip()  # fmt: skip
+    where = venv.run(
+        "python",
+        "-c",
+        "from papermill_bridge.cli._lab import quickstart_notebook;print(quickstart_notebook())",
+    ).stdout.strip()
     assert "site-packages" in where
     assert json.loads(Path(where).read_text())["cells"]

@@ -18,19 +18,31 @@ NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "cells_as_tasks.ipynb"
 
 # (what is wrong, the CLI arguments, the start of the one error line)
 CLI_CASES = [
-    ("interval overflows", ["deploy", "{nb}", "--name", "x", "--interval", "99999999999d"],
-     "Error: interval '99999999999d' is longer than ten years"),
-    ("timezone without a schedule", ["deploy", "{nb}", "--name", "x", "--timezone", "UTC"],
-     "Error: --timezone applies to a schedule"),
+    (
+        "interval overflows",
+        ["deploy", "{nb}", "--name", "x", "--interval", "99999999999d"],
+        "Error: interval '99999999999d' is longer than ten years",
+    ),
+    (
+        "timezone without a schedule",
+        ["deploy", "{nb}", "--name", "x", "--timezone", "UTC"],
+        "Error: --timezone applies to a schedule",
+    ),
     ("name '..'", ["deploy", "{nb}", "--name", ".."], "Error: Deployment name '..' is not valid"),
     ("name '.'", ["deploy", "{nb}", "--name", "."], "Error: Deployment name '.' is not valid"),
     ("name '-x'", ["deploy", "{nb}", "--name=-x"], "Error: Deployment name '-x' is not valid"),
-    ("JSON that is no notebook", ["deploy", "{json}", "--name", "x"],
-     "Error: {json} is JSON but not a notebook"),
-    ("binary bytes", ["deploy", "{binary}", "--name", "x"],
-     "Error: {binary} is not a notebook (not UTF-8 JSON)"),
+    (
+        "JSON that is no notebook",
+        ["deploy", "{json}", "--name", "x"],
+        "Error: {json} is JSON but not a notebook",
+    ),
+    (
+        "binary bytes",
+        ["deploy", "{binary}", "--name", "x"],
+        "Error: {binary} is not a notebook (not UTF-8 JSON)",
+    ),
     ("a folder", ["deploy", "{folder}", "--name", "x"], "Error: Invalid value for 'NOTEBOOK'"),
-]  # fmt: skip
+]
 
 
 @pytest.fixture
@@ -43,8 +55,9 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("case", "args", "error"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_bad_cli_input(tmp_path: Path, files: dict[str, str], case: str, args: list[str],
-                       error: str) -> None:  # fmt: skip
+def test_bad_cli_input(
+    tmp_path: Path, files: dict[str, str], case: str, args: list[str], error: str
+) -> None:
     home = tmp_path / "home"
     done = taskbook(home, *[a.format(**files) for a in args], check=False)
     assert done.returncode != 0, done.stdout
@@ -58,8 +71,9 @@ def test_bad_cli_input(tmp_path: Path, files: dict[str, str], case: str, args: l
 
 def test_backfill_with_start_after_end(tmp_path: Path) -> None:
     taskbook(tmp_path, "deploy", str(NOTEBOOK), "--name", "x", "--interval", "1h")
-    done = taskbook(tmp_path, "backfill", "x", "--start", "2026-03-08", "--end", "2026-03-01",
-                    check=False)  # fmt: skip
+    done = taskbook(
+        tmp_path, "backfill", "x", "--start", "2026-03-08", "--end", "2026-03-01", check=False
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == (
         "Error: --start (2026-03-08 00:00) must be before --end (2026-03-01 00:00)."
@@ -78,22 +92,32 @@ def test_a_home_that_is_a_file(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("option", [
-    {"retry_delay_seconds": math.nan}, {"retry_delay_seconds": math.inf},
-    {"retry_delay_seconds": [1, math.nan]}, {"timeout_seconds": math.inf},
-    {"timeout_seconds": math.nan}, {"timeout_seconds": 1e30}, {"cache_expiration": math.inf},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"retry_delay_seconds": math.nan},
+        {"retry_delay_seconds": math.inf},
+        {"retry_delay_seconds": [1, math.nan]},
+        {"timeout_seconds": math.inf},
+        {"timeout_seconds": math.nan},
+        {"timeout_seconds": 1e30},
+        {"cache_expiration": math.inf},
+    ],
+)
 def test_bad_durations_fail_at_decoration(option: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError, match="at most ten years"):
         task(retries=1, **option)(lambda: None)
 
 
-@pytest.mark.parametrize(("line", "error"), [
-    ("--retries ²", "--retries must be a whole number >= 0, got '²'"),
-    ("--retry-delay nan", "--retry-delay must be seconds >= 0 and at most ten years"),
-    ("--retry-delay inf", "--retry-delay must be seconds >= 0 and at most ten years"),
-    ("--timeout 99999999999999999999999d", "--timeout must be more than zero and at most ten"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("--retries ²", "--retries must be a whole number >= 0, got '²'"),
+        ("--retry-delay nan", "--retry-delay must be seconds >= 0 and at most ten years"),
+        ("--retry-delay inf", "--retry-delay must be seconds >= 0 and at most ten years"),
+        ("--timeout 99999999999999999999999d", "--timeout must be more than zero and at most ten"),
+    ],
+)
 def test_bad_task_cell_options(line: str, error: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         parse_options(line)
@@ -112,11 +136,15 @@ def test_a_foreign_sqlite_file_is_left_untouched(tmp_path: Path) -> None:
         connection.execute("CREATE TABLE customers (name)")
     connection.close()
     before = path.read_bytes()
-    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path / "home"),
-           "TASKBOOK_STORE_URL": f"sqlite:///{path}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "TASKBOOK_HOME": str(tmp_path / "home"),
+        "TASKBOOK_STORE_URL": f"sqlite:///{path}",
+    }
     script = Path(sys.executable).with_name("taskbook")
-    done = subprocess.run([str(script), "runs", "ls"], env=env, capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [str(script), "runs", "ls"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"Error: {path} is a SQLite database that Taskbook did not create (tables: customers, "

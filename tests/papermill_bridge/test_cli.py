@@ -12,13 +12,37 @@ from typing import Any
 import pytest
 
 COMMANDS = [
-    [], ["runs"], ["runs", "ls"], ["runs", "show"], ["runs", "logs"], ["runs", "resume"],
-    ["runs", "reject"], ["runs", "cancel"], ["approvals"], ["approvals", "ls"], ["demo"],
-    ["store"], ["store", "info"], ["deploy"], ["deployments"], ["deployments", "ls"],
-    ["deployments", "show"], ["deployments", "pause"], ["deployments", "resume"], ["run"],
-    ["backfill"], ["worker"], ["serve"], ["lab"], ["limits"], ["limits", "set"],
-    ["limits", "ls"], ["limits", "show"], ["limits", "reset"], ["limits", "delete"],
-]  # fmt: skip
+    [],
+    ["runs"],
+    ["runs", "ls"],
+    ["runs", "show"],
+    ["runs", "logs"],
+    ["runs", "resume"],
+    ["runs", "reject"],
+    ["runs", "cancel"],
+    ["approvals"],
+    ["approvals", "ls"],
+    ["demo"],
+    ["store"],
+    ["store", "info"],
+    ["deploy"],
+    ["deployments"],
+    ["deployments", "ls"],
+    ["deployments", "show"],
+    ["deployments", "pause"],
+    ["deployments", "resume"],
+    ["run"],
+    ["backfill"],
+    ["worker"],
+    ["serve"],
+    ["lab"],
+    ["limits"],
+    ["limits", "set"],
+    ["limits", "ls"],
+    ["limits", "show"],
+    ["limits", "reset"],
+    ["limits", "delete"],
+]
 
 
 def taskbook(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -98,8 +122,11 @@ def test_empty_store_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
-    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path),
-           "TASKBOOK_STORE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}  # fmt: skip
+    env = {
+        **os.environ,
+        "TASKBOOK_HOME": str(tmp_path),
+        "TASKBOOK_STORE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+    }
     script = Path(sys.executable).with_name("taskbook")
     done = subprocess.run([str(script), "runs", "ls"], env=env, capture_output=True, text=True)
     assert done.returncode == 1

@@ -125,15 +125,25 @@ def _pending(approvals: Any) -> Any:
     raise AssertionError("the flow never paused")
 
 
-@pytest.mark.parametrize(("module", "expected"), [
-    ("psycopg", "Error: Taskbook needs the Python module 'psycopg', which is not installed: "
-                "install it with `pip install 'taskbook[postgres]'`."),
-    ("papermill", "Error: Taskbook needs the Python module 'papermill', which is not installed "
-                  "(the default install brings it): install it with "
-                  "`pip install --force-reinstall taskbook`."),
-])  # fmt: skip
-def test_a_missing_module_names_the_pip_command(monkeypatch: pytest.MonkeyPatch, module: str,
-                                                expected: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        (
+            "psycopg",
+            "Error: Taskbook needs the Python module 'psycopg', which is not installed: "
+            "install it with `pip install 'taskbook[postgres]'`.",
+        ),
+        (
+            "papermill",
+            "Error: Taskbook needs the Python module 'papermill', which is not installed "
+            "(the default install brings it): install it with "
+            "`pip install --force-reinstall taskbook`.",
+        ),
+    ],
+)
+def test_a_missing_module_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch, module: str, expected: str
+) -> None:
     import papermill_bridge._promote as promote_module
 
     def missing(*_args: Any, **_kwargs: Any) -> Any:
@@ -164,13 +174,17 @@ def test_an_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
     assert isinstance(debugged.exception, KeyError)
 
 
-def test_lab_without_jupyterlab_fails_with_the_command(monkeypatch: pytest.MonkeyPatch,
-                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_lab_without_jupyterlab_fails_with_the_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "jupyterlab" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "jupyterlab" else real(name, *a),
+    )
     monkeypatch.chdir(tmp_path)
     done = CliRunner().invoke(cli, ["lab", "--no-browser"])
     assert done.exit_code == 1

@@ -18,8 +18,9 @@ def test_set_list_show_reset_and_delete(tmp_path: Path) -> None:
     taskbook(tmp_path, "limits", "set", "search", "--per-second", "2", "--burst", "3")
     listed = json.loads(taskbook(tmp_path, "limits", "ls", "--json").stdout)
     assert [(r["name"], r["slots"], r["per_second"], r["burst"]) for r in listed] == [
-        ("openai", 4, 5.0, 1), ("search", None, 2.0, 3),
-    ]  # fmt: skip
+        ("openai", 4, 5.0, 1),
+        ("search", None, 2.0, 3),
+    ]
     table = taskbook(tmp_path, "limits", "ls").stdout
     assert "2/s (burst 3)" in table and "openai" in table
 
@@ -30,9 +31,10 @@ def test_set_list_show_reset_and_delete(tmp_path: Path) -> None:
             assert shown["used"] == 3 and len(shown["leases"]) == 1
             assert "HOLDER" in taskbook(tmp_path, "limits", "show", "openai").stdout
             taskbook(tmp_path, "limits", "reset", "openai")
-            assert json.loads(
-                taskbook(tmp_path, "limits", "show", "openai", "--json").stdout
-            )["used"] == 0
+            assert (
+                json.loads(taskbook(tmp_path, "limits", "show", "openai", "--json").stdout)["used"]
+                == 0
+            )
     reset_store()
 
     assert taskbook(tmp_path, "limits", "delete", "openai").stdout.strip() == (

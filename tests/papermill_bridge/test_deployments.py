@@ -37,8 +37,11 @@ def write_notebook(folder: Path, extra: str | None = None, more: str | None = No
     for source in (extra, more):
         if source:
             notebook.cells.append(nbformat.v4.new_code_cell(source))
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = folder / "greet.ipynb"
     nbformat.write(notebook, path)
     return path
@@ -84,7 +87,7 @@ def test_promote_versions_and_changes(home: Path) -> None:
 
 def test_bad_parameters_are_refused_before_any_kernel(home: Path) -> None:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
 
     promote(write_notebook(home), "greet")
     with pytest.raises(ParameterValidationError, match="Valid parameters: greeting: str"):
@@ -96,7 +99,7 @@ def test_bad_parameters_are_refused_before_any_kernel(home: Path) -> None:
 
 def test_a_run_executes_headless_with_its_parameters(home: Path) -> None:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     promote(write_notebook(home), "greet")
@@ -113,7 +116,7 @@ def test_a_run_executes_headless_with_its_parameters(home: Path) -> None:
 
 def test_a_failing_notebook_fails_the_run_with_the_cell(home: Path) -> None:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     promote(write_notebook(home, extra="raise ValueError('bad data')"), "greet")
@@ -144,7 +147,7 @@ def test_cancel_stops_the_kernel(home: Path) -> None:
     import threading
 
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet")
@@ -166,24 +169,46 @@ def test_cli_deploy_and_run(home: Path) -> None:
 
     taskbook = str(Path(sys.executable).with_name("taskbook"))
     path = write_notebook(home)
-    deployed = subprocess.run([taskbook, "deploy", str(path), "--name", "greet", "--cron",
-                               "0 6 * * *", "--timezone", "Europe/Berlin", "--json"],
-                              capture_output=True, text=True)  # fmt: skip
+    deployed = subprocess.run(
+        [
+            taskbook,
+            "deploy",
+            str(path),
+            "--name",
+            "greet",
+            "--cron",
+            "0 6 * * *",
+            "--timezone",
+            "Europe/Berlin",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert deployed.returncode == 0, deployed.stderr
-    shown = subprocess.run([taskbook, "deployments", "show", "greet"], capture_output=True,
-                           text=True)  # fmt: skip
+    shown = subprocess.run(
+        [taskbook, "deployments", "show", "greet"], capture_output=True, text=True
+    )
     assert "every day at 06:00 (Europe/Berlin)" in shown.stdout
-    bad = subprocess.run([taskbook, "run", "greet", "-p", "repeat=lots"], capture_output=True,
-                         text=True)  # fmt: skip
+    bad = subprocess.run(
+        [taskbook, "run", "greet", "-p", "repeat=lots"], capture_output=True, text=True
+    )
     assert bad.returncode == 1 and "'repeat' must be int" in bad.stderr
-    created = json.loads(subprocess.run([taskbook, "run", "greet", "--json"],
-                                        capture_output=True, text=True).stdout)  # fmt: skip
+    created = json.loads(
+        subprocess.run([taskbook, "run", "greet", "--json"], capture_output=True, text=True).stdout
+    )
     assert created["state"] == "Scheduled"
-    paused = json.loads(subprocess.run([taskbook, "deployments", "pause", "greet", "--json"],
-                                       capture_output=True, text=True).stdout)  # fmt: skip
+    paused = json.loads(
+        subprocess.run(
+            [taskbook, "deployments", "pause", "greet", "--json"], capture_output=True, text=True
+        ).stdout
+    )
     assert paused["paused"] is True
-    cancelled = json.loads(subprocess.run([taskbook, "runs", "cancel", created["id"], "--json"],
-                                          capture_output=True, text=True).stdout)  # fmt: skip
+    cancelled = json.loads(
+        subprocess.run(
+            [taskbook, "runs", "cancel", created["id"], "--json"], capture_output=True, text=True
+        ).stdout
+    )
     assert cancelled["state"] == "Cancelled"  # a run not started yet is cancelled at once
 
 
@@ -194,15 +219,18 @@ def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
     import sys
 
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
     from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge._start_run import start_run
 
     promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet", retries=1)
     run = start_run("greet")
     taskbook = str(Path(sys.executable).with_name("taskbook"))
-    worker = subprocess.Popen([taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)  # fmt: skip
+    worker = subprocess.Popen(
+        [taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while store().read_flow_run(run["id"])["state"] != "Running" and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -222,12 +250,11 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     same id, cached cells come back from their results and the pause returns the answer."""
     from kernel_ext import approvals
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     review = (
-        "%%task before\n"
-        f"checked = open({str(home / 'side-effects.txt')!r}, 'a').write('ran\\n')"
+        f"%%task before\nchecked = open({str(home / 'side-effects.txt')!r}, 'a').write('ran\\n')"
     )
     decide = (
         "from kernel_ext import pause_flow_run\n"
@@ -255,7 +282,7 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     assert [t["state"] for t in cells] == ["Completed", "Cached"]
     names = [s["name"] for s in store().read_history(run["id"])]
     suspended_at = names.index("Suspended")
-    assert names[suspended_at:suspended_at + 2] == ["Suspended", "Resuming"]
+    assert names[suspended_at : suspended_at + 2] == ["Suspended", "Resuming"]
     assert names[-3:] == ["Running", "Running", "Completed"]
     resumed = store().read_history(run["id"])[-2]
     assert resumed["message"] == "Resumed by ada"
@@ -291,8 +318,11 @@ def test_bad_schedules_store_nothing(home: Path, args: list[str], message: str) 
     import sys
 
     taskbook = str(Path(sys.executable).with_name("taskbook"))
-    done = subprocess.run([taskbook, "deploy", str(write_notebook(home)), "--name", "greet",
-                           *args], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [taskbook, "deploy", str(write_notebook(home)), "--name", "greet", *args],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert store().list_deployments() == []
@@ -322,7 +352,7 @@ def test_bad_notebooks_and_taken_names(home: Path) -> None:
 def test_a_suspended_flow_resumes_without_rerunning_finished_tasks(home: Path) -> None:
     from kernel_ext import approvals
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     flow_cell = (

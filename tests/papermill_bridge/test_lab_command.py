@@ -24,14 +24,22 @@ def free_port() -> int:
 
 def test_lab_and_serve_start_and_stop_together(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path),
-           "TASKBOOK_LOGGING_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        **os.environ,
+        "TASKBOOK_HOME": str(tmp_path),
+        "JUPYTER_CONFIG_DIR": str(tmp_path),
+        "TASKBOOK_LOGGING_LEVEL": "WARNING",
+    }
     env.pop("TASKBOOK_STORE_URL", None)
     taskbook = str(Path(sys.executable).with_name("taskbook"))
     process = subprocess.Popen(
-        [taskbook, "lab", "--no-browser", "--port", str(port)], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [taskbook, "lab", "--no-browser", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline, up = time.monotonic() + 90, False
     while time.monotonic() < deadline and not up:
         try:

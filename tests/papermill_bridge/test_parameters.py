@@ -20,8 +20,11 @@ def notebook_with(tmp_path: Path, source: str, tagged: bool = True) -> Path:
     if tagged:
         cell.metadata["tags"] = ["parameters"]
     notebook.cells = [cell, nbformat.v4.new_code_cell("print(1)")]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}  # fmt: skip
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp_path / "nb.ipynb"
     nbformat.write(notebook, path)
     return path
@@ -79,8 +82,9 @@ def test_coercion(values: dict[str, Any], expected: dict[str, Any]) -> None:
         ({"colour": "red"}, "Unknown parameter(s) colour. Valid parameters: n: int = 3"),
     ],
 )
-def test_bad_values_are_refused_with_the_valid_parameters(values: dict[str, Any],
-                                                          message: str) -> None:  # fmt: skip
+def test_bad_values_are_refused_with_the_valid_parameters(
+    values: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ParameterValidationError) as caught:
         coerce_parameters(SCHEMA, values)
     assert message in str(caught.value)

@@ -25,7 +25,7 @@ PAUSE = (
 
 def suspended_run(home: Path) -> dict[str, Any]:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     promote(write_notebook(home, extra=PAUSE), "greet")

@@ -34,13 +34,16 @@ def test_promote_the_notebook_you_are_in(shell: Any, monkeypatch: pytest.MonkeyP
     assert result.success
     deployment = get_store().read_deployment("sensors")
     assert deployment["versions"][0]["version"] == 1 and len(deployment["schedules"]) == 1
-    defaults = {p["name"]: p["default"] for p in
-                get_store().read_deployment_version("sensors")["parameters"]}  # fmt: skip
+    defaults = {
+        p["name"]: p["default"]
+        for p in get_store().read_deployment_version("sensors")["parameters"]
+    }
     assert defaults["readings"] == 12
 
 
-def test_promote_explains_what_is_missing(shell: Any, capsys: Any,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_promote_explains_what_is_missing(
+    shell: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TASKBOOK_NOTEBOOK_PATH", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     shell.run_cell("%promote sensors")

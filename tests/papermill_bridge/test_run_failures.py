@@ -26,13 +26,14 @@ FAILING = "values = [1, 2]\nraise ValueError(f'bad data: {values}')"
 def taskbook(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "WARNING"}
     script = Path(sys.executable).with_name("taskbook")
-    return subprocess.run([str(script), *args], env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [str(script), *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def failed_run(home: Path) -> dict[str, Any]:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     promote(write_notebook(home, extra=FAILING), "greet")
@@ -78,9 +79,12 @@ def test_run_wait_reports_the_id_states_failure_and_output(home: Path) -> None:
     from papermill_bridge._promote import promote
 
     promote(write_notebook(home, extra=FAILING), "greet")
-    worker = subprocess.Popen([str(Path(sys.executable).with_name("taskbook")), "worker"],
-                              env={**os.environ, "TASKBOOK_HOME": str(home)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("taskbook")), "worker"],
+        env={**os.environ, "TASKBOOK_HOME": str(home)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         done = taskbook(home, "run", "greet", "--wait")
     finally:
@@ -124,7 +128,7 @@ def test_a_usage_error_reported_on_stderr_keeps_its_message(home: Path) -> None:
     """IPython shows a magic's UsageError on stderr, with no error output: the message
     must still reach the run, not an empty ``CellExecutionError: ``."""
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     promote(write_notebook(home, extra="%%task bad --retries many\nx = 1"), "greet")
@@ -132,14 +136,15 @@ def test_a_usage_error_reported_on_stderr_keeps_its_message(home: Path) -> None:
     Worker().run_once()
     finished = store().read_flow_run(run["id"])
     assert finished["state"] == "Failed"
-    assert finished["state_message"].startswith("Cell 5 (`%%task bad --retries many`) raised "
-                                                "UsageError: ")  # fmt: skip
+    assert finished["state_message"].startswith(
+        "Cell 5 (`%%task bad --retries many`) raised UsageError: "
+    )
     assert "retries" in finished["failure"]["exception_message"]
 
 
 def test_a_notebook_without_kernelspec_deploys_and_runs(home: Path) -> None:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
     from papermill_bridge._worker import Worker
 
     path = write_notebook(home)
@@ -149,8 +154,9 @@ def test_a_notebook_without_kernelspec_deploys_and_runs(home: Path) -> None:
     deployed = taskbook(home, "deploy", str(path), "--name", "bare")
     assert deployed.returncode == 0, deployed.stderr
     assert [p["name"] for p in promote(path, "bare")["versions"][0]["parameters"]] == [
-        "greeting", "repeat",
-    ]  # fmt: skip
+        "greeting",
+        "repeat",
+    ]
     run = start_run("bare")
     assert Worker().run_once()
     assert store().read_flow_run(run["id"])["state"] == "Completed"

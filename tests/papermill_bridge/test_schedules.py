@@ -101,7 +101,7 @@ NEXT_AFTER = [
     ("local-day-not-utc-day", "0 23 * * fri", NEW_YORK, "2026-01-01T00:00", "2026-01-03T04:00"),
     ("berlin-gap-next", "30 2 * * *", BERLIN, "2026-03-29T00:45", "2026-03-29T01:00"),
     ("berlin-repeat-next", "30 2 * * *", BERLIN, "2026-10-25T00:30", "2026-10-26T01:30"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -123,43 +123,127 @@ def test_next_after_takes_any_aware_moment() -> None:
 # -- cron: daylight-saving changes -----------------------------------------------------
 
 DST = [
-    ("berlin-spring-0230-runs-at-gap-end", "30 2 * * *", BERLIN,
-     "2026-03-27T12:00", "2026-03-30T12:00",
-     ["2026-03-28T01:30", "2026-03-29T01:00", "2026-03-30T00:30"]),
-    ("berlin-spring-0200-runs-at-gap-end", "0 2 * * *", BERLIN,
-     "2026-03-28T12:00", "2026-03-29T12:00", ["2026-03-29T01:00"]),
-    ("berlin-spring-pinned-steps-run-once", "*/15 2 * * *", BERLIN,
-     "2026-03-29T00:00", "2026-03-29T12:00", ["2026-03-29T01:00"]),
-    ("berlin-fall-0230-first-occurrence", "30 2 * * *", BERLIN,
-     "2026-10-24T12:00", "2026-10-26T12:00", ["2026-10-25T00:30", "2026-10-26T01:30"]),
-    ("berlin-fall-0130-unaffected", "30 1 * * *", BERLIN,
-     "2026-10-24T12:00", "2026-10-26T12:00", ["2026-10-24T23:30", "2026-10-26T00:30"]),
-    ("berlin-spring-half-past-hourly-skips-gap", "30 * * * *", BERLIN,
-     "2026-03-29T00:00", "2026-03-29T02:00", ["2026-03-29T00:30", "2026-03-29T01:30"]),
-    ("berlin-fall-every-2-hours-both-passes", "0 */2 * * *", BERLIN,
-     "2026-10-24T22:30", "2026-10-25T03:00",
-     ["2026-10-25T00:00", "2026-10-25T01:00", "2026-10-25T03:00"]),
-    ("new-york-spring-0230-runs-at-gap-end", "30 2 * * *", NEW_YORK,
-     "2026-03-07T12:00", "2026-03-09T12:00", ["2026-03-08T07:00", "2026-03-09T06:30"]),
-    ("new-york-fall-0130-first-occurrence", "30 1 * * *", NEW_YORK,
-     "2026-10-31T12:00", "2026-11-02T12:00", ["2026-11-01T05:30", "2026-11-02T06:30"]),
-    ("new-york-fall-0230-unaffected", "30 2 * * *", NEW_YORK,
-     "2026-10-31T12:00", "2026-11-01T12:00", ["2026-11-01T07:30"]),
-    ("new-york-fall-pinned-hour-steps-once", "*/30 1 * * *", NEW_YORK,
-     "2026-11-01T04:30", "2026-11-01T12:00", ["2026-11-01T05:00", "2026-11-01T05:30"]),
-    ("new-york-fall-every-30-minutes-both-passes", "*/30 * * * *", NEW_YORK,
-     "2026-11-01T04:45", "2026-11-01T07:00",
-     ["2026-11-01T05:00", "2026-11-01T05:30", "2026-11-01T06:00", "2026-11-01T06:30",
-      "2026-11-01T07:00"]),
+    (
+        "berlin-spring-0230-runs-at-gap-end",
+        "30 2 * * *",
+        BERLIN,
+        "2026-03-27T12:00",
+        "2026-03-30T12:00",
+        ["2026-03-28T01:30", "2026-03-29T01:00", "2026-03-30T00:30"],
+    ),
+    (
+        "berlin-spring-0200-runs-at-gap-end",
+        "0 2 * * *",
+        BERLIN,
+        "2026-03-28T12:00",
+        "2026-03-29T12:00",
+        ["2026-03-29T01:00"],
+    ),
+    (
+        "berlin-spring-pinned-steps-run-once",
+        "*/15 2 * * *",
+        BERLIN,
+        "2026-03-29T00:00",
+        "2026-03-29T12:00",
+        ["2026-03-29T01:00"],
+    ),
+    (
+        "berlin-fall-0230-first-occurrence",
+        "30 2 * * *",
+        BERLIN,
+        "2026-10-24T12:00",
+        "2026-10-26T12:00",
+        ["2026-10-25T00:30", "2026-10-26T01:30"],
+    ),
+    (
+        "berlin-fall-0130-unaffected",
+        "30 1 * * *",
+        BERLIN,
+        "2026-10-24T12:00",
+        "2026-10-26T12:00",
+        ["2026-10-24T23:30", "2026-10-26T00:30"],
+    ),
+    (
+        "berlin-spring-half-past-hourly-skips-gap",
+        "30 * * * *",
+        BERLIN,
+        "2026-03-29T00:00",
+        "2026-03-29T02:00",
+        ["2026-03-29T00:30", "2026-03-29T01:30"],
+    ),
+    (
+        "berlin-fall-every-2-hours-both-passes",
+        "0 */2 * * *",
+        BERLIN,
+        "2026-10-24T22:30",
+        "2026-10-25T03:00",
+        ["2026-10-25T00:00", "2026-10-25T01:00", "2026-10-25T03:00"],
+    ),
+    (
+        "new-york-spring-0230-runs-at-gap-end",
+        "30 2 * * *",
+        NEW_YORK,
+        "2026-03-07T12:00",
+        "2026-03-09T12:00",
+        ["2026-03-08T07:00", "2026-03-09T06:30"],
+    ),
+    (
+        "new-york-fall-0130-first-occurrence",
+        "30 1 * * *",
+        NEW_YORK,
+        "2026-10-31T12:00",
+        "2026-11-02T12:00",
+        ["2026-11-01T05:30", "2026-11-02T06:30"],
+    ),
+    (
+        "new-york-fall-0230-unaffected",
+        "30 2 * * *",
+        NEW_YORK,
+        "2026-10-31T12:00",
+        "2026-11-01T12:00",
+        ["2026-11-01T07:30"],
+    ),
+    (
+        "new-york-fall-pinned-hour-steps-once",
+        "*/30 1 * * *",
+        NEW_YORK,
+        "2026-11-01T04:30",
+        "2026-11-01T12:00",
+        ["2026-11-01T05:00", "2026-11-01T05:30"],
+    ),
+    (
+        "new-york-fall-every-30-minutes-both-passes",
+        "*/30 * * * *",
+        NEW_YORK,
+        "2026-11-01T04:45",
+        "2026-11-01T07:00",
+        [
+            "2026-11-01T05:00",
+            "2026-11-01T05:30",
+            "2026-11-01T06:00",
+            "2026-11-01T06:30",
+            "2026-11-01T07:00",
+        ],
+    ),
     # The southern hemisphere: Sydney leaves daylight saving on 5 April 2026 (03:00 AEDT
     # becomes 02:00 AEST) and enters it on 4 October 2026 (02:00 AEST becomes 03:00 AEDT).
-    ("sydney-fall-0230-first-occurrence", "30 2 * * *", SYDNEY,
-     "2026-04-03T12:00", "2026-04-05T18:00",
-     ["2026-04-03T15:30", "2026-04-04T15:30", "2026-04-05T16:30"]),
-    ("sydney-spring-0230-runs-at-gap-end", "30 2 * * *", SYDNEY,
-     "2026-10-02T12:00", "2026-10-04T18:00",
-     ["2026-10-02T16:30", "2026-10-03T16:00", "2026-10-04T15:30"]),
-]  # fmt: skip
+    (
+        "sydney-fall-0230-first-occurrence",
+        "30 2 * * *",
+        SYDNEY,
+        "2026-04-03T12:00",
+        "2026-04-05T18:00",
+        ["2026-04-03T15:30", "2026-04-04T15:30", "2026-04-05T16:30"],
+    ),
+    (
+        "sydney-spring-0230-runs-at-gap-end",
+        "30 2 * * *",
+        SYDNEY,
+        "2026-10-02T12:00",
+        "2026-10-04T18:00",
+        ["2026-10-02T16:30", "2026-10-03T16:00", "2026-10-04T15:30"],
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -212,41 +296,143 @@ def test_hourly_runs_in_both_passes_of_the_repeated_hour() -> None:
 # -- intervals -------------------------------------------------------------------------
 
 INTERVAL_NEXT = [
-    ("15m", timedelta(minutes=15), utc("2026-01-01T00:00"), "UTC",
-     "2026-01-01T10:07", "2026-01-01T10:15"),
-    ("15m-strictly-after", timedelta(minutes=15), utc("2026-01-01T00:00"), "UTC",
-     "2026-01-01T10:15", "2026-01-01T10:30"),
-    ("15m-before-anchor", timedelta(minutes=15), utc("2026-01-01T00:00"), "UTC",
-     "2025-12-31T23:40", "2025-12-31T23:45"),
-    ("90s", timedelta(seconds=90), utc("2026-01-01T00:00"), "UTC",
-     "2026-01-01T00:00", "2026-01-01T00:01:30"),
-    ("odd-anchor", timedelta(hours=1), utc("2026-01-01T00:20"), "UTC",
-     "2026-01-01T10:30", "2026-01-01T11:20"),
-    ("weekly", timedelta(days=7), utc("2026-01-05T09:00"), "UTC",
-     "2026-01-07T00:00", "2026-01-12T09:00"),
-    ("weekly-before-anchor", timedelta(days=7), utc("2026-01-05T09:00"), "UTC",
-     "2026-01-01T00:00", "2026-01-05T09:00"),
-    ("weekly-long-before-anchor", timedelta(days=7), utc("2026-01-05T09:00"), "UTC",
-     "2025-12-27T00:00", "2025-12-29T09:00"),
-    ("2h-subday-is-utc", timedelta(hours=2), local("2026-03-28T00:00", BERLIN), BERLIN,
-     "2026-03-29T00:30", "2026-03-29T01:00"),
-    ("daily-spring", timedelta(days=1), local("2026-03-01T06:00", BERLIN), BERLIN,
-     "2026-03-28T12:00", "2026-03-29T04:00"),
-    ("daily-fall", timedelta(days=1), local("2026-03-01T06:00", BERLIN), BERLIN,
-     "2026-10-24T12:00", "2026-10-25T05:00"),
-    ("daily-0230-gap", timedelta(days=1), local("2026-03-01T02:30", BERLIN), BERLIN,
-     "2026-03-28T12:00", "2026-03-29T01:00"),
-    ("daily-0230-repeat", timedelta(days=1), local("2026-03-01T02:30", BERLIN), BERLIN,
-     "2026-10-24T12:00", "2026-10-25T00:30"),
-    ("2-days-new-york", timedelta(days=2), local("2026-03-06T09:00", NEW_YORK), NEW_YORK,
-     "2026-03-06T14:00", "2026-03-08T13:00"),
-    ("48h-counts-as-days", timedelta(hours=48), local("2026-03-06T09:00", NEW_YORK), NEW_YORK,
-     "2026-03-06T14:00", "2026-03-08T13:00"),
-    ("36h-is-absolute", timedelta(hours=36), local("2026-03-07T09:00", NEW_YORK), NEW_YORK,
-     "2026-03-07T14:00", "2026-03-09T02:00"),
-    ("anchor-in-other-zone", timedelta(days=1), local("2026-01-01T06:00", BERLIN), NEW_YORK,
-     "2026-03-08T12:00", "2026-03-09T04:00"),
-]  # fmt: skip
+    (
+        "15m",
+        timedelta(minutes=15),
+        utc("2026-01-01T00:00"),
+        "UTC",
+        "2026-01-01T10:07",
+        "2026-01-01T10:15",
+    ),
+    (
+        "15m-strictly-after",
+        timedelta(minutes=15),
+        utc("2026-01-01T00:00"),
+        "UTC",
+        "2026-01-01T10:15",
+        "2026-01-01T10:30",
+    ),
+    (
+        "15m-before-anchor",
+        timedelta(minutes=15),
+        utc("2026-01-01T00:00"),
+        "UTC",
+        "2025-12-31T23:40",
+        "2025-12-31T23:45",
+    ),
+    (
+        "90s",
+        timedelta(seconds=90),
+        utc("2026-01-01T00:00"),
+        "UTC",
+        "2026-01-01T00:00",
+        "2026-01-01T00:01:30",
+    ),
+    (
+        "odd-anchor",
+        timedelta(hours=1),
+        utc("2026-01-01T00:20"),
+        "UTC",
+        "2026-01-01T10:30",
+        "2026-01-01T11:20",
+    ),
+    (
+        "weekly",
+        timedelta(days=7),
+        utc("2026-01-05T09:00"),
+        "UTC",
+        "2026-01-07T00:00",
+        "2026-01-12T09:00",
+    ),
+    (
+        "weekly-before-anchor",
+        timedelta(days=7),
+        utc("2026-01-05T09:00"),
+        "UTC",
+        "2026-01-01T00:00",
+        "2026-01-05T09:00",
+    ),
+    (
+        "weekly-long-before-anchor",
+        timedelta(days=7),
+        utc("2026-01-05T09:00"),
+        "UTC",
+        "2025-12-27T00:00",
+        "2025-12-29T09:00",
+    ),
+    (
+        "2h-subday-is-utc",
+        timedelta(hours=2),
+        local("2026-03-28T00:00", BERLIN),
+        BERLIN,
+        "2026-03-29T00:30",
+        "2026-03-29T01:00",
+    ),
+    (
+        "daily-spring",
+        timedelta(days=1),
+        local("2026-03-01T06:00", BERLIN),
+        BERLIN,
+        "2026-03-28T12:00",
+        "2026-03-29T04:00",
+    ),
+    (
+        "daily-fall",
+        timedelta(days=1),
+        local("2026-03-01T06:00", BERLIN),
+        BERLIN,
+        "2026-10-24T12:00",
+        "2026-10-25T05:00",
+    ),
+    (
+        "daily-0230-gap",
+        timedelta(days=1),
+        local("2026-03-01T02:30", BERLIN),
+        BERLIN,
+        "2026-03-28T12:00",
+        "2026-03-29T01:00",
+    ),
+    (
+        "daily-0230-repeat",
+        timedelta(days=1),
+        local("2026-03-01T02:30", BERLIN),
+        BERLIN,
+        "2026-10-24T12:00",
+        "2026-10-25T00:30",
+    ),
+    (
+        "2-days-new-york",
+        timedelta(days=2),
+        local("2026-03-06T09:00", NEW_YORK),
+        NEW_YORK,
+        "2026-03-06T14:00",
+        "2026-03-08T13:00",
+    ),
+    (
+        "48h-counts-as-days",
+        timedelta(hours=48),
+        local("2026-03-06T09:00", NEW_YORK),
+        NEW_YORK,
+        "2026-03-06T14:00",
+        "2026-03-08T13:00",
+    ),
+    (
+        "36h-is-absolute",
+        timedelta(hours=36),
+        local("2026-03-07T09:00", NEW_YORK),
+        NEW_YORK,
+        "2026-03-07T14:00",
+        "2026-03-09T02:00",
+    ),
+    (
+        "anchor-in-other-zone",
+        timedelta(days=1),
+        local("2026-01-01T06:00", BERLIN),
+        NEW_YORK,
+        "2026-03-08T12:00",
+        "2026-03-09T04:00",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -273,13 +459,19 @@ def test_subday_interval_keeps_absolute_spacing_across_the_change() -> None:
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [
-        ("2026-03-27T12:00", "2026-03-31T00:00",
-         ["2026-03-28T05:00", "2026-03-29T04:00", "2026-03-30T04:00"]),
-        ("2026-10-23T12:00", "2026-10-27T00:00",
-         ["2026-10-24T04:00", "2026-10-25T05:00", "2026-10-26T05:00"]),
+        (
+            "2026-03-27T12:00",
+            "2026-03-31T00:00",
+            ["2026-03-28T05:00", "2026-03-29T04:00", "2026-03-30T04:00"],
+        ),
+        (
+            "2026-10-23T12:00",
+            "2026-10-27T00:00",
+            ["2026-10-24T04:00", "2026-10-25T05:00", "2026-10-26T05:00"],
+        ),
     ],
     ids=["spring", "fall"],
-)  # fmt: skip
+)
 def test_daily_interval_keeps_the_local_time(start: str, end: str, expected: list[str]) -> None:
     schedule = parse_schedule(
         interval="1d", timezone=BERLIN, anchor=local("2026-03-01T06:00", BERLIN)
@@ -307,23 +499,43 @@ def test_default_anchor(interval: str, zone: str, moment: str, expected: str) ->
 # -- slots_between ---------------------------------------------------------------------
 
 SLOTS_BETWEEN = [
-    ("cron-start-excluded-end-included", CronSchedule("0 */6 * * *"),
-     "2026-01-01T00:00", "2026-01-02T00:00",
-     ["2026-01-01T06:00", "2026-01-01T12:00", "2026-01-01T18:00", "2026-01-02T00:00"]),
+    (
+        "cron-start-excluded-end-included",
+        CronSchedule("0 */6 * * *"),
+        "2026-01-01T00:00",
+        "2026-01-02T00:00",
+        ["2026-01-01T06:00", "2026-01-01T12:00", "2026-01-01T18:00", "2026-01-02T00:00"],
+    ),
     ("cron-empty-window", CronSchedule("0 6 * * *"), "2026-01-01T07:00", "2026-01-02T05:00", []),
-    ("cron-end-before-start", CronSchedule("0 6 * * *"), "2026-01-05T00:00", "2026-01-01T00:00",
-     []),
-    ("interval-start-excluded-end-included",
-     IntervalSchedule(timedelta(minutes=30), utc("2026-01-01T00:00")),
-     "2026-01-01T00:00", "2026-01-01T01:30",
-     ["2026-01-01T00:30", "2026-01-01T01:00", "2026-01-01T01:30"]),
-    ("interval-daily-berlin",
-     IntervalSchedule(timedelta(days=1), local("2026-01-01T06:00", BERLIN), BERLIN),
-     "2026-01-01T00:00", "2026-01-03T12:00",
-     ["2026-01-01T05:00", "2026-01-02T05:00", "2026-01-03T05:00"]),
-    ("interval-end-before-start", IntervalSchedule(timedelta(hours=1), utc("2026-01-01T00:00")),
-     "2026-01-05T00:00", "2026-01-01T00:00", []),
-]  # fmt: skip
+    (
+        "cron-end-before-start",
+        CronSchedule("0 6 * * *"),
+        "2026-01-05T00:00",
+        "2026-01-01T00:00",
+        [],
+    ),
+    (
+        "interval-start-excluded-end-included",
+        IntervalSchedule(timedelta(minutes=30), utc("2026-01-01T00:00")),
+        "2026-01-01T00:00",
+        "2026-01-01T01:30",
+        ["2026-01-01T00:30", "2026-01-01T01:00", "2026-01-01T01:30"],
+    ),
+    (
+        "interval-daily-berlin",
+        IntervalSchedule(timedelta(days=1), local("2026-01-01T06:00", BERLIN), BERLIN),
+        "2026-01-01T00:00",
+        "2026-01-03T12:00",
+        ["2026-01-01T05:00", "2026-01-02T05:00", "2026-01-03T05:00"],
+    ),
+    (
+        "interval-end-before-start",
+        IntervalSchedule(timedelta(hours=1), utc("2026-01-01T00:00")),
+        "2026-01-05T00:00",
+        "2026-01-01T00:00",
+        [],
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -346,22 +558,51 @@ DAILY = CronSchedule("0 6 * * *")
 NOW = utc("2026-01-10T12:00")
 
 DUE = [
-    ("latest-runs-newest-skips-older", "2026-01-07T06:00", None, "latest",
-     ["2026-01-10T06:00"], ["2026-01-08T06:00", "2026-01-09T06:00"]),
-    ("all-runs-every-one-oldest-first", "2026-01-07T06:00", None, "all",
-     ["2026-01-08T06:00", "2026-01-09T06:00", "2026-01-10T06:00"], []),
+    (
+        "latest-runs-newest-skips-older",
+        "2026-01-07T06:00",
+        None,
+        "latest",
+        ["2026-01-10T06:00"],
+        ["2026-01-08T06:00", "2026-01-09T06:00"],
+    ),
+    (
+        "all-runs-every-one-oldest-first",
+        "2026-01-07T06:00",
+        None,
+        "all",
+        ["2026-01-08T06:00", "2026-01-09T06:00", "2026-01-10T06:00"],
+        [],
+    ),
     ("up-to-date", "2026-01-10T06:00", None, "latest", [], []),
     ("last-slot-ahead-of-now", "2026-01-11T06:00", None, "all", [], []),
-    ("never-ran-counts-from-created", None, "2026-01-09T07:00", "latest",
-     ["2026-01-10T06:00"], []),
-    ("never-ran-latest-skips-since-created", None, "2026-01-08T00:00", "latest",
-     ["2026-01-10T06:00"], ["2026-01-08T06:00", "2026-01-09T06:00"]),
-    ("never-ran-all-since-created", None, "2026-01-08T00:00", "all",
-     ["2026-01-08T06:00", "2026-01-09T06:00", "2026-01-10T06:00"], []),
+    ("never-ran-counts-from-created", None, "2026-01-09T07:00", "latest", ["2026-01-10T06:00"], []),
+    (
+        "never-ran-latest-skips-since-created",
+        None,
+        "2026-01-08T00:00",
+        "latest",
+        ["2026-01-10T06:00"],
+        ["2026-01-08T06:00", "2026-01-09T06:00"],
+    ),
+    (
+        "never-ran-all-since-created",
+        None,
+        "2026-01-08T00:00",
+        "all",
+        ["2026-01-08T06:00", "2026-01-09T06:00", "2026-01-10T06:00"],
+        [],
+    ),
     ("created-at-a-slot-excludes-it", None, "2026-01-10T06:00", "latest", [], []),
-    ("last-slot-wins-over-created", "2026-01-09T06:00", "2026-01-01T00:00", "all",
-     ["2026-01-10T06:00"], []),
-]  # fmt: skip
+    (
+        "last-slot-wins-over-created",
+        "2026-01-09T06:00",
+        "2026-01-01T00:00",
+        "all",
+        ["2026-01-10T06:00"],
+        [],
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -470,112 +711,245 @@ ERRORS: list[tuple[str, Callable[[], object], str]] = [
     ("hour-25", lambda: CronSchedule("0 25 * * *"), "cron field 'hour' got 25; valid: 0-23"),
     ("minute-60", lambda: CronSchedule("60 * * * *"), "cron field 'minute' got 60; valid: 0-59"),
     ("day-0", lambda: CronSchedule("0 0 0 * *"), "cron field 'day-of-month' got 0; valid: 1-31"),
-    ("day-32", lambda: CronSchedule("0 0 32 * *"),
-     "cron field 'day-of-month' got 32; valid: 1-31"),
-    ("month-13", lambda: CronSchedule("0 0 1 13 *"),
-     "cron field 'month' got 13; valid: 1-12 or jan-dec"),
-    ("month-name", lambda: CronSchedule("0 0 1 janu *"),
-     "cron field 'month' got 'janu'; valid: 1-12 or jan-dec"),
-    ("weekday-8", lambda: CronSchedule("0 0 * * 8"),
-     "cron field 'day-of-week' got 8; valid: 0-7 (0 and 7 are Sunday) or sun-sat"),
-    ("weekday-name", lambda: CronSchedule("0 0 * * monday"),
-     "cron field 'day-of-week' got 'monday'; valid: 0-7 (0 and 7 are Sunday) or sun-sat"),
-    ("name-in-hour", lambda: CronSchedule("0 mon * * *"),
-     "cron field 'hour' got 'mon'; valid: 0-23"),
+    ("day-32", lambda: CronSchedule("0 0 32 * *"), "cron field 'day-of-month' got 32; valid: 1-31"),
+    (
+        "month-13",
+        lambda: CronSchedule("0 0 1 13 *"),
+        "cron field 'month' got 13; valid: 1-12 or jan-dec",
+    ),
+    (
+        "month-name",
+        lambda: CronSchedule("0 0 1 janu *"),
+        "cron field 'month' got 'janu'; valid: 1-12 or jan-dec",
+    ),
+    (
+        "weekday-8",
+        lambda: CronSchedule("0 0 * * 8"),
+        "cron field 'day-of-week' got 8; valid: 0-7 (0 and 7 are Sunday) or sun-sat",
+    ),
+    (
+        "weekday-name",
+        lambda: CronSchedule("0 0 * * monday"),
+        "cron field 'day-of-week' got 'monday'; valid: 0-7 (0 and 7 are Sunday) or sun-sat",
+    ),
+    (
+        "name-in-hour",
+        lambda: CronSchedule("0 mon * * *"),
+        "cron field 'hour' got 'mon'; valid: 0-23",
+    ),
     ("range-end", lambda: CronSchedule("0 9-24 * * *"), "cron field 'hour' got 24; valid: 0-23"),
-    ("empty-list-item", lambda: CronSchedule("1,,2 * * * *"),
-     "cron field 'minute' got ''; valid: 0-59"),
-    ("step-0", lambda: CronSchedule("*/0 * * * *"),
-     "cron field 'minute' got '*/0': a step must be a whole number of at least 1; valid: 0-59"),
-    ("step-word", lambda: CronSchedule("*/x * * * *"),
-     "cron field 'minute' got '*/x': a step must be a whole number of at least 1"),
-    ("backwards-range", lambda: CronSchedule("0 17-9 * * *"),
-     "cron field 'hour' got '17-9': the range runs backwards, write '9-17' or a list"),
-    ("step-without-range", lambda: CronSchedule("5/15 * * * *"),
-     "cron field 'minute' got '5/15': a step needs a range or '*', write '5-59/15' or '*/15'"),
-    ("four-fields", lambda: CronSchedule("0 6 * *"),
-     "cron expression '0 6 * *' has 4 field(s); expected 5: minute hour day-of-month month "
-     "day-of-week (e.g. '0 6 * * *' for 06:00 every day)."),
+    (
+        "empty-list-item",
+        lambda: CronSchedule("1,,2 * * * *"),
+        "cron field 'minute' got ''; valid: 0-59",
+    ),
+    (
+        "step-0",
+        lambda: CronSchedule("*/0 * * * *"),
+        "cron field 'minute' got '*/0': a step must be a whole number of at least 1; valid: 0-59",
+    ),
+    (
+        "step-word",
+        lambda: CronSchedule("*/x * * * *"),
+        "cron field 'minute' got '*/x': a step must be a whole number of at least 1",
+    ),
+    (
+        "backwards-range",
+        lambda: CronSchedule("0 17-9 * * *"),
+        "cron field 'hour' got '17-9': the range runs backwards, write '9-17' or a list",
+    ),
+    (
+        "step-without-range",
+        lambda: CronSchedule("5/15 * * * *"),
+        "cron field 'minute' got '5/15': a step needs a range or '*', write '5-59/15' or '*/15'",
+    ),
+    (
+        "four-fields",
+        lambda: CronSchedule("0 6 * *"),
+        "cron expression '0 6 * *' has 4 field(s); expected 5: minute hour day-of-month month "
+        "day-of-week (e.g. '0 6 * * *' for 06:00 every day).",
+    ),
     ("six-fields", lambda: CronSchedule("0 0 6 * * *"), "has 6 field(s); expected 5"),
     ("empty", lambda: CronSchedule(""), "cron expression '' has 0 field(s); expected 5"),
-    ("unknown-macro", lambda: CronSchedule("@reboot"),
-     "unknown cron macro '@reboot'; use one of @yearly, @annually, @monthly, @weekly, "
-     "@daily, @midnight, @hourly or five fields"),
-    ("not-a-string", lambda: CronSchedule(6),  # type: ignore[arg-type]
-     "a cron expression must be a string (e.g. '0 6 * * *' for 06:00 every day), got 6."),
-    ("never-runs", lambda: CronSchedule("0 0 30 2 *"),
-     "cron expression '0 0 30 2 *' never runs: day-of-month 30 does not occur in February; "
-     "pick days that exist in those months."),
-    ("never-runs-months", lambda: CronSchedule("0 0 31 4,6 *"),
-     "day-of-month 31 does not occur in April, June"),
-    ("zone-unknown-suggests", lambda: CronSchedule("0 6 * * *", "Berlin"),
-     "unknown time zone 'Berlin'; use an IANA name such as 'Europe/Berlin', "
-     "'America/New_York' or 'UTC'. Did you mean 'Europe/Berlin'?"),
-    ("zone-wrong-case", lambda: CronSchedule("0 6 * * *", "europe/berlin"),
-     "Did you mean 'Europe/Berlin'?"),
-    ("zone-made-up", lambda: CronSchedule("0 6 * * *", "Mars/Olympus"),
-     "unknown time zone 'Mars/Olympus'; use an IANA name such as 'Europe/Berlin'"),
-    ("zone-empty", lambda: parse_schedule(interval="1h", timezone=""),
-     "unknown time zone ''; use an IANA name such as 'Europe/Berlin'"),
-    ("zone-path", lambda: parse_schedule(interval="1h", timezone="/etc/passwd"),
-     "unknown time zone '/etc/passwd'"),
-    ("zone-not-str", lambda: CronSchedule("0 6 * * *", 1),  # type: ignore[arg-type]
-     "timezone must be an IANA name such as 'Europe/Berlin' or 'UTC', got 1."),
-    ("naive-moment", lambda: DAILY.next_after(NAIVE),
-     "next_after(moment) must be timezone-aware, got the naive 2026-01-01T00:00:00; "
-     "pass e.g. datetime(2026, 1, 1, tzinfo=UTC) or datetime.now(UTC)."),
-    ("naive-start", lambda: DAILY.slots_between(NAIVE, NOW),
-     "slots_between(start) must be timezone-aware"),
-    ("naive-end", lambda: MINUTELY[1][1].slots_between(NOW, NAIVE),
-     "slots_between(end) must be timezone-aware"),
-    ("not-a-datetime", lambda: DAILY.next_after("2026-01-01"),  # type: ignore[arg-type]
-     "next_after(moment) must be a datetime, got '2026-01-01'."),
-    ("naive-now", lambda: due_slots(DAILY, None, NAIVE, created=NOW),
-     "due_slots(now) must be timezone-aware"),
-    ("no-last-no-created", lambda: due_slots(DAILY, None, NOW),
-     "due_slots needs last_slot or created: for a schedule that never ran, pass "
-     "created=<when the schedule was created>."),
-    ("bad-catchup", lambda: due_slots(DAILY, NOW, NOW, "some"),  # type: ignore[arg-type]
-     "catchup must be 'latest' or 'all', got 'some'."),
-    ("both-kinds", lambda: parse_schedule(cron="0 6 * * *", interval="1h"),
-     "give cron= or interval=, not both."),
-    ("no-kind", lambda: parse_schedule(),
-     "give a schedule: cron= (e.g. '0 6 * * *') or interval= (e.g. '15m')."),
-    ("anchor-with-cron", lambda: parse_schedule(cron="0 6 * * *", anchor=NOW),
-     "anchor= applies to interval schedules only; drop it."),
-    ("interval-not-str", lambda: parse_interval(15),  # type: ignore[arg-type]
-     "an interval must be a string (write a whole number with a unit"),
-    ("every-zero", lambda: IntervalSchedule(timedelta(0), NOW),
-     "every must be a whole number of seconds, at least 1, got datetime.timedelta(0)."),
-    ("every-negative", lambda: parse_schedule(interval=timedelta(minutes=-5)),
-     "every must be a whole number of seconds, at least 1"),
-    ("every-fraction", lambda: IntervalSchedule(timedelta(seconds=1.5), NOW),
-     "every must be a whole number of seconds, at least 1"),
-    ("every-not-timedelta", lambda: IntervalSchedule(900, NOW),  # type: ignore[arg-type]
-     "every must be a timedelta, got 900; pass e.g. timedelta(minutes=15), "
-     "or parse_schedule(interval='15m')."),
-    ("anchor-naive", lambda: parse_schedule(interval="1h", anchor=NAIVE),
-     "anchor must be timezone-aware"),
-    ("dict-not-dict", lambda: schedule_from_dict("cron"),  # type: ignore[arg-type]
-     "a schedule dict must be a dict from to_dict(), got 'cron'."),
-    ("dict-kind", lambda: schedule_from_dict({"kind": "rrule"}),
-     "schedule dict has kind 'rrule'; expected 'cron' or 'interval', as to_dict() writes."),
-    ("dict-no-expression", lambda: schedule_from_dict({"kind": "cron"}),
-     "schedule dict needs 'expression' as str, got None; store what to_dict() returns."),
-    ("dict-every", lambda: schedule_from_dict(
-        {"kind": "interval", "every_seconds": "15m", "anchor": "2026-01-01T00:00:00+00:00"}),
-     "schedule dict needs 'every_seconds' as int, got '15m'"),
-    ("dict-anchor", lambda: schedule_from_dict(
-        {"kind": "interval", "every_seconds": 60, "anchor": "2026-01-01T00:00:00"}),
-     "schedule dict has anchor '2026-01-01T00:00:00'; expected an ISO 8601 time with "
-     "offset, e.g. '2026-01-01T06:00:00+00:00'."),
-    ("dict-anchor-garbage", lambda: schedule_from_dict(
-        {"kind": "interval", "every_seconds": 60, "anchor": "soon"}),
-     "schedule dict has anchor 'soon'"),
-    ("dict-timezone", lambda: schedule_from_dict(
-        {"kind": "cron", "expression": "0 6 * * *", "timezone": "Berlin"}),
-     "unknown time zone 'Berlin'"),
-]  # fmt: skip
+    (
+        "unknown-macro",
+        lambda: CronSchedule("@reboot"),
+        "unknown cron macro '@reboot'; use one of @yearly, @annually, @monthly, @weekly, "
+        "@daily, @midnight, @hourly or five fields",
+    ),
+    (
+        "not-a-string",
+        lambda: CronSchedule(6),  # type: ignore[arg-type]
+        "a cron expression must be a string (e.g. '0 6 * * *' for 06:00 every day), got 6.",
+    ),
+    (
+        "never-runs",
+        lambda: CronSchedule("0 0 30 2 *"),
+        "cron expression '0 0 30 2 *' never runs: day-of-month 30 does not occur in February; "
+        "pick days that exist in those months.",
+    ),
+    (
+        "never-runs-months",
+        lambda: CronSchedule("0 0 31 4,6 *"),
+        "day-of-month 31 does not occur in April, June",
+    ),
+    (
+        "zone-unknown-suggests",
+        lambda: CronSchedule("0 6 * * *", "Berlin"),
+        "unknown time zone 'Berlin'; use an IANA name such as 'Europe/Berlin', "
+        "'America/New_York' or 'UTC'. Did you mean 'Europe/Berlin'?",
+    ),
+    (
+        "zone-wrong-case",
+        lambda: CronSchedule("0 6 * * *", "europe/berlin"),
+        "Did you mean 'Europe/Berlin'?",
+    ),
+    (
+        "zone-made-up",
+        lambda: CronSchedule("0 6 * * *", "Mars/Olympus"),
+        "unknown time zone 'Mars/Olympus'; use an IANA name such as 'Europe/Berlin'",
+    ),
+    (
+        "zone-empty",
+        lambda: parse_schedule(interval="1h", timezone=""),
+        "unknown time zone ''; use an IANA name such as 'Europe/Berlin'",
+    ),
+    (
+        "zone-path",
+        lambda: parse_schedule(interval="1h", timezone="/etc/passwd"),
+        "unknown time zone '/etc/passwd'",
+    ),
+    (
+        "zone-not-str",
+        lambda: CronSchedule("0 6 * * *", 1),  # type: ignore[arg-type]
+        "timezone must be an IANA name such as 'Europe/Berlin' or 'UTC', got 1.",
+    ),
+    (
+        "naive-moment",
+        lambda: DAILY.next_after(NAIVE),
+        "next_after(moment) must be timezone-aware, got the naive 2026-01-01T00:00:00; "
+        "pass e.g. datetime(2026, 1, 1, tzinfo=UTC) or datetime.now(UTC).",
+    ),
+    (
+        "naive-start",
+        lambda: DAILY.slots_between(NAIVE, NOW),
+        "slots_between(start) must be timezone-aware",
+    ),
+    (
+        "naive-end",
+        lambda: MINUTELY[1][1].slots_between(NOW, NAIVE),
+        "slots_between(end) must be timezone-aware",
+    ),
+    (
+        "not-a-datetime",
+        lambda: DAILY.next_after("2026-01-01"),  # type: ignore[arg-type]
+        "next_after(moment) must be a datetime, got '2026-01-01'.",
+    ),
+    (
+        "naive-now",
+        lambda: due_slots(DAILY, None, NAIVE, created=NOW),
+        "due_slots(now) must be timezone-aware",
+    ),
+    (
+        "no-last-no-created",
+        lambda: due_slots(DAILY, None, NOW),
+        "due_slots needs last_slot or created: for a schedule that never ran, pass "
+        "created=<when the schedule was created>.",
+    ),
+    (
+        "bad-catchup",
+        lambda: due_slots(DAILY, NOW, NOW, "some"),  # type: ignore[arg-type]
+        "catchup must be 'latest' or 'all', got 'some'.",
+    ),
+    (
+        "both-kinds",
+        lambda: parse_schedule(cron="0 6 * * *", interval="1h"),
+        "give cron= or interval=, not both.",
+    ),
+    (
+        "no-kind",
+        lambda: parse_schedule(),
+        "give a schedule: cron= (e.g. '0 6 * * *') or interval= (e.g. '15m').",
+    ),
+    (
+        "anchor-with-cron",
+        lambda: parse_schedule(cron="0 6 * * *", anchor=NOW),
+        "anchor= applies to interval schedules only; drop it.",
+    ),
+    (
+        "interval-not-str",
+        lambda: parse_interval(15),  # type: ignore[arg-type]
+        "an interval must be a string (write a whole number with a unit",
+    ),
+    (
+        "every-zero",
+        lambda: IntervalSchedule(timedelta(0), NOW),
+        "every must be a whole number of seconds, at least 1, got datetime.timedelta(0).",
+    ),
+    (
+        "every-negative",
+        lambda: parse_schedule(interval=timedelta(minutes=-5)),
+        "every must be a whole number of seconds, at least 1",
+    ),
+    (
+        "every-fraction",
+        lambda: IntervalSchedule(timedelta(seconds=1.5), NOW),
+        "every must be a whole number of seconds, at least 1",
+    ),
+    (
+        "every-not-timedelta",
+        lambda: IntervalSchedule(900, NOW),  # type: ignore[arg-type]
+        "every must be a timedelta, got 900; pass e.g. timedelta(minutes=15), "
+        "or parse_schedule(interval='15m').",
+    ),
+    (
+        "anchor-naive",
+        lambda: parse_schedule(interval="1h", anchor=NAIVE),
+        "anchor must be timezone-aware",
+    ),
+    (
+        "dict-not-dict",
+        lambda: schedule_from_dict("cron"),  # type: ignore[arg-type]
+        "a schedule dict must be a dict from to_dict(), got 'cron'.",
+    ),
+    (
+        "dict-kind",
+        lambda: schedule_from_dict({"kind": "rrule"}),
+        "schedule dict has kind 'rrule'; expected 'cron' or 'interval', as to_dict() writes.",
+    ),
+    (
+        "dict-no-expression",
+        lambda: schedule_from_dict({"kind": "cron"}),
+        "schedule dict needs 'expression' as str, got None; store what to_dict() returns.",
+    ),
+    (
+        "dict-every",
+        lambda: schedule_from_dict(
+            {"kind": "interval", "every_seconds": "15m", "anchor": "2026-01-01T00:00:00+00:00"}
+        ),
+        "schedule dict needs 'every_seconds' as int, got '15m'",
+    ),
+    (
+        "dict-anchor",
+        lambda: schedule_from_dict(
+            {"kind": "interval", "every_seconds": 60, "anchor": "2026-01-01T00:00:00"}
+        ),
+        "schedule dict has anchor '2026-01-01T00:00:00'; expected an ISO 8601 time with "
+        "offset, e.g. '2026-01-01T06:00:00+00:00'.",
+    ),
+    (
+        "dict-anchor-garbage",
+        lambda: schedule_from_dict({"kind": "interval", "every_seconds": 60, "anchor": "soon"}),
+        "schedule dict has anchor 'soon'",
+    ),
+    (
+        "dict-timezone",
+        lambda: schedule_from_dict(
+            {"kind": "cron", "expression": "0 6 * * *", "timezone": "Berlin"}
+        ),
+        "unknown time zone 'Berlin'",
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -598,8 +972,10 @@ DESCRIBE = [
     (CronSchedule("@daily"), "every day at 00:00 (UTC)"),
     (CronSchedule("30 9 * * mon"), "every Monday at 09:30 (UTC)"),
     (CronSchedule("0 9 * * 1,3,5"), "every Monday, Wednesday and Friday at 09:00 (UTC)"),
-    (CronSchedule("0 9 * * 1-5", NEW_YORK),
-     "every weekday (Monday to Friday) at 09:00 (America/New_York)"),
+    (
+        CronSchedule("0 9 * * 1-5", NEW_YORK),
+        "every weekday (Monday to Friday) at 09:00 (America/New_York)",
+    ),
     (CronSchedule("0 10 * * 0,6"), "every Saturday and Sunday at 10:00 (UTC)"),
     (CronSchedule("@weekly"), "every Sunday at 00:00 (UTC)"),
     (CronSchedule("* * * * *"), "every minute"),
@@ -627,12 +1003,16 @@ DESCRIBE = [
     (parse_schedule(interval="1h30m"), "every 90 minutes"),
     (parse_schedule(interval="1h"), "every hour"),
     (parse_schedule(interval="36h"), "every 36 hours"),
-    (parse_schedule(interval="1d", timezone=BERLIN, anchor=local("2026-01-01T06:00", BERLIN)),
-     "every day at 06:00 (Europe/Berlin)"),
-    (parse_schedule(interval="2d", anchor=utc("2026-01-01T06:00:30")),
-     "every 2 days at 06:00:30 (UTC)"),
+    (
+        parse_schedule(interval="1d", timezone=BERLIN, anchor=local("2026-01-01T06:00", BERLIN)),
+        "every day at 06:00 (Europe/Berlin)",
+    ),
+    (
+        parse_schedule(interval="2d", anchor=utc("2026-01-01T06:00:30")),
+        "every 2 days at 06:00:30 (UTC)",
+    ),
     (parse_schedule(interval="7d", anchor=utc("2026-01-05T09:30")), "every Monday at 09:30 (UTC)"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("schedule", "text"), DESCRIBE, ids=[text for _, text in DESCRIBE])

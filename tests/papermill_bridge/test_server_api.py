@@ -49,15 +49,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 def jupyter_server(home: Path, *options: str, **env: str) -> Iterator[str]:
     """A real Jupyter server on ``home`` (its root and Taskbook home) until resumed."""
     port = free_port()
-    environment = {**os.environ, "TASKBOOK_HOME": str(home),
-                   "JUPYTER_CONFIG_DIR": str(home / "cfg"), **env}  # fmt: skip
+    environment = {
+        **os.environ,
+        "TASKBOOK_HOME": str(home),
+        "JUPYTER_CONFIG_DIR": str(home / "cfg"),
+        **env,
+    }
     environment.pop("TASKBOOK_STORE_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-         f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={home}", *options],
-        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={home}",
+            *options,
+        ],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -71,8 +86,9 @@ def jupyter_server(home: Path, *options: str, **env: str) -> Iterator[str]:
     process.wait(timeout=30)
 
 
-def call(base: str, method: str, path: str, body: Any = None,
-         token: str | None = TOKEN) -> tuple[int, Any]:  # fmt: skip
+def call(
+    base: str, method: str, path: str, body: Any = None, token: str | None = TOKEN
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method)
     if token:
@@ -91,15 +107,17 @@ def call(base: str, method: str, path: str, body: Any = None,
 def conforms(method: str, url: str, status: int, body: Any) -> None:
     """``body`` fits the document's schema for this path, method and status."""
     path = url.removeprefix(API).split("?")[0]
-    template = next((t for t in DOCUMENT["paths"]
-                     if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", t), path)), None)  # fmt: skip
+    template = next(
+        (t for t in DOCUMENT["paths"] if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", t), path)), None
+    )
     assert template, f"{path} is not in the OpenAPI document"
     responses = DOCUMENT["paths"][template][method.lower()]["responses"]
     assert str(status) in responses, f"{method} {template} answered {status}: {body}"
     response = resolve(responses[str(status)])
     schema = response["content"]["application/json"]["schema"]
-    jsonschema.validate(body, {**schema, "components": DOCUMENT["components"]},
-                        cls=jsonschema.Draft202012Validator)  # fmt: skip
+    jsonschema.validate(
+        body, {**schema, "components": DOCUMENT["components"]}, cls=jsonschema.Draft202012Validator
+    )
 
 
 def resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -117,9 +135,13 @@ def pending_request(home: Path, schema: dict[str, Any], flow_run_id: str | None 
         from kernel_ext.store import get_store
 
         request = get_store().create_input_request(
-            id=secrets.token_hex(8), flow_run_id=flow_run_id or secrets.token_hex(8), key="review",
-            schema=schema, description="Check it", timeout_at=time.time() + 600,
-        )  # fmt: skip
+            id=secrets.token_hex(8),
+            flow_run_id=flow_run_id or secrets.token_hex(8),
+            key="review",
+            schema=schema,
+            description="Check it",
+            timeout_at=time.time() + 600,
+        )
         return str(request["id"])
 
 
@@ -143,17 +165,20 @@ def test_answering_through_the_api(server: tuple[str, Path]) -> None:
     status, listed = call(url, "GET", "/taskbook/api/inputs")
     assert status == 200 and request_id in [r["id"] for r in listed]
 
-    status, error = call(url, "POST", f"/taskbook/api/inputs/{request_id}/answer",
-                         {"answer": {"approved": "yes"}})  # fmt: skip
+    status, error = call(
+        url, "POST", f"/taskbook/api/inputs/{request_id}/answer", {"answer": {"approved": "yes"}}
+    )
     assert status == 400 and "approved: 'yes' is not of type 'boolean'" in error["message"]
 
-    status, answered = call(url, "POST", f"/taskbook/api/inputs/{request_id}/answer",
-                            {"answer": {"approved": True}})  # fmt: skip
+    status, answered = call(
+        url, "POST", f"/taskbook/api/inputs/{request_id}/answer", {"answer": {"approved": True}}
+    )
     assert status == 200 and answered["status"] == "answered"
     assert answered["answered_by"].endswith("(JupyterLab)")
 
-    status, error = call(url, "POST", f"/taskbook/api/inputs/{request_id}/answer",
-                         {"answer": {"approved": False}})  # fmt: skip
+    status, error = call(
+        url, "POST", f"/taskbook/api/inputs/{request_id}/answer", {"answer": {"approved": False}}
+    )
     assert status == 409
 
 
@@ -166,20 +191,25 @@ def test_unknown_ids_and_bad_bodies(server: tuple[str, Path]) -> None:
     assert status == 400 and "JSON object" in error["message"]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("GET", "/taskbook/api/inputs?status=bogus", None),
-    ("GET", "/taskbook/api/runs?since=", None),
-    ("POST", "/taskbook/api/deployments", {"notebook": "a\u0000b.ipynb", "name": "x"}),
-])  # fmt: skip
-def test_bad_input_is_a_400_not_a_500(server: tuple[str, Path], method: str, path: str,
-                                      body: Any) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/taskbook/api/inputs?status=bogus", None),
+        ("GET", "/taskbook/api/runs?since=", None),
+        ("POST", "/taskbook/api/deployments", {"notebook": "a\u0000b.ipynb", "name": "x"}),
+    ],
+)
+def test_bad_input_is_a_400_not_a_500(
+    server: tuple[str, Path], method: str, path: str, body: Any
+) -> None:
     url, _ = server
     status, error = call(url, method, path, body)
     assert status == 400, error
 
 
-@pytest.mark.parametrize("path", ["/runs/abc/resume", "/inputs/abc/answer",
-                                  "/inputs/abc/reject", "/deployments/x/runs"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["/runs/abc/resume", "/inputs/abc/answer", "/inputs/abc/reject", "/deployments/x/runs"]
+)
 def test_a_body_that_is_not_utf8_is_a_400(server: tuple[str, Path], path: str) -> None:
     url, _ = server
     request = urllib.request.Request(url + API + path, data=b"\xff", method="POST")

@@ -14,7 +14,7 @@ from tests.papermill_bridge.test_server_api import call, jupyter_server
 
 pytestmark = pytest.mark.slow
 
-AUTHORIZERS = '''
+AUTHORIZERS = """
 from jupyter_server.auth import Authorizer
 
 
@@ -26,7 +26,7 @@ class ReadOnly(Authorizer):
 class NoExecute(Authorizer):
     def is_authorized(self, handler, user, action, resource):
         return action != "execute"
-'''
+"""
 
 # Every call that changes something, with the action it needs.
 WRITES = [
@@ -40,15 +40,20 @@ WRITES = [
     ("POST", "/taskbook/api/inputs/abc/answer", {"answer": {}}, "write"),
     ("POST", "/taskbook/api/inputs/abc/reject", {}, "write"),
 ]
-READS = ["/taskbook/api/runs", "/taskbook/api/inputs", "/taskbook/api/deployments",
-         "/taskbook/api/openapi.json"]  # fmt: skip
+READS = [
+    "/taskbook/api/runs",
+    "/taskbook/api/inputs",
+    "/taskbook/api/deployments",
+    "/taskbook/api/openapi.json",
+]
 
 
 def start_server(home: Path, authorizer: str) -> Iterator[str]:
     (home / "authorizers.py").write_text(AUTHORIZERS)
     path = f"{home}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
-    yield from jupyter_server(home, f"--ServerApp.authorizer_class=authorizers.{authorizer}",
-                              PYTHONPATH=path)  # fmt: skip
+    yield from jupyter_server(
+        home, f"--ServerApp.authorizer_class=authorizers.{authorizer}", PYTHONPATH=path
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,24 +72,31 @@ def test_a_reader_can_read(read_only: str, path: str) -> None:
     assert status == 200
 
 
-WRITE_CASES = pytest.mark.parametrize(("method", "path", "body", "action"), WRITES,
-                                      ids=[f"{m} {p}" for m, p, _, _ in WRITES])  # fmt: skip
+WRITE_CASES = pytest.mark.parametrize(
+    ("method", "path", "body", "action"), WRITES, ids=[f"{m} {p}" for m, p, _, _ in WRITES]
+)
 
 
 @WRITE_CASES
-def test_a_reader_cannot_change_anything(read_only: str, method: str, path: str, body: object,
-                                         action: str) -> None:  # fmt: skip
+def test_a_reader_cannot_change_anything(
+    read_only: str, method: str, path: str, body: object, action: str
+) -> None:
     status, answer = call(read_only, method, path, body)
     assert status == 403, answer
     # Jupyter's own API refuses the same user the same way.
-    jupyter, _ = call(read_only, "PUT", "/api/contents/new.txt",
-                      {"type": "file", "format": "text", "content": "x"})  # fmt: skip
+    jupyter, _ = call(
+        read_only,
+        "PUT",
+        "/api/contents/new.txt",
+        {"type": "file", "format": "text", "content": "x"},
+    )
     assert jupyter == 403
 
 
 @WRITE_CASES
-def test_running_code_needs_execute(no_execute: str, method: str, path: str, body: object,
-                                    action: str) -> None:  # fmt: skip
+def test_running_code_needs_execute(
+    no_execute: str, method: str, path: str, body: object, action: str
+) -> None:
     status, answer = call(no_execute, method, path, body)
     if action == "execute":
         assert status == 403, answer

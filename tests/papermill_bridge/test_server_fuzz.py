@@ -20,17 +20,36 @@ pytestmark = pytest.mark.slow
 DOCUMENT = Path(__file__).parents[2] / "papermill_bridge" / "server" / "openapi.json"
 
 
-def test_no_server_error_and_no_schema_violation(server: tuple[str, Path],
-                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_no_server_error_and_no_schema_violation(server: tuple[str, Path], tmp_path: Path) -> None:
     url, _ = server
     st = Path(sys.executable).with_name("st")
     done = subprocess.run(
-        [str(st), "run", str(DOCUMENT), "--url", f"{url}/taskbook/api",
-         "-H", f"Authorization: token {TOKEN}", "--checks", "all", "--max-examples", "40",
-         "--phases", "examples,coverage,fuzzing", "--workers", "2", "--seed", "20261201",
-         "--warnings", "off"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache stays there
-    )  # fmt: skip
-    summary = done.stdout[done.stdout.rfind("Test cases:"):]
+        [
+            str(st),
+            "run",
+            str(DOCUMENT),
+            "--url",
+            f"{url}/taskbook/api",
+            "-H",
+            f"Authorization: token {TOKEN}",
+            "--checks",
+            "all",
+            "--max-examples",
+            "40",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--workers",
+            "2",
+            "--seed",
+            "20261201",
+            "--warnings",
+            "off",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,  # its cache stays there
+    )
+    summary = done.stdout[done.stdout.rfind("Test cases:") :]
     assert done.returncode == 0, done.stdout[-6000:]
     assert " passed" in summary, summary

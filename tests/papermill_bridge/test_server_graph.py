@@ -58,7 +58,12 @@ def test_the_graph_of_a_run_is_the_widgets_payload(server: Server) -> None:
     assert graph["final"] is True and graph["task_runs"] == 5 and graph["hidden"] == 0
     names = {node["id"]: node["name"] for node in graph["nodes"]}
     assert sorted(n.rsplit("-", 1)[0] for n in names.values()) == [
-        "load", "square", "square", "square", "total"]  # fmt: skip
+        "load",
+        "square",
+        "square",
+        "square",
+        "total",
+    ]
     edges = {(names[a].rsplit("-", 1)[0], names[b].rsplit("-", 1)[0]) for a, b in graph["edges"]}
     assert edges == {("load", "square"), ("square", "total")}
 

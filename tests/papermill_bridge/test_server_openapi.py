@@ -39,12 +39,15 @@ def test_every_reference_resolves_and_every_schema_is_valid() -> None:
 
 def test_the_document_and_the_routes_agree() -> None:
     routes = {re.sub(r"\(\[[^)]*\]\+\)", "{}", p).replace("\\.", ".") for p, _ in ROUTES}
-    documented = {"/".join("{}" if s.startswith("{") else s for s in t[1:].split("/"))
-                  for t in DOCUMENT["paths"]}  # fmt: skip
+    documented = {
+        "/".join("{}" if s.startswith("{") else s for s in t[1:].split("/"))
+        for t in DOCUMENT["paths"]
+    }
     assert routes == documented
     for path, handler in ROUTES:
-        template = next(t for t in DOCUMENT["paths"]
-                        if re.fullmatch(path, re.sub(r"\{\w+\}", "x", t[1:])))  # fmt: skip
+        template = next(
+            t for t in DOCUMENT["paths"] if re.fullmatch(path, re.sub(r"\{\w+\}", "x", t[1:]))
+        )
         methods = {m for m in ("get", "post", "put", "delete") if m in vars(handler)}
         ours = [b for b in handler.__mro__ if b.__module__.startswith("papermill_bridge")]
         methods |= {m for base in ours for m in ("get", "post") if m in vars(base)}
@@ -58,8 +61,12 @@ def test_every_operation_documents_errors_as_error_objects() -> None:
             assert {"403", "500"} <= statuses, (method, template)
             for status in statuses:
                 if status.startswith(("4", "5")) and status != "403":
-                    conforms(method, f"/taskbook/api{_example(template)}", int(status),
-                             {"message": "what to do next", "error": "SomeError"})  # fmt: skip
+                    conforms(
+                        method,
+                        f"/taskbook/api{_example(template)}",
+                        int(status),
+                        {"message": "what to do next", "error": "SomeError"},
+                    )
 
 
 def _example(template: str) -> str:

@@ -59,20 +59,35 @@ def finished_flow_run(home: Path) -> str:
 def deployment(server: Server) -> dict[str, Any]:
     url, home = server
     write_notebook(home)
-    status, created = call(url, "POST", "/taskbook/api/deployments", {
-        "notebook": "greet.ipynb", "name": "greet", "cron": "0 6 * * *",
-        "timezone": "Europe/Berlin", "parameters": {"repeat": 3}, "tags": ["demo"],
-    })  # fmt: skip
+    status, created = call(
+        url,
+        "POST",
+        "/taskbook/api/deployments",
+        {
+            "notebook": "greet.ipynb",
+            "name": "greet",
+            "cron": "0 6 * * *",
+            "timezone": "Europe/Berlin",
+            "parameters": {"repeat": 3},
+            "tags": ["demo"],
+        },
+    )
     assert status == 201, created
     return created  # type: ignore[no-any-return]
 
 
 def test_unauthenticated_calls_are_refused(server: Server) -> None:
     url, _ = server
-    for method, path in [("GET", "runs"), ("GET", "deployments"), ("POST", "deployments"),
-                         ("POST", "runs/x/cancel"), ("GET", "openapi.json")]:  # fmt: skip
-        status, _ = call(url, method, f"/taskbook/api/{path}", {} if method == "POST" else None,
-                         token=None)  # fmt: skip
+    for method, path in [
+        ("GET", "runs"),
+        ("GET", "deployments"),
+        ("POST", "deployments"),
+        ("POST", "runs/x/cancel"),
+        ("GET", "openapi.json"),
+    ]:
+        status, _ = call(
+            url, method, f"/taskbook/api/{path}", {} if method == "POST" else None, token=None
+        )
         assert status == 403, (method, path)
 
 
@@ -109,8 +124,9 @@ def test_a_flow_run_its_task_runs_logs_and_history(server: Server) -> None:
     assert cancelled["error"] == "RunStateConflict"
 
 
-@pytest.mark.parametrize("path", ["runs/nope", "runs/nope/logs", "runs/nope/history",
-                                  "runs/nope/output"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["runs/nope", "runs/nope/logs", "runs/nope/history", "runs/nope/output"]
+)
 def test_unknown_runs(server: Server, path: str) -> None:
     url, _ = server
     status, error = call(url, "GET", f"/taskbook/api/{path}")
@@ -164,23 +180,33 @@ def test_promoting_a_notebook_under_the_root(server: Server, deployment: dict[st
     assert status == 201 and len(often["schedules"]) == 2  # same notebook: a schedule added
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"notebook": "../outside.ipynb", "name": "x"}, "outside the server's root"),
-    ({"notebook": "/etc/hosts.ipynb", "name": "x"}, "outside the server's root"),
-    ({"notebook": "sub/../../outside.ipynb", "name": "x"}, "outside the server's root"),
-    ({"notebook": "greet.ipynb"}, "Give the 'notebook'"),
-    ({"notebook": "greet.ipynb", "name": "greet", "parameters": {"nope": 1}},
-     "Valid parameters: greeting: str = 'hello', repeat: int"),
-    ({"notebook": "greet.ipynb", "name": "greet", "parameters": {"repeat": "many"}},
-     "Parameter 'repeat' must be int"),
-    ({"notebook": "greet.ipynb", "name": "x", "cron": "0 6 * *"}, "cron"),
-    ({"notebook": "greet.ipynb", "name": "x", "cron": "0 6 * * *", "interval": "1h"},
-     "not both"),
-    ({"notebook": "greet.ipynb", "name": "x", "tags": "demo"}, "'tags' must be an array"),
-    ({"notebook": "greet.ipynb", "name": "bad name!"}, "is not valid"),
-])  # fmt: skip
-def test_promote_refuses(server: Server, deployment: dict[str, Any], body: dict[str, Any],
-                         message: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"notebook": "../outside.ipynb", "name": "x"}, "outside the server's root"),
+        ({"notebook": "/etc/hosts.ipynb", "name": "x"}, "outside the server's root"),
+        ({"notebook": "sub/../../outside.ipynb", "name": "x"}, "outside the server's root"),
+        ({"notebook": "greet.ipynb"}, "Give the 'notebook'"),
+        (
+            {"notebook": "greet.ipynb", "name": "greet", "parameters": {"nope": 1}},
+            "Valid parameters: greeting: str = 'hello', repeat: int",
+        ),
+        (
+            {"notebook": "greet.ipynb", "name": "greet", "parameters": {"repeat": "many"}},
+            "Parameter 'repeat' must be int",
+        ),
+        ({"notebook": "greet.ipynb", "name": "x", "cron": "0 6 * *"}, "cron"),
+        (
+            {"notebook": "greet.ipynb", "name": "x", "cron": "0 6 * * *", "interval": "1h"},
+            "not both",
+        ),
+        ({"notebook": "greet.ipynb", "name": "x", "tags": "demo"}, "'tags' must be an array"),
+        ({"notebook": "greet.ipynb", "name": "bad name!"}, "is not valid"),
+    ],
+)
+def test_promote_refuses(
+    server: Server, deployment: dict[str, Any], body: dict[str, Any], message: str
+) -> None:
     url, _ = server
     status, error = call(url, "POST", "/taskbook/api/deployments", body)
     assert status == 400 and message in error["message"], error
@@ -188,8 +214,9 @@ def test_promote_refuses(server: Server, deployment: dict[str, Any], body: dict[
 
 def test_promoting_a_missing_notebook_is_not_found(server: Server) -> None:
     url, _ = server
-    status, error = call(url, "POST", "/taskbook/api/deployments",
-                         {"notebook": "missing.ipynb", "name": "x"})  # fmt: skip
+    status, error = call(
+        url, "POST", "/taskbook/api/deployments", {"notebook": "missing.ipynb", "name": "x"}
+    )
     assert status == 404 and "No notebook at 'missing.ipynb'" in error["message"], error
 
 
@@ -200,13 +227,15 @@ def test_pause_and_resume(server: Server, deployment: dict[str, Any]) -> None:
     status, resumed = call(url, "POST", "/taskbook/api/deployments/greet/resume")
     assert status == 200 and resumed["paused"] is False
     for path in ("deployments/nope", "deployments/nope/pause", "deployments/nope/resume"):
-        status, error = call(url, "GET" if path.count("/") == 1 else "POST",
-                             f"/taskbook/api/{path}")  # fmt: skip
+        status, error = call(
+            url, "GET" if path.count("/") == 1 else "POST", f"/taskbook/api/{path}"
+        )
         assert status == 404 and "nope" in error["message"], path
 
 
-def test_starting_and_cancelling_a_deployment_run(server: Server,
-                                                  deployment: dict[str, Any]) -> None:  # fmt: skip
+def test_starting_and_cancelling_a_deployment_run(
+    server: Server, deployment: dict[str, Any]
+) -> None:
     url, _ = server
     runs = "/taskbook/api/deployments/greet/runs"
     status, error = call(url, "POST", runs, {"parameters": {"nope": 1}})
@@ -251,7 +280,11 @@ def test_notebook_parameters(server: Server) -> None:
         {"name": "greeting", "type": "str", "default": "hello", "help": "what to say"},
         {"name": "repeat", "type": "int", "default": 2, "help": "how many times"},
     ]
-    for query, code in [("path=../greet.ipynb", 400), ("", 400), ("path=nothing.ipynb", 404),
-                        ("path=notes.txt", 400)]:  # fmt: skip
+    for query, code in [
+        ("path=../greet.ipynb", 400),
+        ("", 400),
+        ("path=nothing.ipynb", 404),
+        ("path=notes.txt", 400),
+    ]:
         status, error = call(url, "GET", f"/taskbook/api/notebooks/parameters?{query}")
         assert status == code and error["message"], query

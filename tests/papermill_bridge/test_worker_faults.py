@@ -58,17 +58,22 @@ def alive(pid: int) -> bool:
 
 def test_a_killed_worker_takes_its_executor_and_kernel_along(home: Path) -> None:
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
 
     marker = home / "body.txt"
-    body = (f"open({str(marker)!r}, 'a').write('started\\n')\n"
-            "import time\ntime.sleep(60)\n"
-            f"open({str(marker)!r}, 'a').write('finished\\n')")  # fmt: skip
+    body = (
+        f"open({str(marker)!r}, 'a').write('started\\n')\n"
+        "import time\ntime.sleep(60)\n"
+        f"open({str(marker)!r}, 'a').write('finished\\n')"
+    )
     promote(write_notebook(home, extra=body), "greet", retries=1)
     run = start_run("greet")
     taskbook = str(Path(sys.executable).with_name("taskbook"))
-    worker = subprocess.Popen([taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    worker = subprocess.Popen(
+        [taskbook, "worker", "--poll", "0.2", "--heartbeat", "0.5"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 90
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -92,17 +97,24 @@ def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends:
     """The fence: a kernel attached to a run stops once the store says its attempt is over
     (the run ended, or a newer attempt started), whatever happened to its supervisors."""
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
 
     promote(write_notebook(home), "greet", retries=1)
     run = start_run("greet")
     store().claim_next_run("w1", time.time())
     store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 1
-    code = ("import time, kernel_ext.deployment as d\n"
-            "d.attach()\nprint('attached', flush=True)\ntime.sleep(60)")  # fmt: skip
+    code = (
+        "import time, kernel_ext.deployment as d\n"
+        "d.attach()\nprint('attached', flush=True)\ntime.sleep(60)"
+    )
     env = {**os.environ, "TASKBOOK_FLOW_RUN_ID": run["id"], "TASKBOOK_FENCE_SECONDS": "0.2"}
-    kernel = subprocess.Popen([sys.executable, "-c", code], env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert kernel.stdout is not None and kernel.stdout.readline() == "attached\n"
     time.sleep(0.6)
     assert kernel.poll() is None  # its attempt is current: it goes on
@@ -128,7 +140,7 @@ def test_a_stale_worker_does_not_end_a_newer_attempt(home: Path) -> None:
     """A worker whose run was reaped and claimed by another must not write its outcome
     over the new attempt."""
     from papermill_bridge._promote import promote
-    from papermill_bridge._runs import start_run
+    from papermill_bridge._start_run import start_run
 
     promote(write_notebook(home), "greet", retries=1)
     run = start_run("greet")
@@ -138,7 +150,12 @@ def test_a_stale_worker_does_not_end_a_newer_attempt(home: Path) -> None:
     store().set_run_state(run["id"], "SCHEDULED", "AwaitingRetry")
     assert store().claim_next_run("w2", time.time() + 60) is not None
     store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 2, on w2
-    late = store().set_run_state(run["id"], "CRASHED", "Crashed", "w1's late outcome",
-                                 only_from=("PENDING", "RUNNING", "CANCELLING"),
-                                 attempt=("w1", first["run_count"]))  # fmt: skip
+    late = store().set_run_state(
+        run["id"],
+        "CRASHED",
+        "Crashed",
+        "w1's late outcome",
+        only_from=("PENDING", "RUNNING", "CANCELLING"),
+        attempt=("w1", first["run_count"]),
+    )
     assert (late["state"], late["worker_id"], late["run_count"]) == ("Running", "w2", 2)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 
 from kernel_ext._events import LogEvent, ResultEvent, StateEvent
-from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId, new_id
+from kernel_ext._run_records import FlowRun, FlowRunId, TaskRun, TaskRunId, new_id
 from kernel_ext._states import State
 from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine
@@ -72,10 +72,15 @@ class Runs:
 def notebook(*sources: str) -> str:
     """The text of an .ipynb with one code cell per source."""
     cells: list[dict[str, Any]] = [
-        {"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
-         "execution_count": None}
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": source,
+            "outputs": [],
+            "execution_count": None,
+        }
         for source in sources
-    ]  # fmt: skip
+    ]
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 
 

@@ -55,11 +55,13 @@ CREATE_SLOT = textwrap.dedent(
 def _run_all(scripts: list[list[str]]) -> list[str]:
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", *script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-c", *script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
         for script in scripts
-    ]  # fmt: skip
+    ]
     outputs = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=120)

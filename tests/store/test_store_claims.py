@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kernel_ext._errors import ConfigurationError, RunNotFound, RunStateConflict
-from kernel_ext._runs import FlowRunId, new_id
+from kernel_ext._run_records import FlowRunId, new_id
 from kernel_ext._states import Completed, Paused, Running
 from kernel_ext.store import Store
 from tests.store.helpers import Runs, count_rows, promote, schedule_run
@@ -33,10 +33,15 @@ def test_a_scheduled_run_reads_back_as_created(store: Store) -> None:
     deployment = promote(store, "nightly", tags=["etl"])
     run = _created(
         schedule_run(
-            store, deployment, NOW + 60, id="run-1", name="brave-otter",
-            parameters={"day": "2024-05-02"}, message="Started by hand",
+            store,
+            deployment,
+            NOW + 60,
+            id="run-1",
+            name="brave-otter",
+            parameters={"day": "2024-05-02"},
+            message="Started by hand",
         )
-    )  # fmt: skip
+    )
 
     record = store.read_flow_run("run-1")
     assert record["failure"] is None  # read alone, a run also says why it failed
@@ -83,9 +88,14 @@ def test_a_late_run_is_still_scheduled(store: Store) -> None:
 def test_a_run_of_an_unknown_deployment_is_refused(store: Store) -> None:
     with pytest.raises(ConfigurationError, match="No deployment named 'gone'"):
         store.create_scheduled_run(
-            id=new_id(), deployment_id="gone", deployment_version=1, name="r",
-            flow_name="gone", parameters={}, scheduled_time=NOW,
-        )  # fmt: skip
+            id=new_id(),
+            deployment_id="gone",
+            deployment_version=1,
+            name="r",
+            flow_name="gone",
+            parameters={},
+            scheduled_time=NOW,
+        )
 
 
 def test_a_claim_takes_the_oldest_due_run(store: Store) -> None:
@@ -222,9 +232,13 @@ def test_set_run_state_keeps_the_history_and_times(store: Store) -> None:
     assert (running["state"], running["run_count"]) == ("Running", 1)
     assert _epoch(running["start_time"]) == NOW + 1
     failed = store.set_run_state(
-        run_id, "failed", "Failed", "Cell 3 raised KeyError: 'day'",
-        {"cell_index": 3, "exception_type": "KeyError"}, timestamp=NOW + 5,
-    )  # fmt: skip
+        run_id,
+        "failed",
+        "Failed",
+        "Cell 3 raised KeyError: 'day'",
+        {"cell_index": 3, "exception_type": "KeyError"},
+        timestamp=NOW + 5,
+    )
     assert failed["state_type"] == "FAILED"
     assert _epoch(failed["end_time"]) == NOW + 5
     assert failed["duration"] == pytest.approx(4)
@@ -286,8 +300,10 @@ def test_cancelling(store: Store) -> None:
     assert store.read_flow_run(done)["state"] == "Completed"
     assert store.claim_next_run("w2", NOW + 5) is None
     assert [h["name"] for h in store.read_history(claimed)] == [
-        "Scheduled", "Pending", "Cancelling",
-    ]  # fmt: skip
+        "Scheduled",
+        "Pending",
+        "Cancelling",
+    ]
 
 
 def test_a_suspended_run_is_cancelled_at_once(store: Store) -> None:
@@ -333,8 +349,11 @@ def test_the_engine_keeps_the_deployment_columns_of_its_run(store: Store, runs: 
     assert _epoch(record["scheduled_time"]) == NOW
     assert record["output_notebook"] == "out.ipynb"
     assert [h["name"] for h in store.read_history(run_id)] == [
-        "Scheduled", "Pending", "Running", "Paused",
-    ]  # fmt: skip
+        "Scheduled",
+        "Pending",
+        "Running",
+        "Paused",
+    ]
 
 
 def test_the_engine_still_renames_runs_outside_deployments(store: Store, runs: Runs) -> None:

@@ -19,9 +19,13 @@ CRON = {"kind": "cron", "expression": "0 6 * * *", "timezone": "Europe/Paris"}
 
 def test_a_first_promotion_creates_version_one(store: Store) -> None:
     created = promote(
-        store, "nightly", tags=["etl"], description="The nightly report.", concurrency_limit=2,
+        store,
+        "nightly",
+        tags=["etl"],
+        description="The nightly report.",
+        concurrency_limit=2,
         retries=1,
-    )  # fmt: skip
+    )
 
     assert created["name"] == "nightly"
     assert created["unchanged"] is False
@@ -82,9 +86,12 @@ def test_a_version_reads_back_with_its_notebook(store: Store) -> None:
 def test_a_notebook_given_as_a_dict_is_stored_as_json(store: Store) -> None:
     content = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     store.create_deployment_version(
-        name="empty", notebook_path="empty.ipynb", notebook=content,
-        notebook_sha256="0" * 64, parameters=[],
-    )  # fmt: skip
+        name="empty",
+        notebook_path="empty.ipynb",
+        notebook=content,
+        notebook_sha256="0" * 64,
+        parameters=[],
+    )
     assert json.loads(store.read_deployment_version("empty")["notebook"]) == content
 
 

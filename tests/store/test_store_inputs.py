@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kernel_ext._errors import InputAlreadyAnswered, InputNotFound
-from kernel_ext._runs import new_id
+from kernel_ext._run_records import new_id
 from kernel_ext._states import Paused, Running
 from kernel_ext.store import Store
 from tests.store.helpers import Runs

@@ -14,7 +14,7 @@ import pytest
 
 from kernel_ext import _settings
 from kernel_ext._events import bus
-from kernel_ext._runs import new_id
+from kernel_ext._run_records import new_id
 from kernel_ext._states import Completed
 from kernel_ext.store import Store, get_store
 from tests.store.helpers import Runs, count_rows
@@ -24,7 +24,7 @@ WRITE_TASK_RUNS = textwrap.dedent(
     import sys, time
     from kernel_ext import _settings
     from kernel_ext._events import StateEvent, bus
-    from kernel_ext._runs import TaskRun, new_id
+    from kernel_ext._run_records import TaskRun, new_id
     from kernel_ext._states import Completed, Pending, Running
     from kernel_ext.store import get_store
 
@@ -66,12 +66,19 @@ ANSWER_INPUT = textwrap.dedent(
 
 def _spawn(url: str, count: int, start_at: float, flush: bool) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", WRITE_TASK_RUNS, url, str(count), str(start_at),
-         "flush" if flush else "exit"],
+        [
+            sys.executable,
+            "-c",
+            WRITE_TASK_RUNS,
+            url,
+            str(count),
+            str(start_at),
+            "flush" if flush else "exit",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
 
 
 def _spawn_answer(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kernel_ext._errors import RunNotFound
-from kernel_ext._runs import FlowRun, FlowRunId, TaskRun, TaskRunId
+from kernel_ext._run_records import FlowRun, FlowRunId, TaskRun, TaskRunId
 from kernel_ext._states import Cached, Completed, Failed, Running, State
 from kernel_ext.store import Store
 from tests.store.helpers import Runs
@@ -44,9 +44,18 @@ def test_flow_runs_are_listed_newest_first_and_filtered(store: Store, runs: Runs
     assert listed[2]["state_message"] == "bad input"
     assert listed[1]["duration"] is None  # still running
     assert set(listed[0]) >= {
-        "id", "name", "flow_name", "state", "state_type", "start_time", "end_time",
-        "duration", "parameters", "tags", "parent_task_run_id",
-    }  # fmt: skip
+        "id",
+        "name",
+        "flow_name",
+        "state",
+        "state_type",
+        "start_time",
+        "end_time",
+        "duration",
+        "parameters",
+        "tags",
+        "parent_task_run_id",
+    }
     json.dumps(listed)
 
 

@@ -115,10 +115,15 @@ def test_a_store_at_0001_is_migrated_on_open_and_keeps_its_rows(store_url: str) 
     with engine.begin() as connection:
         connection.execute(
             insert(flow_runs).values(
-                id="run-1", name="deploy-run", flow_name="deploy", state_type="PAUSED",
-                state_name="Paused", run_count=1, created=datetime.now(UTC),
+                id="run-1",
+                name="deploy-run",
+                flow_name="deploy",
+                state_type="PAUSED",
+                state_name="Paused",
+                run_count=1,
+                created=datetime.now(UTC),
             )
-        )  # fmt: skip
+        )
 
     with Store(store_url) as store:
         assert current_revision(engine) == SCHEMA_REVISION
@@ -151,10 +156,15 @@ def test_a_store_at_0002_is_migrated_on_open_and_keeps_its_rows(store_url: str) 
     with engine.begin() as connection:
         connection.execute(
             insert(flow_runs).values(
-                id="run-1", name="deploy-run", flow_name="deploy", state_type="PAUSED",
-                state_name="Paused", run_count=1, created=datetime.now(UTC),
+                id="run-1",
+                name="deploy-run",
+                flow_name="deploy",
+                state_type="PAUSED",
+                state_name="Paused",
+                run_count=1,
+                created=datetime.now(UTC),
             )
-        )  # fmt: skip
+        )
     engine.dispose()
     Store(store_url).close()  # an older kernel would have written this store before
 

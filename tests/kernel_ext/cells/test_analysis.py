@@ -259,8 +259,10 @@ def test_defs_and_refs(source: str, defs: set[str], refs: set[str]) -> None:
 def test_deleted(source: str, defs: set[str], refs: set[str], deleted: set[str]) -> None:
     analysis = analyze(source)
     assert (set(analysis.defs), set(analysis.refs), set(analysis.deleted)) == (
-        defs, refs, deleted,
-    )  # fmt: skip
+        defs,
+        refs,
+        deleted,
+    )
 
 
 def test_star_imports_are_reported_in_order() -> None:

@@ -103,8 +103,11 @@ def test_unhashable_input_runs_uncached_with_a_message(shell: Any, capsys: Any) 
 
 def test_retries_rerun_the_body_and_show_the_last_traceback(shell: Any, capsys: Any) -> None:
     run(shell, "attempts = []")
-    result = run(shell, "%%task flaky --retries 2 --retry-delay 0\nattempts.append(1)\n"
-                        "raise ValueError(f'attempt {len(attempts)}')")  # fmt: skip
+    result = run(
+        shell,
+        "%%task flaky --retries 2 --retry-delay 0\nattempts.append(1)\n"
+        "raise ValueError(f'attempt {len(attempts)}')",
+    )
     assert not result.success
     assert isinstance(result.error_in_exec, ValueError)
     assert len(shell.user_ns["attempts"]) == 3
@@ -130,8 +133,9 @@ def test_retry_then_success(shell: Any) -> None:
         ("%%task 9lives", "the name '9lives' is not valid"),
     ],
 )
-def test_bad_options_print_usage_and_do_not_run(shell: Any, capsys: Any, line: str,
-                                                message: str) -> None:  # fmt: skip
+def test_bad_options_print_usage_and_do_not_run(
+    shell: Any, capsys: Any, line: str, message: str
+) -> None:
     run(shell, "ran = False")
     result = run(shell, f"{line}\nran = True")
     assert shell.user_ns["ran"] is False
@@ -173,8 +177,9 @@ def test_tasks_lists_cells(shell: Any, capsys: Any) -> None:
     assert "NAME" in out and "one" in out and "Completed" in out
 
 
-def test_approvals_magic_shows_forms_that_resume_runs(shell: Any, capsys: Any,
-                                                     monkeypatch: Any) -> None:  # fmt: skip
+def test_approvals_magic_shows_forms_that_resume_runs(
+    shell: Any, capsys: Any, monkeypatch: Any
+) -> None:
     """`%approvals` in another notebook: one form per paused run; answering resumes it."""
     from kernel_ext import _display
     from kernel_ext.store import get_store
@@ -184,10 +189,17 @@ def test_approvals_magic_shows_forms_that_resume_runs(shell: Any, capsys: Any,
     monkeypatch.setattr(_display, "_display", shown.append)
     store = get_store()
     request = store.create_input_request(
-        id="req-1", flow_run_id="run-1", key="review", description=None, timeout_at=None,
-        schema={"type": "object", "properties": {"approved": {"type": "boolean"}},
-                "required": ["approved"]},
-    )  # fmt: skip
+        id="req-1",
+        flow_run_id="run-1",
+        key="review",
+        description=None,
+        timeout_at=None,
+        schema={
+            "type": "object",
+            "properties": {"approved": {"type": "boolean"}},
+            "required": ["approved"],
+        },
+    )
     run(shell, "%approvals")
     assert "review" in capsys.readouterr().out
     (form,) = shown
@@ -226,8 +238,11 @@ def test_a_rejected_approval_fails_the_cell(shell: Any) -> None:
 
     thread = threading.Thread(target=reject_when_asked, daemon=True)
     thread.start()
-    result = run(shell, "%%task gate\nfrom kernel_ext import pause_flow_run\n"
-                        "pause_flow_run(timeout=30, poll_interval=0.05)")  # fmt: skip
+    result = run(
+        shell,
+        "%%task gate\nfrom kernel_ext import pause_flow_run\n"
+        "pause_flow_run(timeout=30, poll_interval=0.05)",
+    )
     thread.join()
     assert not result.success  # Run All stops at a rejected gate
     assert tasks(shell)["gate"]["state"] == "Cancelled"

@@ -34,10 +34,28 @@ EXPORTS = [
     ("prefect.tasks", "task", "kernel_ext:task"),
     ("prefect.tasks", "Task", "kernel_ext:Task"),
     ("prefect.tasks", "exponential_backoff", "kernel_ext:exponential_backoff"),
-    *[("prefect.states", name, f"kernel_ext._states:{name}") for name in (
-        "Completed", "Failed", "Crashed", "Cancelled", "Cancelling", "Pending", "Running",
-        "Retrying", "Scheduled", "Late", "Paused", "Suspended", "AwaitingRetry",
-        "AwaitingConcurrencySlot", "State", "StateType", "is_state_iterable")],
+    *[
+        ("prefect.states", name, f"kernel_ext._states:{name}")
+        for name in (
+            "Completed",
+            "Failed",
+            "Crashed",
+            "Cancelled",
+            "Cancelling",
+            "Pending",
+            "Running",
+            "Retrying",
+            "Scheduled",
+            "Late",
+            "Paused",
+            "Suspended",
+            "AwaitingRetry",
+            "AwaitingConcurrencySlot",
+            "State",
+            "StateType",
+            "is_state_iterable",
+        )
+    ],
     ("prefect.states", "get_state_exception", "kernel_ext._states:state_exception"),
     ("prefect.futures", "PrefectFuture", "kernel_ext:TaskRunFuture"),
     ("prefect.futures", "PrefectConcurrentFuture", "kernel_ext:TaskRunFuture"),
@@ -48,15 +66,38 @@ EXPORTS = [
     ("prefect.futures", "as_completed", "kernel_ext:as_completed"),
     ("prefect.task_runners", "ThreadPoolTaskRunner", "kernel_ext:ThreadPoolTaskRunner"),
     ("prefect.task_runners", "TaskRunner", "kernel_ext._runners:TaskRunner"),
-    *[("prefect.cache_policies", name, f"kernel_ext.cache_policies:{name}") for name in (
-        "DEFAULT", "INPUTS", "TASK_SOURCE", "FLOW_PARAMETERS", "RUN_ID", "NONE",
-        "CachePolicy", "Inputs", "CacheKeyFnPolicy", "CompoundCachePolicy", "FlowParameters",
-        "RunId", "TaskSource")],
+    *[
+        ("prefect.cache_policies", name, f"kernel_ext.cache_policies:{name}")
+        for name in (
+            "DEFAULT",
+            "INPUTS",
+            "TASK_SOURCE",
+            "FLOW_PARAMETERS",
+            "RUN_ID",
+            "NONE",
+            "CachePolicy",
+            "Inputs",
+            "CacheKeyFnPolicy",
+            "CompoundCachePolicy",
+            "FlowParameters",
+            "RunId",
+            "TaskSource",
+        )
+    ],
     ("prefect.cache_policies", "NO_CACHE", "kernel_ext.cache_policies:NONE"),
     ("prefect.tasks", "task_input_hash", "kernel_ext.cache_policies:task_input_hash"),
-    *[("prefect.transactions", name, f"kernel_ext.transactions:{name}") for name in (
-        "transaction", "atransaction", "Transaction", "get_transaction", "CommitMode",
-        "IsolationLevel", "TransactionState")],
+    *[
+        ("prefect.transactions", name, f"kernel_ext.transactions:{name}")
+        for name in (
+            "transaction",
+            "atransaction",
+            "Transaction",
+            "get_transaction",
+            "CommitMode",
+            "IsolationLevel",
+            "TransactionState",
+        )
+    ],
     ("prefect.runtime", "flow_run", "kernel_ext.runtime:flow_run"),
     ("prefect.runtime", "task_run", "kernel_ext.runtime:task_run"),
     ("prefect.runtime", "deployment", "kernel_ext.runtime:deployment"),
@@ -72,15 +113,32 @@ EXPORTS = [
     ("prefect.exceptions", "PrefectSignal", "kernel_ext._errors:TaskbookSignal"),
     ("prefect.exceptions", "ParameterBindError", "kernel_ext._errors:ParameterBindError"),
     ("prefect.exceptions", "TerminationSignal", "kernel_ext._errors:Terminated"),
-    *[("prefect.exceptions", name, f"kernel_ext._errors:{name}") for name in (
-        "MissingContextError", "PausedRun", "InvalidNameError", "ReservedArgumentError",
-        "ParameterTypeError", "SignatureMismatchError", "UpstreamTaskError", "MissingResult",
-        "CancelledRun", "FailedRun", "CrashedRun", "UnfinishedRun", "MappingLengthMismatch",
-        "MappingMissingIterable", "Abort")],
-    *[("prefect.utilities.annotations", name, f"kernel_ext._annotations:{name}") for name in (
-        "BaseAnnotation", "allow_failure", "quote", "opaque")],
+    *[
+        ("prefect.exceptions", name, f"kernel_ext._errors:{name}")
+        for name in (
+            "MissingContextError",
+            "PausedRun",
+            "InvalidNameError",
+            "ReservedArgumentError",
+            "ParameterTypeError",
+            "SignatureMismatchError",
+            "UpstreamTaskError",
+            "MissingResult",
+            "CancelledRun",
+            "FailedRun",
+            "CrashedRun",
+            "UnfinishedRun",
+            "MappingLengthMismatch",
+            "MappingMissingIterable",
+            "Abort",
+        )
+    ],
+    *[
+        ("prefect.utilities.annotations", name, f"kernel_ext._annotations:{name}")
+        for name in ("BaseAnnotation", "allow_failure", "quote", "opaque")
+    ],
     ("prefect.utilities.annotations", "unmapped", "kernel_ext._mapping:unmapped"),
-]  # fmt: skip
+]
 
 
 def compat(prefect_path: str) -> Any:
@@ -93,8 +151,9 @@ def taskbook_object(target: str) -> Any:
     return module if name == "__self__" else getattr(module, name)
 
 
-@pytest.mark.parametrize(("path", "name", "target"), EXPORTS,
-                         ids=[f"{p}.{n}" for p, n, _ in EXPORTS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "name", "target"), EXPORTS, ids=[f"{p}.{n}" for p, n, _ in EXPORTS]
+)
 def test_a_prefect_name_is_taskbooks_object(path: str, name: str, target: str) -> None:
     assert getattr(compat(path), name) is taskbook_object(target)
 
@@ -113,9 +172,19 @@ def test_the_table_covers_every_exported_name() -> None:
 
 def test_the_top_level_names_are_pinned() -> None:
     assert sorted(kernel_ext.compat.__all__) == [
-        "Flow", "State", "Task", "allow_failure", "flow", "get_run_logger",
-        "install_as_prefect", "pause_flow_run", "runtime", "tags", "task", "unmapped",
-    ]  # fmt: skip
+        "Flow",
+        "State",
+        "Task",
+        "allow_failure",
+        "flow",
+        "get_run_logger",
+        "install_as_prefect",
+        "pause_flow_run",
+        "runtime",
+        "tags",
+        "task",
+        "unmapped",
+    ]
 
 
 MISSING = [
@@ -164,14 +233,25 @@ def _run(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
     import os
 
     store_url = f"sqlite:///{tmp_path / 'taskbook.db'}"
-    environment = {**os.environ, "TASKBOOK_HOME": str(tmp_path),
-                   "TASKBOOK_STORE_URL": store_url, **env}  # fmt: skip
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=environment, cwd=tmp_path, timeout=120)  # fmt: skip
+    environment = {
+        **os.environ,
+        "TASKBOOK_HOME": str(tmp_path),
+        "TASKBOOK_STORE_URL": store_url,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=120,
+    )
 
 
 def test_install_as_prefect_lets_prefect_code_run_unchanged(tmp_path: Path) -> None:
-    out = _run("""
+    out = _run(
+        """
         import sys
         import kernel_ext.compat
         kernel_ext.compat.install_as_prefect()
@@ -205,7 +285,9 @@ def test_install_as_prefect_lets_prefect_code_run_unchanged(tmp_path: Path) -> N
             import prefect.blocks
         except ModuleNotFoundError as error:
             print(error)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "my-flow:42"
@@ -215,7 +297,8 @@ def test_install_as_prefect_lets_prefect_code_run_unchanged(tmp_path: Path) -> N
 def test_install_as_prefect_refuses_to_shadow_a_real_prefect(tmp_path: Path) -> None:
     (tmp_path / "prefect").mkdir()
     (tmp_path / "prefect" / "__init__.py").write_text("REAL = True\n")
-    out = _run("""
+    out = _run(
+        """
         import kernel_ext.compat
         from kernel_ext import TaskbookError
         try:
@@ -224,7 +307,10 @@ def test_install_as_prefect_refuses_to_shadow_a_real_prefect(tmp_path: Path) -> 
             print(type(error).__name__, error)
         import prefect
         print(prefect.REAL)
-    """, tmp_path, PYTHONPATH=str(tmp_path))
+    """,
+        tmp_path,
+        PYTHONPATH=str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     refused, real = out.stdout.splitlines()
     assert refused.startswith("ConfigurationError install_as_prefect() would shadow the real")

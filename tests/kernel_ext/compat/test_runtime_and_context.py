@@ -49,25 +49,40 @@ def store(home: Path) -> Any:
 # --- outside any run ------------------------------------------------------------------
 
 EMPTY: list[tuple[Any, str, Any]] = [
-    (runtime.flow_run, "id", None), (runtime.flow_run, "name", None),
-    (runtime.flow_run, "flow_name", None), (runtime.flow_run, "flow_version", None),
-    (runtime.flow_run, "parameters", {}), (runtime.flow_run, "tags", []),
-    (runtime.flow_run, "run_count", 0), (runtime.flow_run, "parent_flow_run_id", None),
+    (runtime.flow_run, "id", None),
+    (runtime.flow_run, "name", None),
+    (runtime.flow_run, "flow_name", None),
+    (runtime.flow_run, "flow_version", None),
+    (runtime.flow_run, "parameters", {}),
+    (runtime.flow_run, "tags", []),
+    (runtime.flow_run, "run_count", 0),
+    (runtime.flow_run, "parent_flow_run_id", None),
     (runtime.flow_run, "parent_deployment_id", None),
-    (runtime.flow_run, "root_flow_run_id", None), (runtime.flow_run, "job_variables", None),
-    (runtime.flow_run, "api_url", None), (runtime.flow_run, "ui_url", None),
-    (runtime.task_run, "id", None), (runtime.task_run, "name", None),
-    (runtime.task_run, "task_name", None), (runtime.task_run, "tags", []),
-    (runtime.task_run, "run_count", 0), (runtime.task_run, "parameters", {}),
-    (runtime.task_run, "api_url", None), (runtime.task_run, "ui_url", None),
-    (runtime.deployment, "id", None), (runtime.deployment, "name", None),
-    (runtime.deployment, "version", None), (runtime.deployment, "flow_run_id", None),
+    (runtime.flow_run, "root_flow_run_id", None),
+    (runtime.flow_run, "job_variables", None),
+    (runtime.flow_run, "api_url", None),
+    (runtime.flow_run, "ui_url", None),
+    (runtime.task_run, "id", None),
+    (runtime.task_run, "name", None),
+    (runtime.task_run, "task_name", None),
+    (runtime.task_run, "tags", []),
+    (runtime.task_run, "run_count", 0),
+    (runtime.task_run, "parameters", {}),
+    (runtime.task_run, "api_url", None),
+    (runtime.task_run, "ui_url", None),
+    (runtime.deployment, "id", None),
+    (runtime.deployment, "name", None),
+    (runtime.deployment, "version", None),
+    (runtime.deployment, "flow_run_id", None),
     (runtime.deployment, "parameters", {}),
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize(("module", "name", "expected"), EMPTY,
-                         ids=[f"{m.__name__.rpartition('.')[2]}.{n}" for m, n, _ in EMPTY])
+@pytest.mark.parametrize(
+    ("module", "name", "expected"),
+    EMPTY,
+    ids=[f"{m.__name__.rpartition('.')[2]}.{n}" for m, n, _ in EMPTY],
+)
 def test_outside_any_run_attributes_are_empty(module: Any, name: str, expected: Any) -> None:
     value = getattr(module, name)
     assert value == expected and type(value) is type(expected)
@@ -85,10 +100,21 @@ def test_every_field_is_listed_and_resolves() -> None:
         for name in module.FIELDS:
             getattr(module, name)
     assert sorted(runtime.flow_run.FIELDS) == [
-        "api_url", "flow_name", "flow_version", "id", "job_variables", "name", "parameters",
-        "parent_deployment_id", "parent_flow_run_id", "root_flow_run_id", "run_count",
-        "scheduled_start_time", "tags", "ui_url",
-    ]  # fmt: skip
+        "api_url",
+        "flow_name",
+        "flow_version",
+        "id",
+        "job_variables",
+        "name",
+        "parameters",
+        "parent_deployment_id",
+        "parent_flow_run_id",
+        "root_flow_run_id",
+        "run_count",
+        "scheduled_start_time",
+        "tags",
+        "ui_url",
+    ]
 
 
 def test_an_unknown_attribute_says_what_there_is() -> None:
@@ -107,9 +133,20 @@ def test_get_run_context_outside_a_run_raises() -> None:
 
 
 def _flow_values() -> dict[str, Any]:
-    names = ("id", "name", "flow_name", "parameters", "tags", "run_count", "job_variables",
-             "parent_flow_run_id", "root_flow_run_id", "flow_version", "scheduled_start_time")
-    return {name: getattr(runtime.flow_run, name) for name in names}  # fmt: skip
+    names = (
+        "id",
+        "name",
+        "flow_name",
+        "parameters",
+        "tags",
+        "run_count",
+        "job_variables",
+        "parent_flow_run_id",
+        "root_flow_run_id",
+        "flow_version",
+        "scheduled_start_time",
+    )
+    return {name: getattr(runtime.flow_run, name) for name in names}
 
 
 def _task_values() -> dict[str, Any]:
@@ -144,8 +181,13 @@ def test_inside_a_flow_and_its_task(store: Any) -> None:
     assert isinstance(outer["flow_version"], str) and outer["flow_version"]
     assert abs(outer["scheduled_start_time"] - datetime.now(UTC)) < timedelta(seconds=30)
     assert store.read_flow_run(outer["id"])["name"] == outer["name"]
-    assert seen["flow_task"] == {"id": None, "name": None, "task_name": None, "tags": [],
-                                 "run_count": 0}  # fmt: skip
+    assert seen["flow_task"] == {
+        "id": None,
+        "name": None,
+        "task_name": None,
+        "tags": [],
+        "run_count": 0,
+    }
     assert seen["task"]["task_name"] == "load" and seen["task"]["name"].startswith("load-")
     assert seen["task"]["tags"] == ["io"] and seen["task"]["run_count"] == 1
     assert store.read_task_run(seen["task"]["id"])["flow_run_id"] == outer["id"]
@@ -261,8 +303,9 @@ def test_threads_started_with_the_context_see_the_run(home: Path) -> None:
     @flow
     def threaded() -> None:
         context = contextvars.copy_context()
-        thread = threading.Thread(target=context.run, args=(lambda: seen.append(
-            runtime.flow_run.flow_name),))  # fmt: skip
+        thread = threading.Thread(
+            target=context.run, args=(lambda: seen.append(runtime.flow_run.flow_name),)
+        )
         thread.start()
         thread.join()
 
@@ -286,8 +329,9 @@ def test_a_deployment_run_reads_its_deployment_from_the_store(store: Any) -> Non
 
     @flow
     def step() -> None:
-        seen["deployment"] = {name: getattr(runtime.deployment, name)
-                              for name in runtime.deployment.FIELDS}  # fmt: skip
+        seen["deployment"] = {
+            name: getattr(runtime.deployment, name) for name in runtime.deployment.FIELDS
+        }
         seen["flow"] = _flow_values()
         seen["parent_deployment_id"] = runtime.flow_run.parent_deployment_id
 
@@ -298,8 +342,13 @@ def test_a_deployment_run_reads_its_deployment_from_the_store(store: Any) -> Non
         step()
     finally:
         set_ambient_flow_run(None)
-    assert dep == {"id": deployment["id"], "name": "nightly", "version": "1",
-                   "flow_run_id": run["id"], "parameters": {"day": "2024-05-02"}}  # fmt: skip
+    assert dep == {
+        "id": deployment["id"],
+        "name": "nightly",
+        "version": "1",
+        "flow_run_id": run["id"],
+        "parameters": {"day": "2024-05-02"},
+    }
     assert run_values["id"] == run["id"] and run_values["name"] == run["name"]
     assert run_values["scheduled_start_time"] == due
     assert run_values["parameters"] == {"day": "2024-05-02"}

@@ -89,13 +89,24 @@ def test_public_names_are_pinned() -> None:
     from kernel_ext import _locking, transactions
 
     assert sorted(transactions.__all__) == [
-        "CommitMode", "FileSystemLockManager", "IsolationLevel", "LockManager",
-        "MemoryLockManager", "RecordStore", "Transaction", "TransactionState",
-        "atransaction", "get_transaction", "transaction",
-    ]  # fmt: skip
+        "CommitMode",
+        "FileSystemLockManager",
+        "IsolationLevel",
+        "LockManager",
+        "MemoryLockManager",
+        "RecordStore",
+        "Transaction",
+        "TransactionState",
+        "atransaction",
+        "get_transaction",
+        "transaction",
+    ]
     assert sorted(_locking.__all__) == [
-        "FileSystemLockManager", "LockManager", "MemoryLockManager", "lock_manager_for",
-    ]  # fmt: skip
+        "FileSystemLockManager",
+        "LockManager",
+        "MemoryLockManager",
+        "lock_manager_for",
+    ]
 
 
 def test_import_stays_light() -> None:
@@ -139,10 +150,12 @@ def test_a_new_transaction_is_pending_without_store_or_commit_mode() -> None:
 def test_state_predicates_match_the_state(state: TransactionState) -> None:
     txn = Transaction(state=state)
     predicates = {
-        "ACTIVE": txn.is_active(), "PENDING": txn.is_pending(),
-        "COMMITTED": txn.is_committed(), "STAGED": txn.is_staged(),
+        "ACTIVE": txn.is_active(),
+        "PENDING": txn.is_pending(),
+        "COMMITTED": txn.is_committed(),
+        "STAGED": txn.is_staged(),
         "ROLLED_BACK": txn.is_rolled_back(),
-    }  # fmt: skip
+    }
     assert [name for name, true in predicates.items() if true] == [state.name]
 
 
@@ -299,8 +312,11 @@ def test_off_rolls_back_what_nobody_committed(commit_in_block: bool, committed: 
 def test_off_never_writes_but_runs_the_rollback_hooks(storage: ResultStorage, key: str) -> None:
     calls: list[str] = []
     with transaction(key=key, store=storage, commit_mode=CommitMode.OFF) as txn:
-        txn.stage("v", on_commit_hooks=[recorder(calls, "commit")],
-                  on_rollback_hooks=[recorder(calls, "rollback")])  # fmt: skip
+        txn.stage(
+            "v",
+            on_commit_hooks=[recorder(calls, "commit")],
+            on_rollback_hooks=[recorder(calls, "rollback")],
+        )
     assert calls == ["rollback"]
     assert storage.read(key) is None
 
@@ -334,8 +350,11 @@ def test_rollback_hooks_run_newest_first_and_commit_hooks_not_at_all(
 ) -> None:
     calls: list[str] = []
     with pytest.raises(RuntimeError), transaction(key=key, store=storage) as txn:
-        txn.stage(1, on_rollback_hooks=[recorder(calls, "undo 1"), recorder(calls, "undo 2")],
-                  on_commit_hooks=[recorder(calls, "commit")])  # fmt: skip
+        txn.stage(
+            1,
+            on_rollback_hooks=[recorder(calls, "undo 1"), recorder(calls, "undo 2")],
+            on_commit_hooks=[recorder(calls, "commit")],
+        )
         txn.stage(2, on_rollback_hooks=[recorder(calls, "undo 3")])
         raise RuntimeError("I left the stove on!")
     assert calls == ["undo 3", "undo 2", "undo 1"]
@@ -516,8 +535,11 @@ def test_a_failing_commit_hook_stops_the_commit_and_rolls_back(
         raise RuntimeError("hook failed")
 
     with transaction(key=key, store=storage, logger=logger) as txn:  # no exception escapes
-        txn.stage("v", on_commit_hooks=[boom, recorder(calls, "after")],
-                  on_rollback_hooks=[recorder(calls, "undo")])  # fmt: skip
+        txn.stage(
+            "v",
+            on_commit_hooks=[boom, recorder(calls, "after")],
+            on_rollback_hooks=[recorder(calls, "undo")],
+        )
     assert calls == ["boom", "undo"]
     assert txn.is_rolled_back() and storage.read(key) is None
     assert "An error was encountered while running commit hook 'boom'" in caplog.text
@@ -787,8 +809,10 @@ def test_a_waiting_acquirer_gets_the_lock_on_release(locks: LockManager, key: st
 def _dead_pid() -> int:
     done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(done.stdout)
 
 
@@ -843,9 +867,13 @@ def test_a_half_written_lock_file_counts_as_held_until_it_is_old(tmp_path: Path,
 
 @pytest.mark.parametrize(
     ("base", "folder"),
-    [("/data/results", "/data/results/.locks"), ("file:///data/r", "/data/r/.locks"),
-     ("s3://bucket/r", None), ("memory://r", None)],
-)  # fmt: skip
+    [
+        ("/data/results", "/data/results/.locks"),
+        ("file:///data/r", "/data/r/.locks"),
+        ("s3://bucket/r", None),
+        ("memory://r", None),
+    ],
+)
 def test_the_default_lock_manager_follows_the_storage(base: str, folder: str | None) -> None:
     locks = lock_manager_for(base)
     if folder is None:
@@ -956,8 +984,9 @@ def test_a_cancelled_async_waiter_holds_no_lock(storage: ResultStorage, key: str
 
 
 async def _enter(key: str, storage: ResultStorage, locks: LockManager) -> None:
-    async with atransaction(key=key, store=storage, isolation_level=SERIALIZABLE,
-                            lock_manager=locks):  # fmt: skip
+    async with atransaction(
+        key=key, store=storage, isolation_level=SERIALIZABLE, lock_manager=locks
+    ):
         pass  # pragma: no cover
 
 
@@ -968,13 +997,15 @@ def test_async_serializable_parent_and_child_in_separate_tasks(
     locks = MemoryLockManager()
 
     async def child() -> None:
-        async with atransaction(key=f"{key}-child", store=storage, isolation_level=SERIALIZABLE,
-                                lock_manager=locks) as txn:  # fmt: skip
+        async with atransaction(
+            key=f"{key}-child", store=storage, isolation_level=SERIALIZABLE, lock_manager=locks
+        ) as txn:
             txn.stage({"foo": "bar"})
 
     async def parent() -> None:
-        async with atransaction(key=key, store=storage, isolation_level=SERIALIZABLE,
-                                lock_manager=locks):  # fmt: skip
+        async with atransaction(
+            key=key, store=storage, isolation_level=SERIALIZABLE, lock_manager=locks
+        ):
             await asyncio.create_task(child())
 
     asyncio.run(parent())

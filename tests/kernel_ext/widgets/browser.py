@@ -17,9 +17,15 @@ import kernel_ext.widgets
 
 CHROMIUM = os.environ.get("TASKBOOK_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ORIGIN = "http://taskbook.test"
 STATIC = Path(kernel_ext.widgets.__file__).parent / "static"
 XSRF = "2|1a2b3c|4d5e6f|1700000000"
@@ -86,10 +92,14 @@ class WidgetPage:
             route.fulfill(status=200, content_type=kind, body=path.read_text(encoding="utf-8"))
         elif url.startswith(f"{ORIGIN}/base/taskbook/api/") and self.api is not None:
             request = route.request
-            self.posts.append({
-                "url": url, "method": request.method, "headers": request.headers,
-                "body": json.loads(request.post_data or "null"),
-            })  # fmt: skip
+            self.posts.append(
+                {
+                    "url": url,
+                    "method": request.method,
+                    "headers": request.headers,
+                    "body": json.loads(request.post_data or "null"),
+                }
+            )
             self.api(route)
         else:
             route.fulfill(status=404, content_type="text/html", body="<h1>404 Not Found</h1>")

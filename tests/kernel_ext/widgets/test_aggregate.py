@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kernel_ext._runs import FlowRunId, TaskRun, TaskRunId
+from kernel_ext._run_records import FlowRunId, TaskRun, TaskRunId
 from kernel_ext._states import State, StateType
 from kernel_ext.widgets._aggregate import (
     GROUP_ABOVE,
@@ -32,10 +32,16 @@ def run(
 ) -> TaskRun:
     name = f"{key.split('.')[-1]}-{next(_numbers)}"
     return TaskRun(
-        TaskRunId(run_id), name, key, FlowRunId("f"), [TaskRunId(u) for u in upstream],
-        state=State(StateType(state_type), state), start_time=start, end_time=end,
+        TaskRunId(run_id),
+        name,
+        key,
+        FlowRunId("f"),
+        [TaskRunId(u) for u in upstream],
+        state=State(StateType(state_type), state),
+        start_time=start,
+        end_time=end,
         run_count=run_count,
-    )  # fmt: skip
+    )
 
 
 def mapped(n: int, key: str = "m.inc", **kwargs: Any) -> list[TaskRun]:
@@ -51,9 +57,7 @@ def mapped(n: int, key: str = "m.inc", **kwargs: Any) -> list[TaskRun]:
         pytest.param(mapped(30, "m.a") + mapped(5, "m.b"), 6, id="only the big task groups"),
     ],
 )
-def test_mapped_runs_collapse_above_the_threshold(
-    runs: list[TaskRun], expected_nodes: int
-) -> None:
+def test_mapped_runs_collapse_above_the_threshold(runs: list[TaskRun], expected_nodes: int) -> None:
     nodes, _, hidden = group_nodes(runs, now=200.0)
     assert len(nodes) == expected_nodes
     assert hidden == 0
@@ -151,10 +155,20 @@ def test_a_single_run_node() -> None:
     (node,), _, _ = group_nodes([run("a", run_count=3, start=10.0, end=None)], now=12.5)
     assert node["name"].startswith("inc-")
     assert node == {
-        "id": "a", "kind": "run", "name": node["name"], "task_key": "m.inc", "state": "Completed",
-        "state_type": "COMPLETED", "message": None, "duration": 2.5, "run_count": 3,
-        "count": 1, "done": 1, "counts": {"Completed": 1}, "members": [],
-    }  # fmt: skip
+        "id": "a",
+        "kind": "run",
+        "name": node["name"],
+        "task_key": "m.inc",
+        "state": "Completed",
+        "state_type": "COMPLETED",
+        "message": None,
+        "duration": 2.5,
+        "run_count": 3,
+        "count": 1,
+        "done": 1,
+        "counts": {"Completed": 1},
+        "members": [],
+    }
 
 
 def test_the_payload_carries_the_run_and_totals() -> None:
@@ -166,11 +180,17 @@ def test_the_payload_carries_the_run_and_totals() -> None:
 
 def test_task_runs_of_store_records() -> None:
     record = {
-        "id": "x", "name": "inc-0", "task_key": "m.inc", "state": "Failed",
-        "state_type": "FAILED", "state_message": "ValueError: no",
-        "start_time": "2026-01-01T00:00:00+00:00", "end_time": "2026-01-01T00:00:02.5+00:00",
-        "run_count": 2, "upstream": ["a"],
-    }  # fmt: skip
+        "id": "x",
+        "name": "inc-0",
+        "task_key": "m.inc",
+        "state": "Failed",
+        "state_type": "FAILED",
+        "state_message": "ValueError: no",
+        "start_time": "2026-01-01T00:00:00+00:00",
+        "end_time": "2026-01-01T00:00:02.5+00:00",
+        "run_count": 2,
+        "upstream": ["a"],
+    }
     task_run = task_run_of_record(record)
     assert task_run.end_time is not None and task_run.start_time is not None
     assert task_run.end_time - task_run.start_time == pytest.approx(2.5)

@@ -22,10 +22,15 @@ SCHEMA = {
 
 def request(**changes: Any) -> dict[str, Any]:
     return {
-        "id": "req-1", "flow_run_id": "run-1", "flow_run_name": "calm-otter",
-        "key": "review", "description": "**Check** the numbers.", "schema": SCHEMA,
-        "status": "pending", **changes,
-    }  # fmt: skip
+        "id": "req-1",
+        "flow_run_id": "run-1",
+        "flow_run_name": "calm-otter",
+        "key": "review",
+        "description": "**Check** the numbers.",
+        "schema": SCHEMA,
+        "status": "pending",
+        **changes,
+    }
 
 
 class Calls:
@@ -41,10 +46,20 @@ class Calls:
 def test_the_request_is_normalized_into_the_trait() -> None:
     form = ApprovalForm({"id": "r", "key": "k", "schema": None})
     assert form.request == {
-        "id": "r", "flow_run_id": "", "flow_run_name": "", "key": "k", "description": "",
-        "schema": {}, "status": "pending", "error": None, "answer": None,
-        "answered_by": None, "answered_at": None, "flow_name": None, "timeout_at": None,
-    }  # fmt: skip
+        "id": "r",
+        "flow_run_id": "",
+        "flow_run_name": "",
+        "key": "k",
+        "description": "",
+        "schema": {},
+        "status": "pending",
+        "error": None,
+        "answer": None,
+        "answered_by": None,
+        "answered_at": None,
+        "flow_name": None,
+        "timeout_at": None,
+    }
 
 
 def test_an_answer_through_the_kernel_reaches_the_callback(sent: Sent) -> None:

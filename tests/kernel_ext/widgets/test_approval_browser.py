@@ -43,12 +43,21 @@ Please **check** the `totals` and _then_ decide; see [the docs](https://example.
 
 def request(schema: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
     return {
-        "id": "req-1", "flow_run_id": "0123456789", "flow_run_name": "calm-otter",
-        "key": "review", "description": DESCRIPTION,
+        "id": "req-1",
+        "flow_run_id": "0123456789",
+        "flow_run_name": "calm-otter",
+        "key": "review",
+        "description": DESCRIPTION,
         "schema": Review.model_json_schema() if schema is None else schema,
-        "status": "pending", "error": None, "answer": None, "answered_by": None,
-        "answered_at": None, "flow_name": "etl", "timeout_at": None, **changes,
-    }  # fmt: skip
+        "status": "pending",
+        "error": None,
+        "answer": None,
+        "answered_by": None,
+        "answered_at": None,
+        "flow_name": "etl",
+        "timeout_at": None,
+        **changes,
+    }
 
 
 def reply(status: int, body: Any, content_type: str = "application/json") -> Any:
@@ -101,14 +110,23 @@ def test_an_answer_goes_to_the_server_and_its_error_is_shown(widget_page: Widget
     (post,) = widget_page.posts
     assert post["url"].endswith("/base/taskbook/api/inputs/req-1/answer")
     assert post["headers"]["x-xsrftoken"] == XSRF
-    assert post["body"] == {"answer": {  # the empty comment is left out: its default applies
-        "approved": True, "count": 3, "ratio": 0.5, "colour": "red", "size": "large",
-        "tags": ["a", "b"],
-    }}  # fmt: skip
+    assert post["body"] == {
+        "answer": {  # the empty comment is left out: its default applies
+            "approved": True,
+            "count": 3,
+            "ratio": 0.5,
+            "colour": "red",
+            "size": "large",
+            "tags": ["a", "b"],
+        }
+    }
     record = {
-        **request(), "status": "answered", "answered_by": "ada (JupyterLab)",
-        "answered_at": "2026-11-25T10:00:00+00:00", "answer": post["body"]["answer"],
-    }  # fmt: skip
+        **request(),
+        "status": "answered",
+        "answered_by": "ada (JupyterLab)",
+        "answered_at": "2026-11-25T10:00:00+00:00",
+        "answer": post["body"]["answer"],
+    }
     widget_page.api = reply(200, record)
     page.click("button[type=submit]")
     page.wait_for_selector(".tb-status:has-text('Answered by ada (JupyterLab)')")
@@ -149,8 +167,15 @@ def test_rejecting_asks_for_a_reason(widget_page: WidgetPage) -> None:
     assert not page.locator(".tb-reason").is_visible()
     page.click("button.tb-danger")
     page.fill(".tb-reason", "numbers are off")
-    widget_page.api = reply(200, {**request(), "status": "rejected", "answered_by": "bob",
-                                  "answer": {"reason": "numbers are off"}})  # fmt: skip
+    widget_page.api = reply(
+        200,
+        {
+            **request(),
+            "status": "rejected",
+            "answered_by": "bob",
+            "answer": {"reason": "numbers are off"},
+        },
+    )
     page.click("button.tb-danger")
     page.wait_for_selector(".tb-status:has-text('Rejected by bob')")
     assert "numbers are off" in page.locator(".tb-status").text_content()

@@ -11,7 +11,7 @@ import pytest
 
 from kernel_ext import flow, get_run_logger, task
 from kernel_ext._events import bus
-from kernel_ext._runs import FlowRun
+from kernel_ext._run_records import FlowRun
 from tests.kernel_ext.widgets.conftest import Sent
 
 pytest.importorskip("anywidget", reason="the widgets need anywidget (pip install anywidget)")
@@ -224,11 +224,12 @@ def test_a_displayed_live_graph_replaces_its_static_output_at_the_end(
     shown: list[tuple[str, dict[str, Any], str]] = []
     for name in ("display", "update_display"):
         monkeypatch.setattr(
-            IPython.display, name,
+            IPython.display,
+            name,
             lambda data, *, metadata, raw, display_id, name=name: shown.append(
                 (name, data, display_id)
             ),
-        )  # fmt: skip
+        )
     graph = RunGraph.for_next_flow_run()
     graph._ipython_display_()
     mapped(3)

@@ -94,20 +94,46 @@ def test_a_group_lists_its_runs_and_fetches_one(store: Any, widget_page: WidgetP
 
 
 def test_live_updates_redraw_and_cleanup_unsubscribes(widget_page: WidgetPage) -> None:
-    widget_page.mount("graph", {"graph": {
-        "run": None, "nodes": [], "edges": [], "task_runs": 0, "hidden": 0, "final": False,
-    }})  # fmt: skip
+    widget_page.mount(
+        "graph",
+        {
+            "graph": {
+                "run": None,
+                "nodes": [],
+                "edges": [],
+                "task_runs": 0,
+                "hidden": 0,
+                "final": False,
+            }
+        },
+    )
     page = widget_page.page
     assert "Waiting for the flow run" in page.locator(".tb-graph").inner_text()
     node = {
-        "id": "a", "kind": "run", "name": "fetch-0", "task_key": "m.fetch", "state": "Running",
-        "state_type": "RUNNING", "message": None, "duration": 1.5, "run_count": 2,
-        "count": 1, "done": 0, "counts": {"Running": 1}, "members": [],
-    }  # fmt: skip
-    run = {"id": "r", "name": "calm-otter", "flow_name": "etl", "state": "Running",
-           "state_type": "RUNNING", "message": None, "duration": 2.0}  # fmt: skip
-    update = {"run": run, "nodes": [node], "edges": [], "task_runs": 1, "hidden": 0,
-              "final": False}  # fmt: skip
+        "id": "a",
+        "kind": "run",
+        "name": "fetch-0",
+        "task_key": "m.fetch",
+        "state": "Running",
+        "state_type": "RUNNING",
+        "message": None,
+        "duration": 1.5,
+        "run_count": 2,
+        "count": 1,
+        "done": 0,
+        "counts": {"Running": 1},
+        "members": [],
+    }
+    run = {
+        "id": "r",
+        "name": "calm-otter",
+        "flow_name": "etl",
+        "state": "Running",
+        "state_type": "RUNNING",
+        "message": None,
+        "duration": 2.0,
+    }
+    update = {"run": run, "nodes": [node], "edges": [], "task_runs": 1, "hidden": 0, "final": False}
     page.evaluate("(graph) => window.model.set('graph', graph)", update)
     page.wait_for_selector(".tb-node.tb-s-running")
     dot, times = "\N{MIDDLE DOT}", "\N{MULTIPLICATION SIGN}"

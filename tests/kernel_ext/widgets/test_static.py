@@ -31,7 +31,11 @@ def test_the_bundles_exist_and_are_es_modules(name: str) -> None:
 
 @pytest.mark.parametrize(
     "snippet",
-    ['import x from "https://esm.sh/dagre"', "import('//cdn.example/x.js')", '@import url("https://x")'],
+    [
+        'import x from "https://esm.sh/dagre"',
+        "import('//cdn.example/x.js')",
+        '@import url("https://x")',
+    ],
 )
 def test_the_remote_import_check_catches_cdn_imports(snippet: str) -> None:
     assert REMOTE_IMPORT.search(snippet)

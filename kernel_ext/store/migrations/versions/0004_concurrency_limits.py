@@ -54,13 +54,8 @@ def upgrade() -> None:
         _time("expires_at", nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_concurrency_leases"),
     )
-    op.create_index(
-        "ix_concurrency_leases_limit_name", "concurrency_leases", ["limit_name"]
-    )
-    op.create_index(
-        "ix_concurrency_leases_expires_at", "concurrency_leases", ["expires_at"]
-    )
-
+    op.create_index("ix_concurrency_leases_limit_name", "concurrency_leases", ["limit_name"])
+    op.create_index("ix_concurrency_leases_expires_at", "concurrency_leases", ["expires_at"])
 
     _backfill_deployment_limits()
 
@@ -72,20 +67,37 @@ def _backfill_deployment_limits() -> None:
         "deployments", sa.column("id"), sa.column("name"), sa.column("concurrency_limit")
     )
     runs = sa.table(
-        "flow_runs", sa.column("id"), sa.column("deployment_id"), sa.column("state_type"),
+        "flow_runs",
+        sa.column("id"),
+        sa.column("deployment_id"),
+        sa.column("state_type"),
         sa.column("worker_id"),
-    )  # fmt: skip
+    )
     limited = bind.execute(
         sa.select(deployments).where(deployments.c.concurrency_limit.is_not(None))
     ).all()
     if not limited:
         return
     op.bulk_insert(
-        sa.table("concurrency_limits", sa.column("name"), sa.column("slots"),
-                 sa.column("burst"), sa.column("created", _TIME), sa.column("updated", _TIME)),
-        [{"name": f"deployment:{d.name}", "slots": d.concurrency_limit, "burst": 1,
-          "created": now, "updated": now} for d in limited],
-    )  # fmt: skip
+        sa.table(
+            "concurrency_limits",
+            sa.column("name"),
+            sa.column("slots"),
+            sa.column("burst"),
+            sa.column("created", _TIME),
+            sa.column("updated", _TIME),
+        ),
+        [
+            {
+                "name": f"deployment:{d.name}",
+                "slots": d.concurrency_limit,
+                "burst": 1,
+                "created": now,
+                "updated": now,
+            }
+            for d in limited
+        ],
+    )
     names = {d.id: d.name for d in limited}
     busy = bind.execute(
         sa.select(runs).where(
@@ -94,13 +106,27 @@ def _backfill_deployment_limits() -> None:
         )
     ).all()
     op.bulk_insert(
-        sa.table("concurrency_leases", sa.column("id"), sa.column("limit_name"),
-                 sa.column("slots"), sa.column("holder"), sa.column("acquired_at", _TIME),
-                 sa.column("expires_at", _TIME)),
-        [{"id": r.id, "limit_name": f"deployment:{names[r.deployment_id]}", "slots": 1,
-          "holder": r.worker_id or "(before the upgrade)", "acquired_at": now,
-          "expires_at": now + timedelta(seconds=60)} for r in busy],
-    )  # fmt: skip
+        sa.table(
+            "concurrency_leases",
+            sa.column("id"),
+            sa.column("limit_name"),
+            sa.column("slots"),
+            sa.column("holder"),
+            sa.column("acquired_at", _TIME),
+            sa.column("expires_at", _TIME),
+        ),
+        [
+            {
+                "id": r.id,
+                "limit_name": f"deployment:{names[r.deployment_id]}",
+                "slots": 1,
+                "holder": r.worker_id or "(before the upgrade)",
+                "acquired_at": now,
+                "expires_at": now + timedelta(seconds=60),
+            }
+            for r in busy
+        ],
+    )
 
 
 def downgrade() -> None:

@@ -15,7 +15,7 @@ from kernel_ext._annotations import BaseAnnotation, allow_failure, opaque, quote
 from kernel_ext._context import FlowRunContext
 from kernel_ext._errors import UpstreamTaskError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
-from kernel_ext._runs import TaskRunId
+from kernel_ext._run_records import TaskRunId
 from kernel_ext._states import Failed, State
 
 __all__ = ["Resolved", "resolve_inputs"]
@@ -44,8 +44,10 @@ def resolve_inputs(
     future inside it was replaced. ``own`` is the run being resolved for: its own future
     among the inputs fails it instead of waiting forever."""
     linked = linked_upstream((*args, *kwargs.values()), flow_ctx)
-    if not wait_for and not any(_may_hold_future(v) for v in args) and not any(
-        _may_hold_future(v) for v in kwargs.values()
+    if (
+        not wait_for
+        and not any(_may_hold_future(v) for v in args)
+        and not any(_may_hold_future(v) for v in kwargs.values())
     ):
         return Resolved(args, kwargs, linked)
     resolver = _Resolver(own)
@@ -68,8 +70,10 @@ def linked_upstream(values: Iterable[Any], flow_ctx: FlowRunContext | None) -> l
         return []
     found: list[TaskRunId] = []
     for value in values:
-        candidates = value.values() if type(value) is dict else (
-            value if type(value) in (list, tuple) else ()
+        candidates = (
+            value.values()
+            if type(value) is dict
+            else (value if type(value) in (list, tuple) else ())
         )
         for candidate in (value, *candidates):
             producer = flow_ctx.producer_of(candidate)

@@ -160,12 +160,15 @@ def expire_pause(connection: Connection, request_id: str) -> Record:
     record = read_input_request(connection, request_id)
     run = find_flow_run(connection, record["flow_run_id"])
     if record["status"] == EXPIRED and run is not None and run["state"] == "Suspended":
-        message = (f"{PauseTimeout.__name__}: no answer to {record['key']!r} before its "
-                   "timeout; the request expired. Pause with a longer timeout= to wait "
-                   "longer.")  # fmt: skip
+        message = (
+            f"{PauseTimeout.__name__}: no answer to {record['key']!r} before its "
+            "timeout; the request expired. Pause with a longer timeout= to wait "
+            "longer."
+        )
         details = {"exception_type": PauseTimeout.__name__, "input_request_id": request_id}
-        set_run_state(connection, run["id"], "FAILED", "Failed", message, details, None,
-                      ("PAUSED",))  # fmt: skip
+        set_run_state(
+            connection, run["id"], "FAILED", "Failed", message, details, None, ("PAUSED",)
+        )
     return record
 
 

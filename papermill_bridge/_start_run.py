@@ -32,10 +32,15 @@ def start_run(name: str, parameters: dict[str, Any] | None = None) -> dict[str, 
     values.update(coerce_parameters(schema, parameters or {}))
     run_id = str(uuid.uuid4())
     store.create_scheduled_run(
-        id=run_id, deployment_id=deployment["id"], deployment_version=version["version"],
-        name=generate_run_name(), flow_name=deployment["name"], parameters=values,
-        scheduled_time=time.time(), message="Started by hand",
-    )  # fmt: skip
+        id=run_id,
+        deployment_id=deployment["id"],
+        deployment_version=version["version"],
+        name=generate_run_name(),
+        flow_name=deployment["name"],
+        parameters=values,
+        scheduled_time=time.time(),
+        message="Started by hand",
+    )
     return store.read_flow_run(run_id)  # type: ignore[no-any-return]
 
 

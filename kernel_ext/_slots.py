@@ -47,8 +47,10 @@ _log = logging.getLogger("taskbook.limits")
 def check_names(names: str | Sequence[str]) -> list[str]:
     """``names`` as a list of limit names, or a ConfigurationError saying what is wrong."""
     items = [names] if isinstance(names, str) else names
-    if not isinstance(items, (list, tuple)) or not items or not all(
-        isinstance(n, str) and n.strip() for n in items
+    if (
+        not isinstance(items, (list, tuple))
+        or not items
+        or not all(isinstance(n, str) and n.strip() for n in items)
     ):
         raise ConfigurationError(
             f"Limit names must be a name or a list of names, e.g. 'openai' or ['gpu', 'db'];"
@@ -126,7 +128,11 @@ def _slots_setup(
 
 
 def _try_slots(
-    store: Store, names: Sequence[str], occupy: int, label: str, lease_seconds: float,
+    store: Store,
+    names: Sequence[str],
+    occupy: int,
+    label: str,
+    lease_seconds: float,
     strict: bool,
 ) -> Lease | str:
     """One try: the Lease, or the name of a full limit."""
@@ -197,9 +203,11 @@ async def wait_for_rate_async(
     """``wait_for_rate`` for a coroutine: tries in a thread, waits on the event loop."""
     store, deadline = _rate_setup(occupy, per_second, timeout_seconds)
     for name in names:
-        while (wait := await asyncio.to_thread(
-            _try_rate, store, name, occupy, per_second, burst, strict
-        )) > 0:  # fmt: skip
+        while (
+            wait := await asyncio.to_thread(
+                _try_rate, store, name, occupy, per_second, burst, strict
+            )
+        ) > 0:
             await asyncio.sleep(_bounded(wait, deadline, _rate_timeout(name), jitter=True))
 
 
@@ -217,7 +225,11 @@ def _rate_setup(
 
 
 def _try_rate(
-    store: Store, name: str, occupy: int, per_second: float | None, burst: int | None,
+    store: Store,
+    name: str,
+    occupy: int,
+    per_second: float | None,
+    burst: int | None,
     strict: bool,
 ) -> float:
     """One try: 0 if the start was counted (or ``name`` has no rate), else the wait."""
@@ -284,9 +296,10 @@ def _missing(names: Sequence[str], strict: bool, kind: str) -> None:
     what = "concurrency limit" if kind == "slots" else "rate limit"
     for name in names:
         how = (
-            f"`taskbook limits set {name} N`" if kind == "slots"
+            f"`taskbook limits set {name} N`"
+            if kind == "slots"
             else f"`taskbook limits set {name} --per-second N` or pass per_second="
-        )  # fmt: skip
+        )
         message = f"There is no {what} named {name!r}; create one with {how}."
         if strict:
             raise ConfigurationError(message)
@@ -313,9 +326,7 @@ def _rate_timeout(name: str) -> str:
     )
 
 
-def _bounded(
-    wait: float, deadline: float | None, message: str, jitter: bool = False
-) -> float:
+def _bounded(wait: float, deadline: float | None, message: str, jitter: bool = False) -> float:
     """How long to sleep before the next try; raises ConcurrencySlotTimeout when the
     deadline has passed or comes before ``wait`` is over. ``jitter`` spreads waiters
     that were given the same wait, never past the deadline."""

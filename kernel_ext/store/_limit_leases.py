@@ -83,8 +83,9 @@ def set_limit(
     if burst is not None:
         values["burst"] = burst
     row = connection.execute(
-        select(limits.c.per_second, limits.c.burst, limits.c.next_free_at)
-        .where(limits.c.name == name)
+        select(limits.c.per_second, limits.c.burst, limits.c.next_free_at).where(
+            limits.c.name == name
+        )
     ).first()
     if row is not None and row.per_second != per_second and row.next_free_at is not None:
         # Keep the backlog, but no longer than the new rate would have built it.
@@ -140,11 +141,14 @@ def read_limit(connection: Connection, name: str, now: float) -> Record:
     )
     record["leases"] = [
         {
-            "id": row.id, "slots": row.slots, "holder": row.holder,
-            "acquired_at": isoformat(row.acquired_at), "expires_at": isoformat(row.expires_at),
+            "id": row.id,
+            "slots": row.slots,
+            "holder": row.holder,
+            "acquired_at": isoformat(row.acquired_at),
+            "expires_at": isoformat(row.expires_at),
         }
         for row in connection.execute(query)
-    ]  # fmt: skip
+    ]
     return record
 
 
@@ -183,10 +187,14 @@ def take_slots(
         lease_id = str(uuid.uuid4())
         connection.execute(
             leases.insert().values(
-                id=lease_id, limit_name=row.name, slots=occupy, holder=holder,
-                acquired_at=moment, expires_at=expires,
+                id=lease_id,
+                limit_name=row.name,
+                slots=occupy,
+                holder=holder,
+                acquired_at=moment,
+                expires_at=expires,
             )
-        )  # fmt: skip
+        )
         ids.append(lease_id)
     return ids, unbounded, None
 
@@ -277,16 +285,18 @@ def hold_run_slot(
 ) -> None:
     """Lease one slot of deployment ``name`` to the run (lease id = run id)."""
     values = {
-        "id": run_id, "limit_name": DEPLOYMENT_PREFIX + name, "slots": 1, "holder": holder,
-        "acquired_at": from_epoch(now), "expires_at": from_epoch(now + lease_seconds),
-    }  # fmt: skip
+        "id": run_id,
+        "limit_name": DEPLOYMENT_PREFIX + name,
+        "slots": 1,
+        "holder": holder,
+        "acquired_at": from_epoch(now),
+        "expires_at": from_epoch(now + lease_seconds),
+    }
     connection.execute(delete(leases).where(leases.c.id == run_id))
     connection.execute(leases.insert().values(**values))
 
 
-def sync_deployment_limit(
-    connection: Connection, name: str, slots: int | None, now: float
-) -> None:
+def sync_deployment_limit(connection: Connection, name: str, slots: int | None, now: float) -> None:
     """Make ``deployment:<name>`` say what the deployment says (no limit: no row)."""
     if slots is not None:
         _ensure_slots(connection, DEPLOYMENT_PREFIX + name, slots, now)
@@ -327,9 +337,7 @@ def _upsert(connection: Connection, name: str, values: dict[str, Any], moment: d
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _check_limit(
-    name: str, slots: int | None, per_second: float | None, burst: int | None
-) -> None:
+def _check_limit(name: str, slots: int | None, per_second: float | None, burst: int | None) -> None:
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError("A limit needs a name, e.g. `taskbook limits set openai 4`.")
     if slots is None and per_second is None:
@@ -341,7 +349,8 @@ def _check_limit(
             f"The slots of limit {name!r} must be a whole number, 0 or more, got {slots!r}."
         )
     if per_second is not None and (
-        isinstance(per_second, bool) or not isinstance(per_second, (int, float))
+        isinstance(per_second, bool)
+        or not isinstance(per_second, (int, float))
         or not per_second > 0
     ):
         raise ConfigurationError(
@@ -419,5 +428,3 @@ def _record(row: Row[Any]) -> Record:
         "created": isoformat(row.created),
         "updated": isoformat(row.updated),
     }
-
-
