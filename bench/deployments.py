@@ -49,7 +49,7 @@ def papermill_start(path: Path) -> float:
 
 def taskbook_start(path: Path) -> float:
     from kernel_ext.store import get_store
-    from papermill_bridge._start_run import start_run
+    from papermill_bridge import start_run
 
     run = start_run("stamp")
     store = get_store()
@@ -62,8 +62,7 @@ def taskbook_start(path: Path) -> float:
 
 
 def latency(folder: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote
 
     path = notebook(folder)
     promote(path, "stamp")
@@ -80,7 +79,7 @@ def latency(folder: Path) -> None:
 
 def tick() -> None:
     from kernel_ext.store import get_store
-    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge import Scheduler
     from papermill_bridge.schedules import parse_schedule
 
     store = get_store()

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import InputRequestRecord
 
 __all__ = ["in_notebook", "show_approval_form", "show_run_graph"]
 
@@ -44,7 +47,7 @@ def show_run_graph(flow_run: Any) -> Any:
     return graph
 
 
-def show_approval_form(request: dict[str, Any]) -> Any:
+def show_approval_form(request: InputRequestRecord) -> Any:
     """Display the form of a paused run's input request; returns the widget (or None)."""
     if not in_notebook():
         from kernel_ext.approvals import answer_hint

@@ -10,16 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kernel_ext.store import Store
+    pass
 
-__all__ = ["ensure_store", "flush_store"]
-
-
-def ensure_store() -> Store:
-    from kernel_ext.store import get_store
-
-    return get_store()
+__all__ = ["flush_store"]
 
 
 def flush_store() -> None:
-    ensure_store().flush()
+    from kernel_ext.store import get_store
+
+    get_store().flush()

@@ -4,6 +4,10 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 
     TaskbookError
     ├── ConfigurationError        an option given to @task/@flow/a setting is invalid
+    │   ├── CellOptionError       the ``%%task`` line cannot be understood
+    │   │                         (kernel_ext.cells)
+    │   ├── DeploymentNotFound    no deployment has that name or id (also a
+    │   │                         ``LookupError``)
     │   ├── OptionTypeError       an option has the wrong type (also a ``TypeError``)
     │   ├── InvalidNameError      a flow/task/run name has characters that are not allowed
     │   ├── ReservedArgumentError a task's function takes an argument Taskbook reserves
@@ -33,7 +37,7 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     ├── StoreError                the state store cannot be used
     │   ├── StoreUnavailableError the store URL cannot be reached or opened
     │   └── StoreSchemaError      the store was written by a newer Taskbook
-    ├── RunNotFound               no run with that id in the store
+    ├── RunNotFound               no run with that id in the store (also a ``LookupError``)
     ├── RunStateConflict          an action does not apply to the run in its state
     │                             (cancel a finished run)
     ├── PauseError                pause_flow_run was called where it cannot pause
@@ -41,10 +45,21 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │                             ``TimeoutError``); the paused run fails with it
     ├── ConcurrencySlotTimeout    no slot of a concurrency limit (or no start of a rate
     │                             limit) came free in time (also a ``TimeoutError``)
-    └── InputError                an answer to a paused run cannot be taken
-        ├── InputNotFound         no pending input request with that id / for that run
-        ├── InputAlreadyAnswered  someone answered (or it expired) first
-        └── InputValidationError  the answer does not fit the form's fields
+    ├── InputError                an answer to a paused run cannot be taken
+    │   ├── InputNotFound         no pending input request with that id / for that run
+    │   ├── InputAlreadyAnswered  someone answered (or it expired) first
+    │   └── InputValidationError  the answer does not fit the form's fields
+    ├── OutcomeFormatError        an executor's report of a deployment run cannot be read
+    │                             (papermill_bridge; the run is recorded Crashed)
+    ├── BadRequest                a REST call's argument or body field is missing or of
+    │                             the wrong kind: HTTP 400 (papermill_bridge.server)
+    └── NotFound                  what a REST URL names is absent: HTTP 404
+                                  (papermill_bridge.server)
+
+The classes marked with a package are defined there, next to what raises them; the others
+are here. Errors carry their context as attributes: ``RunNotFound.run_id``,
+``DeploymentNotFound.name``, ``RunStateConflict.run_id``/``.state``,
+``ConcurrencySlotTimeout.limit``, ``MissingDependency.module``/``.install``.
 
 Control-flow signals are not errors: they subclass ``BaseException`` so that a
 user's ``except Exception:`` cannot swallow them.
@@ -66,6 +81,7 @@ __all__ = [
     "ConcurrencySlotTimeout",
     "ConfigurationError",
     "CrashedRun",
+    "DeploymentNotFound",
     "FailedRun",
     "InputAlreadyAnswered",
     "InputError",
@@ -215,7 +231,20 @@ class StoreSchemaError(StoreError):
 
 
 class RunNotFound(TaskbookError, LookupError):
-    """Raised when no flow or task run has the given id."""
+    """Raised when no flow or task run has the given id; ``run_id`` is the id (or the
+    prefix of one) that was asked for."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class DeploymentNotFound(ConfigurationError, LookupError):
+    """Raised when no deployment has the given name or id (``name``)."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class RunStateConflict(TaskbookError):
@@ -237,7 +266,11 @@ class PauseTimeout(TaskbookError, TimeoutError):
 
 class ConcurrencySlotTimeout(TaskbookError, TimeoutError):
     """Raised by ``concurrency``/``rate_limit`` (and so by a tagged task run) when no
-    slot came free within ``timeout_seconds``."""
+    slot came free within ``timeout_seconds``; ``limit`` names the limit waited on."""
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class InputError(TaskbookError):

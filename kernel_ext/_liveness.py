@@ -61,7 +61,7 @@ def _beat_forever() -> None:
         if not run_ids:
             continue
         try:
-            from kernel_ext.store._registry import current_store
+            from kernel_ext.store import current_store
 
             store = current_store()  # never opens one: the runs' own store, or none
             if store is not None:

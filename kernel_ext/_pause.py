@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _context
 from kernel_ext import _states as states
@@ -20,6 +20,10 @@ from kernel_ext._context import FlowRunContext, current_flow_run
 from kernel_ext._errors import Abort, InputValidationError, PauseError, PauseTimeout, Suspend
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._run_records import new_id
+
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+    from kernel_ext.store.records import InputRequestRecord
 
 __all__ = [
     "apause_flow_run",
@@ -99,29 +103,28 @@ def _deployment_run() -> FlowRunContext | None:
     return None
 
 
-def _suspend(store: Any, run: FlowRunContext, request: dict[str, Any]) -> None:
+def _suspend(store: Store, run: FlowRunContext, request: InputRequestRecord) -> None:
     """Headless: record the run Suspended and stop; the worker re-executes it on answer."""
     from kernel_ext.approvals import answer_hint
 
     message = f"Suspended at {request['key']!r} until someone answers: {answer_hint(request)}"
     details = {"input_request_id": request["id"], "key": request["key"]}
     store.flush()
-    store.set_run_state(run.flow_run.id, "PAUSED", "Suspended", message, details)
+    store.set_run_state(run.flow_run.id, states.Suspended(message, details=details))
     if store.read_input_request(request["id"])["status"] != "pending":
         # Answered while we were suspending: nobody would wake the run now, so queue it.
-        store.set_run_state(
-            run.flow_run.id, "SCHEDULED", "Resuming", "Answered", only_from=("PAUSED",)
-        )
+        resuming = states.Scheduled("Answered", name="Resuming")
+        store.set_run_state(run.flow_run.id, resuming, only_from=(states.StateType.PAUSED,))
     raise Suspend(message)
 
 
 def _wait(
     context: FlowRunContext,
     store: Any,
-    request: dict[str, Any],
+    request: InputRequestRecord,
     timeout: float,
     poll_interval: float,
-) -> dict[str, Any]:
+) -> InputRequestRecord:
     details = {"input_request_id": request["id"], "key": request["key"], "timeout": timeout}
     _set_state(context, states.Paused(f"Waiting for input {request['key']!r}", details=details))
     store.flush()
@@ -146,7 +149,7 @@ def _wait(
     return request
 
 
-def _outcome(context: FlowRunContext, store: Any, request: dict[str, Any], form: Any) -> Any:
+def _outcome(context: FlowRunContext, store: Store, request: InputRequestRecord, form: Any) -> Any:
     by = request.get("answered_by") or "someone"
     if request["status"] in ("rejected", "expired"):
         _set_state(context, states.Running(f"Input {request['key']!r} {request['status']}"))
@@ -176,7 +179,7 @@ def _set_state(context: FlowRunContext, state: states.State) -> None:
     bus.emit(StateEvent(run, state))
 
 
-def _refresh(form: Any, request: dict[str, Any]) -> None:
+def _refresh(form: Any, request: InputRequestRecord) -> None:
     if form is not None:
         form.refresh(request)
 

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext._errors import ConcurrencySlotTimeout, ConfigurationError
@@ -86,7 +87,7 @@ def acquire_slots(
         if attempt == 0 and on_wait is not None:
             on_wait(taken)
         attempt += 1
-        time.sleep(_bounded(_poll_delay(attempt), deadline, _slot_timeout(taken)))
+        time.sleep(_bounded(_poll_delay(attempt), deadline, partial(_slot_timeout, taken)))
 
 
 async def acquire_slots_async(
@@ -112,7 +113,7 @@ async def acquire_slots_async(
         if attempt == 0 and on_wait is not None:
             on_wait(taken)
         attempt += 1
-        await asyncio.sleep(_bounded(_poll_delay(attempt), deadline, _slot_timeout(taken)))
+        await asyncio.sleep(_bounded(_poll_delay(attempt), deadline, partial(_slot_timeout, taken)))
 
 
 def _slots_setup(
@@ -189,7 +190,7 @@ def wait_for_rate(
     store, deadline = _rate_setup(occupy, per_second, timeout_seconds)
     for name in names:
         while (wait := _try_rate(store, name, occupy, per_second, burst, strict)) > 0:
-            time.sleep(_bounded(wait, deadline, _rate_timeout(name), jitter=True))
+            time.sleep(_bounded(wait, deadline, partial(_rate_timeout, name), jitter=True))
 
 
 async def wait_for_rate_async(
@@ -208,7 +209,7 @@ async def wait_for_rate_async(
                 _try_rate, store, name, occupy, per_second, burst, strict
             )
         ) > 0:
-            await asyncio.sleep(_bounded(wait, deadline, _rate_timeout(name), jitter=True))
+            await asyncio.sleep(_bounded(wait, deadline, partial(_rate_timeout, name), jitter=True))
 
 
 def _rate_setup(
@@ -311,22 +312,29 @@ def _missing(names: Sequence[str], strict: bool, kind: str) -> None:
 _warned: set[tuple[str, str]] = set()
 
 
-def _slot_timeout(name: str) -> str:
-    return (
+def _slot_timeout(name: str) -> ConcurrencySlotTimeout:
+    return ConcurrencySlotTimeout(
         f"No slot of concurrency limit {name!r} came free in time. See who holds it with "
         f"`taskbook limits show {name}`, raise it with `taskbook limits set {name} N`, or "
-        "pass a longer timeout_seconds."
+        "pass a longer timeout_seconds.",
+        limit=name,
     )
 
 
-def _rate_timeout(name: str) -> str:
-    return (
+def _rate_timeout(name: str) -> ConcurrencySlotTimeout:
+    return ConcurrencySlotTimeout(
         f"Rate limit {name!r} did not allow a start in time. Pass a longer timeout_seconds, "
-        f"or raise the rate with `taskbook limits set {name} --per-second N`."
+        f"or raise the rate with `taskbook limits set {name} --per-second N`.",
+        limit=name,
     )
 
 
-def _bounded(wait: float, deadline: float | None, message: str, jitter: bool = False) -> float:
+def _bounded(
+    wait: float,
+    deadline: float | None,
+    timeout: Callable[[], ConcurrencySlotTimeout],
+    jitter: bool = False,
+) -> float:
     """How long to sleep before the next try; raises ConcurrencySlotTimeout when the
     deadline has passed or comes before ``wait`` is over. ``jitter`` spreads waiters
     that were given the same wait, never past the deadline."""
@@ -335,7 +343,7 @@ def _bounded(wait: float, deadline: float | None, message: str, jitter: bool = F
         return delay
     remaining = deadline - time.monotonic()
     if remaining <= 0 or (jitter and wait > remaining):
-        raise ConcurrencySlotTimeout(message)  # waiting cannot help any more
+        raise timeout()  # waiting cannot help any more
     return min(delay, remaining)
 
 

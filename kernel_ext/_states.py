@@ -76,6 +76,9 @@ FINAL_TYPES = frozenset(
 )
 # The same, as the strings the store keeps (for queries and rows read back).
 FINAL_TYPE_VALUES = tuple(sorted(t.value for t in FINAL_TYPES))
+# The types of a run that did not complete because something went wrong.
+FAILED_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
+FAILED_TYPE_VALUES = tuple(sorted(t.value for t in FAILED_TYPES))
 
 
 class State:

@@ -16,7 +16,7 @@ from functools import update_wrapper
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from kernel_ext._context import FlowRunContext, current_flow_run, task_run_context
-from kernel_ext._durability import ensure_store, flush_store
+from kernel_ext._durability import flush_store
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._futures import TaskRunFuture, TaskRunFutureList
 from kernel_ext._mapping import map_arguments, unmapped
@@ -46,6 +46,7 @@ from kernel_ext.engine.task_run import (
     run_task_stream_async,
     run_task_sync,
 )
+from kernel_ext.store import get_store
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -174,7 +175,7 @@ class Task(Runnable, Generic[P, R]):
             args = (self._bound_to, *args)
         flow_ctx = current_flow_run()
         if flow_ctx is None:
-            ensure_store()
+            get_store()
         engine = TaskRunEngine(self, create_task_run(self, flow_ctx), args, kwargs, wait_for)
         if self.streams:
             stream = run_task_stream_async if self.is_async else run_task_stream
@@ -232,7 +233,7 @@ class Task(Runnable, Generic[P, R]):
         runner: Any = None,
     ) -> TaskRunFuture[R]:
         if flow_ctx is None:
-            ensure_store()
+            get_store()
         run = create_task_run(self, flow_ctx)
         future: TaskRunFuture[R] = TaskRunFuture(run)
         engine = TaskRunEngine(self, run, args, kwargs, wait_for, future, upstream)

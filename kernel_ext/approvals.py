@@ -15,9 +15,17 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._errors import InputNotFound, InputValidationError
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import Cancelled, Scheduled, State, StateType
+from kernel_ext.store import get_store
+
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+    from kernel_ext.store.records import InputRequestRecord
 
 __all__ = [
     "answer",
@@ -30,12 +38,6 @@ __all__ = [
 ]
 
 
-def _store() -> Any:
-    from kernel_ext.store import get_store
-
-    return get_store()
-
-
 def current_user() -> str:
     """Who is answering from this process, e.g. ``ada@laptop``."""
     try:
@@ -45,23 +47,21 @@ def current_user() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def pending(flow_run_id: str | None = None) -> list[dict[str, Any]]:
+def pending(flow_run_id: str | None = None) -> list[InputRequestRecord]:
     """Input requests still waiting for an answer, newest first."""
-    requests: list[dict[str, Any]] = _store().list_input_requests(
-        status="pending", flow_run_id=flow_run_id
-    )
-    return requests
+    run_id = None if flow_run_id is None else FlowRunId(flow_run_id)
+    return get_store().list_input_requests(status="pending", flow_run_id=run_id)
 
 
-def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
+def resolve(identifier: str, key: str | None = None) -> InputRequestRecord:
     """The input request named by its id, or by (a prefix of) its paused flow run's id."""
-    store = _store()
+    store = get_store()
     try:
-        found: dict[str, Any] = store.read_input_request(identifier)
+        found = store.read_input_request(identifier)
         return found
     except InputNotFound:
         pass
-    matches: list[dict[str, Any]] = [
+    matches = [
         r
         for r in store.list_input_requests(status="pending")
         if r["flow_run_id"].startswith(identifier) and (key is None or r["key"] == key)
@@ -81,7 +81,7 @@ def resolve(identifier: str, key: str | None = None) -> dict[str, Any]:
     )
 
 
-def _refuse_settled(store: Any, identifier: str, key: str | None) -> None:
+def _refuse_settled(store: Store, identifier: str, key: str | None) -> None:
     """A run whose pause was answered, rejected or expired already: say so."""
     from kernel_ext._errors import InputAlreadyAnswered
 
@@ -101,19 +101,21 @@ def _refuse_settled(store: Any, identifier: str, key: str | None) -> None:
 
 def answer(
     identifier: str, value: Any, answered_by: str | None = None, key: str | None = None
-) -> dict[str, Any]:
+) -> InputRequestRecord:
     """Answer a paused run; ``value`` is a dict of the form's fields (or a bare value)."""
     request = resolve(identifier, key)
     data = _as_fields(request["schema"], value)
     problems = validation_problems(request["schema"], data)
     if problems:
-        _store().record_input_error(request["id"], problems)
+        get_store().record_input_error(request["id"], problems)
         raise InputValidationError(f"The answer does not fit the form: {problems}")
-    answered: dict[str, Any] = _settled_in_time(
+    answered = _settled_in_time(
         request,
-        lambda: _store().answer_input_request(request["id"], data, answered_by or current_user()),
+        lambda: get_store().answer_input_request(
+            request["id"], data, answered_by or current_user()
+        ),
     )
-    _wake_suspended(answered, "SCHEDULED", "Resuming", f"Answered by {answered['answered_by']}")
+    _wake_suspended(answered, Scheduled(f"Answered by {answered['answered_by']}", name="Resuming"))
     return answered
 
 
@@ -122,59 +124,63 @@ def reject(
     reason: str | None = None,
     answered_by: str | None = None,
     key: str | None = None,
-) -> dict[str, Any]:
+) -> InputRequestRecord:
     """Reject a paused run: it ends Cancelled, with the reason in its history."""
     request = resolve(identifier, key)
-    rejected: dict[str, Any] = _settled_in_time(
+    rejected = _settled_in_time(
         request,
-        lambda: _store().reject_input_request(request["id"], answered_by or current_user(), reason),
+        lambda: get_store().reject_input_request(
+            request["id"], answered_by or current_user(), reason
+        ),
     )
     why = f"Rejected by {rejected['answered_by']}" + (f": {reason}" if reason else "")
-    _wake_suspended(rejected, "CANCELLED", "Cancelled", why)
+    _wake_suspended(rejected, Cancelled(why))
     return rejected
 
 
-def expire_overdue(now: float) -> list[dict[str, Any]]:
+def expire_overdue(now: float) -> list[InputRequestRecord]:
     """Expire the pending requests whose timeout has passed, and fail the Suspended runs
     that waited on them (a headless run has no kernel to notice); returns them. The
     scheduler calls this every tick."""
-    store = _store()
+    store = get_store()
     expired = []
     for request in store.list_overdue_input_requests(now):
-        record: dict[str, Any] = store.expire_pause(request["id"])
+        record = store.expire_pause(request["id"])
         if record["status"] == "expired":
             expired.append(record)
     return expired
 
 
-def _settled_in_time(request: dict[str, Any], settle: Any) -> dict[str, Any]:
+def _settled_in_time(
+    request: InputRequestRecord, settle: Callable[[], InputRequestRecord]
+) -> InputRequestRecord:
     """``settle()``; when the request turns out to be past its timeout, its Suspended run
     fails at once, before the refusal reaches the one who answered late."""
     from kernel_ext._errors import InputAlreadyAnswered
 
     try:
-        settled: dict[str, Any] = settle()
+        settled = settle()
     except InputAlreadyAnswered:
-        if _store().read_input_request(request["id"])["status"] in ("pending", "expired"):
-            _store().expire_pause(request["id"])  # refused for being overdue
+        if get_store().read_input_request(request["id"])["status"] in ("pending", "expired"):
+            get_store().expire_pause(request["id"])  # refused for being overdue
         raise
     return settled
 
 
-def _wake_suspended(request: dict[str, Any], state_type: str, name: str, message: str) -> None:
+def _wake_suspended(request: InputRequestRecord, state: State) -> None:
     """A Suspended (headless) run has no kernel waiting: queue it again, or end it.
 
     A Paused run (a kernel is polling for the answer) is left to its kernel.
     """
     from kernel_ext._errors import RunNotFound
 
-    store = _store()
+    store = get_store()
     try:
         run = store.read_flow_run(request["flow_run_id"])
     except RunNotFound:
         return
     if run["state"] == "Suspended":
-        store.set_run_state(run["id"], state_type, name, message, only_from=("PAUSED",))
+        store.set_run_state(run["id"], state, only_from=(StateType.PAUSED,))
 
 
 def _as_fields(schema: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -240,7 +246,7 @@ def _sample(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
     return _SAMPLES.get(kind, "") if isinstance(kind, str) else ""
 
 
-def answer_hint(request: dict[str, Any], with_key: bool = False) -> str:
+def answer_hint(request: InputRequestRecord, with_key: bool = False) -> str:
     """The command that answers ``request``, with an answer of the right shape (and its
     key, for a run that waits at several pauses)."""
     import shlex

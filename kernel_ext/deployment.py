@@ -12,13 +12,17 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from kernel_ext._context import FlowRunContext, current_flow_run, set_ambient_flow_run
-from kernel_ext._durability import ensure_store
 from kernel_ext._durations import seconds_from_env
 from kernel_ext._run_records import FlowRun, FlowRunId
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._states import FINAL_TYPE_VALUES
+from kernel_ext.store import get_store
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import FlowRunRecord
 
 __all__ = ["attach", "attached_run_id", "skipped_headless"]
 
@@ -57,9 +61,9 @@ def attach(run_id: str | None = None) -> FlowRunContext | None:
     existing = current_flow_run()
     if existing is not None and existing.flow_run.id == run_id:
         return existing
-    store = ensure_store()
-    row = store.read_flow_run(run_id)
-    run = FlowRun(FlowRunId(run_id), row["name"], row["flow_name"], row.get("parameters") or {})
+    store = get_store()
+    row = store.read_flow_run(FlowRunId(run_id))
+    run = FlowRun(row["id"], row["name"], row["flow_name"], row.get("parameters") or {})
     run.persisted = True  # the worker created the row; the engine only adds to it
     run.run_count = row.get("run_count") or 1
     run.start_time = time.time()
@@ -83,7 +87,7 @@ class _Fence(threading.Thread):
         super().__init__(name="taskbook-fence", daemon=True)
         self.run_id, self.attempt, self.worker_id = run_id, attempt, worker_id
 
-    def over(self, row: dict[str, object]) -> bool:
+    def over(self, row: FlowRunRecord) -> bool:
         run_count = row.get("run_count")
         return (
             row["state_type"] in FINAL_TYPE_VALUES
@@ -96,7 +100,7 @@ class _Fence(threading.Thread):
         while True:
             time.sleep(FENCE_SECONDS)
             try:
-                row = ensure_store().read_flow_run(self.run_id)
+                row = get_store().read_flow_run(FlowRunId(self.run_id))
             except Exception:  # a store blip: look again later
                 continue
             if self.over(row):

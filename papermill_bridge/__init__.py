@@ -1,1 +1,86 @@
-"""Deployments: promote notebooks, schedules, workers, and the `taskbook` CLI."""
+"""Deployments: promote notebooks, schedules, workers, and the `taskbook` CLI.
+
+The public API, used by the CLI, the Jupyter server extension, the benchmarks and the
+tests alike (nothing outside this package imports its private modules):
+
+    from papermill_bridge import promote, start_run, wait_for, Worker, Scheduler
+
+    promote("report.ipynb", "nightly", schedules=[{"cron": "0 6 * * *"}])
+    run = start_run("nightly", {"region": "eu"})       # Scheduled, due now
+    Worker().run_once()                                # claim it and execute it
+    final = wait_for(run["id"], on_change=print)       # the run once it is final
+
+``promote`` returns the deployment record and ``start_run``/``wait_for`` the flow run
+record, typed in ``kernel_ext.store.records``. A worker executes each run in a child
+process and gets back a ``RunOutcome`` (the final ``State`` and the output notebook).
+Importing this package is light: each name loads its module on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from papermill_bridge._backfill import backfill
+    from papermill_bridge._outcome import OutcomeFormatError, RunOutcome
+    from papermill_bridge._parameters import (
+        Parameter,
+        coerce_parameters,
+        describe,
+        read_parameters,
+    )
+    from papermill_bridge._promote import promote, version_changes
+    from papermill_bridge._scheduler import LATE_AFTER_SECONDS, Scheduler
+    from papermill_bridge._start_run import start_run, wait_for
+    from papermill_bridge._worker import HEARTBEAT_SECONDS, Worker
+
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "LATE_AFTER_SECONDS",
+    "OutcomeFormatError",
+    "Parameter",
+    "RunOutcome",
+    "Scheduler",
+    "Worker",
+    "backfill",
+    "coerce_parameters",
+    "describe",
+    "promote",
+    "read_parameters",
+    "start_run",
+    "version_changes",
+    "wait_for",
+]
+
+# Each public name and the module that defines it.
+_HOMES = {
+    "backfill": "_backfill",
+    "OutcomeFormatError": "_outcome",
+    "RunOutcome": "_outcome",
+    "Parameter": "_parameters",
+    "coerce_parameters": "_parameters",
+    "describe": "_parameters",
+    "read_parameters": "_parameters",
+    "promote": "_promote",
+    "version_changes": "_promote",
+    "LATE_AFTER_SECONDS": "_scheduler",
+    "Scheduler": "_scheduler",
+    "start_run": "_start_run",
+    "wait_for": "_start_run",
+    "HEARTBEAT_SECONDS": "_worker",
+    "Worker": "_worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

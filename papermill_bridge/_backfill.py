@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._names import generate_run_name
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import Scheduled
+
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+    from kernel_ext.store.records import DeploymentDetail, ScheduleRecord, VersionRecord
 
 __all__ = ["backfill"]
 
 
-def backfill(name: str, start: datetime, end: datetime) -> tuple[list[str], int]:
+def backfill(name: str, start: datetime, end: datetime) -> tuple[list[FlowRunId], int]:
     """Create runs for every slot of ``name``'s schedules in (start, end].
 
     Returns the new run ids and how many slots already had a run.
@@ -48,15 +54,15 @@ def backfill(name: str, start: datetime, end: datetime) -> tuple[list[str], int]
 
 
 def _create(
-    store: Any,
-    deployment: dict[str, Any],
-    version: dict[str, Any],
-    schedule: dict[str, Any],
+    store: Store,
+    deployment: DeploymentDetail,
+    version: VersionRecord,
+    schedule: ScheduleRecord,
     slot: datetime,
-) -> str | None:
+) -> FlowRunId | None:
     parameters = {p["name"]: p["default"] for p in version["parameters"]}
     parameters.update(schedule.get("parameters") or {})
-    run_id = str(uuid.uuid4())
+    run_id = FlowRunId(str(uuid.uuid4()))
     made = store.create_scheduled_run(
         id=run_id,
         deployment_id=deployment["id"],
@@ -67,6 +73,6 @@ def _create(
         scheduled_time=slot.timestamp(),
         schedule_id=schedule["id"],
         slot_key=f"{schedule['id']}:{slot.isoformat()}",
-        message="Backfill",
+        state=Scheduled("Backfill"),
     )
     return run_id if made is not None else None

@@ -4,14 +4,16 @@ The snapshot gets a first cell that attaches the kernel to the run (so ``%%task`
 tasks and flows inside land under it), papermill injects the run's parameters after the
 ``parameters`` cell, and the output notebook is written under the data directory and
 linked from the run. This runs in a child process of the worker (see ``_worker``), so
-cancelling a run or losing a kernel never takes the worker down.
+cancelling a run or losing a kernel never takes the worker down. How the run ended goes
+back to the worker as a ``RunOutcome`` written to the file ``--outcome`` names.
 
-    python -m papermill_bridge._execute RUN_ID
-    python -m papermill_bridge._execute      # warm: reads RUN_ID from stdin when it comes
+    python -m papermill_bridge._execute --outcome PATH RUN_ID
+    python -m papermill_bridge._execute --outcome PATH   # warm: RUN_ID from stdin, later
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -22,10 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from kernel_ext import _settings
+from kernel_ext._errors import RunNotFound
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import Completed, Crashed, Failed
 from papermill_bridge._failure import failure_from_papermill
+from papermill_bridge._outcome import RunOutcome
 from papermill_bridge._parameters import PYTHON3_KERNELSPEC
 
-__all__ = ["execute_run", "output_path"]
+__all__ = ["execute_or_crash", "execute_run", "main", "output_path"]
 
 ATTACH_SOURCE = (
     "# Injected by Taskbook: this kernel executes a deployment run.\n"
@@ -57,18 +63,25 @@ def _with_attach_cell(notebook: str) -> dict[str, Any]:
     return content
 
 
-def execute_run(run_id: str) -> dict[str, Any]:
-    """Execute flow run ``run_id``; returns {"state", "message", "output"}. Never raises for
-    a failing notebook: a failure is data (cell, exception name and value)."""
+def execute_run(run_id: FlowRunId) -> RunOutcome:
+    """Execute flow run ``run_id``. Never raises for a failing notebook: a failure is
+    data (cell, exception name and value, traceback) in the outcome's state."""
     import papermill
 
     from kernel_ext.store import get_store
 
     store = get_store()
     run = store.read_flow_run(run_id)
-    version = store.read_deployment_version(run["deployment_name"], run["deployment_version"])
-    output = output_path(run["deployment_name"], run_id)
+    deployment = run["deployment_name"]
+    if deployment is None:
+        raise RunNotFound(
+            f"Run {run_id} is not a run of a deployment; only those execute headless.",
+            run_id=run_id,
+        )
+    version = store.read_deployment_version(deployment, run["deployment_version"])
+    output = output_path(deployment, run_id)
     store.set_output_notebook(run_id, str(output))
+    folder = Path(version["notebook_path"]).parent
     with tempfile.TemporaryDirectory(prefix="taskbook-run-") as tmp:
         source = Path(tmp) / "input.ipynb"
         source.write_text(json.dumps(_with_attach_cell(version["notebook"])))
@@ -77,13 +90,11 @@ def execute_run(run_id: str) -> dict[str, Any]:
             papermill.execute_notebook(
                 str(source),
                 str(output),
-                parameters=run.get("parameters") or {},
+                parameters=run["parameters"],
                 kernel_name="python3",
                 progress_bar=False,
                 log_output=False,
-                cwd=str(Path(version["notebook_path"]).parent)
-                if Path(version["notebook_path"]).parent.is_dir()
-                else tmp,
+                cwd=str(folder) if folder.is_dir() else tmp,
             )
         except papermill.PapermillExecutionError as error:
             failure = failure_from_papermill(error, output)
@@ -91,16 +102,11 @@ def execute_run(run_id: str) -> dict[str, Any]:
                 _log_error(run_id, failure.report())
             except Exception:  # the failure still reaches the run through its state
                 pass
-            return {
-                "state": "Failed",
-                "message": failure.message,
-                "output": str(output),
-                "details": failure.to_details(),
-            }
-    return {"state": "Completed", "message": None, "output": str(output), "details": None}
+            return RunOutcome(Failed(failure.message, details=failure.to_details()), str(output))
+    return RunOutcome(Completed(), str(output))
 
 
-def _log_error(run_id: str, text: str) -> None:
+def _log_error(run_id: FlowRunId, text: str) -> None:
     """A failure is a log line of the run too, so `taskbook runs logs` shows it."""
     from kernel_ext._events import LogEvent, bus
     from kernel_ext.store import get_store
@@ -120,7 +126,7 @@ def _warm_then_read_run_id() -> str:
     return sys.stdin.readline().strip()
 
 
-def execute_or_crash(run_id: str) -> dict[str, Any]:
+def execute_or_crash(run_id: FlowRunId) -> RunOutcome:
     """``execute_run``, with anything that goes wrong outside the notebook's cells (a
     kernel that dies, a notebook papermill cannot run) reported as Crashed, with its
     traceback in the run's details and logs."""
@@ -135,19 +141,24 @@ def execute_or_crash(run_id: str) -> dict[str, Any]:
             _log_error(run_id, f"{message}\n{trace}")
         except Exception:  # the store may be what failed; the outcome still goes out
             pass
-        return {
-            "state": "Crashed",
-            "message": message,
-            "output": None,
-            "details": {
-                "exception_type": type(error).__name__,
-                "exception_message": str(error),
-                "traceback": trace,
-            },
+        details = {
+            "exception_type": type(error).__name__,
+            "exception_message": str(error),
+            "traceback": trace,
         }
+        return RunOutcome(Crashed(message, details=details))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Execute one run and write its outcome where ``--outcome`` says."""
+    parser = argparse.ArgumentParser(prog="python -m papermill_bridge._execute")
+    parser.add_argument("--outcome", type=Path, required=True, help="the outcome's file")
+    parser.add_argument("run_id", nargs="?", help="the run (else read from stdin)")
+    args = parser.parse_args(argv)
+    run_id = args.run_id or _warm_then_read_run_id()
+    if run_id:
+        execute_or_crash(FlowRunId(run_id)).write(args.outcome)
 
 
 if __name__ == "__main__":
-    run_id = sys.argv[1] if len(sys.argv) > 1 else _warm_then_read_run_id()
-    if run_id:
-        print(json.dumps(execute_or_crash(run_id)))
+    main()

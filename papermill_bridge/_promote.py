@@ -10,31 +10,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._errors import ConfigurationError
+from kernel_ext.store import get_store
 from papermill_bridge._parameters import coerce_parameters, read_parameters
 
+if TYPE_CHECKING:
+    from kernel_ext.store.records import DeploymentDetail, NotebookVersion
+
 __all__ = ["promote", "version_changes"]
-
-
-def _store() -> Any:
-    from kernel_ext.store import get_store
-
-    return get_store()
 
 
 def promote(
     notebook: str | Path,
     name: str,
     *,
-    schedules: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    schedules: Sequence[Mapping[str, Any]] = (),
     parameters: dict[str, Any] | None = None,
     tags: list[str] | None = None,
     concurrency_limit: int | None = None,
     retries: int = 0,
-) -> dict[str, Any]:
+) -> DeploymentDetail:
     """Create (or version) deployment ``name`` from ``notebook``; returns the deployment."""
     path = Path(notebook)
     content = _read_notebook(path)
@@ -48,7 +47,7 @@ def promote(
     checked = [
         {**s, "parameters": coerce_parameters(schema, s.get("parameters", {}))} for s in schedules
     ]
-    store = _store()
+    store = get_store()
     store.create_deployment_version(
         name=_check_name(name),
         notebook_path=str(path.resolve()),
@@ -64,13 +63,13 @@ def promote(
         overrides = schedule["parameters"]
         if (schedule["spec"], overrides) not in existing:  # promoting again adds no twin
             store.add_schedule(name, schedule["spec"], overrides, schedule.get("catchup", "latest"))
-    return store.read_deployment(name)  # type: ignore[no-any-return]
+    return store.read_deployment(name)
 
 
 def _check_same_notebook(name: str, path: Path) -> None:
     """A name belongs to one notebook: promoting another under it is refused."""
     try:
-        current = _store().read_deployment_version(name)
+        current = get_store().read_deployment_version(name)
     except ConfigurationError:
         return  # a new deployment
     if Path(current["notebook_path"]) != path.resolve():
@@ -120,7 +119,7 @@ def _check_name(name: str) -> str:
     return name
 
 
-def version_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+def version_changes(old: NotebookVersion | None, new: NotebookVersion) -> list[str]:
     """What changed between two versions: cells added, removed or edited; parameters."""
     if old is None:
         return ["first version"]

@@ -20,12 +20,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kernel_ext._names import generate_run_name as run_name
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import AwaitingRetry, Cancelled, Crashed, Late, Scheduled, StateType
+from kernel_ext.store import get_store
+from kernel_ext.store.records import FlowRunRecord, ScheduleRecord, VersionRecord
 
 __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
 logger = logging.getLogger("taskbook.scheduler")
 
 LATE_AFTER_SECONDS = 60.0
+# The states of a run that holds a worker: the ones its worker's death leaves Crashed.
+_BUSY = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
 DEAD_AFTER_SECONDS = 30.0
 # A flow run outside deployments beats every 10 s (kernel_ext._liveness); six missed
 # beats and it is lost.
@@ -33,12 +39,6 @@ LOST_AFTER_SECONDS = 60.0
 # A crashed deployment run's retry waits this long: several looks of the old attempt's
 # fence (kernel_ext.deployment), which stops whatever of it may still run.
 RETRY_AFTER_SECONDS = 10.0
-
-
-def _store() -> Any:
-    from kernel_ext.store import get_store
-
-    return get_store()
 
 
 def _utc(timestamp: str | float | None) -> datetime | None:
@@ -85,7 +85,7 @@ class Scheduler:
         if self._healthy_since is None:
             self._healthy_since = now
         counts = {"created": 0, "skipped": 0}
-        for schedule in _store().list_schedules(active_only=True):
+        for schedule in get_store().list_schedules(active_only=True):
             if not schedule.get("deployment_paused"):
                 self._step(self._fill, schedule, now, counts)
         counts["late"] = self._step(self._mark_late, now)
@@ -116,14 +116,15 @@ class Scheduler:
         assert self._healthy_since is not None
         if now - self._healthy_since < self.lost_after_seconds:
             return 0
-        store, crashed = _store(), 0
+        store, crashed = get_store(), 0
         cutoff = now - self.lost_after_seconds
         for run in store.find_lost_runs(now, self.lost_after_seconds):
             message = (
                 "Its process stopped beating (killed, or its machine went away) more "
                 f"than {self.lost_after_seconds:g} s ago."
             )
-            if store.crash_lost_run(run["id"], message, cutoff)["state"] == "Crashed":
+            ended = store.crash_lost_run(run["id"], message, cutoff)
+            if ended is not None and ended["state_type"] is StateType.CRASHED:
                 crashed += 1
         return crashed
 
@@ -135,21 +136,16 @@ class Scheduler:
 
     def _mark_late(self, now: float) -> int:
         """Runs still waiting a grace period after their time are Late (they still run)."""
-        store, late = _store(), 0
+        store, late = get_store(), 0
         for run in store.list_flow_runs(limit=1000, state="Scheduled"):
             due = _utc(run.get("scheduled_time"))
             if run["state"] == "Scheduled" and due and now - due.timestamp() > LATE_AFTER_SECONDS:
-                store.set_run_state(
-                    run["id"],
-                    "SCHEDULED",
-                    "Late",
-                    f"Not started {LATE_AFTER_SECONDS:g} s after its time.",
-                    only_from=("SCHEDULED",),
-                )
+                late_state = Late(f"Not started {LATE_AFTER_SECONDS:g} s after its time.")
+                store.set_run_state(run["id"], late_state, only_from=(StateType.SCHEDULED,))
                 late += 1
         return late
 
-    def _fill(self, schedule: dict[str, Any], now: float, counts: dict[str, int]) -> None:
+    def _fill(self, schedule: ScheduleRecord, now: float, counts: dict[str, int]) -> None:
         from papermill_bridge.schedules import due_slots, schedule_from_dict
 
         seen = (schedule["spec"], schedule.get("last_slot"))
@@ -160,14 +156,13 @@ class Scheduler:
         last = _utc(schedule.get("last_slot"))
         created = _utc(schedule["created"])
         to_run, skipped = due_slots(spec, last, _utc(now), schedule["catchup"], created)  # type: ignore[arg-type]
-        store = _store()
+        store = get_store()
         for slot in skipped:
             run = self._create(schedule, slot, late=False)
             if run is not None:
                 note = "Missed while nothing was running (catch-up: latest)."
-                store.set_run_state(
-                    run["id"], "CANCELLED", "Skipped", note, only_from=("SCHEDULED",)
-                )
+                skipped_state = Cancelled(note, name="Skipped")
+                store.set_run_state(run["id"], skipped_state, only_from=(StateType.SCHEDULED,))
                 counts["skipped"] += 1
         for slot in to_run:
             late = now - slot.timestamp() > LATE_AFTER_SECONDS
@@ -180,13 +175,13 @@ class Scheduler:
         upcoming = spec.next_after(_utc(now))  # type: ignore[arg-type]
         self._next_due[schedule["id"]] = (*seen, upcoming.timestamp())
 
-    def _create(self, schedule: dict[str, Any], slot: datetime, late: bool) -> Any:
-        store = _store()
+    def _create(self, schedule: ScheduleRecord, slot: datetime, late: bool) -> FlowRunRecord | None:
+        store = get_store()
         deployment = store.read_deployment(schedule["deployment_id"])
         version = deployment["versions"][0]
         parameters = {**_defaults(version), **(schedule.get("parameters") or {})}
         return store.create_scheduled_run(
-            id=str(uuid.uuid4()),
+            id=FlowRunId(str(uuid.uuid4())),
             deployment_id=deployment["id"],
             deployment_version=version["version"],
             name=run_name(),
@@ -195,40 +190,35 @@ class Scheduler:
             scheduled_time=slot.timestamp(),
             schedule_id=schedule["id"],
             slot_key=f"{schedule['id']}:{slot.isoformat()}",
-            state_name="Late" if late else "Scheduled",
+            state=Late() if late else Scheduled(),
         )
 
     def _reap(self, now: float) -> int:
-        store = _store()
+        store = get_store()
         dead = store.find_dead_runs(now, self.dead_after_seconds)
         for run in dead:
-            store.set_run_state(
-                run["id"],
-                "CRASHED",
-                "Crashed",
-                f"Its worker {run.get('worker_id')} stopped beating.",
-                only_from=("PENDING", "RUNNING", "CANCELLING"),
-            )
+            crashed = Crashed(f"Its worker {run['worker_id']} stopped beating.")
+            store.set_run_state(run["id"], crashed, only_from=_BUSY)
             self._retry(run)
         return len(dead)
 
-    def _retry(self, run: dict[str, Any]) -> None:
+    def _retry(self, run: FlowRunRecord) -> None:
         """Queue a crashed run again (same id) while its deployment's retries last."""
-        store = _store()
-        retries = store.read_deployment(run["deployment_id"]).get("retries") or 0
-        attempts = run.get("run_count") or 1
+        store = get_store()
+        if run["deployment_id"] is None:
+            return
+        retries = store.read_deployment(run["deployment_id"])["retries"]
+        attempts = run["run_count"] or 1
         if attempts <= retries:
             # Due a little later, not now: the crashed attempt's kernel (if anything of it
             # is left) sees AwaitingRetry and stops itself before the retry starts.
             store.set_run_state(
                 run["id"],
-                "SCHEDULED",
-                "AwaitingRetry",
-                f"Retry {attempts} of {retries} after a crash.",
-                only_from=("CRASHED",),
+                AwaitingRetry(f"Retry {attempts} of {retries} after a crash."),
+                only_from=(StateType.CRASHED,),
                 due=time.time() + RETRY_AFTER_SECONDS,
             )
 
 
-def _defaults(version: dict[str, Any]) -> dict[str, Any]:
+def _defaults(version: VersionRecord) -> dict[str, Any]:
     return {p["name"]: p["default"] for p in version.get("parameters", [])}

@@ -2,17 +2,18 @@
 
 A worker claims a run atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a guarded
 update on SQLite), so any number of workers on any machines can share one store. Each
-run executes in a child process (``python -m papermill_bridge._execute RUN_ID``); the
-worker beats the run's heartbeat while it runs and stops the child when the run is
-cancelled. A worker that dies stops beating, and the scheduler marks its run Crashed; on
-Linux its executor is killed with it (and the kernel follows), so a retry never runs
-beside the attempt it replaces.
+run executes in a child process (``python -m papermill_bridge._execute``), which reports
+how the run ended as a ``RunOutcome`` in a file (see ``_outcome``); the worker beats the
+run's heartbeat while it runs and stops the child when the run is cancelled. A worker
+that dies stops beating, and the scheduler marks its run Crashed; on Linux its executor
+is killed with it (and the kernel follows), so a retry never runs beside the attempt it
+replaces.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,17 +22,32 @@ import tempfile
 import threading
 import time
 import uuid
+from enum import Enum
+from pathlib import Path
 from typing import Any
+
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import Cancelled, Crashed, Running, State, StateType
+from kernel_ext.store import get_store
+from papermill_bridge._outcome import OutcomeFormatError, RunOutcome
 
 __all__ = ["HEARTBEAT_SECONDS", "Worker"]
 
 HEARTBEAT_SECONDS = 5.0
 
+_EXECUTE = "papermill_bridge._execute"
 
-def _store() -> Any:
-    from kernel_ext.store import get_store
+# The states of a run that its worker may end; any other (a headless pause Suspended
+# it, the scheduler reaped it) is left as it is.
+_OURS = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
 
-    return get_store()
+
+class _Verdict(Enum):
+    """How watching an executor ended."""
+
+    DONE = "done"  # the child ended by itself
+    CANCELLED = "cancelled"  # the run was cancelled: the child was stopped
+    LOST = "lost"  # the run is no longer this worker's: the child was stopped
 
 
 class Worker:
@@ -54,7 +70,7 @@ class Worker:
 
     def serve(self) -> None:
         """Claim and execute runs until ``stopping`` is set."""
-        self._spare, self._serving = _spawn(), True
+        self._spare, self._serving = _Executor(), True
         try:
             while not self.stopping.is_set():
                 if not self.run_once():
@@ -63,11 +79,11 @@ class Worker:
             self._serving = False
             if self._spare is not None:
                 self._spare.communicate("")  # an empty run id: the spare exits
-                self._spare.outputs()
+                self._spare.close()
 
     def run_once(self) -> bool:
         """Execute the next due run, if there is one; True if a run was executed."""
-        claimed = _store().claim_next_run(
+        claimed = get_store().claim_next_run(
             self.worker_id, time.time(), lease_seconds=self.lease_seconds
         )
         if claimed is None:
@@ -75,57 +91,51 @@ class Worker:
         self.execute(claimed["id"])
         return True
 
-    def execute(self, run_id: str) -> dict[str, Any]:
-        store = _store()
-        started = store.set_run_state(
-            run_id, "RUNNING", "Running", f"Executing on {self.worker_id}", only_from=("PENDING",)
-        )
-        if started.get("state_type") != "RUNNING":  # cancelled between claim and start
-            return {"state": started.get("state"), "message": "Not started."}
-        child, self._spare = self._spare or _spawn(), None
-        assert child.stdin is not None
-        child.stdin.write(run_id + "\n")
-        child.stdin.close()
-        child.stdin = None
-        if self._serving and not self.stopping.is_set():
-            self._spare = _spawn()  # warms up while this run executes
-        verdict = self._watch(run_id, child)
-        child.wait()
-        outcome = _outcome(child, verdict)
-        if verdict != "lost":  # a reaped run is someone else's now: leave its state alone
+    def execute(self, run_id: FlowRunId) -> RunOutcome:
+        """Execute a run this worker claimed (Pending), and record how it ended."""
+        store = get_store()
+        running = Running(f"Executing on {self.worker_id}")
+        started = store.set_run_state(run_id, running, only_from=(StateType.PENDING,))
+        if started["state_type"] is not StateType.RUNNING:  # cancelled between claim and start
+            return RunOutcome(State(started["state_type"], started["state"], "Not started."))
+        child, self._spare = self._spare or _Executor(), None
+        try:
+            child.start(run_id)
+            if self._serving and not self.stopping.is_set():
+                self._spare = _Executor()  # warms up while this run executes
+            verdict = self._watch(run_id, child)
+            child.wait()
+            outcome = _outcome(child, verdict)
+        finally:
+            child.close()
+        if verdict is not _Verdict.LOST:  # a reaped run is someone else's now
             # A run that suspended itself (a headless pause) keeps that state, and a run
             # that another attempt took over (reaped and claimed again) is not ours to end.
             store.set_run_state(
                 run_id,
-                _TYPES.get(outcome["state"], "FAILED"),
-                outcome["state"],
-                outcome["message"],
-                outcome.get("details"),
-                only_from=("PENDING", "RUNNING", "CANCELLING"),
+                outcome.state,
+                only_from=_OURS,
                 attempt=(self.worker_id, started["run_count"]),
             )
         return outcome
 
-    def _watch(self, run_id: str, child: _Executor) -> str:
-        """Beat until the child ends: "done", or "cancelled" / "lost" after stopping it."""
-        store = _store()
+    def _watch(self, run_id: FlowRunId, child: _Executor) -> _Verdict:
+        """Beat until the child ends, or stop it when the run is cancelled or lost."""
+        store = get_store()
         while child.poll() is None:
             try:
                 alive = store.heartbeat(run_id, self.worker_id, time.time(), self.lease_seconds)
-                state = store.read_flow_run(run_id)["state_type"]
+                cancelling = store.read_flow_run(run_id)["state_type"] is StateType.CANCELLING
             except Exception:  # a store blip must not kill the worker and orphan the kernel
-                alive, state = True, "RUNNING"
-            if not alive or state == "CANCELLING":
+                alive, cancelling = True, False
+            if not alive or cancelling:
                 _stop(child)
-                return "cancelled" if alive else "lost"
+                return _Verdict.CANCELLED if alive else _Verdict.LOST
             try:
                 child.wait(timeout=self.heartbeat_seconds)
             except subprocess.TimeoutExpired:
                 pass
-        return "done"
-
-
-_TYPES = {"Completed": "COMPLETED", "Cancelled": "CANCELLED", "Crashed": "CRASHED"}
+        return _Verdict.DONE
 
 
 def _stop(child: subprocess.Popen[str]) -> None:
@@ -137,14 +147,26 @@ def _stop(child: subprocess.Popen[str]) -> None:
 
 
 class _Executor(subprocess.Popen[str]):
-    """An executor process whose output goes to files, not pipes: a kernel that writes a
-    lot to its stderr would otherwise fill a pipe nobody reads while the run executes."""
+    """An executor process, started warm: it loads its modules, then waits for the run id.
+
+    Its output goes to files, not pipes: a kernel that writes a lot to its stderr would
+    otherwise fill a pipe nobody reads while the run executes. Its outcome comes back in
+    a file of its own (see ``_outcome``), never from what it printed.
+    """
 
     def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="taskbook-executor-"))
+        self.outcome_path = self.folder / "outcome.json"
         self.out_file = tempfile.TemporaryFile("w+")
         self.err_file = tempfile.TemporaryFile("w+")
         super().__init__(
-            [sys.executable, "-m", "papermill_bridge._execute"],
+            [
+                sys.executable,
+                "-m",
+                "papermill_bridge._execute",
+                "--outcome",
+                str(self.outcome_path),
+            ],
             stdin=subprocess.PIPE,
             stdout=self.out_file,
             stderr=self.err_file,
@@ -152,14 +174,23 @@ class _Executor(subprocess.Popen[str]):
             preexec_fn=_parent_death_signal(),
         )
 
-    def outputs(self) -> tuple[str, str]:
-        """What it printed, once it has ended; closes the files."""
-        texts = []
-        for handle in (self.out_file, self.err_file):
-            handle.seek(0)
-            texts.append(handle.read())
-            handle.close()
-        return texts[0], texts[1]
+    def start(self, run_id: FlowRunId) -> None:
+        """Hand the waiting process its run."""
+        assert self.stdin is not None
+        self.stdin.write(run_id + "\n")
+        self.stdin.close()
+        self.stdin = None
+
+    def stderr_tail(self) -> str:
+        """The last line it wrote to stderr, once it has ended."""
+        self.err_file.seek(0)
+        return (self.err_file.read().strip().splitlines() or ["no output"])[-1]
+
+    def close(self) -> None:
+        """Forget it, once it has ended: its output files and its outcome."""
+        self.out_file.close()
+        self.err_file.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -192,18 +223,20 @@ def _parent_death_signal() -> Any:
     return arm
 
 
-def _spawn() -> _Executor:
-    return _Executor()
-
-
-def _outcome(child: _Executor, verdict: str) -> dict[str, Any]:
-    (out, err), code = child.outputs(), child.returncode
-    if verdict == "lost":
-        return {"state": "Crashed", "message": "Its heartbeat was refused; stopped."}
-    if verdict == "cancelled":
-        return {"state": "Cancelled", "message": "Cancelled; its kernel was stopped."}
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if code == 0 and lines:
-        return json.loads(lines[-1])  # type: ignore[no-any-return]
-    tail = (err.strip().splitlines() or ["no output"])[-1]
-    return {"state": "Crashed", "message": f"The run's process exited with {code}: {tail}"}
+def _outcome(child: _Executor, verdict: _Verdict) -> RunOutcome:
+    """How the run ended: from the verdict if it was stopped, else from what its executor
+    reported; an executor that ended without a report crashed."""
+    if verdict is _Verdict.LOST:
+        return RunOutcome(Crashed("Its heartbeat was refused; stopped."))
+    if verdict is _Verdict.CANCELLED:
+        return RunOutcome(Cancelled("Cancelled; its kernel was stopped."))
+    code = child.returncode
+    try:
+        reported = RunOutcome.read(child.outcome_path)
+    except (OSError, OutcomeFormatError) as error:
+        return RunOutcome(
+            Crashed(f"The run's process left an outcome that cannot be read: {error}")
+        )
+    if code == 0 and reported is not None:
+        return reported
+    return RunOutcome(Crashed(f"The run's process exited with {code}: {child.stderr_tail()}"))

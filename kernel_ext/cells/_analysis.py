@@ -236,10 +236,34 @@ class _CellVisitor(ast.NodeVisitor):
             self._scopes[-1].globals.update(node.names)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        # For `except` and `except*` alike (a TryStar's handlers are ExceptHandlers too).
         self._visit_all((node.type,))
-        if node.name:
-            self._bind(node.name, self._current())
+        if not node.name:
+            self._visit_all(node.body)
+            return
+        restore = self._handler_target(node.name)
         self._visit_all(node.body)
+        restore()
+
+    def _handler_target(self, name: str) -> Callable[[], None]:
+        """Bind the ``as`` name of an except handler; the function returned undoes that.
+
+        Python deletes the name when the handler ends (as if by ``err = None; del err``),
+        so whatever the handler binds it to never outlives the handler. The handler may
+        not run, though: at its end the name is put back as it was before it. So it is a
+        def only if the cell binds it outside handlers too, and a read of it after the
+        handler is a ref unless the cell bound it before. In a function the name stays
+        local (any binding makes it local to all of the function): nothing to undo.
+        """
+        scope = self._current()
+        if scope is None or name in scope.globals:
+            restore = _membership_keeper(name, self._bound, self._defs, self._deleted)
+        elif scope.kind == "function":
+            restore = _keep_nothing
+        else:
+            restore = _membership_keeper(name, scope.names)
+        self._bind(name, scope)
+        return restore
 
     def visit_MatchAs(self, node: ast.MatchAs) -> None:
         self._visit_all((node.pattern,))
@@ -310,6 +334,24 @@ class _CellVisitor(ast.NodeVisitor):
             self._visit_all((generator.iter if index else None, generator.target, *generator.ifs))
         self._visit_all(results)
         self._scopes.pop()
+
+
+def _membership_keeper(name: str, *sets: set[str]) -> Callable[[], None]:
+    """A function that puts ``name`` back in or out of each of ``sets`` as it is now."""
+    members = [(names, name in names) for names in sets]
+
+    def restore() -> None:
+        for names, member in members:
+            if member:
+                names.add(name)
+            else:
+                names.discard(name)
+
+    return restore
+
+
+def _keep_nothing() -> None:
+    """What ``_handler_target`` undoes for a function's local name: nothing."""
 
 
 def _parameters(args: ast.arguments) -> list[ast.arg]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ast
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _states as states
 from kernel_ext._context import flow_run_context
@@ -29,6 +30,11 @@ from kernel_ext.cells._options import TaskCellOptions, parse_options
 from kernel_ext.cells._session import InteractiveSession
 from kernel_ext.deployment import attached_run_id
 from kernel_ext.engine.task_run import TaskRunEngine, create_task_run, run_task_sync
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from kernel_ext._options import TaskOptions
 
 __all__ = ["CellOutcome", "CellRunner"]
 
@@ -75,12 +81,13 @@ class CellRunner:
         key = self._cache_key(cell, analysis, options, notes)
         filename = self.shell.compile.cache(code, self._cell_number())
         compiled = compile_cell(tree, filename)
-        state = self._drive(cell, options, compiled, analysis, key)
-        if state.name == "Cached":
+        state, body_ran = self._drive(cell, options, compiled, key)
+        completed = state.type is states.StateType.COMPLETED
+        if completed and not body_ran:  # a cache hit: Cached is a kind of COMPLETED
             restored = self._restore(cell, analysis, state)
             if options.cache:
                 notes.append(restored)
-        elif state.name == "Completed" and key is not None:
+        elif completed and key is not None:
             self._persist(cell, analysis, key, options, notes)
         run_time = self._duration()
         stale = self.graph.record_run(cell, state.name, run_time, self._last_run_id, namespace, key)
@@ -91,23 +98,23 @@ class CellRunner:
     # --- the task run ---------------------------------------------------------------------
 
     def _drive(
-        self,
-        cell: TaskCell,
-        options: TaskCellOptions,
-        compiled: CompiledCell,
-        analysis: CellAnalysis,
-        key: str | None,
-    ) -> states.State:
+        self, cell: TaskCell, options: TaskCellOptions, compiled: CompiledCell, key: str | None
+    ) -> tuple[states.State, bool]:
+        """Run the cell as a task run: its final state, and whether the cell's code ran.
+
+        Both a run of the code and a cache hit end COMPLETED; only the first calls it.
+        """
         namespace = self.shell.user_ns
         global_ns = self.shell.user_global_ns
+        body_ran = False
 
         def body() -> dict[str, Any]:
+            nonlocal body_ran
+            body_ran = True
             compiled.run(global_ns, namespace)
             return {}
 
-        task = _cell_task(cell, options, body, key)
-        task.task_key = f"cell:{self.session.flow_name}:{cell.name}"
-        task.resumable = False  # a cell keeps its outputs itself (see _cache_key)
+        task = _cell_task(cell, options, body, key, f"cell:{self.session.flow_name}:{cell.name}")
         context = self.session.context()
         token = flow_run_context.set(context)
         try:
@@ -118,14 +125,15 @@ class CellRunner:
                 for c in self.graph.upstream_cells(cell)
                 if c.last_task_run_id
             ]
-            engine = TaskRunEngine(task, run, (), {}, None, None, upstream)
+            engine = TaskRunEngine(task, run, args=(), kwargs={}, upstream=upstream)
             try:
-                return run_task_sync(engine, return_state=True)  # type: ignore[no-any-return]
+                state: states.State = run_task_sync(engine, return_state=True)
             except BaseException:
                 self.graph.record_run(cell, engine.state.name, self._duration(), run.id, {})
                 raise
         finally:
             flow_run_context.reset(token)
+        return state, body_ran
 
     @property
     def _last_run_id(self) -> str:
@@ -210,11 +218,42 @@ class CellRunner:
         return f"cell-{self.shell.execution_count}"
 
 
+class _CellTask(Task[[], dict[str, Any]]):
+    """The task of one ``%%task`` cell, made with what sets it apart from a ``@task``.
+
+    A ``Task`` takes its key from its function's module and name, and a deployment run
+    that resumes restores its finished runs; a cell's task is keyed by its notebook and
+    cell, and is not resumable: a cell keeps its outputs itself (see
+    ``CellRunner._cache_key``). Settled while the task is made, so nothing sees a task
+    half set up; the key is kept with the task's options, so ``with_options`` copies
+    are cell tasks with the same key.
+    """
+
+    def __init__(
+        self, fn: Callable[[], dict[str, Any]], *, task_key: str, **options: Unpack[TaskOptions]
+    ) -> None:
+        super().__init__(fn, **options)
+        self._options["task_key"] = task_key
+        self.task_key = task_key
+        self.resumable = False
+        # Unlike a @task (where no persistence means no caching, as in Prefect), a cell
+        # looks its key up although the engine persists nothing: the runner keeps the
+        # outputs.
+        self.caches = self.cache_key_fn is not None
+        if self.cache_key_fn is not None:
+            self.cache_policy = CacheKeyFnPolicy(cache_key_fn=self.cache_key_fn)
+
+
 def _cell_task(
-    cell: TaskCell, options: TaskCellOptions, body: Any, key: str | None
-) -> Task[Any, Any]:
-    task: Task[Any, Any] = Task(
+    cell: TaskCell,
+    options: TaskCellOptions,
+    body: Callable[[], dict[str, Any]],
+    key: str | None,
+    task_key: str,
+) -> _CellTask:
+    return _CellTask(
         body,
+        task_key=task_key,
         name=cell.name,
         tags=("cell", *options.tags),
         retries=options.retries,
@@ -228,9 +267,3 @@ def _cell_task(
         persist_result=False,
         log_prints=options.log_prints,
     )
-    # Unlike a @task (where no persistence means no caching, as in Prefect), a cell looks
-    # its key up although the engine persists nothing: the runner keeps the outputs.
-    task.caches = key is not None
-    if key is not None:
-        task.cache_policy = CacheKeyFnPolicy(cache_key_fn=lambda _ctx, _params: key)
-    return task

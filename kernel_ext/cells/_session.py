@@ -16,11 +16,12 @@ from typing import Any
 from kernel_ext import _liveness as liveness
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext
-from kernel_ext._durability import ensure_store, flush_store
+from kernel_ext._durability import flush_store
 from kernel_ext._events import StateEvent, bus
 from kernel_ext._names import generate_run_name
 from kernel_ext._run_records import FlowRun, FlowRunId, new_id
 from kernel_ext._runners import ThreadPoolTaskRunner
+from kernel_ext.store import get_store
 
 __all__ = ["InteractiveSession", "notebook_path"]
 
@@ -71,7 +72,7 @@ class InteractiveSession:
         attached = attach()
         if attached is not None:  # executed by a worker: the run is the worker's to end
             return attached
-        ensure_store()
+        get_store()
         run_id = new_id()
         run = FlowRun(
             FlowRunId(run_id),

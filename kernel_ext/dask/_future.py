@@ -163,19 +163,20 @@ def _crashed(run: TaskRun, error: BaseException, client: Any) -> states.State:
 def _adopt_recorded(run: TaskRun) -> None:
     """Take what the worker recorded (start, attempts, cache key), so that the driver's
     row update does not overwrite it with the blanks of its own copy."""
-    from kernel_ext._durability import ensure_store
+    from kernel_ext.store import get_store
 
     try:
-        recorded = ensure_store().read_task_run(run.id)
+        recorded = get_store().read_task_run(run.id)
     except Exception:  # never written (lost before it started), or the store is away
         return
     run.run_count = max(run.run_count, int(recorded.get("run_count") or 0))
     run.cache_key = run.cache_key or recorded.get("cache_key")
     run.upstream = run.upstream or list(recorded.get("upstream") or ())
-    if run.start_time is None and recorded.get("start_time"):
+    started = recorded.get("start_time")
+    if run.start_time is None and started:
         from datetime import datetime
 
-        run.start_time = datetime.fromisoformat(recorded["start_time"]).timestamp()
+        run.start_time = datetime.fromisoformat(started).timestamp()
 
 
 def resolve_all(futures: Sequence[TaskRunFuture[Any]]) -> None:

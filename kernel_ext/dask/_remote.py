@@ -165,7 +165,7 @@ def _portable(state: State) -> State:
 
 def flush_worker_store() -> bool:
     """Commit this worker's queued events (called on every worker as a flow run ends)."""
-    from kernel_ext.store._registry import current_store
+    from kernel_ext.store import current_store
 
     store = current_store()
     if store is None:

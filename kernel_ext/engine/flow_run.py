@@ -18,7 +18,7 @@ from kernel_ext import _liveness as liveness
 from kernel_ext import _states as states
 from kernel_ext._context import FlowRunContext, current_flow_run, flow_run_context, task_run_context
 from kernel_ext._display import show_run_graph
-from kernel_ext._durability import ensure_store, flush_store
+from kernel_ext._durability import flush_store
 from kernel_ext._errors import Abort, ParameterTypeError, Terminated
 from kernel_ext._liveness import SigtermGuard
 from kernel_ext._logging import PrintCapture, engine_logger
@@ -38,6 +38,7 @@ from kernel_ext.engine._steps import (
     stream_async,
 )
 from kernel_ext.engine._transitions import failed_state, interrupted_state, set_state
+from kernel_ext.store import get_store
 
 if TYPE_CHECKING:
     from kernel_ext._flows import Flow
@@ -68,7 +69,7 @@ class FlowRunEngine:
         self.wait_for = wait_for
         self.parent = current_flow_run()
         if self.parent is None:
-            ensure_store()
+            get_store()
         self.parent_task_run = self._link_to_parent()
         self.run = FlowRun(
             FlowRunId(new_id()),
@@ -352,7 +353,7 @@ def _attempts(engine: FlowRunEngine) -> Lifecycle:
         yield Sleep(delay)
 
 
-def _exit_terminated(run_id: str) -> None:
+def _exit_terminated(run_id: FlowRunId) -> None:
     """SIGTERM ended a top-level flow run: its task runs still running end Cancelled too.
     When threads of abandoned task runs are still running, the interpreter would wait
     for them at exit: then the process exits now, as SIGTERM would have ended it.
@@ -362,7 +363,7 @@ def _exit_terminated(run_id: str) -> None:
     import threading
 
     try:
-        ensure_store().cancel_unfinished_task_runs(run_id, "Terminated by SIGTERM.")
+        get_store().cancel_unfinished_task_runs(run_id, "Terminated by SIGTERM.")
     except Exception:  # exiting matters more than this last write
         pass
     main = threading.main_thread()

@@ -13,10 +13,15 @@ import os
 import sys
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._context import current_flow_run, task_run_context
+from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext.deployment import attached_run_id
+
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+    from kernel_ext.store.records import FlowRunDetail, TaskRunDetail
 
 __all__ = ["ENV_PREFIX", "attribute", "current_run_id", "stored_flow_run", "stored_task_run"]
 
@@ -71,19 +76,19 @@ def current_run_id() -> str | None:
     return attached_run_id()
 
 
-def stored_flow_run(run_id: str) -> dict[str, Any]:
-    return _store().read_flow_run(run_id)  # type: ignore[no-any-return]
+def stored_flow_run(run_id: str) -> FlowRunDetail:
+    return _flushed_store().read_flow_run(FlowRunId(run_id))
 
 
-def stored_task_run(run_id: str) -> dict[str, Any]:
-    return _store().read_task_run(run_id)  # type: ignore[no-any-return]
+def stored_task_run(run_id: str) -> TaskRunDetail:
+    return _flushed_store().read_task_run(TaskRunId(run_id))
 
 
-def _store() -> Any:
+def _flushed_store() -> Store:
     # Runs of this process reach the store through its writer: flush so they are there.
     # The store (SQLAlchemy) loads only when an attribute needs it.
-    from kernel_ext._durability import ensure_store
+    from kernel_ext.store import get_store
 
-    store = ensure_store()
+    store = get_store()
     store.flush()
     return store

@@ -14,19 +14,22 @@ Set ``TASKBOOK__RUNTIME__DEPLOYMENT__<NAME>`` to override an attribute in a test
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._context import ambient_flow_run
 from kernel_ext.deployment import attached_run_id
 from kernel_ext.runtime import flow_run
 from kernel_ext.runtime._support import attribute, current_run_id, stored_flow_run
 
+if TYPE_CHECKING:
+    from kernel_ext.store.records import FlowRunDetail
+
 # Attributes resolved by __getattr__ on each access (so they are not module globals).
 FIELDS = ("flow_run_id", "id", "name", "parameters", "version")
 __all__ = list(FIELDS)
 
 # The deployment fields of a run never change: one store read per run is enough.
-_rows: dict[str, dict[str, Any]] = {}
+_rows: dict[str, FlowRunDetail] = {}
 
 
 def __getattr__(name: str) -> Any:
@@ -43,7 +46,7 @@ def _deployment_run_id() -> str | None:
     return ambient.flow_run.id if ambient is not None else attached_run_id()
 
 
-def _row() -> dict[str, Any] | None:
+def _row() -> FlowRunDetail | None:
     run_id = _deployment_run_id()
     if run_id is None:
         return None

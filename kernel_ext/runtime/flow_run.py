@@ -17,7 +17,7 @@ with parameters only.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._context import FlowRunContext, ambient_flow_run, current_flow_run
 from kernel_ext.runtime._support import (
@@ -26,6 +26,9 @@ from kernel_ext.runtime._support import (
     stored_flow_run,
     stored_task_run,
 )
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import FlowRunDetail
 
 # Attributes resolved by __getattr__ on each access (so they are not module globals).
 FIELDS = (
@@ -59,7 +62,7 @@ def _context() -> FlowRunContext | None:
     return current_flow_run()
 
 
-def _stored() -> dict[str, Any] | None:
+def _stored() -> FlowRunDetail | None:
     """The run as the store has it, for a process with a run id but no run context."""
     run_id = current_run_id()
     return stored_flow_run(run_id) if run_id is not None else None
@@ -121,7 +124,7 @@ def _parent_task_run_id(run_id: str) -> str | None:
     context = _context()
     if context is not None and context.flow_run.id == run_id:
         return context.flow_run.parent_task_run_id
-    return stored_flow_run(run_id)["parent_task_run_id"]  # type: ignore[no-any-return]
+    return stored_flow_run(run_id)["parent_task_run_id"]
 
 
 def _parent_of(run_id: str) -> str | None:
@@ -129,7 +132,7 @@ def _parent_of(run_id: str) -> str | None:
     parent_task_run_id = _parent_task_run_id(run_id)
     if parent_task_run_id is None:
         return None
-    return stored_task_run(parent_task_run_id)["flow_run_id"]  # type: ignore[no-any-return]
+    return stored_task_run(parent_task_run_id)["flow_run_id"]
 
 
 def get_parent_flow_run_id() -> str | None:

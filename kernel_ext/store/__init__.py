@@ -10,12 +10,27 @@ a background thread, so recording a run costs the engine microseconds.
     for run in store.list_flow_runs(limit=10):
         print(run["name"], run["state"])
 
-Importing this package loads SQLAlchemy; ``import kernel_ext`` does not import it.
+``get_store`` is the one accessor of the current store. Importing this package is light:
+SQLAlchemy loads when the first store opens (or ``Store`` is first used), so any module
+may import ``get_store`` at its top. The records the reads return are typed in
+``kernel_ext.store.records`` (``FlowRunRecord``, ``TaskRunRecord``, ...).
 """
 
 from __future__ import annotations
 
-from kernel_ext.store._registry import get_store, reset_store
-from kernel_ext.store._store import Store
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Store", "get_store", "reset_store"]
+from kernel_ext.store._registry import current_store, get_store, reset_store
+
+if TYPE_CHECKING:
+    from kernel_ext.store._store import Store
+
+__all__ = ["Store", "current_store", "get_store", "reset_store"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from kernel_ext.store._store import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,13 +25,14 @@ Exactly one worker gets each run, however many race:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from kernel_ext._states import FINAL_TYPE_VALUES, StateType
-from kernel_ext.store._deployment_runs import BUSY, append_history
+from kernel_ext._states import FINAL_TYPE_VALUES, Pending, StateType
+from kernel_ext.store._deployment_runs import BUSY_VALUES, append_history
 from kernel_ext.store._limit_leases import (
     deployment_has_room,
     deployment_slots_used,
@@ -42,10 +43,10 @@ from kernel_ext.store._limit_leases import (
 from kernel_ext.store._reads import find_flow_run, flow_run_record, flow_runs_query
 from kernel_ext.store._tables import deployments, flow_runs
 from kernel_ext.store._types import from_epoch
+from kernel_ext.store.records import FlowRunRecord
 
-__all__ = ["BUSY", "LEASE_SECONDS", "claim_next_run", "find_dead_runs", "heartbeat", "silent_since"]
+__all__ = ["LEASE_SECONDS", "claim_next_run", "find_dead_runs", "heartbeat", "silent_since"]
 
-Record = dict[str, Any]
 
 # How long a claimed run's slot outlives its last heartbeat.
 LEASE_SECONDS = 30.0
@@ -58,7 +59,7 @@ def claim_next_run(
     now: float,
     deployment_limits: bool,
     lease_seconds: float = LEASE_SECONDS,
-) -> Record | None:
+) -> FlowRunRecord | None:
     moment = from_epoch(now)
     lost: list[str] = []  # runs another worker changed under us (SQLite: never)
     full: list[str] = []  # deployments found at their limit once locked
@@ -126,11 +127,11 @@ def heartbeat(
     return True
 
 
-def find_dead_runs(connection: Connection, now: float, grace_seconds: float) -> list[Record]:
+def find_dead_runs(connection: Connection, now: float, grace_seconds: float) -> list[FlowRunRecord]:
     """Deployment runs held by a worker that has not beaten for ``grace_seconds``, oldest
     heartbeat first. A run never beaten is judged by when it was created."""
     query = silent_since(now - grace_seconds).where(
-        flow_runs.c.deployment_id.is_not(None), flow_runs.c.state_type.in_(BUSY)
+        flow_runs.c.deployment_id.is_not(None), flow_runs.c.state_type.in_(BUSY_VALUES)
     )
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
 
@@ -170,20 +171,20 @@ def _candidate(
     return query
 
 
-def _take(connection: Connection, run_id: str, worker_id: str, moment: Any) -> bool:
-    message = f"Claimed by {worker_id}"
+def _take(connection: Connection, run_id: str, worker_id: str, moment: datetime) -> bool:
+    state = Pending(f"Claimed by {worker_id}", timestamp=moment.timestamp())
     statement = (
         update(flow_runs)
         .where(flow_runs.c.id == run_id, flow_runs.c.state_type == _SCHEDULED)
         .values(
-            state_type=StateType.PENDING.value,
-            state_name="Pending",
-            state_message=message,
+            state_type=state.type.value,
+            state_name=state.name,
+            state_message=state.message,
             worker_id=worker_id,
             heartbeat_at=moment,
         )
     )
     if connection.execute(statement).rowcount != 1:
         return False
-    append_history(connection, run_id, StateType.PENDING.value, "Pending", moment, message, None)
+    append_history(connection, run_id, state, moment)
     return True

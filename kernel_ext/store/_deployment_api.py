@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import Scheduled, State, StateType
 from kernel_ext.store import _claims, _deployment_runs, _deployments, _schedules
 from kernel_ext.store._transactions import Transactions
+from kernel_ext.store.records import (
+    DeletedDeployment,
+    DeploymentDetail,
+    DeploymentSummary,
+    FlowRunRecord,
+    NotebookVersion,
+    PromotedDeployment,
+    ScheduleRecord,
+)
 
 __all__ = ["DeploymentApi"]
-
-Record = dict[str, Any]
 
 
 class DeploymentApi(Transactions):
@@ -19,7 +28,7 @@ class DeploymentApi(Transactions):
 
     Times given are epoch seconds (the caller's clock, so tests can move it); times
     returned are ISO-8601 UTC strings. A deployment is named by its name or its id; an
-    unknown one raises ``ConfigurationError`` saying how to list them, an unknown run
+    unknown one raises ``DeploymentNotFound`` saying how to list them, an unknown run
     ``RunNotFound``.
     """
 
@@ -35,7 +44,7 @@ class DeploymentApi(Transactions):
         description: str | None = None,
         concurrency_limit: int | None = None,
         retries: int = 0,
-    ) -> Record:
+    ) -> PromotedDeployment:
         """Promote a notebook: create deployment ``name`` at version 1, or add the next
         version; the settings given replace the deployment's.
 
@@ -57,31 +66,33 @@ class DeploymentApi(Transactions):
             retries=retries,
         )
 
-    def read_deployment(self, name_or_id: str) -> Record:
+    def read_deployment(self, name_or_id: str) -> DeploymentDetail:
         """A deployment with its latest ``version`` number, its ``versions`` newest first
         (without the notebooks) and its ``schedules``."""
         return self._read(_deployments.read_deployment, name_or_id)
 
-    def read_deployment_version(self, name_or_id: str, version: int | None = None) -> Record:
+    def read_deployment_version(
+        self, name_or_id: str, version: int | None = None
+    ) -> NotebookVersion:
         """A version of a deployment with its ``notebook`` text; the latest by default."""
         return self._read(_deployments.read_deployment_version, name_or_id, version)
 
-    def list_deployments(self) -> list[Record]:
+    def list_deployments(self) -> list[DeploymentSummary]:
         """Every deployment by name, with its latest ``version`` number, ``schedules``,
         last run (``last_run_id``, ``last_run_state``, ``last_run_time``, ...) and
         ``next_run_time`` (its earliest Scheduled run)."""
         return self._read(_deployments.list_deployments)
 
-    def delete_deployment(self, name_or_id: str) -> Record:
+    def delete_deployment(self, name_or_id: str) -> DeletedDeployment:
         """Delete a deployment, its versions, schedules and the runs not started yet;
         runs that started stay. Returns the deployment as it was, with ``deleted_runs``."""
         return self._write(_deployments.delete_deployment, name_or_id)
 
-    def set_deployment_paused(self, name_or_id: str, paused: bool) -> Record:
+    def set_deployment_paused(self, name_or_id: str, paused: bool) -> DeploymentDetail:
         """Pause or resume: workers claim no run of a paused deployment."""
         return self._write(_deployments.set_deployment_paused, name_or_id, paused)
 
-    def list_runs_of_deployment(self, name_or_id: str, limit: int = 50) -> list[Record]:
+    def list_runs_of_deployment(self, name_or_id: str, limit: int = 50) -> list[FlowRunRecord]:
         """The deployment's runs, latest scheduled time first."""
         return self._read(_deployments.list_runs_of_deployment, name_or_id, limit)
 
@@ -91,27 +102,27 @@ class DeploymentApi(Transactions):
         spec: Mapping[str, Any],
         parameters: Mapping[str, Any] | None = None,
         catchup: str = "latest",
-    ) -> Record:
+    ) -> ScheduleRecord:
         """Add an active schedule to a deployment. ``spec`` is the schedules module's
         dict, kept as given; ``parameters`` override the deployment's defaults."""
         return self._write(_schedules.add_schedule, deployment, spec, parameters or {}, catchup)
 
-    def list_schedules(self, active_only: bool = True) -> list[Record]:
+    def list_schedules(self, active_only: bool = True) -> list[ScheduleRecord]:
         """Schedules, oldest first, with ``deployment_name`` and ``deployment_paused``."""
         return self._read(_schedules.list_schedules, active_only)
 
-    def set_schedule_active(self, schedule_id: str, active: bool) -> Record:
+    def set_schedule_active(self, schedule_id: str, active: bool) -> ScheduleRecord:
         """Switch a schedule on or off."""
         return self._write(_schedules.set_schedule_active, schedule_id, active)
 
-    def advance_schedule(self, schedule_id: str, last_slot: float) -> Record:
+    def advance_schedule(self, schedule_id: str, last_slot: float) -> ScheduleRecord:
         """Record ``last_slot`` as the latest slot given a run; never moves back."""
         return self._write(_schedules.advance_schedule, schedule_id, last_slot)
 
     def create_scheduled_run(
         self,
         *,
-        id: str,
+        id: FlowRunId,
         deployment_id: str,
         deployment_version: int,
         name: str,
@@ -120,11 +131,10 @@ class DeploymentApi(Transactions):
         scheduled_time: float,
         schedule_id: str | None = None,
         slot_key: str | None = None,
-        state_name: str = "Scheduled",
-        message: str | None = None,
-    ) -> Record | None:
-        """Create a run of a deployment, due at ``scheduled_time`` (state type SCHEDULED,
-        named ``state_name``: "Scheduled", or "Late"), with the deployment's tags.
+        state: State | None = None,
+    ) -> FlowRunRecord | None:
+        """Create a run of a deployment, due at ``scheduled_time``, in ``state`` (of type
+        SCHEDULED: ``Scheduled()`` by default, or ``Late()``), with the deployment's tags.
 
         Returns None if a run already has ``slot_key``: that slot was created by another
         scheduler (a slot never runs twice). Manual runs have no slot key.
@@ -140,8 +150,7 @@ class DeploymentApi(Transactions):
             scheduled_time=scheduled_time,
             schedule_id=schedule_id,
             slot_key=slot_key,
-            state_name=state_name,
-            message=message,
+            state=Scheduled() if state is None else state,
         )
 
     def claim_next_run(
@@ -150,7 +159,7 @@ class DeploymentApi(Transactions):
         now: float,
         deployment_limits: bool = True,
         lease_seconds: float = _claims.LEASE_SECONDS,
-    ) -> Record | None:
+    ) -> FlowRunRecord | None:
         """Atomically take the oldest run due at ``now``: it becomes Pending, held by
         ``worker_id``. None if no run is due (or every due deployment is paused or at its
         concurrency limit; ``deployment_limits=False`` ignores the limits). A limited
@@ -158,30 +167,31 @@ class DeploymentApi(Transactions):
         return self._write(_claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds)
 
     def heartbeat(
-        self, run_id: str, worker_id: str, now: float, lease_seconds: float = _claims.LEASE_SECONDS
+        self,
+        run_id: FlowRunId,
+        worker_id: str,
+        now: float,
+        lease_seconds: float = _claims.LEASE_SECONDS,
     ) -> bool:
         """Beat the run's heartbeat; False if it is not this worker's or already final."""
         return self._write(_claims.heartbeat, run_id, worker_id, now, lease_seconds)
 
-    def find_dead_runs(self, now: float, grace_seconds: float) -> list[Record]:
+    def find_dead_runs(self, now: float, grace_seconds: float) -> list[FlowRunRecord]:
         """Deployment runs Pending, Running or Cancelling whose worker has not beaten for
         ``grace_seconds``."""
         return self._read(_claims.find_dead_runs, now, grace_seconds)
 
     def set_run_state(
         self,
-        run_id: str,
-        state_type: str,
-        state_name: str,
-        message: str | None = None,
-        details: Mapping[str, Any] | None = None,
+        run_id: FlowRunId,
+        state: State,
         *,
-        timestamp: float | None = None,
-        only_from: Collection[str] | None = None,
+        only_from: Collection[StateType] | None = None,
         attempt: tuple[str, int] | None = None,
         due: float | None = None,
-    ) -> Record:
-        """Move a flow run to a state and append it to the history, in one transaction.
+    ) -> FlowRunRecord:
+        """Move a flow run to ``state`` and append it to the history, in one transaction;
+        the state's time is the change's.
 
         A final type sets ``end_time``; RUNNING starts an attempt (``start_time`` if
         unset, ``run_count`` + 1). With ``only_from`` (state types), a run in another
@@ -190,24 +200,13 @@ class DeploymentApi(Transactions):
         taken over is left as it is; ``due`` sets when a Scheduled run may be claimed.
         Returns the run.
         """
-        return self._write(
-            _deployment_runs.set_run_state,
-            run_id,
-            state_type,
-            state_name,
-            message,
-            details,
-            timestamp,
-            only_from,
-            attempt,
-            due,
-        )
+        return self._write(_deployment_runs.set_run_state, run_id, state, only_from, attempt, due)
 
-    def set_output_notebook(self, run_id: str, path: str) -> Record:
+    def set_output_notebook(self, run_id: FlowRunId, path: str) -> FlowRunRecord:
         """Link the run to its executed notebook."""
         return self._write(_deployment_runs.set_output_notebook, run_id, path)
 
-    def request_cancel(self, run_id: str) -> Record:
+    def request_cancel(self, run_id: FlowRunId) -> FlowRunRecord:
         """Cancel a run: a Scheduled or Suspended one is Cancelled at once; a running one
         becomes Cancelling, and its worker, which polls the state, stops the kernel and
         records Cancelled. A finished run raises ``RunStateConflict``."""

@@ -13,7 +13,6 @@ same slot exactly one succeeds and the others get None.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,28 +21,29 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from kernel_ext._errors import ConfigurationError, RunStateConflict
-from kernel_ext._states import FINAL_TYPE_VALUES, StateType
+from kernel_ext._errors import RunStateConflict
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import FINAL_TYPE_VALUES, Cancelled, Cancelling, State, StateType
 from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, state_history
 from kernel_ext.store._types import from_epoch
+from kernel_ext.store.records import FlowRunRecord
 
 __all__ = [
     "BUSY",
+    "BUSY_VALUES",
     "append_history",
     "create_scheduled_run",
     "request_cancel",
     "set_output_notebook",
     "set_run_state",
-    "state_type",
 ]
 
-Record = dict[str, Any]
-
 # The states of a run that holds a worker (and a slot of its deployment's limit).
-BUSY = (StateType.PENDING.value, StateType.RUNNING.value, StateType.CANCELLING.value)
+BUSY = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
+BUSY_VALUES = tuple(kind.value for kind in BUSY)
 
 
 def create_scheduled_run(
@@ -58,9 +58,10 @@ def create_scheduled_run(
     scheduled_time: float,
     schedule_id: str | None,
     slot_key: str | None,
-    state_name: str,
-    message: str | None,
-) -> Record | None:
+    state: State,
+) -> FlowRunRecord | None:
+    if state.type is not StateType.SCHEDULED:
+        raise ValueError(f"A new deployment run is Scheduled, not {state.type.value}.")
     deployment = find_deployment(connection, deployment_id)
     now, when = datetime.now(UTC), from_epoch(scheduled_time)
     values = {
@@ -70,8 +71,8 @@ def create_scheduled_run(
         "parameters": dict(parameters),
         "tags": list(deployment.tags or ()),
         "state_type": StateType.SCHEDULED.value,
-        "state_name": state_name,
-        "state_message": message,
+        "state_name": state.name,
+        "state_message": state.message,
         "run_count": 0,
         "created": now,
         "deployment_id": deployment.id,
@@ -89,33 +90,31 @@ def create_scheduled_run(
         # RETURNING, not rowcount: drivers need not report the rowcount of an INSERT.
         if connection.execute(statement.returning(flow_runs.c.id)).first() is None:
             return None  # another scheduler created this slot's run first
-    details = {"scheduled_time": when.isoformat()}
-    append_history(connection, id, StateType.SCHEDULED.value, state_name, now, message, details)
+    details = {**(state.details or {}), "scheduled_time": when.isoformat()}
+    append_history(
+        connection, id, State(state.type, state.name, state.message, details=details), now
+    )
     return find_flow_run(connection, id)
 
 
 def set_run_state(
     connection: Connection,
-    run_id: str,
-    state_type_name: str,
-    state_name: str,
-    message: str | None,
-    details: Mapping[str, Any] | None,
-    timestamp: float | None,
-    only_from: Collection[str] | None,
+    run_id: FlowRunId,
+    state: State,
+    only_from: Collection[StateType] | None = None,
     attempt: tuple[str, int] | None = None,
     due: float | None = None,
-) -> Record:
-    """Move the run to the state; with ``only_from``, only if its state type is one of
-    those, and with ``attempt`` (worker id, run count), only while that attempt is the
-    run's current one (otherwise the run is returned unchanged). ``due`` (epoch seconds)
-    sets when a Scheduled run may be claimed, in the same update."""
-    kind = state_type(state_type_name)
-    when = from_epoch(time.time() if timestamp is None else timestamp)
+) -> FlowRunRecord:
+    """Move the run to ``state`` (at the state's time); with ``only_from``, only if its
+    state type is one of those, and with ``attempt`` (worker id, run count), only while
+    that attempt is the run's current one (otherwise the run is returned unchanged).
+    ``due`` (epoch seconds) sets when a Scheduled run may be claimed, in the same update."""
+    kind = state.type.value
+    when = from_epoch(state.timestamp)
     values: dict[str, Any] = {
         "state_type": kind,
-        "state_name": state_name,
-        "state_message": message,
+        "state_name": state.name,
+        "state_message": state.message,
     }
     if due is not None:
         values["scheduled_time"] = from_epoch(due)
@@ -127,20 +126,20 @@ def set_run_state(
         values["run_count"] = flow_runs.c.run_count + 1
     statement = update(flow_runs).where(flow_runs.c.id == run_id).values(values)
     if only_from is not None:
-        statement = statement.where(flow_runs.c.state_type.in_([state_type(t) for t in only_from]))
+        statement = statement.where(flow_runs.c.state_type.in_([t.value for t in only_from]))
     if attempt is not None:
         statement = statement.where(
             flow_runs.c.worker_id == attempt[0], flow_runs.c.run_count == attempt[1]
         )
     if connection.execute(statement).rowcount == 1:
-        append_history(connection, run_id, kind, state_name, when, message, details)
+        append_history(connection, run_id, state, when)
     record = _read(connection, run_id)
     if record["state_type"] not in BUSY:  # it no longer holds its deployment's slot
         release_run_slot(connection, run_id)
     return record
 
 
-def request_cancel(connection: Connection, run_id: str) -> Record:
+def request_cancel(connection: Connection, run_id: FlowRunId) -> FlowRunRecord:
     """Cancel a run: at once if nothing executes it, else ask its worker (Cancelling)."""
     query = select(flow_runs.c.state_type, flow_runs.c.state_name).where(flow_runs.c.id == run_id)
     row = connection.execute(query.with_for_update()).first()
@@ -158,54 +157,34 @@ def request_cancel(connection: Connection, run_id: str) -> Record:
     # A Scheduled run has no worker yet, a Suspended one no kernel: nobody else would
     # finish the cancellation.
     idle = row.state_type == StateType.SCHEDULED.value or row.state_name == "Suspended"
-    if idle:
-        kind, name, message = StateType.CANCELLED, "Cancelled", "Cancelled before it ran."
-    else:
-        kind, name, message = StateType.CANCELLING, "Cancelling", "Cancellation requested."
-    return set_run_state(connection, run_id, kind.value, name, message, None, None, None)
+    state = Cancelled("Cancelled before it ran.") if idle else Cancelling("Cancellation requested.")
+    return set_run_state(connection, run_id, state)
 
 
-def set_output_notebook(connection: Connection, run_id: str, path: str) -> Record:
+def set_output_notebook(connection: Connection, run_id: FlowRunId, path: str) -> FlowRunRecord:
     statement = update(flow_runs).where(flow_runs.c.id == run_id).values(output_notebook=path)
     if connection.execute(statement).rowcount == 0:
         raise run_not_found("flow run", run_id)
     return _read(connection, run_id)
 
 
-def append_history(
-    connection: Connection,
-    run_id: str,
-    kind: str,
-    name: str,
-    timestamp: datetime,
-    message: str | None,
-    details: Mapping[str, Any] | None,
-) -> None:
+def append_history(connection: Connection, run_id: str, state: State, when: datetime) -> None:
+    """Add ``state`` (at ``when``, its time as the store keeps it) to the flow run's
+    history."""
     connection.execute(
         state_history.insert().values(
             run_id=run_id,
             run_kind="flow",
-            type=kind,
-            name=name,
-            timestamp=timestamp,
-            message=message,
-            details=None if details is None else dict(details),
+            type=state.type.value,
+            name=state.name,
+            timestamp=when,
+            message=state.message,
+            details=None if state.details is None else dict(state.details),
         )
     )
 
 
-def state_type(name: str) -> str:
-    """``name`` as a state type ("RUNNING"); any case, or a ``StateType``, is taken."""
-    if isinstance(name, StateType):
-        return name.value
-    try:
-        return StateType(name.upper()).value
-    except ValueError:
-        known = ", ".join(t.value for t in StateType)
-        raise ConfigurationError(f"Unknown state type {name!r}; use one of {known}.") from None
-
-
-def _read(connection: Connection, run_id: str) -> Record:
+def _read(connection: Connection, run_id: str) -> FlowRunRecord:
     record = find_flow_run(connection, run_id)
     if record is None:
         raise run_not_found("flow run", run_id)

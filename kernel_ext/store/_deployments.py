@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError
+from kernel_ext._states import StateType
 from kernel_ext.store._limit_leases import sync_deployment_limit
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import flow_run_record, flow_runs_query
@@ -51,7 +52,17 @@ __all__ = [
     "set_deployment_paused",
 ]
 
-Record = dict[str, Any]
+from kernel_ext.store.records import (
+    DeletedDeployment,
+    DeploymentDetail,
+    DeploymentRecord,
+    DeploymentSummary,
+    FlowRunRecord,
+    LastRun,
+    NotebookVersion,
+    PromotedDeployment,
+    VersionRecord,
+)
 
 
 def create_deployment_version(
@@ -66,7 +77,7 @@ def create_deployment_version(
     description: str | None,
     concurrency_limit: int | None,
     retries: int,
-) -> Record:
+) -> PromotedDeployment:
     settings = _settings(name, tags, description, concurrency_limit, retries)
     now = datetime.now(UTC)
     _insert_if_new(connection, name, settings, now)
@@ -99,19 +110,22 @@ def create_deployment_version(
     return {**record, "version": _version(version), "unchanged": unchanged}
 
 
-def read_deployment(connection: Connection, name_or_id: str) -> Record:
+def read_deployment(connection: Connection, name_or_id: str) -> DeploymentDetail:
     record = _deployment(find_deployment(connection, name_or_id))
     query = _versions(record["id"], with_notebook=False)
     versions = [_version(row) for row in connection.execute(query).mappings()]
-    record["version"] = versions[0]["version"] if versions else None
-    record["versions"] = versions
-    record["schedules"] = schedules_by_deployment(connection, [record["id"]], False).get(
-        record["id"], []
-    )
-    return record
+    schedules = schedules_by_deployment(connection, [record["id"]], False)
+    return {
+        **record,
+        "version": versions[0]["version"] if versions else None,
+        "versions": versions,
+        "schedules": schedules.get(record["id"], []),
+    }
 
 
-def read_deployment_version(connection: Connection, name_or_id: str, version: int | None) -> Record:
+def read_deployment_version(
+    connection: Connection, name_or_id: str, version: int | None
+) -> NotebookVersion:
     row = find_deployment(connection, name_or_id)
     query = _versions(row.id, with_notebook=True)
     if version is not None:
@@ -122,13 +136,10 @@ def read_deployment_version(connection: Connection, name_or_id: str, version: in
             f"Deployment {row.name!r} has no version {version}; its versions are listed by "
             f"`taskbook deployments show {row.name}`."
         )
-    record = _version(found)
-    record["notebook"] = found.notebook
-    record["deployment_name"] = row.name
-    return record
+    return {**_version(found), "notebook": found.notebook, "deployment_name": row.name}
 
 
-def list_deployments(connection: Connection) -> list[Record]:
+def list_deployments(connection: Connection) -> list[DeploymentSummary]:
     rows = connection.execute(select(deployments).order_by(deployments.c.name)).mappings()
     records = [_deployment(row) for row in rows]
     ids = [record["id"] for record in records]
@@ -142,15 +153,19 @@ def list_deployments(connection: Connection) -> list[Record]:
     schedules = schedules_by_deployment(connection, ids, False)
     last_runs = _last_runs(connection)
     next_runs = _next_runs(connection)
-    for record in records:
-        record["version"] = latest.get(record["id"])
-        record["schedules"] = schedules.get(record["id"], [])
-        record.update(last_runs.get(record["id"], _NO_LAST_RUN))
-        record["next_run_time"] = isoformat(next_runs.get(record["id"]))
-    return records
+    return [
+        {
+            **record,
+            "version": latest.get(record["id"]),
+            "schedules": schedules.get(record["id"], []),
+            **last_runs.get(record["id"], _NO_LAST_RUN),
+            "next_run_time": isoformat(next_runs.get(record["id"])),
+        }
+        for record in records
+    ]
 
 
-def delete_deployment(connection: Connection, name_or_id: str) -> Record:
+def delete_deployment(connection: Connection, name_or_id: str) -> DeletedDeployment:
     """Delete the deployment, its versions, schedules and runs not started yet.
 
     Runs that started keep their rows and history (their ``deployment_name`` becomes
@@ -159,7 +174,7 @@ def delete_deployment(connection: Connection, name_or_id: str) -> Record:
     record = read_deployment(connection, name_or_id)
     deployment_id = record["id"]
     waiting = select(flow_runs.c.id).where(
-        flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type == "SCHEDULED"
+        flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type == _SCHEDULED
     )
     connection.execute(delete(state_history).where(state_history.c.run_id.in_(waiting)))
     deleted = connection.execute(delete(flow_runs).where(flow_runs.c.id.in_(waiting)))
@@ -167,11 +182,12 @@ def delete_deployment(connection: Connection, name_or_id: str) -> Record:
         connection.execute(delete(table).where(table.c.deployment_id == deployment_id))
     connection.execute(delete(deployments).where(deployments.c.id == deployment_id))
     sync_deployment_limit(connection, record["name"], None, time.time())
-    record["deleted_runs"] = deleted.rowcount
-    return record
+    return {**record, "deleted_runs": deleted.rowcount}
 
 
-def set_deployment_paused(connection: Connection, name_or_id: str, paused: bool) -> Record:
+def set_deployment_paused(
+    connection: Connection, name_or_id: str, paused: bool
+) -> DeploymentDetail:
     row = find_deployment(connection, name_or_id)
     if row.paused != paused:
         statement = update(deployments).where(deployments.c.id == row.id)
@@ -179,7 +195,9 @@ def set_deployment_paused(connection: Connection, name_or_id: str, paused: bool)
     return read_deployment(connection, row.id)
 
 
-def list_runs_of_deployment(connection: Connection, name_or_id: str, limit: int) -> list[Record]:
+def list_runs_of_deployment(
+    connection: Connection, name_or_id: str, limit: int
+) -> list[FlowRunRecord]:
     """The deployment's runs, latest scheduled time first (future runs on top)."""
     row = find_deployment(connection, name_or_id)
     when = func.coalesce(flow_runs.c.scheduled_time, flow_runs.c.created)
@@ -235,7 +253,9 @@ def _versions(deployment_id: str, with_notebook: bool) -> Select[Any]:
     )
 
 
-_NO_LAST_RUN: Record = {
+_SCHEDULED = StateType.SCHEDULED.value
+
+_NO_LAST_RUN: LastRun = {
     "last_run_id": None,
     "last_run_name": None,
     "last_run_state": None,
@@ -244,7 +264,7 @@ _NO_LAST_RUN: Record = {
 }
 
 
-def _last_runs(connection: Connection) -> dict[str, Record]:
+def _last_runs(connection: Connection) -> dict[str, LastRun]:
     """Per deployment, its latest run that left Scheduled (started, or skipped)."""
     rank = func.row_number().over(
         partition_by=flow_runs.c.deployment_id,
@@ -256,7 +276,7 @@ def _last_runs(connection: Connection) -> dict[str, Record]:
     )
     ranked = (
         select(flow_runs, rank.label("rank"))
-        .where(_of_a_deployment(), flow_runs.c.state_type != "SCHEDULED")
+        .where(_of_a_deployment(), flow_runs.c.state_type != _SCHEDULED)
         .subquery()
     )
     rows = connection.execute(select(ranked).where(ranked.c.rank == 1)).mappings()
@@ -265,7 +285,7 @@ def _last_runs(connection: Connection) -> dict[str, Record]:
             "last_run_id": row.id,
             "last_run_name": row.name,
             "last_run_state": row.state_name,
-            "last_run_state_type": row.state_type,
+            "last_run_state_type": StateType(row.state_type),
             "last_run_time": isoformat(row.start_time or row.scheduled_time or row.created),
         }
         for row in rows
@@ -275,7 +295,7 @@ def _last_runs(connection: Connection) -> dict[str, Record]:
 def _next_runs(connection: Connection) -> dict[str, datetime]:
     query = (
         select(flow_runs.c.deployment_id, func.min(flow_runs.c.scheduled_time))
-        .where(_of_a_deployment(), flow_runs.c.state_type == "SCHEDULED")
+        .where(_of_a_deployment(), flow_runs.c.state_type == _SCHEDULED)
         .group_by(flow_runs.c.deployment_id)
     )
     return dict(connection.execute(query).all())  # min() keeps the column's UTC type
@@ -285,7 +305,7 @@ def _of_a_deployment() -> ColumnElement[bool]:
     return flow_runs.c.deployment_id.is_not(None)
 
 
-def _deployment(row: RowMapping) -> Record:
+def _deployment(row: RowMapping) -> DeploymentRecord:
     return {
         "id": row.id,
         "name": row.name,
@@ -299,7 +319,7 @@ def _deployment(row: RowMapping) -> Record:
     }
 
 
-def _version(row: RowMapping) -> Record:
+def _version(row: RowMapping) -> VersionRecord:
     return {
         "id": row.id,
         "deployment_id": row.deployment_id,

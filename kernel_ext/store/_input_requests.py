@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError, InputAlreadyAnswered, InputNotFound
+from kernel_ext._states import Failed, StateType
 from kernel_ext.store._tables import flow_runs, run_inputs
 from kernel_ext.store._types import from_epoch, isoformat
 
@@ -47,7 +48,7 @@ __all__ = [
     "reject_input_request",
 ]
 
-Record = dict[str, Any]
+from kernel_ext.store.records import InputRequestRecord
 
 PENDING: Final = "pending"
 ANSWERED: Final = "answered"
@@ -65,7 +66,7 @@ def create_input_request(
     schema: dict[str, Any],
     description: str | None,
     timeout_at: float | None,
-) -> Record:
+) -> InputRequestRecord:
     """Insert the request, unless (flow_run_id, key) has one: then return that one."""
     insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = insert(run_inputs).values(
@@ -85,7 +86,7 @@ def create_input_request(
     return record
 
 
-def read_input_request(connection: Connection, request_id: str) -> Record:
+def read_input_request(connection: Connection, request_id: str) -> InputRequestRecord:
     record = _first(connection, run_inputs.c.id == request_id)
     if record is None:
         raise InputNotFound(
@@ -95,13 +96,15 @@ def read_input_request(connection: Connection, request_id: str) -> Record:
     return record
 
 
-def find_input_request(connection: Connection, flow_run_id: str, key: str) -> Record | None:
+def find_input_request(
+    connection: Connection, flow_run_id: str, key: str
+) -> InputRequestRecord | None:
     return _first(connection, run_inputs.c.flow_run_id == flow_run_id, run_inputs.c.key == key)
 
 
 def list_input_requests(
     connection: Connection, status: str | None, flow_run_id: str | None, limit: int
-) -> list[Record]:
+) -> list[InputRequestRecord]:
     query = _joined().order_by(run_inputs.c.created.desc(), run_inputs.c.id.desc())
     if status is not None:
         if status not in STATUSES:
@@ -116,7 +119,9 @@ def list_input_requests(
     return [_record(row) for row in rows]
 
 
-def list_overdue_input_requests(connection: Connection, now: float, limit: int) -> list[Record]:
+def list_overdue_input_requests(
+    connection: Connection, now: float, limit: int
+) -> list[InputRequestRecord]:
     """Pending requests whose timeout has passed, oldest deadline first."""
     query = (
         _joined()
@@ -129,7 +134,7 @@ def list_overdue_input_requests(connection: Connection, now: float, limit: int) 
 
 def answer_input_request(
     connection: Connection, request_id: str, answer: dict[str, Any], answered_by: str
-) -> Record:
+) -> InputRequestRecord:
     return _settle(
         connection, request_id, status=ANSWERED, answer=answer, answered_by=answered_by, error=None
     )
@@ -137,19 +142,19 @@ def answer_input_request(
 
 def reject_input_request(
     connection: Connection, request_id: str, answered_by: str, reason: str | None
-) -> Record:
+) -> InputRequestRecord:
     # The reason is the answer of a rejection, where the run looks for it.
     answer = {"reason": reason}
     return _settle(connection, request_id, status=REJECTED, answer=answer, answered_by=answered_by)
 
 
-def expire_input_request(connection: Connection, request_id: str) -> Record:
+def expire_input_request(connection: Connection, request_id: str) -> InputRequestRecord:
     """Expire a pending request; an answered or rejected one is returned as it is."""
     _compare_and_set(connection, request_id, status=EXPIRED)
     return read_input_request(connection, request_id)
 
 
-def expire_pause(connection: Connection, request_id: str) -> Record:
+def expire_pause(connection: Connection, request_id: str) -> InputRequestRecord:
     """Expire a request past its timeout and, in the same transaction, fail the Suspended
     run that waits on it (a headless run has no kernel to notice). Idempotent."""
     from kernel_ext._errors import PauseTimeout
@@ -167,12 +172,12 @@ def expire_pause(connection: Connection, request_id: str) -> Record:
         )
         details = {"exception_type": PauseTimeout.__name__, "input_request_id": request_id}
         set_run_state(
-            connection, run["id"], "FAILED", "Failed", message, details, None, ("PAUSED",)
+            connection, run["id"], Failed(message, details=details), only_from=(StateType.PAUSED,)
         )
     return record
 
 
-def record_input_error(connection: Connection, request_id: str, message: str) -> Record:
+def record_input_error(connection: Connection, request_id: str, message: str) -> InputRequestRecord:
     """Keep the message of an answer that failed validation, while the request is pending."""
     statement = (
         update(run_inputs)
@@ -183,7 +188,7 @@ def record_input_error(connection: Connection, request_id: str, message: str) ->
     return read_input_request(connection, request_id)
 
 
-def _settle(connection: Connection, request_id: str, **values: Any) -> Record:
+def _settle(connection: Connection, request_id: str, **values: Any) -> InputRequestRecord:
     """Move a pending request to its final status, or say why it cannot be. A request
     past its timeout takes no answer, even before anyone has marked it expired (the
     caller expires it: this transaction is rolled back by the error)."""
@@ -208,7 +213,7 @@ def _compare_and_set(
     return connection.execute(statement.values(answered_at=now, **values)).rowcount == 1
 
 
-def _already_settled(record: Record) -> str:
+def _already_settled(record: InputRequestRecord) -> str:
     run = record["flow_run_name"] or record["flow_run_id"]
     what = f"The input request {record['id']!r} (key {record['key']!r} of flow run {run!r})"
     when = _human_time(record["answered_at"] or record["timeout_at"])
@@ -240,12 +245,12 @@ def _joined() -> Select[Any]:
     ).select_from(run_inputs.outerjoin(flow_runs, flow_runs.c.id == run_inputs.c.flow_run_id))
 
 
-def _first(connection: Connection, *conditions: ColumnElement[bool]) -> Record | None:
+def _first(connection: Connection, *conditions: ColumnElement[bool]) -> InputRequestRecord | None:
     row = connection.execute(_joined().where(*conditions)).mappings().first()
     return None if row is None else _record(row)
 
 
-def _record(row: RowMapping) -> Record:
+def _record(row: RowMapping) -> InputRequestRecord:
     return {
         "id": row["id"],
         "flow_run_id": row["flow_run_id"],
@@ -262,5 +267,5 @@ def _record(row: RowMapping) -> Record:
         "flow_run_name": row["flow_run_name"],
         "flow_name": row["flow_name"],
         "state": row["state_name"],
-        "state_type": row["state_type"],
+        "state_type": None if row["state_type"] is None else StateType(row["state_type"]),
     }

@@ -60,7 +60,7 @@ __all__ = [
     "take_slots",
 ]
 
-Record = dict[str, Any]
+from kernel_ext.store.records import LeaseRecord, LimitDetail, LimitRecord
 
 DEPLOYMENT_PREFIX = "deployment:"
 
@@ -72,7 +72,7 @@ def set_limit(
     per_second: float | None,
     burst: int | None,
     now: float,
-) -> Record:
+) -> LimitRecord:
     """Create limit ``name`` or replace its slots and rate; leases already held are kept.
 
     A changed rate keeps the backlog of the old one, cut to what the new rate allows.
@@ -103,7 +103,7 @@ def delete_limit(connection: Connection, name: str) -> bool:
     return found
 
 
-def reset_limit(connection: Connection, name: str, now: float) -> Record:
+def reset_limit(connection: Connection, name: str, now: float) -> LimitRecord:
     """Give back every slot of ``name`` (its holders keep running, unbounded)."""
     if not _lock_limits(connection, [name]):
         _find(connection, name)  # raises
@@ -118,7 +118,7 @@ def limit_names(connection: Connection) -> list[str]:
     return list(connection.scalars(query))
 
 
-def list_limits(connection: Connection, now: float) -> list[Record]:
+def list_limits(connection: Connection, now: float) -> list[LimitRecord]:
     used = _used_slots(now)
     query = (
         select(limits, func.coalesce(used.c.used, 0).label("used"), used.c.holders)
@@ -128,7 +128,7 @@ def list_limits(connection: Connection, now: float) -> list[Record]:
     return [_record(row) for row in connection.execute(query)]
 
 
-def read_limit(connection: Connection, name: str, now: float) -> Record:
+def read_limit(connection: Connection, name: str, now: float) -> LimitDetail:
     """A limit with its unexpired ``leases``, oldest first."""
     record = next((r for r in list_limits(connection, now) if r["name"] == name), None)
     if record is None:
@@ -139,7 +139,7 @@ def read_limit(connection: Connection, name: str, now: float) -> Record:
         .where(leases.c.limit_name == name, leases.c.expires_at > from_epoch(now))
         .order_by(leases.c.acquired_at, leases.c.id)
     )
-    record["leases"] = [
+    held: list[LeaseRecord] = [
         {
             "id": row.id,
             "slots": row.slots,
@@ -149,7 +149,7 @@ def read_limit(connection: Connection, name: str, now: float) -> Record:
         }
         for row in connection.execute(query)
     ]
-    return record
+    return {**record, "leases": held}
 
 
 def take_slots(
@@ -416,7 +416,7 @@ def _find(connection: Connection, name: str) -> Row[Any]:
     return row
 
 
-def _record(row: Row[Any]) -> Record:
+def _record(row: Row[Any]) -> LimitRecord:
     return {
         "name": row.name,
         "slots": row.slots,

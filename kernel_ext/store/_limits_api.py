@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from kernel_ext.store import _limit_leases
 from kernel_ext.store._transactions import Transactions
 
 __all__ = ["LimitsApi"]
 
-Record = dict[str, Any]
+from kernel_ext.store.records import LimitDetail, LimitRecord
 
 
 class LimitsApi(Transactions):
@@ -28,7 +27,7 @@ class LimitsApi(Transactions):
         slots: int | None,
         per_second: float | None = None,
         burst: int | None = None,
-    ) -> Record:
+    ) -> LimitRecord:
         """Create or change limit ``name``: ``slots`` at once, ``per_second`` starts."""
         return self._write(_limit_leases.set_limit, name, slots, per_second, burst, time.time())
 
@@ -36,15 +35,15 @@ class LimitsApi(Transactions):
         """Remove limit ``name`` and its leases; False if there was none."""
         return self._write(_limit_leases.delete_limit, name)
 
-    def reset_limit(self, name: str) -> Record:
+    def reset_limit(self, name: str) -> LimitRecord:
         """Give back every slot of ``name`` and clear its rate's backlog."""
         return self._write(_limit_leases.reset_limit, name, time.time())
 
-    def list_limits(self) -> list[Record]:
+    def list_limits(self) -> list[LimitRecord]:
         """Every limit with its slots ``used`` now and how many ``holders``."""
         return self._read(_limit_leases.list_limits, time.time())
 
-    def read_limit(self, name: str) -> Record:
+    def read_limit(self, name: str) -> LimitDetail:
         """A limit with its unexpired ``leases``."""
         return self._read(_limit_leases.read_limit, name, time.time())
 

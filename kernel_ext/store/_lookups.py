@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection, RowMapping
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import DeploymentNotFound
 from kernel_ext.store._tables import deployments
 
 __all__ = ["find_deployment", "no_deployment"]
@@ -26,8 +26,9 @@ def find_deployment(connection: Connection, name_or_id: str, lock: bool = False)
     return next((row for row in rows if row.name == name_or_id), rows[0])
 
 
-def no_deployment(name_or_id: str) -> ConfigurationError:
-    return ConfigurationError(
+def no_deployment(name_or_id: str) -> DeploymentNotFound:
+    return DeploymentNotFound(
         f"No deployment named {name_or_id!r}; see `taskbook deployments ls`, or promote a "
-        "notebook with `taskbook deploy NOTEBOOK --name NAME`."
+        "notebook with `taskbook deploy NOTEBOOK --name NAME`.",
+        name=name_or_id,
     )

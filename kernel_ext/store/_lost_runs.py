@@ -11,25 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from kernel_ext._states import FINAL_TYPE_VALUES, StateType
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import FINAL_TYPE_VALUES, Crashed, State, StateType
 from kernel_ext.store._claims import silent_since
 from kernel_ext.store._deployment_runs import BUSY, set_run_state
 from kernel_ext.store._input_requests import EXPIRED, PENDING
 from kernel_ext.store._reads import find_flow_run, flow_run_record
 from kernel_ext.store._tables import flow_runs, run_inputs, state_history, task_runs
 from kernel_ext.store._types import from_epoch
+from kernel_ext.store.records import FlowRunRecord
 
 __all__ = ["beat_flow_runs", "crash_lost_run", "end_unfinished_task_runs", "find_lost_runs"]
 
-Record = dict[str, Any]
-
 # A process's runs: Pending, Running, Cancelling, and Paused (a kernel waiting for input).
-_LIVE = (*BUSY, StateType.PAUSED.value)
+_LIVE = (*BUSY, StateType.PAUSED)
+_LIVE_VALUES = tuple(kind.value for kind in _LIVE)
 
 
 def beat_flow_runs(connection: Connection, run_ids: Sequence[str], now: float) -> int:
@@ -45,38 +45,39 @@ def beat_flow_runs(connection: Connection, run_ids: Sequence[str], now: float) -
     return int(connection.execute(statement).rowcount)
 
 
-def find_lost_runs(connection: Connection, now: float, window: float, limit: int) -> list[Record]:
+def find_lost_runs(
+    connection: Connection, now: float, window: float, limit: int
+) -> list[FlowRunRecord]:
     """Flow runs outside deployments, not finished, without a sign of life in ``window``
     seconds; oldest sign first."""
     query = (
         silent_since(now - window)
-        .where(flow_runs.c.deployment_id.is_(None), flow_runs.c.state_type.in_(_LIVE))
+        .where(flow_runs.c.deployment_id.is_(None), flow_runs.c.state_type.in_(_LIVE_VALUES))
         .limit(max(limit, 0))
     )
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
 
 
 def crash_lost_run(
-    connection: Connection, run_id: str, message: str, silent_since: float
-) -> Record:
+    connection: Connection, run_id: FlowRunId, message: str, silent_since: float
+) -> FlowRunRecord | None:
     """End a lost run Crashed, with its unfinished task runs; expire its pending pauses.
-    A run that beat after ``silent_since`` (since it was found) is left alone."""
+    A run that beat after ``silent_since`` (since it was found) is left alone; None if
+    the run is gone."""
     last_sign = connection.execute(
         select(func.coalesce(flow_runs.c.heartbeat_at, flow_runs.c.created))
         .where(flow_runs.c.id == run_id)
         .with_for_update()
     ).scalar()
     if last_sign is None:  # deleted since it was found
-        return {"id": run_id, "state": None}
+        return None
     if last_sign >= from_epoch(silent_since):  # typed: an aware UTC datetime
-        return find_flow_run(connection, run_id) or {"id": run_id, "state": None}
-    record = set_run_state(
-        connection, run_id, StateType.CRASHED.value, "Crashed", message, None, None, _LIVE
-    )
-    if record["state_type"] != StateType.CRASHED.value:
+        return find_flow_run(connection, run_id)
+    record = set_run_state(connection, run_id, Crashed(message), only_from=_LIVE)
+    if record["state_type"] is not StateType.CRASHED:
         return record  # it finished (or came back) meanwhile
     now = datetime.now(UTC)
-    end_unfinished_task_runs(connection, run_id, StateType.CRASHED, "Crashed", message)
+    end_unfinished_task_runs(connection, run_id, Crashed(message))
     connection.execute(
         update(run_inputs)
         .where(run_inputs.c.flow_run_id == run_id, run_inputs.c.status == PENDING)
@@ -85,12 +86,10 @@ def crash_lost_run(
     return record
 
 
-def end_unfinished_task_runs(
-    connection: Connection, flow_run_id: str, kind: StateType, name: str, message: str
-) -> int:
-    """Every task run of ``flow_run_id`` not yet final ends in state ``name`` (history
-    too); how many there were."""
-    now = datetime.now(UTC)
+def end_unfinished_task_runs(connection: Connection, flow_run_id: FlowRunId, state: State) -> int:
+    """Every task run of ``flow_run_id`` not yet final ends in ``state`` (history too);
+    how many there were."""
+    now = from_epoch(state.timestamp)
     unfinished = (
         connection.execute(
             select(task_runs.c.id)
@@ -107,9 +106,9 @@ def end_unfinished_task_runs(
         update(task_runs)
         .where(task_runs.c.id.in_(unfinished))
         .values(
-            state_type=kind.value,
-            state_name=name,
-            state_message=message,
+            state_type=state.type.value,
+            state_name=state.name,
+            state_message=state.message,
             end_time=now,
         )
     )
@@ -119,11 +118,11 @@ def end_unfinished_task_runs(
             {
                 "run_id": task_run_id,
                 "run_kind": "task",
-                "type": kind.value,
-                "name": name,
+                "type": state.type.value,
+                "name": state.name,
                 "timestamp": now,
-                "message": message,
-                "details": None,
+                "message": state.message,
+                "details": state.details,
             }
             for task_run_id in unfinished
         ],

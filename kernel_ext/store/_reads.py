@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import RunNotFound
+from kernel_ext._run_records import FlowRunId, TaskRunId
+from kernel_ext._states import FAILED_TYPE_VALUES, StateType
 from kernel_ext.store._tables import (
     deployments,
     flow_runs,
@@ -35,6 +37,17 @@ from kernel_ext.store._tables import (
     task_runs,
 )
 from kernel_ext.store._types import isoformat
+from kernel_ext.store.records import (
+    FailureRecord,
+    FlowRunDetail,
+    FlowRunRecord,
+    LogRecord,
+    ResultRecord,
+    RunRecord,
+    StateRecord,
+    TaskRunDetail,
+    TaskRunRecord,
+)
 
 __all__ = [
     "find_flow_run",
@@ -52,12 +65,10 @@ __all__ = [
     "run_not_found",
 ]
 
-Record = dict[str, Any]
-
 
 def list_flow_runs(
     connection: Connection, limit: int, state: str | None, name: str | None
-) -> list[Record]:
+) -> list[FlowRunRecord]:
     order = (flow_runs.c.created.desc(), flow_runs.c.id.desc())
     query = flow_runs_query().order_by(*order).limit(max(limit, 0))
     if state is not None:
@@ -67,16 +78,18 @@ def list_flow_runs(
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
 
 
-def read_flow_run(connection: Connection, run_id: str) -> Record:
+def read_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunDetail:
     record = find_flow_run(connection, run_id)
     if record is None:
         raise run_not_found("flow run", run_id)
-    record["task_runs"] = list_task_runs(connection, run_id)
-    record["failure"] = _failure(connection, run_id, record["state_type"])
-    return record
+    return {
+        **record,
+        "task_runs": list_task_runs(connection, run_id),
+        "failure": _failure(connection, run_id, record["state_type"]),
+    }
 
 
-def list_task_runs(connection: Connection, flow_run_id: str) -> list[Record]:
+def list_task_runs(connection: Connection, flow_run_id: FlowRunId) -> list[TaskRunRecord]:
     """The task runs of a flow run, oldest first (none if it is unknown)."""
     query = (
         select(task_runs)
@@ -86,34 +99,30 @@ def list_task_runs(connection: Connection, flow_run_id: str) -> list[Record]:
     return [_task_run(r) for r in connection.execute(query).mappings()]
 
 
-def find_flow_run(connection: Connection, run_id: str) -> Record | None:
+def find_flow_run(connection: Connection, run_id: str) -> FlowRunRecord | None:
     """A flow run without its task runs, if there is one with this id."""
     query = flow_runs_query().where(flow_runs.c.id == run_id)
     found = connection.execute(query).mappings().first()
     return None if found is None else flow_run_record(found)
 
 
-def read_task_run(connection: Connection, run_id: str) -> Record:
+def read_task_run(connection: Connection, run_id: TaskRunId) -> TaskRunDetail:
     query = select(task_runs).where(task_runs.c.id == run_id)
     found = connection.execute(query).mappings().first()
     if found is None:
         raise run_not_found("task run", run_id)
     record = _task_run(found)
-    record["failure"] = _failure(connection, run_id, record["state_type"])
-    return record
+    return {**record, "failure": _failure(connection, run_id, record["state_type"])}
 
 
-_FAILED = ("FAILED", "CRASHED")
-
-
-def _failure(connection: Connection, run_id: str, state_type: str) -> Record | None:
+def _failure(connection: Connection, run_id: str, state_type: StateType) -> FailureRecord | None:
     """The details of a failed run's last failure (exception type, traceback, and for a
     deployment run the cell and the output notebook); None for a run that did not fail."""
-    if state_type not in _FAILED:
+    if state_type not in FAILED_TYPE_VALUES:
         return None
     query = (
         select(state_history.c.message, state_history.c.details)
-        .where(state_history.c.run_id == run_id, state_history.c.type.in_(_FAILED))
+        .where(state_history.c.run_id == run_id, state_history.c.type.in_(FAILED_TYPE_VALUES))
         .order_by(state_history.c.id.desc())
         .limit(1)
     )
@@ -123,18 +132,18 @@ def _failure(connection: Connection, run_id: str, state_type: str) -> Record | N
     return {"message": row.message, **(row.details or {})}
 
 
-def list_orphan_task_runs(connection: Connection, limit: int) -> list[Record]:
+def list_orphan_task_runs(connection: Connection, limit: int) -> list[TaskRunRecord]:
     query = _newest_first(task_runs, limit).where(task_runs.c.flow_run_id.is_(None))
     return [_task_run(row) for row in connection.execute(query).mappings()]
 
 
-def read_history(connection: Connection, run_id: str) -> list[Record]:
+def read_history(connection: Connection, run_id: str) -> list[StateRecord]:
     query = (
         select(state_history).where(state_history.c.run_id == run_id).order_by(state_history.c.id)
     )
-    history = [
+    history: list[StateRecord] = [
         {
-            "type": row.type,
+            "type": StateType(row.type),
             "name": row.name,
             "timestamp": isoformat(row.timestamp),
             "message": row.message,
@@ -147,7 +156,7 @@ def read_history(connection: Connection, run_id: str) -> list[Record]:
     return history
 
 
-def read_logs(connection: Connection, run_id: str, include_task_runs: bool) -> list[Record]:
+def read_logs(connection: Connection, run_id: str, include_task_runs: bool) -> list[LogRecord]:
     query = select(logs).order_by(logs.c.timestamp, logs.c.id)
     if _exists(connection, flow_runs, run_id):
         if include_task_runs:
@@ -172,7 +181,7 @@ def find_runs(connection: Connection, prefix: str, limit: int) -> list[str]:
     return [row.id for row in connection.execute(ordered)]
 
 
-def lookup_result(connection: Connection, cache_key: str) -> Record | None:
+def lookup_result(connection: Connection, cache_key: str) -> ResultRecord | None:
     now = datetime.now(UTC)
     query = (
         select(results)
@@ -213,13 +222,12 @@ def _exists(connection: Connection, table: Table, run_id: str) -> bool:
     return connection.scalar(select(table.c.id).where(table.c.id == run_id)) is not None
 
 
-def _run(row: RowMapping) -> Record:
+def _run(row: RowMapping) -> RunRecord:
     start, end = row.start_time, row.end_time
     return {
-        "id": row.id,
         "name": row.name,
         "state": row.state_name,
-        "state_type": row.state_type,
+        "state_type": StateType(row.state_type),
         "state_message": row.state_message,
         "start_time": isoformat(start),
         "end_time": isoformat(end),
@@ -237,34 +245,38 @@ def flow_runs_query() -> Select[Any]:
     )
 
 
-def flow_run_record(row: RowMapping) -> Record:
+def flow_run_record(row: RowMapping) -> FlowRunRecord:
     """A row of ``flow_runs_query`` as the readers return it."""
-    record = _run(row)
-    record["flow_name"] = row.flow_name
-    record["parameters"] = row.parameters or {}
-    record["parent_task_run_id"] = row.parent_task_run_id
-    record["deployment_id"] = row.deployment_id
-    record["deployment_name"] = row.deployment_name
-    record["deployment_version"] = row.deployment_version
-    record["schedule_id"] = row.schedule_id
-    record["slot_key"] = row.slot_key
-    record["scheduled_time"] = isoformat(row.scheduled_time)
-    record["worker_id"] = row.worker_id
-    record["heartbeat_at"] = isoformat(row.heartbeat_at)
-    record["output_notebook"] = row.output_notebook
-    return record
+    return {
+        "id": row.id,
+        **_run(row),
+        "flow_name": row.flow_name,
+        "parameters": row.parameters or {},
+        "parent_task_run_id": row.parent_task_run_id,
+        "deployment_id": row.deployment_id,
+        "deployment_name": row.deployment_name,
+        "deployment_version": row.deployment_version,
+        "schedule_id": row.schedule_id,
+        "slot_key": row.slot_key,
+        "scheduled_time": isoformat(row.scheduled_time),
+        "worker_id": row.worker_id,
+        "heartbeat_at": isoformat(row.heartbeat_at),
+        "output_notebook": row.output_notebook,
+    }
 
 
-def _task_run(row: RowMapping) -> Record:
-    record = _run(row)
-    record["task_key"] = row.task_key
-    record["flow_run_id"] = row.flow_run_id
-    record["upstream"] = list(row.upstream or ())
-    record["cache_key"] = row.cache_key
-    return record
+def _task_run(row: RowMapping) -> TaskRunRecord:
+    return {
+        "id": row.id,
+        **_run(row),
+        "task_key": row.task_key,
+        "flow_run_id": row.flow_run_id,
+        "upstream": list(row.upstream or ()),
+        "cache_key": row.cache_key,
+    }
 
 
-def _log(row: RowMapping) -> Record:
+def _log(row: RowMapping) -> LogRecord:
     return {
         "timestamp": isoformat(row.timestamp),
         "level": row.level,
@@ -278,5 +290,6 @@ def _log(row: RowMapping) -> Record:
 
 def run_not_found(what: str, run_id: str) -> RunNotFound:
     return RunNotFound(
-        f"No {what} has the id {run_id!r} in this store; list the runs with `taskbook runs ls`."
+        f"No {what} has the id {run_id!r} in this store; list the runs with `taskbook runs ls`.",
+        run_id=run_id,
     )

@@ -1,7 +1,10 @@
 """One store per process, for the URL the settings name at the time of the call.
 
-``get_store`` is on the engine's path to every run, so its fast path is an attribute
-read and a string compare; opening, switching and closing take a lock.
+``get_store`` is the one accessor of the current store. It is on the engine's path to
+every run, so its fast path is an attribute read and a string compare; opening,
+switching and closing take a lock. This module is light: SQLAlchemy and the store's
+modules load when the first store opens, so any module may import ``get_store`` at its
+top.
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ import atexit
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from kernel_ext import _settings
 from kernel_ext._errors import StoreError
 from kernel_ext._events import bus
-from kernel_ext.store._store import Store
+
+if TYPE_CHECKING:
+    from kernel_ext.store._store import Store
 
 __all__ = ["current_store", "get_store", "reset_store"]
 
@@ -54,6 +60,8 @@ def reset_store() -> None:
 
 
 def _open(url: str) -> Store:
+    from kernel_ext.store._store import Store
+
     global _current
     with _lock:
         store = _current

@@ -32,7 +32,7 @@ __all__ = [
     "set_schedule_active",
 ]
 
-Record = dict[str, Any]
+from kernel_ext.store.records import ScheduleRecord
 
 _MAX_CATCHUP = 16  # the column's length
 
@@ -43,7 +43,7 @@ def add_schedule(
     spec: Mapping[str, Any],
     parameters: Mapping[str, Any],
     catchup: str,
-) -> Record:
+) -> ScheduleRecord:
     if not catchup or len(catchup) > _MAX_CATCHUP:
         raise ConfigurationError(
             f"The catch-up policy {catchup!r} is not one the scheduler knows; use 'latest' "
@@ -65,7 +65,7 @@ def add_schedule(
     return read_schedule(connection, schedule_id)
 
 
-def read_schedule(connection: Connection, schedule_id: str) -> Record:
+def read_schedule(connection: Connection, schedule_id: str) -> ScheduleRecord:
     row = connection.execute(_joined().where(schedules.c.id == schedule_id)).mappings().first()
     if row is None:
         raise ConfigurationError(
@@ -75,7 +75,7 @@ def read_schedule(connection: Connection, schedule_id: str) -> Record:
     return _schedule(row)
 
 
-def list_schedules(connection: Connection, active_only: bool) -> list[Record]:
+def list_schedules(connection: Connection, active_only: bool) -> list[ScheduleRecord]:
     query = _joined()
     if active_only:
         query = query.where(schedules.c.active.is_(True))
@@ -84,24 +84,24 @@ def list_schedules(connection: Connection, active_only: bool) -> list[Record]:
 
 def schedules_by_deployment(
     connection: Connection, deployment_ids: Iterable[str], active_only: bool
-) -> dict[str, list[Record]]:
+) -> dict[str, list[ScheduleRecord]]:
     """The schedules of each of ``deployment_ids``, oldest first."""
     query = _joined().where(schedules.c.deployment_id.in_(list(deployment_ids)))
     if active_only:
         query = query.where(schedules.c.active.is_(True))
-    found: dict[str, list[Record]] = {}
+    found: dict[str, list[ScheduleRecord]] = {}
     for row in connection.execute(query).mappings():
         found.setdefault(row.deployment_id, []).append(_schedule(row))
     return found
 
 
-def set_schedule_active(connection: Connection, schedule_id: str, active: bool) -> Record:
+def set_schedule_active(connection: Connection, schedule_id: str, active: bool) -> ScheduleRecord:
     statement = update(schedules).where(schedules.c.id == schedule_id).values(active=active)
     connection.execute(statement)
     return read_schedule(connection, schedule_id)
 
 
-def advance_schedule(connection: Connection, schedule_id: str, last_slot: float) -> Record:
+def advance_schedule(connection: Connection, schedule_id: str, last_slot: float) -> ScheduleRecord:
     slot = from_epoch(last_slot)
     statement = (
         update(schedules)
@@ -125,7 +125,7 @@ def _joined() -> Select[Any]:
     )
 
 
-def _schedule(row: RowMapping) -> Record:
+def _schedule(row: RowMapping) -> ScheduleRecord:
     return {
         "id": row.id,
         "deployment_id": row.deployment_id,

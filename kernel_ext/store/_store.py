@@ -13,6 +13,7 @@ from typing import Any
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event
+from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext.store import _input_requests, _reads
 from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
@@ -21,6 +22,16 @@ from kernel_ext.store._liveness_api import LivenessApi
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
+from kernel_ext.store.records import (
+    FlowRunDetail,
+    FlowRunRecord,
+    InputRequestRecord,
+    LogRecord,
+    ResultRecord,
+    StateRecord,
+    TaskRunDetail,
+    TaskRunRecord,
+)
 
 __all__ = ["Store"]
 
@@ -122,33 +133,35 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
 
     def list_flow_runs(
         self, limit: int = 50, state: str | None = None, name: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[FlowRunRecord]:
         """Flow runs, newest first; ``state`` is a state name or type, ``name`` a flow or
         run name."""
         return self._read(_reads.list_flow_runs, limit, state, name)
 
-    def read_flow_run(self, run_id: str) -> dict[str, Any]:
+    def read_flow_run(self, run_id: FlowRunId) -> FlowRunDetail:
         """A flow run with its ``task_runs`` in creation order; ``RunNotFound`` if none."""
         return self._read(_reads.read_flow_run, run_id)
 
-    def list_task_runs(self, flow_run_id: str) -> list[dict[str, Any]]:
+    def list_task_runs(self, flow_run_id: FlowRunId) -> list[TaskRunRecord]:
         """The task runs of a flow run as committed now, even before the flow run's own
         row is (those that Dask workers wrote, say)."""
         return self._read(_reads.list_task_runs, flow_run_id)
 
-    def read_task_run(self, run_id: str) -> dict[str, Any]:
+    def read_task_run(self, run_id: TaskRunId) -> TaskRunDetail:
         """A task run; ``RunNotFound`` if none has this id."""
         return self._read(_reads.read_task_run, run_id)
 
-    def list_orphan_task_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def list_orphan_task_runs(self, limit: int = 50) -> list[TaskRunRecord]:
         """Task runs called outside any flow, newest first."""
         return self._read(_reads.list_orphan_task_runs, limit)
 
-    def read_history(self, run_id: str) -> list[dict[str, Any]]:
+    def read_history(self, run_id: FlowRunId | TaskRunId) -> list[StateRecord]:
         """Every state of a flow or task run, oldest first."""
         return self._read(_reads.read_history, run_id)
 
-    def read_logs(self, run_id: str, include_task_runs: bool = True) -> list[dict[str, Any]]:
+    def read_logs(
+        self, run_id: FlowRunId | TaskRunId, include_task_runs: bool = True
+    ) -> list[LogRecord]:
         """Log lines of a flow run (and of its task runs) or of a task run, in order."""
         return self._read(_reads.read_logs, run_id, include_task_runs)
 
@@ -156,7 +169,7 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         """Ids of the flow runs, then task runs, starting with ``prefix`` (like git)."""
         return self._read(_reads.find_runs, prefix, limit)
 
-    def lookup_result(self, cache_key: str) -> dict[str, Any] | None:
+    def lookup_result(self, cache_key: str) -> ResultRecord | None:
         """The latest unexpired result stored under ``cache_key``, if any."""
         return self._read(_reads.lookup_result, cache_key)
 
@@ -164,12 +177,12 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         self,
         *,
         id: str,
-        flow_run_id: str,
+        flow_run_id: FlowRunId,
         key: str,
         schema: dict[str, Any],
         description: str | None = None,
         timeout_at: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> InputRequestRecord:
         """Store the form a run waits on (status ``"pending"``); ``timeout_at`` is epoch
         seconds.
 
@@ -186,28 +199,31 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
             timeout_at=timeout_at,
         )
 
-    def read_input_request(self, request_id: str) -> dict[str, Any]:
+    def read_input_request(self, request_id: str) -> InputRequestRecord:
         """An input request; ``InputNotFound`` if none has this id."""
         return self._read(_input_requests.read_input_request, request_id)
 
-    def find_input_request(self, flow_run_id: str, key: str) -> dict[str, Any] | None:
+    def find_input_request(self, flow_run_id: FlowRunId, key: str) -> InputRequestRecord | None:
         """The input request of ``flow_run_id`` at ``key``, if it has one."""
         return self._read(_input_requests.find_input_request, flow_run_id, key)
 
     def list_input_requests(
-        self, status: str | None = "pending", flow_run_id: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+        self,
+        status: str | None = "pending",
+        flow_run_id: FlowRunId | None = None,
+        limit: int = 100,
+    ) -> list[InputRequestRecord]:
         """Input requests, newest first, with their flow run's name, flow and state;
         ``status=None`` lists them all."""
         return self._read(_input_requests.list_input_requests, status, flow_run_id, limit)
 
-    def list_overdue_input_requests(self, now: float, limit: int = 100) -> list[dict[str, Any]]:
+    def list_overdue_input_requests(self, now: float, limit: int = 100) -> list[InputRequestRecord]:
         """Pending requests whose ``timeout_at`` has passed (for the scheduler to expire)."""
         return self._read(_input_requests.list_overdue_input_requests, now, limit)
 
     def answer_input_request(
         self, request_id: str, answer: dict[str, Any], answered_by: str
-    ) -> dict[str, Any]:
+    ) -> InputRequestRecord:
         """Answer a pending request; ``InputAlreadyAnswered`` if it is not pending any
         more (whoever came first wins) or its timeout has passed (it is expired then),
         ``InputNotFound`` if there is no such request."""
@@ -215,20 +231,20 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
 
     def reject_input_request(
         self, request_id: str, answered_by: str, reason: str | None = None
-    ) -> dict[str, Any]:
+    ) -> InputRequestRecord:
         """Reject a pending request; its answer becomes ``{"reason": reason}``. Raises like
         ``answer_input_request``."""
         return self._write(_input_requests.reject_input_request, request_id, answered_by, reason)
 
-    def expire_input_request(self, request_id: str) -> dict[str, Any]:
+    def expire_input_request(self, request_id: str) -> InputRequestRecord:
         """Expire a pending request; returns the request, answered or not."""
         return self._write(_input_requests.expire_input_request, request_id)
 
-    def expire_pause(self, request_id: str) -> dict[str, Any]:
+    def expire_pause(self, request_id: str) -> InputRequestRecord:
         """Expire a request past its timeout and fail its Suspended run, in one
         transaction; returns the request."""
         return self._write(_input_requests.expire_pause, request_id)
 
-    def record_input_error(self, request_id: str, message: str) -> dict[str, Any]:
+    def record_input_error(self, request_id: str, message: str) -> InputRequestRecord:
         """Keep why an answer was refused, for the form to show; only while pending."""
         return self._write(_input_requests.record_input_error, request_id, message)

@@ -14,6 +14,11 @@ connection) is retried with backoff for as long as it takes; ``flush`` times out
 meanwhile and says why. A permanent one is retried on halves of the batch, so one bad event
 cannot sink its neighbours; the events that still fail alone are reported by the next
 ``flush``. Nothing is dropped silently.
+
+The count of lost events is kept exact: a batch in hand counts only its events neither
+committed nor already counted (``_in_flight``), and the counters that both the writer and
+the flushing threads change are changed under a lock. The engine's ``submit`` never takes
+it: only failures and reports do.
 """
 
 from __future__ import annotations
@@ -76,11 +81,13 @@ class Writer:
         self._statements, self._encode_time = prepare_inserts(engine.dialect)
         self._stopping = False
         self._abandon = threading.Event()
-        self._in_flight = 0
+        self._in_flight = 0  # events of the batch in hand not yet committed nor counted lost
         # Only a server can commit while its answer is lost; SQLite's answer cannot be.
         self._remote = self._engine.dialect.name == "postgresql"
         # Writers that start together do not all prune at once.
         self._pruned_at = time.time() - random.uniform(0, _PRUNE_EVERY)
+        # The writer counts losses while a flushing thread reports and resets them.
+        self._failures_lock = threading.Lock()
         self._failed = 0  # events lost since the last flush reported them
         self._failure: Exception | None = None
         self._fatal: BaseException | None = None
@@ -116,7 +123,8 @@ class Writer:
         self.wake.set()
         self._thread.join(timeout=10)
         self._release_leftovers()
-        return self._failed
+        with self._failures_lock:
+            return self._failed
 
     def _main(self) -> None:
         try:
@@ -128,7 +136,8 @@ class Writer:
                 if self._abandon.is_set():
                     break
         except _Abandoned:
-            self._failed += self._in_flight
+            self._count_lost(self._in_flight)
+            self._in_flight = 0
         except BaseException as error:  # reported by flush(); the thread must not vanish
             logger.exception("The Taskbook store writer stopped")
             self._fatal = error
@@ -145,6 +154,7 @@ class Writer:
             ticket.set()
 
     def _write(self, events: list[Event]) -> None:
+        """Commit ``events``, or as many of them as can be; the rest are counted lost."""
         try:
             self._commit(events)
         except _Abandoned:
@@ -152,11 +162,15 @@ class Writer:
         except Exception as error:
             if len(events) == 1:
                 self._record_failure(error)
+                self._in_flight -= 1
                 return
             # Halve until the culprits are alone; everything else gets written.
             middle = len(events) // 2
             self._write(events[:middle])
             self._write(events[middle:])
+        else:
+            # Committed: if the store is abandoned later in this batch, these are not lost.
+            self._in_flight -= len(events)
 
     def _commit(self, events: Sequence[Event]) -> None:
         attempt, batch_id = 0, uuid.uuid4().hex
@@ -211,14 +225,23 @@ class Writer:
 
     def _record_failure(self, error: Exception) -> None:
         logger.error("The Taskbook store could not write an event", exc_info=error)
-        self._failed += 1
-        self._failure = error
+        with self._failures_lock:
+            self._failed += 1
+            self._failure = error
+
+    def _count_lost(self, count: int) -> None:
+        """Add events that were never written (the store closed before they could be)."""
+        if count:
+            with self._failures_lock:
+                self._failed += count
 
     def _raise_failure(self) -> None:
-        failure, count = self._failure, self._failed
-        if failure is None:
-            return
-        self._failure, self._failed = None, 0
+        # Read and reset together: a failure recorded in between would be reported never.
+        with self._failures_lock:
+            failure, count = self._failure, self._failed
+            if failure is None:
+                return
+            self._failure, self._failed = None, 0
         raise StoreError(
             f"{count} event(s) could not be written to the store at "
             f"{mask(self._engine.url)} and are lost (last: {type(failure).__name__}: "
@@ -248,16 +271,25 @@ class Writer:
         return error
 
     def _release_leftovers(self) -> None:
-        """Wake every flush still waiting, and count the events never written."""
+        """Wake every flush still waiting, and count the events never written.
+
+        Both ``stop`` and the ending writer thread call this: the deque hands each item
+        to one of them, and each adds what it took to the count under the lock, before
+        it wakes a flush queued after those events.
+        """
+        lost = 0
         while True:
             try:
                 item = self._queue.popleft()
             except IndexError:  # emptied, perhaps by the other thread
-                return
+                break
             if type(item) is FlushTicket:
+                self._count_lost(lost)
+                lost = 0
                 item.set()
             elif type(item) is not RunsSubmitted:
-                self._failed += 1
+                lost += 1
+        self._count_lost(lost)
 
 
 def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], list[FlushTicket]]:

@@ -16,11 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kernel_ext._run_records import FlowRun, FlowRunId, TaskRun, TaskRunId
 from kernel_ext._states import FINAL_TYPES, State, StateType
 from kernel_ext.widgets._contract import FlowRunSummary, GraphNode, GraphPayload
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import FlowRunRecord, TaskRunRecord
 
 __all__ = [
     "GROUP_ABOVE",
@@ -47,7 +50,7 @@ _LIVE_ORDER = (
 )
 
 
-def task_run_of_record(record: dict[str, Any]) -> TaskRun:
+def task_run_of_record(record: TaskRunRecord) -> TaskRun:
     """A task run record of the store's reads (``read_flow_run()["task_runs"]``)."""
     state = State(
         StateType(record["state_type"] or "PENDING"),
@@ -58,7 +61,7 @@ def task_run_of_record(record: dict[str, Any]) -> TaskRun:
         TaskRunId(record["id"]),
         record["name"],
         record["task_key"],
-        FlowRunId(record["flow_run_id"]) if record.get("flow_run_id") else None,
+        record["flow_run_id"] or None,
         upstream=list(record.get("upstream") or ()),
         state=state,
         start_time=_epoch(record.get("start_time")),
@@ -67,7 +70,7 @@ def task_run_of_record(record: dict[str, Any]) -> TaskRun:
     )
 
 
-def flow_summary(run: FlowRun | dict[str, Any], now: float) -> FlowRunSummary:
+def flow_summary(run: FlowRun | FlowRunRecord, now: float) -> FlowRunSummary:
     if isinstance(run, FlowRun):
         state = run.state
         return {
@@ -261,7 +264,7 @@ def payload_from_store(flow_run_id: str) -> tuple[GraphPayload, list[TaskRun]]:
 
     store = get_store()
     store.flush()
-    record = store.read_flow_run(flow_run_id)
+    record = store.read_flow_run(FlowRunId(flow_run_id))
     task_runs = [task_run_of_record(task_run) for task_run in record["task_runs"]]
     now = time.time()
     final = record["state_type"] in {t.value for t in FINAL_TYPES}

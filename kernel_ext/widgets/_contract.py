@@ -7,7 +7,10 @@ durations are seconds.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import LogRecord, StateRecord
 
 __all__ = [
     "AnswerMessage",
@@ -70,9 +73,9 @@ class DetailsMessage(TypedDict):
 
 
 class RunDetails(TypedDict):
-    run: dict[str, Any]  # the store's task run record
-    history: list[dict[str, Any]]  # the store's state history records
-    logs: list[dict[str, Any]]  # the store's log records (the last ones)
+    run: dict[str, Any]  # the store's task run record (without its failure)
+    history: list[StateRecord]  # the store's state history records
+    logs: list[LogRecord]  # the store's log records (the last ones)
     logs_omitted: int
     upstream: list[dict[str, str]]  # {"id", "name"} of the runs that fed this one
     upstream_omitted: int

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel_ext._errors import TaskbookError
+from kernel_ext._run_records import TaskRunId
 from kernel_ext.widgets._contract import DetailsReply, RunDetails
 
 if TYPE_CHECKING:
     from kernel_ext.store import Store
+    from kernel_ext.store.records import StateRecord
 
 __all__ = ["MAX_LOGS", "MAX_UPSTREAM", "read_details", "reply_details"]
 
@@ -38,13 +40,14 @@ def reply_details(store: Store, task_run_id: object, name_of: NameOf) -> Details
 
 
 def read_details(store: Store, task_run_id: str, name_of: NameOf) -> RunDetails:
-    run = store.read_task_run(task_run_id)
+    detail = store.read_task_run(TaskRunId(task_run_id))
+    run: dict[str, Any] = dict(detail)
     failure = run.pop("failure", None)  # sent as ``error`` below, clipped
-    history = store.read_history(task_run_id)
-    logs = store.read_logs(task_run_id)
+    history = store.read_history(detail["id"])
+    logs = store.read_logs(detail["id"])
     for line in logs:
         line["message"] = _clip(line["message"])
-    upstream = run["upstream"]
+    upstream = detail["upstream"]
     return {
         "run": run,
         "history": history,
@@ -55,11 +58,11 @@ def read_details(store: Store, task_run_id: str, name_of: NameOf) -> RunDetails:
         ],
         "upstream_omitted": max(0, len(upstream) - MAX_UPSTREAM),
         "result": _result_location(history),
-        "error": _clipped(failure, run["state"]),
+        "error": _clipped(failure, detail["state"]),
     }
 
 
-def _result_location(history: list[dict[str, Any]]) -> str | None:
+def _result_location(history: list[StateRecord]) -> str | None:
     for state in reversed(history):
         location = (state["details"] or {}).get("result")
         if isinstance(location, str):

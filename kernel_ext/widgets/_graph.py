@@ -99,10 +99,12 @@ class RunGraph(anywidget.AnyWidget):
         # Subscribed first, read second: an event in between is in both, never in neither.
         from kernel_ext.store import get_store
 
+        if feed.flow_run_id is None:
+            return  # the next flow run: the events will bring everything
         try:
             store = get_store()
             store.flush(timeout=5)
-            record = store.read_flow_run(str(feed.flow_run_id))
+            record = store.read_flow_run(feed.flow_run_id)
         except TaskbookError:
             return  # not stored yet: the events will bring everything
         feed.seed(flow_summary(record, time.time()), map(task_run_of_record, record["task_runs"]))

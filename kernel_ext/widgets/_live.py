@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from kernel_ext._events import Event, RunsSubmitted, StateEvent, bus
-from kernel_ext._run_records import FlowRun, TaskRun
+from kernel_ext._run_records import FlowRun, FlowRunId, TaskRun
 from kernel_ext._states import FINAL_TYPES
 from kernel_ext.widgets._aggregate import build_payload, flow_summary
 from kernel_ext.widgets._contract import FlowRunSummary, GraphPayload
@@ -45,7 +45,7 @@ class LiveFeed:
 
     def __init__(self, push: Push, flow_run_id: str | None, interval: float = 0.25) -> None:
         self._push = push
-        self.flow_run_id = flow_run_id
+        self.flow_run_id = None if flow_run_id is None else FlowRunId(flow_run_id)
         self._interval = interval
         self._events: deque[Event] = deque()
         self._lock = threading.Lock()

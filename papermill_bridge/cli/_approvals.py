@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
 from papermill_bridge.cli._runs import runs
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import InputRequestRecord
 
 __all__ = ["approvals"]
 
@@ -83,7 +86,7 @@ def list_approvals(show_all: bool, as_json: bool) -> None:
             click.echo(f"  {answer_hint(request)}")
 
 
-def _row(request: dict[str, Any]) -> list[Any]:
+def _row(request: InputRequestRecord) -> list[Any]:
     fields = ", ".join(request["schema"].get("properties", {})) or "(resume/reject)"
     return [
         request["flow_run_id"][:8],

@@ -5,21 +5,21 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import FINAL_TYPES
+from kernel_ext.store import get_store
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
 from papermill_bridge.cli._runs import runs
 
+if TYPE_CHECKING:
+    from kernel_ext.store.records import FlowRunDetail, NotebookVersion
+
 __all__ = ["backfill", "deploy", "deployments", "run", "serve", "worker"]
-
-
-def _store() -> Any:
-    from kernel_ext.store import get_store
-
-    return get_store()
 
 
 def _key_values(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -89,7 +89,7 @@ def deploy(
     as_json: bool,
 ) -> None:
     """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""
-    from papermill_bridge._promote import promote
+    from papermill_bridge import promote
 
     deployment = promote(
         notebook,
@@ -122,7 +122,7 @@ def list_deployments(as_json: bool) -> None:
     """List deployments with their schedules and last run."""
     from papermill_bridge.schedules import schedule_from_dict
 
-    rows = _store().list_deployments()
+    rows = get_store().list_deployments()
     if as_json:
         echo_json(rows)
         return
@@ -152,15 +152,15 @@ def list_deployments(as_json: bool) -> None:
 @json_option
 def show_deployment(name: str, as_json: bool) -> None:
     """Show a deployment: versions (and what changed), schedules, next runs."""
-    from papermill_bridge._promote import version_changes
+    from papermill_bridge import version_changes
     from papermill_bridge.schedules import schedule_from_dict
 
-    store = _store()
+    store = get_store()
     deployment = store.read_deployment(name)
     versions = [
         store.read_deployment_version(name, v["version"]) for v in reversed(deployment["versions"])
     ]
-    previous = [None, *versions]
+    previous: list[NotebookVersion | None] = [None, *versions]
     pairs = zip(previous, versions, strict=False)
     changes = {v["version"]: version_changes(p, v) for p, v in pairs}
     if as_json:
@@ -173,7 +173,7 @@ def show_deployment(name: str, as_json: bool) -> None:
             f"  v{version['version']}  {local_time(version['created'])}  "
             f"{version['notebook_sha256'][:12]}  {what}"
         )
-    from papermill_bridge._parameters import describe
+    from papermill_bridge import describe
 
     click.echo(f"  parameters: {describe(versions[-1]['parameters'])}")
     for schedule in deployment["schedules"]:
@@ -194,7 +194,7 @@ def _now() -> Any:
 @json_option
 def pause(name: str, as_json: bool) -> None:
     """Pause a deployment: no new scheduled runs, and queued ones wait until it resumes."""
-    _report(_store().set_deployment_paused(name, True), as_json, f"Paused {name}.")
+    _report(get_store().set_deployment_paused(name, True), as_json, f"Paused {name}.")
 
 
 @deployments.command("resume")
@@ -202,7 +202,7 @@ def pause(name: str, as_json: bool) -> None:
 @json_option
 def resume(name: str, as_json: bool) -> None:
     """Resume a deployment's schedules."""
-    _report(_store().set_deployment_paused(name, False), as_json, f"Resumed {name}.")
+    _report(get_store().set_deployment_paused(name, False), as_json, f"Resumed {name}.")
 
 
 def _report(result: Any, as_json: bool, text: str) -> None:
@@ -219,7 +219,7 @@ def _report(result: Any, as_json: bool, text: str) -> None:
 @json_option
 def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
     """Start a run of deployment NAME now (a worker executes it)."""
-    from papermill_bridge._start_run import start_run, wait_for
+    from papermill_bridge import start_run, wait_for
 
     started = start_run(name, _key_values(params))
     if not wait:
@@ -251,7 +251,7 @@ class _Follower:
         self.hinted: set[str] = set()
         self.since = time.monotonic()
 
-    def poll(self, run: dict[str, Any]) -> None:
+    def poll(self, run: FlowRunDetail) -> None:
         """A run nobody claims: say once that a worker must be running."""
         waited = time.monotonic() - self.since
         due = run["state"] in ("Scheduled", "Late", "Resuming")
@@ -264,7 +264,7 @@ class _Follower:
                 "worker`) running on this store?"
             )
 
-    def show(self, run: dict[str, Any]) -> None:
+    def show(self, run: FlowRunDetail) -> None:
         self.since = time.monotonic()  # the wait for a worker counts from the last change
         if self.quiet:
             return
@@ -272,14 +272,14 @@ class _Follower:
 
         message = f": {run['state_message']}" if run.get("state_message") else ""
         click.echo(f"{local_time(_now().isoformat())}  {run['state']}{message}")
-        for hint in waiting_hints(_store(), run):
+        for hint in waiting_hints(get_store(), run):
             if hint not in self.hinted:
                 self.hinted.add(hint)
                 click.echo(f"  waiting for an answer: {hint}")
                 click.echo("  (or answer in JupyterLab's Taskbook sidebar, Approvals)")
 
 
-def _echo_outcome(run: dict[str, Any]) -> None:
+def _echo_outcome(run: FlowRunDetail) -> None:
     from papermill_bridge.cli._runs import echo_failure
 
     click.echo(f"Run {run['id'][:8]} ({run['name']}) ended {run['state']}.")
@@ -300,7 +300,7 @@ def backfill(name: str, start: Any, end: Any, wait: bool, as_json: bool) -> None
     """Create runs for the past schedule slots of NAME between --start and --end."""
     from datetime import UTC
 
-    from papermill_bridge._backfill import backfill as create_runs
+    from papermill_bridge import backfill as create_runs
 
     created, existing = create_runs(name, start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
     if as_json:
@@ -311,14 +311,12 @@ def backfill(name: str, start: Any, end: Any, wait: bool, as_json: bool) -> None
         _progress(created)
 
 
-def _progress(run_ids: list[str]) -> None:
-    from papermill_bridge._start_run import FINAL
-
-    store, done = _store(), set[str]()
+def _progress(run_ids: list[FlowRunId]) -> None:
+    store, done = get_store(), set[str]()
     with click.progressbar(length=len(run_ids), label="Backfill", show_pos=True) as bar:
         while len(done) < len(run_ids):
             for run_id in run_ids:
-                if run_id not in done and store.read_flow_run(run_id)["state_type"] in FINAL:
+                if run_id not in done and store.read_flow_run(run_id)["state_type"] in FINAL_TYPES:
                     done.add(run_id)
                     bar.update(1)
             time.sleep(0.5)
@@ -333,8 +331,8 @@ def cancel(run_id: str, as_json: bool) -> None:
     """Cancel a deployment run: its worker stops the kernel and records Cancelled."""
     from kernel_ext._lookup import resolve_run_id
 
-    store = _store()
-    result = store.request_cancel(resolve_run_id(store, run_id))
+    store = get_store()
+    result = store.request_cancel(FlowRunId(resolve_run_id(store, run_id)))
     if as_json:
         echo_json(result)
     else:
@@ -355,25 +353,24 @@ def _until_interrupted(*stoppers: threading.Event) -> None:
 @click.option("--heartbeat", default=5.0, show_default=True, help="Seconds between beats.")
 def worker(poll: float, heartbeat: float) -> None:
     """Run a worker: claim due runs from the store and execute them (Ctrl-C stops)."""
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker
 
     active = Worker(poll_seconds=poll, heartbeat_seconds=heartbeat)
     _until_interrupted(active.stopping)
-    click.echo(f"Worker {active.worker_id} on {_store().display_url}")
+    click.echo(f"Worker {active.worker_id} on {get_store().display_url}")
     active.serve()
 
 
 @cli.command()
 def serve() -> None:
     """Run the scheduler and a worker in one process (Ctrl-C stops both)."""
-    from papermill_bridge._scheduler import Scheduler
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Scheduler, Worker
 
     scheduler, active = Scheduler(), Worker()
     _until_interrupted(scheduler.stopping, active.stopping)
     thread = threading.Thread(target=scheduler.serve, name="taskbook-scheduler", daemon=True)
     thread.start()
-    click.echo(f"Scheduler and worker {active.worker_id} on {_store().display_url}")
+    click.echo(f"Scheduler and worker {active.worker_id} on {get_store().display_url}")
     active.serve()
     scheduler.stopping.set()
     thread.join(timeout=10)

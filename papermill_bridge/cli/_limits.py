@@ -6,12 +6,15 @@ task runs tagged ``openai`` run at once, and bounds ``concurrency("openai")`` bl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import LimitRecord
 
 __all__ = ["limits"]
 
@@ -167,7 +170,7 @@ def _refuse_deployment_limit(name: str) -> None:
         )
 
 
-def _describe(record: dict[str, Any]) -> str:
+def _describe(record: LimitRecord) -> str:
     parts = []
     if record["slots"] is not None:
         parts.append(f"{record['slots']} at once")
@@ -176,14 +179,14 @@ def _describe(record: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _rate(record: dict[str, Any]) -> str:
+def _rate(record: LimitRecord) -> str:
     if record["per_second"] is None:
         return "-"
-    burst = f" (burst {record['burst']})" if record["burst"] > 1 else ""
+    burst = f" (burst {record['burst']})" if (record["burst"] or 1) > 1 else ""
     return f"{record['per_second']:g}/s{burst}"
 
 
-def _row(record: dict[str, Any]) -> list[Any]:
+def _row(record: LimitRecord) -> list[Any]:
     slots = "-" if record["slots"] is None else record["slots"]
     used = "-" if record["slots"] is None else record["used"]
     return [record["name"], used, slots, _rate(record), record["holders"]]

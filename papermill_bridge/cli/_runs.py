@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kernel_ext._errors import RunNotFound
 from kernel_ext._lookup import resolve_run_id
-from kernel_ext._states import parse_state_filter
+from kernel_ext._run_records import FlowRunId, TaskRunId
+from kernel_ext._states import StateType, parse_state_filter
+from kernel_ext.store import get_store
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import duration, local_time, table
 
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+    from kernel_ext.store.records import (
+        FailureRecord,
+        FlowRunDetail,
+        FlowRunRecord,
+        TaskRunDetail,
+        TaskRunRecord,
+    )
+
 __all__ = ["echo_failure", "runs", "waiting_hints"]
-
-
-def _store() -> Any:
-    from kernel_ext.store import get_store
-
-    return get_store()
 
 
 @cli.group()
@@ -36,7 +42,7 @@ def list_runs(limit: int, state: str | None, flow_name: str | None, as_json: boo
     """List flow runs, newest first."""
     if state is not None:
         state = parse_state_filter(state)
-    rows = _store().list_flow_runs(limit=limit, state=state, name=flow_name)
+    rows = get_store().list_flow_runs(limit=limit, state=state, name=flow_name)
     if as_json:
         echo_json(rows)
         return
@@ -59,12 +65,12 @@ def list_runs(limit: int, state: str | None, flow_name: str | None, as_json: boo
 @json_option
 def show_run(run_id: str, as_json: bool) -> None:
     """Show a flow run (RUN_ID or a unique prefix) with its task runs, or one task run."""
-    store = _store()
+    store = get_store()
     full_id = resolve_run_id(store, run_id)
     try:
-        run = store.read_flow_run(full_id)
+        run = store.read_flow_run(FlowRunId(full_id))
     except RunNotFound:
-        task_run = store.read_task_run(full_id)
+        task_run = store.read_task_run(TaskRunId(full_id))
         if as_json:
             echo_json(task_run)
         else:
@@ -76,7 +82,7 @@ def show_run(run_id: str, as_json: bool) -> None:
     _show_flow_run(store, run)
 
 
-def _show_flow_run(store: Any, run: dict[str, Any]) -> None:
+def _show_flow_run(store: Store, run: FlowRunDetail) -> None:
     click.echo(f"Flow run {run['name']} ({run['id']})")
     click.echo(f"  flow:       {run['flow_name']}")
     click.echo(f"  state:      {run['state']}")
@@ -97,7 +103,7 @@ def _show_flow_run(store: Any, run: dict[str, Any]) -> None:
     click.echo(f"\n{len(tasks)} task runs")
     if not tasks:
         return
-    names = {t["id"]: t["name"] for t in tasks}
+    names: dict[str, str] = {t["id"]: t["name"] for t in tasks}
     click.echo(
         table(
             ["ID", "NAME", "STATE", "ATTEMPTS", "DURATION", "UPSTREAM"],
@@ -106,14 +112,15 @@ def _show_flow_run(store: Any, run: dict[str, Any]) -> None:
     )
 
 
-def _show_task_run(store: Any, run: dict[str, Any]) -> None:
+def _show_task_run(store: Store, run: TaskRunDetail) -> None:
     click.echo(f"Task run {run['name']} ({run['id']})")
-    if run.get("flow_run_id"):
+    flow_run_id = run["flow_run_id"]
+    if flow_run_id:
         try:
-            flow_run = store.read_flow_run(run["flow_run_id"])
-            of = f"{flow_run['name']} ({run['flow_run_id'][:8]}, flow {flow_run['flow_name']})"
+            flow_run = store.read_flow_run(flow_run_id)
+            of = f"{flow_run['name']} ({flow_run_id[:8]}, flow {flow_run['flow_name']})"
         except RunNotFound:  # e.g. written by a Dask worker before its flow run's row
-            of = run["flow_run_id"]
+            of = flow_run_id
         click.echo(f"  flow run:   {of}")
     click.echo(f"  state:      {run['state']}")
     click.echo(f"  attempts:   {run['run_count']}")
@@ -124,9 +131,9 @@ def _show_task_run(store: Any, run: dict[str, Any]) -> None:
     echo_failure(run.get("failure"))
 
 
-def waiting_hints(store: Any, run: dict[str, Any]) -> list[str]:
+def waiting_hints(store: Store, run: FlowRunRecord) -> list[str]:
     """How to answer a paused run: one command per pending input request."""
-    if run.get("state_type") != "PAUSED":
+    if run["state_type"] is not StateType.PAUSED:
         return []
     from kernel_ext.approvals import answer_hint
 
@@ -134,7 +141,7 @@ def waiting_hints(store: Any, run: dict[str, Any]) -> list[str]:
     return [answer_hint(request, with_key=len(pending) > 1) for request in pending]
 
 
-def echo_failure(failure: dict[str, Any] | None) -> None:
+def echo_failure(failure: FailureRecord | None) -> None:
     """The failing cell, the exception and the traceback of a failed run."""
     if not failure:
         return
@@ -148,7 +155,7 @@ def echo_failure(failure: dict[str, Any] | None) -> None:
         click.echo(failure["traceback"].rstrip())
 
 
-def _run_row(run: dict[str, Any]) -> list[Any]:
+def _run_row(run: FlowRunRecord) -> list[Any]:
     started = local_time(run["start_time"])
     return [
         run["id"][:8],
@@ -160,7 +167,7 @@ def _run_row(run: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _task_row(run: dict[str, Any], names: dict[str, str]) -> list[Any]:
+def _task_row(run: TaskRunRecord, names: dict[str, str]) -> list[Any]:
     upstream = ", ".join(names.get(u, u[:8]) for u in run["upstream"])
     return [
         run["id"][:8],
@@ -177,8 +184,8 @@ def _task_row(run: dict[str, Any], names: dict[str, str]) -> list[Any]:
 @json_option
 def run_logs(run_id: str, as_json: bool) -> None:
     """Print the logs of a flow run (with its task runs) or of one task run."""
-    store = _store()
-    entries = store.read_logs(resolve_run_id(store, run_id))
+    store = get_store()
+    entries = store.read_logs(FlowRunId(resolve_run_id(store, run_id)))
     if as_json:
         echo_json(entries)
         return

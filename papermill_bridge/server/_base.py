@@ -28,7 +28,7 @@ from kernel_ext._errors import (
     TaskbookError,
 )
 
-__all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "TaskbookHandler", "field", "store"]
+__all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "TaskbookHandler", "field"]
 
 AUTH_RESOURCE = "taskbook"
 
@@ -55,12 +55,6 @@ _STATUSES: list[tuple[type[BaseException], int]] = [
     (StoreUnavailableError, 503),
     (TaskbookError, 400),
 ]
-
-
-def store() -> Any:
-    from kernel_ext.store import get_store
-
-    return get_store()
 
 
 def field(data: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:

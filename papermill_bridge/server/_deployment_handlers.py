@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from kernel_ext._errors import ConfigurationError
-from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field, store
+from kernel_ext._errors import DeploymentNotFound
+from kernel_ext.store import get_store
+from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import DeploymentDetail, DeploymentSummary
 
 __all__ = ["ROUTES", "read_deployment"]
 
@@ -31,27 +35,25 @@ NEXT_RUNS = 3
 def read_deployment(name: str) -> dict[str, Any]:
     """The deployment, its schedules described; an unknown name is a 404, not a 400."""
     try:
-        deployment: dict[str, Any] = store().read_deployment(name)
-    except ConfigurationError as error:
-        if not any(name in (d["name"], d["id"]) for d in store().list_deployments()):
-            raise NotFound(str(error)) from None
-        raise
+        deployment = get_store().read_deployment(name)
+    except DeploymentNotFound as error:
+        raise NotFound(str(error)) from None
     return _described(deployment)
 
 
-def _described(deployment: dict[str, Any]) -> dict[str, Any]:
+def _described(deployment: DeploymentDetail | DeploymentSummary) -> dict[str, Any]:
     from papermill_bridge.schedules import schedule_from_dict
 
     now = datetime.now(UTC)
+    described: list[dict[str, Any]] = []
     for entry in deployment["schedules"]:
         schedule = schedule_from_dict(entry["spec"])
-        entry["description"] = schedule.describe()
         slots, slot = [], now
         for _ in range(NEXT_RUNS):
             slot = schedule.next_after(slot)
             slots.append(slot.isoformat())
-        entry["next_runs"] = slots
-    return deployment
+        described.append({**entry, "description": schedule.describe(), "next_runs": slots})
+    return {**deployment, "schedules": described}
 
 
 def resolve_notebook(root: str, relative: str) -> Path:
@@ -71,7 +73,7 @@ def resolve_notebook(root: str, relative: str) -> Path:
 
 
 def create_deployment(root: str, data: dict[str, Any]) -> dict[str, Any]:
-    from papermill_bridge._promote import promote
+    from papermill_bridge import promote
     from papermill_bridge.schedules import parse_schedule
 
     notebook, name = field(data, "notebook", str), field(data, "name", str)
@@ -92,7 +94,7 @@ def create_deployment(root: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def notebook_parameters(root: str, relative: str | None) -> list[dict[str, Any]]:
-    from papermill_bridge._parameters import read_parameters
+    from papermill_bridge import read_parameters
 
     if relative is None:
         raise BadRequest("Give the notebook as ?path=, relative to the server's root.")
@@ -114,7 +116,7 @@ class DeploymentsHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
-        self.respond(lambda: [_described(d) for d in store().list_deployments()])
+        self.respond(lambda: [_described(d) for d in get_store().list_deployments()])
 
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
@@ -137,7 +139,7 @@ class PauseHandler(_Handler):
     def post(self, name: str) -> None:
         def action() -> Any:
             read_deployment(name)
-            store().set_deployment_paused(name, self.paused)
+            get_store().set_deployment_paused(name, self.paused)
             return read_deployment(name)
 
         self.respond(action)
@@ -151,7 +153,7 @@ class StartRunHandler(_Handler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, name: str) -> None:
-        from papermill_bridge._start_run import start_run
+        from papermill_bridge import start_run
 
         def action() -> Any:
             parameters = field(self.body(), "parameters", dict, {})

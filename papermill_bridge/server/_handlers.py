@@ -20,7 +20,8 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from papermill_bridge.server._base import TaskbookHandler, store
+from kernel_ext.store import get_store
+from papermill_bridge.server._base import TaskbookHandler
 from papermill_bridge.server._deployment_handlers import ROUTES as DEPLOYMENT_ROUTES
 from papermill_bridge.server._runs_handlers import ROUTES as RUN_ROUTES
 
@@ -39,7 +40,7 @@ class InputsHandler(TaskbookHandler):
     def get(self) -> None:
         status = self.get_query_argument("status", "pending")
         self.respond(
-            lambda: store().list_input_requests(status=None if status == "all" else status)
+            lambda: get_store().list_input_requests(status=None if status == "all" else status)
         )  # a bad one: 400
 
 
@@ -47,7 +48,7 @@ class InputHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, request_id: str) -> None:
-        self.respond(lambda: store().read_input_request(request_id))
+        self.respond(lambda: get_store().read_input_request(request_id))
 
 
 class AnswerHandler(TaskbookHandler):

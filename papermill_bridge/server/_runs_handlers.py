@@ -18,14 +18,19 @@ import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from kernel_ext._errors import InputAlreadyAnswered
-from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field, store
+from kernel_ext._run_records import FlowRunId
+from kernel_ext.store import get_store
+from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field
 from papermill_bridge.server._deployment_handlers import read_deployment
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import FlowRunRecord, InputRequestRecord
 
 __all__ = ["ROUTES"]
 
@@ -38,18 +43,17 @@ def list_runs(
     flow: str | None,
     limit: int,
     since: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FlowRunRecord]:
     """The store filters by state and flow; a deployment's runs (its latest 1000) and the
     time window (``since``: created at or after) are filtered here."""
     start = _moment(since)
     if start is not None:
         wide = list_runs(state, deployment, flow, _MAX_LIMIT)
-        return [r for r in wide if _moment(r["created"]) >= start][:limit]  # type: ignore[operator]
+        return [r for r in wide if (_moment(r["created"]) or start) >= start][:limit]
     if deployment is None:
-        runs: list[dict[str, Any]] = store().list_flow_runs(limit=limit, state=state, name=flow)
-        return runs
+        return get_store().list_flow_runs(limit=limit, state=state, name=flow)
     read_deployment(deployment)  # 404 for an unknown one
-    runs = store().list_runs_of_deployment(deployment, limit=_MAX_LIMIT)
+    runs = get_store().list_runs_of_deployment(deployment, limit=_MAX_LIMIT)
     wanted = state.lower() if state else None
     runs = [
         r
@@ -57,16 +61,16 @@ def list_runs(
         if (wanted is None or wanted in (r["state"].lower(), r["state_type"].lower()))
         and (flow is None or flow in (r["flow_name"], r["name"]))
     ]
-    return sorted(runs, key=lambda r: r["created"], reverse=True)[:limit]
+    return sorted(runs, key=lambda r: r["created"] or "", reverse=True)[:limit]
 
 
-def resume(run_id: str, answer: Any, key: str | None, user: str) -> dict[str, Any]:
+def resume(run_id: str, answer: Any, key: str | None, user: str) -> InputRequestRecord:
     """Answer the run's pending input; 409 if every request it had is settled already."""
     from kernel_ext import approvals
 
     asked = [
         r
-        for r in store().list_input_requests(status=None, flow_run_id=run_id)
+        for r in get_store().list_input_requests(status=None, flow_run_id=FlowRunId(run_id))
         if key is None or r["key"] == key
     ]
     if asked and all(r["status"] != "pending" for r in asked):
@@ -80,7 +84,7 @@ def resume(run_id: str, answer: Any, key: str | None, user: str) -> dict[str, An
 
 
 def output_notebook(run_id: str) -> dict[str, Any]:
-    run = store().read_flow_run(run_id)
+    run = get_store().read_flow_run(FlowRunId(run_id))
     path = run.get("output_notebook")
     if not path:
         raise NotFound(
@@ -100,7 +104,7 @@ OUTPUTS_FOLDER = "taskbook-outputs"
 def open_output_notebook(root: str, run_id: str) -> dict[str, str]:
     """Copy the run's output notebook to ``taskbook-outputs/<deployment>/<run id>.ipynb``
     under the server's root (the outputs live outside it) and give that relative path."""
-    run = store().read_flow_run(run_id)
+    run = get_store().read_flow_run(FlowRunId(run_id))
     source = run.get("output_notebook")
     if not source:
         raise NotFound(
@@ -167,14 +171,14 @@ class RunHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
-        self.respond(lambda: store().read_flow_run(run_id))
+        self.respond(lambda: get_store().read_flow_run(FlowRunId(run_id)))
 
 
 class RunLogsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
-        self.respond(lambda: store().read_logs(run_id))
+        self.respond(lambda: get_store().read_logs(FlowRunId(run_id)))
 
 
 class RunGraphHandler(TaskbookHandler):
@@ -188,14 +192,14 @@ class RunHistoryHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
-        self.respond(lambda: store().read_history(run_id))
+        self.respond(lambda: get_store().read_history(FlowRunId(run_id)))
 
 
 class CancelHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def post(self, run_id: str) -> None:
-        self.respond(lambda: store().request_cancel(run_id))
+        self.respond(lambda: get_store().request_cancel(FlowRunId(run_id)))
 
 
 class ResumeHandler(TaskbookHandler):

@@ -89,7 +89,7 @@ def stored_and_beating() -> bool:
 
 
 def test_a_killed_script_ends_crashed_with_its_task_runs(home: Path) -> None:
-    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge import Scheduler
 
     process = start(home, "slow()")
     wait_until(lambda: (home / "marker").exists())
@@ -125,7 +125,7 @@ def test_sigterm_ends_the_run_cancelled(home: Path) -> None:
 
 def test_a_killed_pauser_ends_crashed_and_its_form_closes(home: Path) -> None:
     from kernel_ext import approvals
-    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge import Scheduler
 
     scheduler = Scheduler(lost_after_seconds=1.0)
     assert scheduler.tick()["crashed"] == 0  # reaching the store from now on
@@ -144,7 +144,7 @@ def test_a_killed_pauser_ends_crashed_and_its_form_closes(home: Path) -> None:
 
 def test_a_new_scheduler_waits_a_window_before_judging(home: Path) -> None:
     """After an outage (or at its start) a scheduler lets live processes beat first."""
-    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge import Scheduler
 
     process = start(home, "slow()")
     wait_until(lambda: (home / "marker").exists())

@@ -144,7 +144,7 @@ def _pending(approvals: Any) -> Any:
 def test_a_missing_module_names_the_pip_command(
     monkeypatch: pytest.MonkeyPatch, module: str, expected: str
 ) -> None:
-    import papermill_bridge._promote as promote_module
+    import papermill_bridge as promote_module
 
     def missing(*_args: Any, **_kwargs: Any) -> Any:
         raise ModuleNotFoundError(f"No module named {module!r}", name=module)
@@ -156,7 +156,7 @@ def test_a_missing_module_names_the_pip_command(
 
 
 def test_an_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    import papermill_bridge._promote as promote_module
+    import papermill_bridge as promote_module
 
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyError("kernelspec")

@@ -70,7 +70,7 @@ def store() -> Any:
 
 
 def test_promote_versions_and_changes(home: Path) -> None:
-    from papermill_bridge._promote import promote, version_changes
+    from papermill_bridge import promote, version_changes
 
     path = write_notebook(home)
     first = promote(path, "greet")
@@ -86,8 +86,7 @@ def test_promote_versions_and_changes(home: Path) -> None:
 
 
 def test_bad_parameters_are_refused_before_any_kernel(home: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
+    from papermill_bridge import promote, start_run
 
     promote(write_notebook(home), "greet")
     with pytest.raises(ParameterValidationError, match="Valid parameters: greeting: str"):
@@ -98,9 +97,7 @@ def test_bad_parameters_are_refused_before_any_kernel(home: Path) -> None:
 
 
 def test_a_run_executes_headless_with_its_parameters(home: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     promote(write_notebook(home), "greet")
     run = start_run("greet", {"greeting": "hi", "repeat": "3"})
@@ -115,9 +112,7 @@ def test_a_run_executes_headless_with_its_parameters(home: Path) -> None:
 
 
 def test_a_failing_notebook_fails_the_run_with_the_cell(home: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     promote(write_notebook(home, extra="raise ValueError('bad data')"), "greet")
     run = start_run("greet")
@@ -128,8 +123,7 @@ def test_a_failing_notebook_fails_the_run_with_the_cell(home: Path) -> None:
 
 
 def test_schedule_slots_run_once(home: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge import Scheduler, promote
     from papermill_bridge.schedules import parse_schedule
 
     spec = parse_schedule(interval="1m", anchor=datetime.now(UTC) - timedelta(minutes=10))
@@ -146,9 +140,7 @@ def test_schedule_slots_run_once(home: Path) -> None:
 def test_cancel_stops_the_kernel(home: Path) -> None:
     import threading
 
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet")
     run = start_run("greet")
@@ -218,9 +210,7 @@ def test_a_killed_worker_leaves_a_crashed_run(home: Path) -> None:
     import subprocess
     import sys
 
-    from papermill_bridge._promote import promote
-    from papermill_bridge._scheduler import Scheduler
-    from papermill_bridge._start_run import start_run
+    from papermill_bridge import Scheduler, promote, start_run
 
     promote(write_notebook(home, extra="import time\ntime.sleep(120)"), "greet", retries=1)
     run = start_run("greet")
@@ -249,9 +239,7 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
     """Durable pause: the kernel stops; once answered, the run executes again with the
     same id, cached cells come back from their results and the pause returns the answer."""
     from kernel_ext import approvals
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     review = (
         f"%%task before\nchecked = open({str(home / 'side-effects.txt')!r}, 'a').write('ran\\n')"
@@ -290,8 +278,7 @@ def test_a_headless_pause_suspends_and_the_answer_resumes_it(home: Path) -> None
 
 
 def test_backfill_creates_past_slots_once(home: Path) -> None:
-    from papermill_bridge._backfill import backfill
-    from papermill_bridge._promote import promote
+    from papermill_bridge import backfill, promote
     from papermill_bridge.schedules import parse_schedule
 
     spec = parse_schedule(cron="0 6 * * *", timezone="Europe/Berlin")
@@ -330,7 +317,7 @@ def test_bad_schedules_store_nothing(home: Path, args: list[str], message: str) 
 
 def test_bad_notebooks_and_taken_names(home: Path) -> None:
     from kernel_ext import ConfigurationError
-    from papermill_bridge._promote import promote
+    from papermill_bridge import promote
 
     with pytest.raises(ConfigurationError, match="No notebook at"):
         promote(home / "missing.ipynb", "x")
@@ -351,9 +338,7 @@ def test_bad_notebooks_and_taken_names(home: Path) -> None:
 
 def test_a_suspended_flow_resumes_without_rerunning_finished_tasks(home: Path) -> None:
     from kernel_ext import approvals
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     flow_cell = (
         "from kernel_ext import flow, pause_flow_run, task\n\n"

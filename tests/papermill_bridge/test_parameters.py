@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from kernel_ext import ParameterValidationError
-from papermill_bridge._parameters import coerce_parameters, read_parameters
+from papermill_bridge import coerce_parameters, read_parameters
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 

@@ -24,9 +24,7 @@ PAUSE = (
 
 
 def suspended_run(home: Path) -> dict[str, Any]:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     promote(write_notebook(home, extra=PAUSE), "greet")
     run = start_run("greet")
@@ -38,7 +36,7 @@ def suspended_run(home: Path) -> dict[str, Any]:
 
 def test_the_scheduler_expires_an_unanswered_headless_pause(home: Path) -> None:
     from kernel_ext import approvals
-    from papermill_bridge._scheduler import Scheduler
+    from papermill_bridge import Scheduler
 
     run = suspended_run(home)
     assert Scheduler().tick()["expired"] == 0  # not yet due

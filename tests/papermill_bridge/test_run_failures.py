@@ -32,9 +32,7 @@ def taskbook(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def failed_run(home: Path) -> dict[str, Any]:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     promote(write_notebook(home, extra=FAILING), "greet")
     run = start_run("greet")
@@ -76,7 +74,7 @@ def test_the_cli_shows_the_failure(home: Path) -> None:
 
 
 def test_run_wait_reports_the_id_states_failure_and_output(home: Path) -> None:
-    from papermill_bridge._promote import promote
+    from papermill_bridge import promote
 
     promote(write_notebook(home, extra=FAILING), "greet")
     worker = subprocess.Popen(
@@ -127,9 +125,7 @@ def test_injected_cells_are_tagged_and_print_nothing(home: Path) -> None:
 def test_a_usage_error_reported_on_stderr_keeps_its_message(home: Path) -> None:
     """IPython shows a magic's UsageError on stderr, with no error output: the message
     must still reach the run, not an empty ``CellExecutionError: ``."""
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     promote(write_notebook(home, extra="%%task bad --retries many\nx = 1"), "greet")
     run = start_run("greet")
@@ -143,9 +139,7 @@ def test_a_usage_error_reported_on_stderr_keeps_its_message(home: Path) -> None:
 
 
 def test_a_notebook_without_kernelspec_deploys_and_runs(home: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
-    from papermill_bridge._worker import Worker
+    from papermill_bridge import Worker, promote, start_run
 
     path = write_notebook(home)
     notebook = json.loads(path.read_text())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kernel_ext._states import State, StateType
 from tests.papermill_bridge.test_deployments import home, store, write_notebook
 
 __all__ = ["home"]
@@ -57,8 +58,7 @@ def alive(pid: int) -> bool:
 
 
 def test_a_killed_worker_takes_its_executor_and_kernel_along(home: Path) -> None:
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
+    from papermill_bridge import promote, start_run
 
     marker = home / "body.txt"
     body = (
@@ -96,13 +96,12 @@ def test_a_killed_worker_takes_its_executor_and_kernel_along(home: Path) -> None
 def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends: str) -> None:
     """The fence: a kernel attached to a run stops once the store says its attempt is over
     (the run ended, or a newer attempt started), whatever happened to its supervisors."""
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
+    from papermill_bridge import promote, start_run
 
     promote(write_notebook(home), "greet", retries=1)
     run = start_run("greet")
     store().claim_next_run("w1", time.time())
-    store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 1
+    store().set_run_state(run["id"], State(StateType.RUNNING, "Running"))  # attempt 1
     code = (
         "import time, kernel_ext.deployment as d\n"
         "d.attach()\nprint('attached', flush=True)\ntime.sleep(60)"
@@ -119,17 +118,21 @@ def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends:
     time.sleep(0.6)
     assert kernel.poll() is None  # its attempt is current: it goes on
     if ends == "crashed":
-        store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker stopped beating.")
+        store().set_run_state(
+            run["id"], State(StateType.CRASHED, "Crashed", "Its worker stopped beating.")
+        )
     elif ends == "awaiting retry":  # what the scheduler does with a crashed run at once
-        from papermill_bridge._scheduler import Scheduler
+        from papermill_bridge import Scheduler
 
-        store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker stopped beating.")
+        store().set_run_state(
+            run["id"], State(StateType.CRASHED, "Crashed", "Its worker stopped beating.")
+        )
         Scheduler()._retry(store().read_flow_run(run["id"]))
         assert store().read_flow_run(run["id"])["state"] == "AwaitingRetry"
     elif ends == "retried":
-        store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 2 began
+        store().set_run_state(run["id"], State(StateType.RUNNING, "Running"))  # attempt 2 began
     else:
-        store().set_run_state(run["id"], "SCHEDULED", "AwaitingRetry")
+        store().set_run_state(run["id"], State(StateType.SCHEDULED, "AwaitingRetry"))
         assert store().claim_next_run("w2", time.time() + 60) is not None
     _, err = kernel.communicate(timeout=15)
     assert kernel.returncode == 75
@@ -139,23 +142,22 @@ def test_an_attempt_that_is_over_in_the_store_stops_its_kernel(home: Path, ends:
 def test_a_stale_worker_does_not_end_a_newer_attempt(home: Path) -> None:
     """A worker whose run was reaped and claimed by another must not write its outcome
     over the new attempt."""
-    from papermill_bridge._promote import promote
-    from papermill_bridge._start_run import start_run
+    from papermill_bridge import promote, start_run
 
     promote(write_notebook(home), "greet", retries=1)
     run = start_run("greet")
     store().claim_next_run("w1", time.time())
-    first = store().set_run_state(run["id"], "RUNNING", "Running")
-    store().set_run_state(run["id"], "CRASHED", "Crashed", "Its worker w1 stopped beating.")
-    store().set_run_state(run["id"], "SCHEDULED", "AwaitingRetry")
+    first = store().set_run_state(run["id"], State(StateType.RUNNING, "Running"))
+    store().set_run_state(
+        run["id"], State(StateType.CRASHED, "Crashed", "Its worker w1 stopped beating.")
+    )
+    store().set_run_state(run["id"], State(StateType.SCHEDULED, "AwaitingRetry"))
     assert store().claim_next_run("w2", time.time() + 60) is not None
-    store().set_run_state(run["id"], "RUNNING", "Running")  # attempt 2, on w2
+    store().set_run_state(run["id"], State(StateType.RUNNING, "Running"))  # attempt 2, on w2
     late = store().set_run_state(
         run["id"],
-        "CRASHED",
-        "Crashed",
-        "w1's late outcome",
-        only_from=("PENDING", "RUNNING", "CANCELLING"),
+        State(StateType.CRASHED, "Crashed", "w1's late outcome"),
+        only_from=(StateType.PENDING, StateType.RUNNING, StateType.CANCELLING),
         attempt=("w1", first["run_count"]),
     )
     assert (late["state"], late["worker_id"], late["run_count"]) == ("Running", "w2", 2)

@@ -12,7 +12,7 @@ import pytest
 
 from kernel_ext._errors import ConfigurationError, RunNotFound, RunStateConflict
 from kernel_ext._run_records import FlowRunId, new_id
-from kernel_ext._states import Completed, Paused, Running
+from kernel_ext._states import Completed, Late, Paused, Running, Scheduled, State, StateType
 from kernel_ext.store import Store
 from tests.store.helpers import Runs, count_rows, promote, schedule_run
 
@@ -39,7 +39,7 @@ def test_a_scheduled_run_reads_back_as_created(store: Store) -> None:
             id="run-1",
             name="brave-otter",
             parameters={"day": "2024-05-02"},
-            message="Started by hand",
+            state=Scheduled("Started by hand"),
         )
     )
 
@@ -79,7 +79,7 @@ def test_a_slot_gets_one_run(store: Store) -> None:
 
 def test_a_late_run_is_still_scheduled(store: Store) -> None:
     deployment = promote(store, "nightly")
-    run = _created(schedule_run(store, deployment, NOW - 600, state_name="Late"))
+    run = _created(schedule_run(store, deployment, NOW - 600, state=Late()))
     assert (run["state"], run["state_type"]) == ("Late", "SCHEDULED")
     claimed = store.claim_next_run("w1", NOW)
     assert claimed is not None and claimed["id"] == run["id"]
@@ -143,9 +143,9 @@ def test_a_deployment_runs_at_most_its_concurrency_limit(store: Store) -> None:
     assert third["id"] == free_run["id"]  # the limited deployment is full: skipped
     assert store.claim_next_run("w4", NOW) is None
 
-    store.set_run_state(first["id"], "RUNNING", "Running")
+    store.set_run_state(first["id"], State(StateType.RUNNING, "Running"))
     assert store.claim_next_run("w4", NOW) is None  # Running still holds its place
-    store.set_run_state(first["id"], "COMPLETED", "Completed")
+    store.set_run_state(first["id"], State(StateType.COMPLETED, "Completed"))
     freed = store.claim_next_run("w4", NOW)
     assert freed is not None and freed["flow_name"] == "limited"
     assert store.claim_next_run("w5", NOW, deployment_limits=False) is not None
@@ -200,8 +200,8 @@ def test_heartbeats_and_dead_runs(store: Store) -> None:
         schedule_run(store, deployment, NOW - 10)
     beating, silent, finished = (store.claim_next_run(f"w{i}", NOW) for i in range(3))
     assert beating is not None and silent is not None and finished is not None
-    store.set_run_state(silent["id"], "RUNNING", "Running")
-    store.set_run_state(finished["id"], "COMPLETED", "Completed")
+    store.set_run_state(silent["id"], State(StateType.RUNNING, "Running"))
+    store.set_run_state(finished["id"], State(StateType.COMPLETED, "Completed"))
 
     assert store.heartbeat(beating["id"], "w0", NOW + 50) is True
     assert store.heartbeat(beating["id"], "someone-else", NOW + 50) is False
@@ -211,7 +211,9 @@ def test_heartbeats_and_dead_runs(store: Store) -> None:
     assert [run["id"] for run in dead] == [silent["id"]]
     assert dead[0]["worker_id"] == "w1"
 
-    store.set_run_state(silent["id"], "CRASHED", "Crashed", "Its worker w1 stopped beating.")
+    store.set_run_state(
+        silent["id"], State(StateType.CRASHED, "Crashed", "Its worker w1 stopped beating.")
+    )
     assert store.find_dead_runs(NOW + 60, grace_seconds=30) == []
     assert store.heartbeat(silent["id"], "w1", NOW + 61) is False
 
@@ -228,16 +230,20 @@ def test_set_run_state_keeps_the_history_and_times(store: Store) -> None:
     run_id = _created(schedule_run(store, deployment, NOW))["id"]
     store.claim_next_run("w1", NOW)
 
-    running = store.set_run_state(run_id, "RUNNING", "Running", "on w1", timestamp=NOW + 1)
+    running = store.set_run_state(
+        run_id, State(StateType.RUNNING, "Running", "on w1", timestamp=NOW + 1)
+    )
     assert (running["state"], running["run_count"]) == ("Running", 1)
     assert _epoch(running["start_time"]) == NOW + 1
     failed = store.set_run_state(
         run_id,
-        "failed",
-        "Failed",
-        "Cell 3 raised KeyError: 'day'",
-        {"cell_index": 3, "exception_type": "KeyError"},
-        timestamp=NOW + 5,
+        State(
+            StateType.FAILED,
+            "Failed",
+            "Cell 3 raised KeyError: 'day'",
+            details={"cell_index": 3, "exception_type": "KeyError"},
+            timestamp=NOW + 5,
+        ),
     )
     assert failed["state_type"] == "FAILED"
     assert _epoch(failed["end_time"]) == NOW + 5
@@ -247,7 +253,7 @@ def test_set_run_state_keeps_the_history_and_times(store: Store) -> None:
     assert history[-1]["details"] == {"cell_index": 3, "exception_type": "KeyError"}
     assert history[-1]["message"] == "Cell 3 raised KeyError: 'day'"
 
-    again = store.set_run_state(run_id, "RUNNING", "Retrying", timestamp=NOW + 10)
+    again = store.set_run_state(run_id, State(StateType.RUNNING, "Retrying", timestamp=NOW + 10))
     assert (again["run_count"], again["end_time"]) == (2, None)
     assert _epoch(again["start_time"]) == NOW + 1
 
@@ -255,21 +261,26 @@ def test_set_run_state_keeps_the_history_and_times(store: Store) -> None:
 def test_set_run_state_only_from_guards_a_race(store: Store) -> None:
     deployment = promote(store, "nightly")
     run_id = _created(schedule_run(store, deployment, NOW))["id"]
-    store.set_run_state(run_id, "COMPLETED", "Completed")
-    kept = store.set_run_state(run_id, "CRASHED", "Crashed", only_from=("PENDING", "RUNNING"))
+    store.set_run_state(run_id, State(StateType.COMPLETED, "Completed"))
+    kept = store.set_run_state(
+        run_id,
+        State(StateType.CRASHED, "Crashed"),
+        only_from=(StateType.PENDING, StateType.RUNNING),
+    )
     assert kept["state"] == "Completed"
     assert [h["name"] for h in store.read_history(run_id)] == ["Scheduled", "Completed"]
 
 
 def test_set_run_state_refuses_unknown_runs_and_types(store: Store) -> None:
     with pytest.raises(RunNotFound):
-        store.set_run_state("nope", "CRASHED", "Crashed")
+        store.set_run_state("nope", State(StateType.CRASHED, "Crashed"))
     with pytest.raises(RunNotFound):
         store.set_output_notebook("nope", "out.ipynb")
     with pytest.raises(RunNotFound):
         store.request_cancel("nope")
-    with pytest.raises(ConfigurationError, match="Unknown state type 'EXPLODED'"):
-        store.set_run_state("nope", "EXPLODED", "Exploded")
+    with pytest.raises(RunNotFound) as raised:
+        store.read_flow_run("nope")
+    assert raised.value.run_id == "nope"  # the error carries what was asked for
 
 
 def test_output_notebook_is_linked(store: Store) -> None:
@@ -286,7 +297,7 @@ def test_cancelling(store: Store) -> None:
         _created(schedule_run(store, deployment, NOW + i))["id"] for i in range(3)
     )
     assert _created(store.claim_next_run("w1", NOW + 5))["id"] == claimed
-    store.set_run_state(done, "COMPLETED", "Completed")
+    store.set_run_state(done, State(StateType.COMPLETED, "Completed"))
 
     cancelling = store.request_cancel(claimed)  # its worker stops it, then says Cancelled
     assert (cancelling["state"], cancelling["state_type"]) == ("Cancelling", "CANCELLING")
@@ -309,7 +320,7 @@ def test_cancelling(store: Store) -> None:
 def test_a_suspended_run_is_cancelled_at_once(store: Store) -> None:
     deployment = promote(store, "nightly")
     run_id = _created(schedule_run(store, deployment, NOW))["id"]
-    store.set_run_state(run_id, "PAUSED", "Suspended")
+    store.set_run_state(run_id, State(StateType.PAUSED, "Suspended"))
     assert store.request_cancel(run_id)["state"] == "Cancelled"
 
 

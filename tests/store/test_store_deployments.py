@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kernel_ext._errors import ConfigurationError
+from kernel_ext._states import State, StateType
 from kernel_ext.store import Store
 from tests.store.helpers import PARAMETERS, count_rows, notebook, promote, schedule_run
 
@@ -158,8 +159,8 @@ def test_list_deployments_with_versions_schedules_and_runs(store: Store) -> None
     done = schedule_run(store, nightly, now - 7200)
     later = schedule_run(store, nightly, now - 3600)
     assert done is not None and later is not None
-    store.set_run_state(done["id"], "COMPLETED", "Completed")
-    store.set_run_state(later["id"], "FAILED", "Failed")
+    store.set_run_state(done["id"], State(StateType.COMPLETED, "Completed"))
+    store.set_run_state(later["id"], State(StateType.FAILED, "Failed"))
     schedule_run(store, nightly, now + 60)
     schedule_run(store, nightly, now + 120)
 

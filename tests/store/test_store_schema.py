@@ -17,6 +17,7 @@ from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Engine
 
 from kernel_ext._errors import StoreSchemaError
+from kernel_ext._states import State, StateType
 from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine, write_engine
 from kernel_ext.store._schema import SCHEMA_REVISION, alembic_config, current_revision
@@ -215,7 +216,7 @@ def test_0004_gives_running_deployment_runs_their_slots(store: Store) -> None:
     deployment = promote(store, "limited", concurrency_limit=2)
     running = schedule_run(store, deployment, slot_key="s:1")
     assert running is not None
-    store.set_run_state(running["id"], "RUNNING", "Running")
+    store.set_run_state(running["id"], State(StateType.RUNNING, "Running"))
     engine = create_store_engine(store.url)
     _migrate_to(engine, "0003", downgrade=True)
     _migrate_to(engine, "head")

@@ -199,11 +199,68 @@ CASES = [
         defs="fh data",
         refs="path lock",
     ),
+    # Python deletes an `except ... as err` name when its handler ends: not a def.
     case(
         "except-target",
         "try:\n    run()\nexcept (KeyError, Oops) as err:\n    log(err)",
-        defs="err",
         refs="run Oops log",
+    ),
+    case(
+        "except-star-target",
+        "try:\n    run()\nexcept* (KeyError, Oops) as group:\n    log(group)",
+        refs="run Oops log",
+    ),
+    case(
+        "except-target-rebound-in-handler",
+        "try:\n    run()\nexcept Oops as err:\n    err = wrap(err)\n    msg = str(err)",
+        defs="msg",
+        refs="run Oops wrap",
+    ),
+    case(
+        "except-target-read-after-handler",
+        "try:\n    run()\nexcept Oops as err:\n    pass\nprint(err)",
+        refs="run Oops err",
+    ),
+    case(
+        "except-target-bound-after-handler",
+        "try:\n    run()\nexcept Oops as err:\n    pass\nerr = None",
+        defs="err",
+        refs="run Oops",
+    ),
+    case(
+        "except-target-bound-before-handler",
+        "err = None\ntry:\n    run()\nexcept Oops as err:\n    pass\nprint(err)",
+        defs="err",
+        refs="run Oops",
+    ),
+    case(
+        "except-target-deleted-before-handler",
+        "del err\ntry:\n    run()\nexcept Oops as err:\n    pass",
+        refs="err run Oops",
+    ),
+    case(
+        "nested-handlers-with-one-name",
+        "try:\n    run()\nexcept Oops as err:\n    try:\n        undo()\n"
+        "    except Oops as err:\n        pass\n    log(err)",
+        refs="run Oops undo log",
+    ),
+    case(
+        "except-target-in-function-stays-local",
+        "def f():\n    try:\n        run()\n    except Oops as err:\n        pass\n    return err",
+        defs="f",
+        refs="run Oops",
+    ),
+    case(
+        "except-target-declared-global",
+        "def f():\n    global err\n    try:\n        run()\n    except Oops as err:\n        pass",
+        defs="f",
+        refs="run Oops",
+    ),
+    case(
+        "except-target-in-class-body",
+        "class A:\n    try:\n        run()\n    except Oops as err:\n        pass\n    last = err",
+        defs="A",
+        refs="run Oops err",
     ),
     case("try-finally", "try:\n    a = f()\nfinally:\n    b = 1", defs="a b", refs="f"),
     case("name-error-not-special", "try:\n    x\nexcept NameError:\n    x = 0", defs="x", refs="x"),
@@ -254,6 +311,13 @@ def test_defs_and_refs(source: str, defs: set[str], refs: set[str]) -> None:
         pytest.param("x = 1\ndel x\nx = 2", {"x"}, set(), set(), id="rebound-after-delete"),
         pytest.param("x = 1\ndel x\nprint(x)", set(), {"x"}, {"x"}, id="read-after-delete"),
         pytest.param("def f():\n    y = 1\n    del y", {"f"}, set(), set(), id="local-delete"),
+        pytest.param(
+            "del err\ntry:\n    run()\nexcept Oops as err:\n    pass",
+            set(),
+            {"err", "run", "Oops"},
+            {"err"},
+            id="deleted-then-caught",
+        ),
     ],
 )
 def test_deleted(source: str, defs: set[str], refs: set[str], deleted: set[str]) -> None:
@@ -365,7 +429,7 @@ del raw
 def test_typical_cell() -> None:
     analysis = analyze(TYPICAL_CELL)
     assert analysis.defs == set(
-        "Path Summary best by_month clean cleaned done error growth handle i label labels n np"
+        "Path Summary best by_month clean cleaned done growth handle i label labels n np"
         " pd stats summary total".split()
     )
     assert analysis.refs == {"data_dir", "precision", "report_path", "threshold", "top_n", "total"}

@@ -1,0 +1,253 @@
+"""The records the store's reads return: JSON-able dicts, typed.
+
+Every read returns plain dicts (so the REST handlers and ``--json`` dump them as they
+are), and each kind of dict has its shape here, so a type checker and a reader can follow
+a store call to its fields. Times are ISO-8601 strings in UTC, durations are seconds.
+A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateType``
+(a ``str`` enum, so it compares and serialises as "COMPLETED").
+
+    RunRecord                   what flow and task runs share
+    ├── FlowRunRecord           a flow run, with its deployment's fields (None outside
+    │   │                       deployments)
+    │   └── FlowRunDetail       one flow run read by id: with its task runs and failure
+    └── TaskRunRecord           a task run
+        └── TaskRunDetail       one task run read by id: with its failure
+    StateRecord                 one entry of a run's history
+    LogRecord                   one log line
+    ResultRecord                a result index entry (a cache hit)
+    InputRequestRecord          the form a paused run waits on, with its run's state
+    DeploymentRecord            a deployment's settings
+    ├── PromotedDeployment      what promoting returns: the new (or unchanged) version
+    ├── DeploymentDetail        one deployment with its versions and schedules
+    ├── DeploymentSummary       one line of the list, with its last and next run
+    └── DeletedDeployment       a deployment as it was, with how many runs went with it
+    VersionRecord               a version of a deployment (``NotebookVersion``: with its
+                                notebook text)
+    ScheduleRecord              a schedule of a deployment
+    LimitRecord                 a concurrency or rate limit and its use now
+    └── LimitDetail             one limit read by name: with its leases
+    LeaseRecord                 slots of a limit held by one holder until it expires
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from kernel_ext._run_records import FlowRunId, TaskRunId
+from kernel_ext._states import StateType
+
+__all__ = [
+    "DeletedDeployment",
+    "DeploymentDetail",
+    "DeploymentRecord",
+    "DeploymentSummary",
+    "FailureRecord",
+    "FlowRunDetail",
+    "FlowRunId",
+    "FlowRunRecord",
+    "InputRequestRecord",
+    "LastRun",
+    "LeaseRecord",
+    "LimitDetail",
+    "LimitRecord",
+    "LogRecord",
+    "NotebookVersion",
+    "PromotedDeployment",
+    "ResultRecord",
+    "RunRecord",
+    "ScheduleRecord",
+    "StateRecord",
+    "TaskRunDetail",
+    "TaskRunId",
+    "TaskRunRecord",
+    "VersionRecord",
+]
+
+# The last failure of a run that did not complete: ``message`` with the details of the
+# state that failed it (``exception_type``, ``traceback``; for a deployment run
+# ``cell_number``, ``output_notebook``, ...), whose keys depend on what failed.
+FailureRecord = dict[str, Any]
+
+
+class RunRecord(TypedDict):
+    name: str
+    state: str
+    state_type: StateType
+    state_message: str | None
+    start_time: str | None
+    end_time: str | None
+    duration: float | None
+    run_count: int
+    tags: list[str]
+    created: str | None
+
+
+class TaskRunRecord(RunRecord):
+    id: TaskRunId
+    task_key: str
+    flow_run_id: FlowRunId | None
+    upstream: list[TaskRunId]
+    cache_key: str | None
+
+
+class TaskRunDetail(TaskRunRecord):
+    failure: FailureRecord | None
+
+
+class FlowRunRecord(RunRecord):
+    id: FlowRunId
+    flow_name: str
+    parameters: dict[str, Any]
+    parent_task_run_id: TaskRunId | None
+    deployment_id: str | None
+    deployment_name: str | None
+    deployment_version: int | None
+    schedule_id: str | None
+    slot_key: str | None
+    scheduled_time: str | None
+    worker_id: str | None
+    heartbeat_at: str | None
+    output_notebook: str | None
+
+
+class FlowRunDetail(FlowRunRecord):
+    task_runs: list[TaskRunRecord]
+    failure: FailureRecord | None
+
+
+class StateRecord(TypedDict):
+    type: StateType
+    name: str
+    timestamp: str | None
+    message: str | None
+    details: dict[str, Any] | None
+
+
+class LogRecord(TypedDict):
+    timestamp: str | None
+    level: int
+    level_name: str
+    logger: str
+    message: str
+    flow_run_id: FlowRunId | None
+    task_run_id: TaskRunId | None
+
+
+class ResultRecord(TypedDict):
+    task_run_id: TaskRunId | None
+    cache_key: str
+    location: str
+    created: str | None
+    expiration: str | None
+
+
+class InputRequestRecord(TypedDict):
+    id: str
+    flow_run_id: FlowRunId
+    key: str
+    schema: dict[str, Any]
+    description: str | None
+    status: str  # "pending", "answered", "rejected" or "expired"
+    answer: dict[str, Any] | None
+    answered_by: str | None
+    answered_at: str | None
+    error: str | None
+    created: str | None
+    timeout_at: str | None
+    flow_run_name: str | None
+    flow_name: str | None
+    state: str | None
+    state_type: StateType | None
+
+
+class VersionRecord(TypedDict):
+    id: str
+    deployment_id: str
+    version: int
+    notebook_path: str
+    notebook_sha256: str
+    parameters: list[dict[str, Any]]
+    created: str | None
+
+
+class NotebookVersion(VersionRecord):
+    notebook: str
+    deployment_name: str
+
+
+class ScheduleRecord(TypedDict):
+    id: str
+    deployment_id: str
+    deployment_name: str
+    deployment_paused: bool
+    spec: dict[str, Any]
+    parameters: dict[str, Any]
+    active: bool
+    catchup: str
+    last_slot: str | None
+    created: str | None
+
+
+class DeploymentRecord(TypedDict):
+    id: str
+    name: str
+    created: str | None
+    updated: str | None
+    paused: bool
+    concurrency_limit: int | None
+    retries: int
+    tags: list[str]
+    description: str | None
+
+
+class PromotedDeployment(DeploymentRecord):
+    version: VersionRecord
+    unchanged: bool
+
+
+class DeploymentDetail(DeploymentRecord):
+    version: int | None
+    versions: list[VersionRecord]
+    schedules: list[ScheduleRecord]
+
+
+class DeletedDeployment(DeploymentDetail):
+    deleted_runs: int
+
+
+class LastRun(TypedDict):
+    last_run_id: FlowRunId | None
+    last_run_name: str | None
+    last_run_state: str | None
+    last_run_state_type: StateType | None
+    last_run_time: str | None
+
+
+class DeploymentSummary(DeploymentRecord, LastRun):
+    version: int | None
+    schedules: list[ScheduleRecord]
+    next_run_time: str | None
+
+
+class LimitRecord(TypedDict):
+    name: str
+    slots: int | None
+    used: int
+    holders: int
+    per_second: float | None
+    burst: int | None
+    next_free_at: str | None
+    created: str | None
+    updated: str | None
+
+
+class LeaseRecord(TypedDict):
+    id: str
+    slots: int
+    holder: str
+    acquired_at: str | None
+    expires_at: str | None
+
+
+class LimitDetail(LimitRecord):
+    leases: list[LeaseRecord]
