@@ -48,12 +48,13 @@ def papermill_start(path: Path) -> float:
 
 
 def taskbook_start(path: Path) -> float:
+    from kernel_ext._states import FINAL_TYPES
     from kernel_ext.store import get_store
     from papermill_bridge import start_run
 
     run = start_run("stamp")
     store = get_store()
-    while store.read_flow_run(run["id"])["state_type"] not in ("COMPLETED", "FAILED"):
+    while store.read_flow_run(run["id"])["state_type"] not in FINAL_TYPES:
         time.sleep(0.05)
     scheduled = store.read_flow_run(run["id"])["scheduled_time"]
     from datetime import datetime

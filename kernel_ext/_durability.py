@@ -7,11 +7,6 @@ ends, so a process that exits right after the call loses nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["flush_store"]
 
 

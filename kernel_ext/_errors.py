@@ -131,7 +131,9 @@ class ConfigurationError(TaskbookError, ValueError):
 class MissingDependency(TaskbookError, ImportError):
     """Raised when a module Taskbook needs is missing; ``install`` is the command."""
 
-    def __init__(self, message: str, *, module: str, install: str) -> None:
+    def __init__(
+        self, message: str, *, module: str | None = None, install: str | None = None
+    ) -> None:
         super().__init__(message, name=module)
         self.module = module
         self.install = install
@@ -234,7 +236,7 @@ class RunNotFound(TaskbookError, LookupError):
     """Raised when no flow or task run has the given id; ``run_id`` is the id (or the
     prefix of one) that was asked for."""
 
-    def __init__(self, message: str, *, run_id: str) -> None:
+    def __init__(self, message: str, *, run_id: str | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id
 
@@ -242,7 +244,7 @@ class RunNotFound(TaskbookError, LookupError):
 class DeploymentNotFound(ConfigurationError, LookupError):
     """Raised when no deployment has the given name or id (``name``)."""
 
-    def __init__(self, message: str, *, name: str) -> None:
+    def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(message)
         self.name = name
 
@@ -250,7 +252,9 @@ class DeploymentNotFound(ConfigurationError, LookupError):
 class RunStateConflict(TaskbookError):
     """Raised when an action does not apply to a run in its current state."""
 
-    def __init__(self, message: str, *, run_id: str, state: str) -> None:
+    def __init__(
+        self, message: str, *, run_id: str | None = None, state: str | None = None
+    ) -> None:
         super().__init__(message)
         self.run_id = run_id
         self.state = state
@@ -268,7 +272,7 @@ class ConcurrencySlotTimeout(TaskbookError, TimeoutError):
     """Raised by ``concurrency``/``rate_limit`` (and so by a tagged task run) when no
     slot came free within ``timeout_seconds``; ``limit`` names the limit waited on."""
 
-    def __init__(self, message: str, *, limit: str) -> None:
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
         super().__init__(message)
         self.limit = limit
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel_ext import _settings
-from kernel_ext._errors import RunNotFound
+from kernel_ext._errors import ConfigurationError
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import Completed, Crashed, Failed
 from papermill_bridge._failure import failure_from_papermill
@@ -74,9 +74,8 @@ def execute_run(run_id: FlowRunId) -> RunOutcome:
     run = store.read_flow_run(run_id)
     deployment = run["deployment_name"]
     if deployment is None:
-        raise RunNotFound(
-            f"Run {run_id} is not a run of a deployment; only those execute headless.",
-            run_id=run_id,
+        raise ConfigurationError(
+            f"Run {run_id} is not a run of a deployment; only those execute headless."
         )
     version = store.read_deployment_version(deployment, run["deployment_version"])
     output = output_path(deployment, run_id)

@@ -7,7 +7,8 @@ one (killed, out of memory, a crash of Python itself) leaves no file, and the wo
 records Crashed with what the child printed last.
 
     {"format": 1,
-     "state": {"type": "FAILED", "name": "Failed", "message": "...", "details": {...}},
+     "state": {"type": "FAILED", "name": "Failed", "message": "...", "details": {...},
+               "timestamp": 1764651000.25},
      "output": "/.../outputs/nightly/RUN_ID.ipynb"}
 """
 
@@ -49,6 +50,7 @@ class RunOutcome:
                     "name": state.name,
                     "message": state.message,
                     "details": state.details,
+                    "timestamp": state.timestamp,
                 },
                 "output": self.output,
             },
@@ -94,8 +96,11 @@ def _state(data: dict[str, Any]) -> State:
             f"the outcome's state type {data.get('type')!r} is unknown"
         ) from None
     name, message, details = data.get("name"), data.get("message"), data.get("details")
+    timestamp = data.get("timestamp")
     if not isinstance(name, str) or not (message is None or isinstance(message, str)):
         raise OutcomeFormatError("the outcome's state has no name, or a message not text")
     if not (details is None or isinstance(details, dict)):
         raise OutcomeFormatError("the outcome's state details are not an object")
-    return State(kind, name, message, details=details)
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        raise OutcomeFormatError("the outcome's state has no time (epoch seconds)")
+    return State(kind, name, message, details=details, timestamp=float(timestamp))

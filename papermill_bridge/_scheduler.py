@@ -15,15 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from kernel_ext._names import generate_run_name as run_name
-from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import AwaitingRetry, Cancelled, Crashed, Late, Scheduled, StateType
 from kernel_ext.store import get_store
-from kernel_ext.store.records import FlowRunRecord, ScheduleRecord, VersionRecord
+from kernel_ext.store.records import FlowRunRecord, ScheduleRecord
+from papermill_bridge._start_run import create_deployment_run, slot_parameters
 
 __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
@@ -124,7 +122,7 @@ class Scheduler:
                 f"than {self.lost_after_seconds:g} s ago."
             )
             ended = store.crash_lost_run(run["id"], message, cutoff)
-            if ended is not None and ended["state_type"] is StateType.CRASHED:
+            if ended is not None and ended["state_type"] == StateType.CRASHED:
                 crashed += 1
         return crashed
 
@@ -178,19 +176,10 @@ class Scheduler:
     def _create(self, schedule: ScheduleRecord, slot: datetime, late: bool) -> FlowRunRecord | None:
         store = get_store()
         deployment = store.read_deployment(schedule["deployment_id"])
-        version = deployment["versions"][0]
-        parameters = {**_defaults(version), **(schedule.get("parameters") or {})}
-        return store.create_scheduled_run(
-            id=FlowRunId(str(uuid.uuid4())),
-            deployment_id=deployment["id"],
-            deployment_version=version["version"],
-            name=run_name(),
-            flow_name=deployment["name"],
-            parameters=parameters,
-            scheduled_time=slot.timestamp(),
-            schedule_id=schedule["id"],
-            slot_key=f"{schedule['id']}:{slot.isoformat()}",
-            state=Late() if late else Scheduled(),
+        parameters = slot_parameters(deployment, schedule)
+        state = Late() if late else Scheduled()
+        return create_deployment_run(
+            store, deployment, parameters, slot.timestamp(), state, (schedule, slot)
         )
 
     def _reap(self, now: float) -> int:
@@ -218,7 +207,3 @@ class Scheduler:
                 only_from=(StateType.CRASHED,),
                 due=time.time() + RETRY_AFTER_SECONDS,
             )
-
-
-def _defaults(version: VersionRecord) -> dict[str, Any]:
-    return {p["name"]: p["default"] for p in version.get("parameters", [])}

@@ -1,42 +1,80 @@
-"""Starting a deployment run now, and following it until it ends."""
+"""Creating the runs of a deployment (now, or for a schedule's slot), and following a run
+until it ends."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._names import generate_run_name
 from kernel_ext._run_records import FlowRunId
-from kernel_ext._states import FINAL_TYPES, Scheduled
+from kernel_ext._states import FINAL_TYPES, Scheduled, State
 from kernel_ext.store import get_store
-from kernel_ext.store.records import FlowRunDetail
+from kernel_ext.store.records import (
+    DeploymentDetail,
+    FlowRunDetail,
+    FlowRunRecord,
+    ScheduleRecord,
+)
 from papermill_bridge._parameters import coerce_parameters
 
-__all__ = ["start_run", "wait_for"]
+if TYPE_CHECKING:
+    from kernel_ext.store import Store
+
+__all__ = ["create_deployment_run", "slot_parameters", "start_run", "wait_for"]
 
 
 def start_run(name: str, parameters: dict[str, Any] | None = None) -> FlowRunDetail:
     """A Scheduled run of deployment ``name``, due now, with validated parameters."""
     store = get_store()
     deployment = store.read_deployment(name)
-    version = deployment["versions"][0]
-    schema = version["parameters"]
+    schema = deployment["versions"][0]["parameters"]
     values = {p["name"]: p["default"] for p in schema}
     values.update(coerce_parameters(schema, parameters or {}))
-    run_id = FlowRunId(str(uuid.uuid4()))
-    store.create_scheduled_run(
-        id=run_id,
+    run = create_deployment_run(
+        store, deployment, values, time.time(), Scheduled("Started by hand")
+    )
+    assert run is not None  # only a schedule's slot can already have its run
+    return store.read_flow_run(run["id"])
+
+
+def create_deployment_run(
+    store: Store,
+    deployment: DeploymentDetail,
+    parameters: Mapping[str, Any],
+    when: float,
+    state: State,
+    slot: tuple[ScheduleRecord, datetime] | None = None,
+) -> FlowRunRecord | None:
+    """A run of the deployment's latest version, due at ``when`` (epoch seconds), in
+    ``state`` (Scheduled or Late). With ``slot`` (a schedule and one of its times) it is
+    that slot's run: None if the slot has one already (a slot never runs twice)."""
+    schedule_id = slot_key = None
+    if slot is not None:
+        schedule, moment = slot
+        schedule_id, slot_key = schedule["id"], f"{schedule['id']}:{moment.isoformat()}"
+    return store.create_scheduled_run(
+        id=FlowRunId(str(uuid.uuid4())),
         deployment_id=deployment["id"],
-        deployment_version=version["version"],
+        deployment_version=deployment["versions"][0]["version"],
         name=generate_run_name(),
         flow_name=deployment["name"],
-        parameters=values,
-        scheduled_time=time.time(),
-        state=Scheduled("Started by hand"),
+        parameters=parameters,
+        scheduled_time=when,
+        schedule_id=schedule_id,
+        slot_key=slot_key,
+        state=state,
     )
-    return store.read_flow_run(run_id)
+
+
+def slot_parameters(deployment: DeploymentDetail, schedule: ScheduleRecord) -> dict[str, Any]:
+    """The parameters of a schedule's runs: the latest version's defaults, with the
+    schedule's own values over them."""
+    defaults = {p["name"]: p["default"] for p in deployment["versions"][0]["parameters"]}
+    return {**defaults, **(schedule.get("parameters") or {})}
 
 
 def wait_for(

@@ -12,6 +12,7 @@ replaces.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -29,7 +30,7 @@ from typing import Any
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import Cancelled, Crashed, Running, State, StateType
 from kernel_ext.store import get_store
-from papermill_bridge._outcome import OutcomeFormatError, RunOutcome
+from papermill_bridge._outcome import RunOutcome
 
 __all__ = ["HEARTBEAT_SECONDS", "Worker"]
 
@@ -96,28 +97,60 @@ class Worker:
         store = get_store()
         running = Running(f"Executing on {self.worker_id}")
         started = store.set_run_state(run_id, running, only_from=(StateType.PENDING,))
-        if started["state_type"] is not StateType.RUNNING:  # cancelled between claim and start
-            return RunOutcome(State(started["state_type"], started["state"], "Not started."))
-        child, self._spare = self._spare or _Executor(), None
+        attempt = (self.worker_id, started["run_count"])
+        if started["state_type"] != StateType.RUNNING:
+            return self._not_started(run_id, started["state_type"], started["state"], attempt)
+        child = self._take_executor()
         try:
-            child.start(run_id)
-            if self._serving and not self.stopping.is_set():
-                self._spare = _Executor()  # warms up while this run executes
-            verdict = self._watch(run_id, child)
-            child.wait()
+            verdict = self._run(run_id, child)
             outcome = _outcome(child, verdict)
         finally:
             child.close()
         if verdict is not _Verdict.LOST:  # a reaped run is someone else's now
             # A run that suspended itself (a headless pause) keeps that state, and a run
             # that another attempt took over (reaped and claimed again) is not ours to end.
-            store.set_run_state(
-                run_id,
-                outcome.state,
-                only_from=_OURS,
-                attempt=(self.worker_id, started["run_count"]),
-            )
+            store.set_run_state(run_id, outcome.state, only_from=_OURS, attempt=attempt)
         return outcome
+
+    def _not_started(
+        self, run_id: FlowRunId, kind: StateType, name: str, attempt: tuple[str, int]
+    ) -> RunOutcome:
+        """A run cancelled between its claim and its start: nothing executes it, so this
+        worker ends the cancellation (else it would look like a dead worker's, and be
+        retried)."""
+        if kind != StateType.CANCELLING:
+            return RunOutcome(State(kind, name, "Not started."))
+        cancelled = Cancelled("Cancelled before it started.")
+        get_store().set_run_state(
+            run_id, cancelled, only_from=(StateType.CANCELLING,), attempt=attempt
+        )
+        return RunOutcome(cancelled)
+
+    def _take_executor(self) -> _Executor:
+        """The warm spare if it is still alive (one whose start failed, e.g. on a store
+        blip, has exited), else a new executor."""
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is None:
+            return spare
+        if spare is not None:
+            spare.close()
+        return _Executor()
+
+    def _run(self, run_id: FlowRunId, child: _Executor) -> _Verdict:
+        """Hand ``child`` the run, warm the next spare, and watch the run to its end."""
+        try:
+            child.start(run_id)
+        except OSError:  # it died after the look above: its outcome says it crashed
+            child.wait()
+            return _Verdict.DONE
+        if self._serving and not self.stopping.is_set():
+            try:
+                self._spare = _Executor()  # warms up while this run executes
+            except OSError:  # no spare this time: the next run starts one itself
+                self._spare = None
+        verdict = self._watch(run_id, child)
+        child.wait()
+        return verdict
 
     def _watch(self, run_id: FlowRunId, child: _Executor) -> _Verdict:
         """Beat until the child ends, or stop it when the run is cancelled or lost."""
@@ -125,7 +158,7 @@ class Worker:
         while child.poll() is None:
             try:
                 alive = store.heartbeat(run_id, self.worker_id, time.time(), self.lease_seconds)
-                cancelling = store.read_flow_run(run_id)["state_type"] is StateType.CANCELLING
+                cancelling = store.read_flow_run(run_id)["state_type"] == StateType.CANCELLING
             except Exception:  # a store blip must not kill the worker and orphan the kernel
                 alive, cancelling = True, False
             if not alive or cancelling:
@@ -159,27 +192,29 @@ class _Executor(subprocess.Popen[str]):
         self.outcome_path = self.folder / "outcome.json"
         self.out_file = tempfile.TemporaryFile("w+")
         self.err_file = tempfile.TemporaryFile("w+")
-        super().__init__(
-            [
-                sys.executable,
-                "-m",
-                "papermill_bridge._execute",
-                "--outcome",
-                str(self.outcome_path),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=self.out_file,
-            stderr=self.err_file,
-            text=True,
-            preexec_fn=_parent_death_signal(),
-        )
+        try:
+            super().__init__(
+                [sys.executable, "-m", _EXECUTE, "--outcome", str(self.outcome_path)],
+                stdin=subprocess.PIPE,
+                stdout=self.out_file,
+                stderr=self.err_file,
+                text=True,
+                preexec_fn=_parent_death_signal(),
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def start(self, run_id: FlowRunId) -> None:
-        """Hand the waiting process its run."""
-        assert self.stdin is not None
-        self.stdin.write(run_id + "\n")
-        self.stdin.close()
-        self.stdin = None
+        """Hand the waiting process its run; ``OSError`` if it is gone."""
+        stdin, self.stdin = self.stdin, None
+        assert stdin is not None
+        try:
+            stdin.write(run_id + "\n")
+            stdin.flush()
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
 
     def stderr_tail(self) -> str:
         """The last line it wrote to stderr, once it has ended."""
@@ -233,7 +268,7 @@ def _outcome(child: _Executor, verdict: _Verdict) -> RunOutcome:
     code = child.returncode
     try:
         reported = RunOutcome.read(child.outcome_path)
-    except (OSError, OutcomeFormatError) as error:
+    except (OSError, ValueError) as error:  # ValueError: OutcomeFormatError, bad UTF-8
         return RunOutcome(
             Crashed(f"The run's process left an outcome that cannot be read: {error}")
         )

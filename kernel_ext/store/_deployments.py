@@ -40,7 +40,7 @@ from kernel_ext.store._tables import (
     schedules,
     state_history,
 )
-from kernel_ext.store._types import dumps, isoformat
+from kernel_ext.store._types import dumps, isoformat, state_type
 
 __all__ = [
     "create_deployment_version",
@@ -285,7 +285,7 @@ def _last_runs(connection: Connection) -> dict[str, LastRun]:
             "last_run_id": row.id,
             "last_run_name": row.name,
             "last_run_state": row.state_name,
-            "last_run_state_type": StateType(row.state_type),
+            "last_run_state_type": state_type(row.state_type),
             "last_run_time": isoformat(row.start_time or row.scheduled_time or row.created),
         }
         for row in rows

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from kernel_ext._errors import ConfigurationError, InputAlreadyAnswered, InputNotFound
 from kernel_ext._states import Failed, StateType
 from kernel_ext.store._tables import flow_runs, run_inputs
-from kernel_ext.store._types import from_epoch, isoformat
+from kernel_ext.store._types import from_epoch, isoformat, state_type
 
 __all__ = [
     "ANSWERED",
@@ -267,5 +267,5 @@ def _record(row: RowMapping) -> InputRequestRecord:
         "flow_run_name": row["flow_run_name"],
         "flow_name": row["flow_name"],
         "state": row["state_name"],
-        "state_type": None if row["state_type"] is None else StateType(row["state_type"]),
+        "state_type": None if row["state_type"] is None else state_type(row["state_type"]),
     }

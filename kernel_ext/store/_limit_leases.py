@@ -60,9 +60,14 @@ __all__ = [
     "take_slots",
 ]
 
-from kernel_ext.store.records import LeaseRecord, LimitDetail, LimitRecord
+from kernel_ext.store.records import (
+    DEPLOYMENT_LIMIT_PREFIX,
+    LeaseRecord,
+    LimitDetail,
+    LimitRecord,
+)
 
-DEPLOYMENT_PREFIX = "deployment:"
+DEPLOYMENT_PREFIX = DEPLOYMENT_LIMIT_PREFIX
 
 
 def set_limit(

@@ -74,7 +74,7 @@ def crash_lost_run(
     if last_sign >= from_epoch(silent_since):  # typed: an aware UTC datetime
         return find_flow_run(connection, run_id)
     record = set_run_state(connection, run_id, Crashed(message), only_from=_LIVE)
-    if record["state_type"] is not StateType.CRASHED:
+    if record["state_type"] != StateType.CRASHED:
         return record  # it finished (or came back) meanwhile
     now = datetime.now(UTC)
     end_unfinished_task_runs(connection, run_id, Crashed(message))

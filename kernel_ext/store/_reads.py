@@ -36,7 +36,7 @@ from kernel_ext.store._tables import (
     state_history,
     task_runs,
 )
-from kernel_ext.store._types import isoformat
+from kernel_ext.store._types import isoformat, state_type
 from kernel_ext.store.records import (
     FailureRecord,
     FlowRunDetail,
@@ -143,7 +143,7 @@ def read_history(connection: Connection, run_id: str) -> list[StateRecord]:
     )
     history: list[StateRecord] = [
         {
-            "type": StateType(row.type),
+            "type": state_type(row.type),
             "name": row.name,
             "timestamp": isoformat(row.timestamp),
             "message": row.message,
@@ -227,7 +227,7 @@ def _run(row: RowMapping) -> RunRecord:
     return {
         "name": row.name,
         "state": row.state_name,
-        "state_type": StateType(row.state_type),
+        "state_type": state_type(row.state_type),
         "state_message": row.state_message,
         "start_time": isoformat(start),
         "end_time": isoformat(end),

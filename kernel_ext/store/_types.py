@@ -17,7 +17,18 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["AutoId", "Json", "UTCDateTime", "dumps", "from_epoch", "isoformat", "sqlite_text"]
+from kernel_ext._states import StateType
+
+__all__ = [
+    "AutoId",
+    "Json",
+    "UTCDateTime",
+    "dumps",
+    "from_epoch",
+    "isoformat",
+    "sqlite_text",
+    "state_type",
+]
 
 # Big on PostgreSQL (history and logs grow without bound); plain INTEGER on SQLite, where
 # only "INTEGER PRIMARY KEY" is an auto-incrementing rowid alias.
@@ -72,6 +83,12 @@ def sqlite_text(seconds: float) -> str:
 @functools.lru_cache(maxsize=256)
 def _second_text(whole: int) -> str:
     return (_EPOCH + timedelta(seconds=whole)).isoformat(" ")
+
+
+def state_type(value: str | None) -> StateType:
+    """A ``state_type`` column as the reads return it. A run without a state type yet
+    (a row no version of the writer leaves, but the column allows it) is Pending."""
+    return StateType.PENDING if value is None else StateType(value)
 
 
 def isoformat(value: datetime | None) -> str | None:

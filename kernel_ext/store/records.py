@@ -37,6 +37,7 @@ from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext._states import StateType
 
 __all__ = [
+    "DEPLOYMENT_LIMIT_PREFIX",
     "DeletedDeployment",
     "DeploymentDetail",
     "DeploymentRecord",
@@ -227,6 +228,11 @@ class DeploymentSummary(DeploymentRecord, LastRun):
     version: int | None
     schedules: list[ScheduleRecord]
     next_run_time: str | None
+
+
+# A deployment's own concurrency limit is the limit named this prefix + the deployment's
+# name ("deployment:nightly"); it follows the deployment's --concurrency.
+DEPLOYMENT_LIMIT_PREFIX = "deployment:"
 
 
 class LimitRecord(TypedDict):

@@ -61,7 +61,7 @@ def task_run_of_record(record: TaskRunRecord) -> TaskRun:
         TaskRunId(record["id"]),
         record["name"],
         record["task_key"],
-        record["flow_run_id"] or None,
+        record.get("flow_run_id") or None,
         upstream=list(record.get("upstream") or ()),
         state=state,
         start_time=_epoch(record.get("start_time")),

@@ -160,10 +160,10 @@ def delete_limit(name: str, as_json: bool) -> None:
 
 def _refuse_deployment_limit(name: str) -> None:
     from kernel_ext._errors import ConfigurationError
-    from kernel_ext.store._limit_leases import DEPLOYMENT_PREFIX
+    from kernel_ext.store.records import DEPLOYMENT_LIMIT_PREFIX
 
-    if name.startswith(DEPLOYMENT_PREFIX):
-        deployment = name[len(DEPLOYMENT_PREFIX) :]
+    if name.startswith(DEPLOYMENT_LIMIT_PREFIX):
+        deployment = name[len(DEPLOYMENT_LIMIT_PREFIX) :]
         raise ConfigurationError(
             f"{name!r} follows deployment {deployment!r}; change it with `taskbook deploy "
             f"NOTEBOOK --name {deployment} --concurrency N` (without --concurrency: no limit)."

@@ -133,7 +133,7 @@ def _show_task_run(store: Store, run: TaskRunDetail) -> None:
 
 def waiting_hints(store: Store, run: FlowRunRecord) -> list[str]:
     """How to answer a paused run: one command per pending input request."""
-    if run["state_type"] is not StateType.PAUSED:
+    if run["state_type"] != StateType.PAUSED:
         return []
     from kernel_ext.approvals import answer_hint
 
