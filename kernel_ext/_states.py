@@ -67,6 +67,10 @@ class StateType(str, Enum):
     CANCELLING = "CANCELLING"
     CANCELLED = "CANCELLED"
 
+    def __repr__(self) -> str:
+        # As Prefect's: a record holding one prints as StateType.COMPLETED.
+        return f"{type(self).__name__}.{self.value}"
+
 
 # A state's name when none is given: its type's, capitalised ("Completed").
 _DEFAULT_NAMES = {kind: kind.value.capitalize() for kind in StateType}

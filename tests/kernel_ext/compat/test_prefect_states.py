@@ -315,6 +315,15 @@ def test_a_state_built_from_its_type_is_named_after_it(pf: Any) -> None:
     assert state.message == "done"
 
 
+def test_a_state_type_is_its_string_and_reads_as_its_name(pf: Any) -> None:
+    import json
+
+    kind = pf.states.StateType.COMPLETED
+    assert kind == "COMPLETED" and kind.value == "COMPLETED"
+    assert json.dumps({"type": kind}) == '{"type": "COMPLETED"}'
+    assert repr(kind) == "StateType.COMPLETED"
+
+
 def test_a_cache_hit_is_a_completed_state_named_cached(pf: Any) -> None:
     @pf.task(persist_result=True)
     def double(x: int) -> int:
