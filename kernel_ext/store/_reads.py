@@ -8,21 +8,28 @@ A flow run also carries its deployment fields (``deployment_name``, ``scheduled_
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Integer,
     Select,
     Table,
+    and_,
+    cast,
+    exists,
     func,
     literal,
     or_,
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import RunNotFound
@@ -50,6 +57,7 @@ from kernel_ext.store.records import (
 )
 
 __all__ = [
+    "RunFilter",
     "find_flow_run",
     "find_runs",
     "flow_run_record",
@@ -66,16 +74,83 @@ __all__ = [
 ]
 
 
-def list_flow_runs(
-    connection: Connection, limit: int, state: str | None, name: str | None
-) -> list[FlowRunRecord]:
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which flow runs a list shows (all given conditions hold)."""
+
+    state: str | None = None  # a state name ("Late") or type ("FAILED"), any case
+    name: str | None = None  # a flow name or run name, exactly
+    search: str | None = None  # a part of the run's name or flow name, any case
+    tag: str | None = None
+    deployment: str | None = None  # a deployment's name or id
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+    top_level: bool = False  # no subflows
+    before: str | None = None  # a run id: only runs listed after it (the next page)
+
+
+def list_flow_runs(connection: Connection, limit: int, where: RunFilter) -> list[FlowRunRecord]:
     order = (flow_runs.c.created.desc(), flow_runs.c.id.desc())
     query = flow_runs_query().order_by(*order).limit(max(limit, 0))
-    if state is not None:
-        query = query.where(_state_is(flow_runs, state))
-    if name is not None:
-        query = query.where(or_(flow_runs.c.flow_name == name, flow_runs.c.name == name))
+    for condition in _conditions(connection, where):
+        query = query.where(condition)
     return [flow_run_record(row) for row in connection.execute(query).mappings()]
+
+
+def _conditions(connection: Connection, where: RunFilter) -> list[ColumnElement[bool]]:
+    found = []
+    if where.state is not None:
+        found.append(_state_is(flow_runs, where.state))
+    if where.name is not None:
+        found.append(or_(flow_runs.c.flow_name == where.name, flow_runs.c.name == where.name))
+    if where.search:
+        pattern = "%" + _like_escaped(where.search.lower()) + "%"
+        found.append(
+            or_(
+                func.lower(flow_runs.c.name).like(pattern, escape="/"),
+                func.lower(flow_runs.c.flow_name).like(pattern, escape="/"),
+            )
+        )
+    if where.tag is not None:
+        found.append(_has_tag(connection, where.tag))
+    if where.deployment is not None:
+        named = or_(deployments.c.name == where.deployment, deployments.c.id == where.deployment)
+        found.append(flow_runs.c.deployment_id.in_(select(deployments.c.id).where(named)))
+    if where.since is not None:
+        found.append(flow_runs.c.created >= where.since)
+    if where.until is not None:
+        found.append(flow_runs.c.created < where.until)
+    if where.top_level:
+        found.append(flow_runs.c.parent_task_run_id.is_(None))
+    if where.before is not None:
+        found.append(_listed_after(connection, where.before))
+    return found
+
+
+def _has_tag(connection: Connection, tag: str) -> ColumnElement[bool]:
+    """Tags are a JSON list of strings: the run has ``tag`` among them."""
+    if connection.dialect.name == "postgresql":  # JSONB containment
+        return flow_runs.c.tags.op("@>")(cast(literal(json.dumps([tag])), JSONB))
+    items = func.json_each(flow_runs.c.tags).table_valued("value")
+    return exists(select(literal(1)).select_from(items).where(items.c.value == tag))
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by LIKE (with ``escape="/"``)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _listed_after(connection: Connection, run_id: str) -> ColumnElement[bool]:
+    """Runs older than ``run_id`` in the list's order (newest first): the next page."""
+    cursor = connection.execute(
+        select(flow_runs.c.created).where(flow_runs.c.id == run_id)
+    ).scalar()
+    if cursor is None:
+        raise run_not_found("flow run", run_id)
+    return or_(
+        flow_runs.c.created < cursor,
+        and_(flow_runs.c.created == cursor, flow_runs.c.id < run_id),
+    )
 
 
 def read_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunDetail:
@@ -156,20 +231,39 @@ def read_history(connection: Connection, run_id: str) -> list[StateRecord]:
     return history
 
 
-def read_logs(connection: Connection, run_id: str, include_task_runs: bool) -> list[LogRecord]:
-    query = select(logs).order_by(logs.c.timestamp, logs.c.id)
+def read_logs(
+    connection: Connection,
+    run_id: str,
+    include_task_runs: bool,
+    after: int | None = None,
+    tail: int | None = None,
+    min_level: int | None = None,
+) -> list[LogRecord]:
+    """The run's log lines in time order; with ``after`` (a line's ``id``) only the lines
+    written after that one, in the order they were written; with ``tail`` only the last
+    ones; with ``min_level`` only lines at that level or above."""
+    query = select(logs).where(_lines_of(connection, run_id, include_task_runs))
+    order: tuple[Column[Any], ...] = (logs.c.timestamp, logs.c.id)
+    if after is not None:
+        query, order = query.where(logs.c.id > after), (logs.c.id,)
+    if min_level is not None:
+        query = query.where(logs.c.level >= min_level)
+    if tail is None:
+        return [_log(row) for row in connection.execute(query.order_by(*order)).mappings()]
+    newest = query.order_by(*(column.desc() for column in order)).limit(max(tail, 0))
+    return [_log(row) for row in connection.execute(newest).mappings()][::-1]
+
+
+def _lines_of(connection: Connection, run_id: str, include_task_runs: bool) -> ColumnElement[bool]:
     if _exists(connection, flow_runs, run_id):
-        if include_task_runs:
-            # Also by task run, in case the engine left a task's flow_run_id out.
-            tasks = select(task_runs.c.id).where(task_runs.c.flow_run_id == run_id)
-            query = query.where(or_(logs.c.flow_run_id == run_id, logs.c.task_run_id.in_(tasks)))
-        else:
-            query = query.where(logs.c.flow_run_id == run_id, logs.c.task_run_id.is_(None))
-    elif _exists(connection, task_runs, run_id):
-        query = query.where(logs.c.task_run_id == run_id)
-    else:
-        raise run_not_found("flow or task run", run_id)
-    return [_log(row) for row in connection.execute(query).mappings()]
+        if not include_task_runs:
+            return and_(logs.c.flow_run_id == run_id, logs.c.task_run_id.is_(None))
+        # Also by task run, in case the engine left a task's flow_run_id out.
+        tasks = select(task_runs.c.id).where(task_runs.c.flow_run_id == run_id)
+        return or_(logs.c.flow_run_id == run_id, logs.c.task_run_id.in_(tasks))
+    if _exists(connection, task_runs, run_id):
+        return logs.c.task_run_id == run_id
+    raise run_not_found("flow or task run", run_id)
 
 
 def find_runs(connection: Connection, prefix: str, limit: int) -> list[str]:
@@ -285,6 +379,7 @@ def _log(row: RowMapping) -> LogRecord:
         "message": row.message,
         "flow_run_id": row.flow_run_id,
         "task_run_id": row.task_run_id,
+        "id": row.id,
     }
 
 

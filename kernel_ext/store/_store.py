@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -132,11 +133,31 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         self._on_close.append(callback)
 
     def list_flow_runs(
-        self, limit: int = 50, state: str | None = None, name: str | None = None
+        self,
+        limit: int = 50,
+        state: str | None = None,
+        name: str | None = None,
+        *,
+        search: str | None = None,
+        tag: str | None = None,
+        deployment: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        top_level: bool = False,
+        before: str | None = None,
     ) -> list[FlowRunRecord]:
-        """Flow runs, newest first; ``state`` is a state name or type, ``name`` a flow or
-        run name."""
-        return self._read(_reads.list_flow_runs, limit, state, name)
+        """Flow runs, newest first, that meet every condition given.
+
+        ``state`` is a state name or type (any case); ``name`` a flow or run name;
+        ``search`` a part of either (any case); ``tag`` one of the run's tags;
+        ``deployment`` a deployment's name or id; ``since``/``until`` bound its creation
+        time (aware datetimes); ``top_level`` leaves subflows out; ``before`` is the id
+        of the last run of the previous page (``RunNotFound`` if there is no such run).
+        """
+        where = _reads.RunFilter(
+            state, name, search, tag, deployment, since, until, top_level, before
+        )
+        return self._read(_reads.list_flow_runs, limit, where)
 
     def read_flow_run(self, run_id: FlowRunId) -> FlowRunDetail:
         """A flow run with its ``task_runs`` in creation order; ``RunNotFound`` if none."""
@@ -160,10 +181,22 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         return self._read(_reads.read_history, run_id)
 
     def read_logs(
-        self, run_id: FlowRunId | TaskRunId, include_task_runs: bool = True
+        self,
+        run_id: FlowRunId | TaskRunId,
+        include_task_runs: bool = True,
+        *,
+        after: int | None = None,
+        tail: int | None = None,
+        min_level: int | None = None,
     ) -> list[LogRecord]:
-        """Log lines of a flow run (and of its task runs) or of a task run, in order."""
-        return self._read(_reads.read_logs, run_id, include_task_runs)
+        """Log lines of a flow run (and of its task runs) or of a task run, in order.
+
+        ``after`` (the ``id`` of the last line seen) reads only the lines written since,
+        in the order they were written; ``tail`` only the last ``tail`` lines;
+        ``min_level`` (``logging.WARNING``) only lines at that level or above. So a
+        console follows a run by asking for its tail once, then for what came after.
+        """
+        return self._read(_reads.read_logs, run_id, include_task_runs, after, tail, min_level)
 
     def find_runs(self, prefix: str, limit: int = 20) -> list[str]:
         """Ids of the flow runs, then task runs, starting with ``prefix`` (like git)."""

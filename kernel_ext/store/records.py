@@ -132,6 +132,7 @@ class LogRecord(TypedDict):
     message: str
     flow_run_id: FlowRunId | None
     task_run_id: TaskRunId | None
+    id: int  # the line's place in the store: a cursor for reading only newer lines
 
 
 class ResultRecord(TypedDict):

@@ -8,7 +8,7 @@ import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
 import type { GraphPayload } from "../widgets/contract";
 import type {
-  CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, LogLine, OpenedOutput, Parameter, Run,
+  CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, LogLine, LogWindow, OpenedOutput, Parameter, Run,
 } from "./types";
 
 /** A refused or failed call; `message` is the server's own explanation when it gave one. */
@@ -37,9 +37,16 @@ export class TaskbookApi {
     return this.call<GraphPayload>("GET", `runs/${encodeURIComponent(id)}/graph`, undefined, signal);
   }
 
-  /** The log lines of the run and its task runs, in order. */
-  readRunLogs(id: string, signal?: AbortSignal): Promise<LogLine[]> {
-    return this.call<LogLine[]>("GET", `runs/${encodeURIComponent(id)}/logs`, undefined, signal);
+  /**
+   * The log lines of the run and its task runs, in order: all of them, the last `tail`,
+   * or only those written after the line whose id is `after` (a follower's cursor).
+   */
+  readRunLogs(id: string, window: LogWindow = {}, signal?: AbortSignal): Promise<LogLine[]> {
+    const query = new URLSearchParams();
+    if (window.after !== undefined) query.set("after", String(window.after));
+    if (window.tail !== undefined) query.set("tail", String(window.tail));
+    const suffix = query.size ? `?${query}` : "";
+    return this.call<LogLine[]>("GET", `runs/${encodeURIComponent(id)}/logs${suffix}`, undefined, signal);
   }
 
   /**

@@ -11,7 +11,7 @@ import { layoutGraph } from "../widgets/graph-layout";
 import { drawGraph } from "../widgets/graph-view";
 import type { TaskbookApi } from "./api";
 import { Poller } from "./poller";
-import type { Failure, LogLine, Run } from "./types";
+import type { Failure, LogLine, LogWindow, Run } from "./types";
 import { type View, describe, notice, pill } from "./view";
 
 const REFRESH_MS = 1000;
@@ -83,7 +83,7 @@ export class RunsView implements View {
       [run, graph, logs] = await Promise.all([
         this.api.readRun(id, signal),
         this.api.readRunGraph(id, signal).catch(asError),
-        this.api.readRunLogs(id, signal).catch(asError),
+        this.api.readRunLogs(id, this.logWindow(), signal).catch(asError),
       ]);
     } catch (error) {
       if (!signal.aborted && this.selected === id) {
@@ -108,6 +108,12 @@ export class RunsView implements View {
     this.sections.showFailure(run.failure ?? null);
     this.sections.showGraph(graph);
     this.sections.showLogs(logs);
+  }
+
+  /** The first read of a selected run takes the tail of its log; later ones only what came since. */
+  private logWindow(): LogWindow {
+    const cursor = this.sections?.logCursor ?? null;
+    return cursor === null ? { tail: LOG_LINES } : { after: cursor };
   }
 
   private outputLink(run: Run): HTMLElement | null {
@@ -144,6 +150,10 @@ class RunSections {
   private failureKey = "";
   private graphKey = "";
   private logsKey = "";
+  private lines: LogLine[] = [];
+  private earlier = false;
+  /** The id of the newest line read (what the next read starts after); null before the first. */
+  logCursor: number | null = null;
 
   /** Redrawn only when it changes, so a long traceback keeps its scroll and selection. */
   showFailure(failure: Failure | null): void {
@@ -174,25 +184,35 @@ class RunSections {
     this.graph.append(drawGraph(graph, layout, { selected: null, scale }));
   }
 
+  /**
+   * Take the lines of one read: the tail of the log at first, then only the lines written
+   * since (appended, keeping the last LOG_LINES). Redrawn only when something came.
+   */
   showLogs(logs: LogLine[] | Error): void {
-    const last = logs instanceof Error ? null : logs[logs.length - 1];
-    const key = logs instanceof Error ? `error:${logs.message}` : `${logs.length}:${last?.timestamp ?? ""}`;
+    if (!(logs instanceof Error)) {
+      const first = this.logCursor === null;
+      this.earlier = first ? logs.length >= LOG_LINES : this.earlier;
+      const lines = first ? logs : [...this.lines, ...logs];
+      if (lines.length > LOG_LINES) this.earlier = true;
+      this.lines = lines.slice(-LOG_LINES);
+      this.logCursor = logs.reduce((newest, line) => Math.max(newest, line.id), this.logCursor ?? 0);
+    }
+    const last = this.lines[this.lines.length - 1];
+    const key = logs instanceof Error ? `error:${logs.message}` : `${this.logCursor}:${last?.id ?? ""}`;
     if (key === this.logsKey) return;
     this.logsKey = key;
     if (logs instanceof Error) {
       this.logs.replaceChildren(notice(describe(logs), true));
       return;
     }
-    if (!logs.length) {
+    if (!this.lines.length) {
       this.logs.replaceChildren(notice("No log lines."));
       return;
     }
     const atBottom = this.logs.scrollTop + this.logs.clientHeight >= this.logs.scrollHeight - 4;
-    const shown = logs.slice(-LOG_LINES);
-    const omitted = logs.length - shown.length;
     this.logs.replaceChildren(
-      omitted ? notice(`${omitted} earlier lines not shown.`) : "",
-      ...shown.map((line) => h("div", { class: `tb-log-line tb-log-${line.level_name.toLowerCase()}` },
+      this.earlier ? notice(`Showing the last ${LOG_LINES} lines; \`taskbook runs logs\` prints them all.`) : "",
+      ...this.lines.map((line) => h("div", { class: `tb-log-line tb-log-${line.level_name.toLowerCase()}` },
         h("span", { class: "tb-muted" }, formatTime(line.timestamp)), " ",
         h("span", { class: "tb-log-level" }, line.level_name), " ", line.message)));
     if (atBottom) this.logs.scrollTop = this.logs.scrollHeight;

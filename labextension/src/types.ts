@@ -45,6 +45,7 @@ export interface Failure {
 }
 
 export interface LogLine {
+  id: number;
   timestamp: string;
   level: number;
   level_name: string;
@@ -52,6 +53,12 @@ export interface LogLine {
   message: string;
   flow_run_id: string | null;
   task_run_id: string | null;
+}
+
+/** Which lines to read: the last `tail`, or those after the line with id `after`. */
+export interface LogWindow {
+  after?: number;
+  tail?: number;
 }
 
 export interface InputRequest {

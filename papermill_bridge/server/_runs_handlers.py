@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,38 +31,39 @@ from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler,
 from papermill_bridge.server._deployment_handlers import read_deployment
 
 if TYPE_CHECKING:
-    from kernel_ext.store.records import FlowRunRecord, InputRequestRecord
+    from kernel_ext.store.records import FlowRunRecord, InputRequestRecord, LogRecord
 
 __all__ = ["ROUTES"]
 
 _MAX_LIMIT = 1000
 
 
-def list_runs(
-    state: str | None,
-    deployment: str | None,
-    flow: str | None,
-    limit: int,
-    since: str | None = None,
-) -> list[FlowRunRecord]:
-    """The store filters by state and flow; a deployment's runs (its latest 1000) and the
-    time window (``since``: created at or after) are filtered here."""
-    start = _moment(since)
-    if start is not None:
-        wide = list_runs(state, deployment, flow, _MAX_LIMIT)
-        return [r for r in wide if (_moment(r["created"]) or start) >= start][:limit]
-    if deployment is None:
-        return get_store().list_flow_runs(limit=limit, state=state, name=flow)
-    read_deployment(deployment)  # 404 for an unknown one
-    runs = get_store().list_runs_of_deployment(deployment, limit=_MAX_LIMIT)
-    wanted = state.lower() if state else None
-    runs = [
-        r
-        for r in runs
-        if (wanted is None or wanted in (r["state"].lower(), r["state_type"].lower()))
-        and (flow is None or flow in (r["flow_name"], r["name"]))
-    ]
-    return sorted(runs, key=lambda r: r["created"] or "", reverse=True)[:limit]
+def list_runs(query: Callable[[str], str | None], limit: int) -> list[FlowRunRecord]:
+    """Flow runs, newest first, filtered by the query's arguments (see the OpenAPI
+    document: state, flow, q, tag, deployment, since, until, top_level, before)."""
+    deployment = query("deployment")
+    if deployment is not None:
+        read_deployment(deployment)  # 404 for an unknown one
+    return get_store().list_flow_runs(
+        limit=limit,
+        state=query("state"),
+        name=query("flow"),
+        search=query("q"),
+        tag=query("tag"),
+        deployment=deployment,
+        since=_moment("since", query("since")),
+        until=_moment("until", query("until")),
+        top_level=_flag("top_level", query("top_level")),
+        before=query("before"),
+    )
+
+
+def _flag(name: str, text: str | None) -> bool:
+    if text is None or text in ("false", "0"):
+        return False
+    if text in ("true", "1"):
+        return True
+    raise BadRequest(f"{name} must be true or false, got {text!r}.")
 
 
 def resume(run_id: str, answer: Any, key: str | None, user: str) -> InputRequestRecord:
@@ -134,14 +136,14 @@ def run_graph(run_id: str) -> dict[str, Any]:
     return dict(payload)
 
 
-def _moment(text: str | None) -> datetime | None:
+def _moment(name: str, text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(
-            f"since must be an ISO 8601 time like 2026-11-25T06:00Z, got {text!r}."
+            f"{name} must be an ISO 8601 time like 2026-11-25T06:00Z, got {text!r}."
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -149,7 +151,7 @@ def _moment(text: str | None) -> datetime | None:
 def _limit(text: str | None) -> int:
     if text is None:
         return 50
-    if not text.isdigit() or not 1 <= int(text) <= _MAX_LIMIT:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= _MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}.")
     return int(text)
 
@@ -158,13 +160,12 @@ class RunsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
-        query = self.query
-        since = self.get_query_argument("since", None)  # empty is not a time: refused
-        self.respond(
-            lambda: list_runs(
-                query("state"), query("deployment"), query("flow"), _limit(query("limit")), since
-            )
-        )
+        def query(name: str) -> str | None:
+            # Empty is no value for the text filters, and is refused for times and cursors.
+            text = self.get_query_argument(name, None)
+            return text if text or name in ("since", "until") else None
+
+        self.respond(lambda: list_runs(query, _limit(self.query("limit"))))
 
 
 class RunHandler(TaskbookHandler):
@@ -178,7 +179,46 @@ class RunLogsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
-        self.respond(lambda: get_store().read_logs(FlowRunId(run_id)))
+        def query(name: str) -> str | None:
+            return self.get_query_argument(name, None)  # empty is not a number: refused
+
+        def read() -> list[LogRecord]:
+            return get_store().read_logs(
+                FlowRunId(run_id),
+                after=_whole("after", query("after"), 0, None),
+                tail=_whole("tail", query("tail"), 1, _MAX_TAIL),
+                min_level=_level(query("level")),
+            )
+
+        self.respond(read)
+
+
+_MAX_TAIL = 10_000
+
+
+def _whole(name: str, text: str | None, least: int, most: int | None) -> int | None:
+    """A whole-number query argument in [least, most]; None if absent."""
+    if text is None:
+        return None
+    number = int(text) if text.isascii() and text.isdigit() else -1
+    if number < least or (most is not None and number > most):
+        bounds = f"from {least} to {most}" if most is not None else f"of at least {least}"
+        raise BadRequest(f"{name} must be a whole number {bounds}, got {text!r}.")
+    return number
+
+
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+def _level(text: str | None) -> int | None:
+    """A log level by name (WARNING) or number (30); None if absent."""
+    if text is None:
+        return None
+    if text.isascii() and text.isdigit() and len(text) <= 3:
+        return int(text)
+    if text in _LEVELS or (text.upper() in _LEVELS and text == text.lower()):
+        return _LEVELS[text.upper()]
+    raise BadRequest(f"level must be one of {', '.join(_LEVELS)} or a number, got {text!r}.")
 
 
 class RunGraphHandler(TaskbookHandler):

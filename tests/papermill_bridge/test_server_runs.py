@@ -124,6 +124,46 @@ def test_a_flow_run_its_task_runs_logs_and_history(server: Server) -> None:
     assert cancelled["error"] == "RunStateConflict"
 
 
+def test_the_runs_list_is_searched_and_paged(server: Server) -> None:
+    url, home = server
+    first, second = finished_flow_run(home), finished_flow_run(home)
+    runs = "/taskbook/api/runs"
+    status, found = call(url, "GET", f"{runs}?q=ARITH&top_level=true&limit=1")
+    assert status == 200 and [r["id"] for r in found] == [second]
+    status, page = call(url, "GET", f"{runs}?q=arith&limit=1&before={second}")
+    assert status == 200 and [r["id"] for r in page] == [first]
+    status, none = call(url, "GET", f"{runs}?tag=no-such-tag&until=2999-01-01T00:00Z")
+    assert status == 200 and none == []
+    status, error = call(url, "GET", f"{runs}?top_level=maybe")
+    assert status == 400 and "top_level" in error["message"]
+    status, error = call(url, "GET", f"{runs}?until=")
+    assert status == 400 and "until" in error["message"]
+    status, error = call(url, "GET", f"{runs}?before=nope")
+    assert status == 404 and "nope" in error["message"]
+
+
+def test_a_console_follows_a_log_by_its_tail_then_a_cursor(server: Server) -> None:
+    url, home = server
+    run_id = finished_flow_run(home)
+    logs = f"/taskbook/api/runs/{run_id}/logs"
+    status, everything = call(url, "GET", logs)
+    assert status == 200 and everything
+    status, tail = call(url, "GET", f"{logs}?tail=1")
+    assert status == 200 and tail == everything[-1:]
+    cursor = max(line["id"] for line in everything)
+    status, newer = call(url, "GET", f"{logs}?after={cursor}")
+    assert status == 200 and newer == []
+    status, earlier = call(url, "GET", f"{logs}?after=0")
+    assert status == 200 and [line["id"] for line in earlier] == sorted(
+        line["id"] for line in everything
+    )
+    status, warnings = call(url, "GET", f"{logs}?level=WARNING")
+    assert status == 200 and all(line["level"] >= 30 for line in warnings)
+    for bad in ("tail=0", "tail=many", "after=-1", "after=", "level=LOUD"):
+        status, error = call(url, "GET", f"{logs}?{bad}")
+        assert status == 400 and bad.split("=")[0] in error["message"], bad
+
+
 @pytest.mark.parametrize(
     "path", ["runs/nope", "runs/nope/logs", "runs/nope/history", "runs/nope/output"]
 )

@@ -123,3 +123,59 @@ def test_a_task_run_id_is_not_a_flow_run(store: Store, runs: Runs) -> None:
     with pytest.raises(RunNotFound, match="flow run"):
         store.read_flow_run(task.id)
     assert store.read_logs(task.id) == []
+
+
+def test_a_follower_reads_the_tail_then_only_what_came_since(store: Store, runs: Runs) -> None:
+    flow = runs.flow()
+    task = runs.task(flow)
+    _write(store, runs, (flow, Running()), (task, Running()))
+    for i in range(5):
+        store.submit(runs.log(task if i % 2 else flow, f"line {i}", level=30 if i == 3 else 20))
+    store.flush()
+
+    everything = store.read_logs(flow.id)
+    assert [line["message"] for line in everything] == [f"line {i}" for i in range(5)]
+    tail = store.read_logs(flow.id, tail=2)
+    assert [line["message"] for line in tail] == ["line 3", "line 4"]  # still oldest first
+    cursor = max(line["id"] for line in tail)
+    assert store.read_logs(flow.id, after=cursor) == []
+
+    store.submit(runs.log(task, "line 5"))
+    store.submit(runs.log(flow, "line 6"))
+    store.flush()
+    newer = store.read_logs(flow.id, after=cursor)
+    assert [line["message"] for line in newer] == ["line 5", "line 6"]
+    assert [line["message"] for line in store.read_logs(flow.id, min_level=30)] == ["line 3"]
+    assert [line["message"] for line in store.read_logs(task.id, tail=1)] == ["line 5"]
+    assert store.read_logs(flow.id, after=newer[-1]["id"], tail=10) == []
+
+
+def test_runs_are_searched_by_part_of_a_name_tag_time_and_nesting(store: Store, runs: Runs) -> None:
+    from datetime import UTC, datetime
+
+    etl = runs.flow("Nightly_ETL", created=1_700_000_000, tags=("prod", "etl"))
+    report = runs.flow("report", created=1_700_000_100, tags=("prod",))
+    odd = runs.flow("100%_done", created=1_700_000_200, tags=('quo"te',))
+    parent_task = runs.task(report)
+    sub = runs.flow("sub", created=1_700_000_300, parent_task_run_id=parent_task.id)
+    _write(store, runs, *((run, Completed()) for run in (etl, report, odd, sub)))
+
+    def ids(**where: Any) -> list[str]:
+        return [r["id"] for r in store.list_flow_runs(**where)]
+
+    assert ids(search="nightly_e") == [etl.id]  # any case; "_" is a letter, not a wildcard
+    assert ids(search="ly%e") == []
+    assert ids(search="100%") == [odd.id]
+    assert ids(search="-RUN") == [sub.id, odd.id, report.id, etl.id]  # the run names
+    assert ids(tag="prod") == [report.id, etl.id]
+    assert ids(tag='quo"te') == [odd.id] and ids(tag="pro") == []
+    at = datetime.fromtimestamp(1_700_000_100, UTC)
+    assert ids(since=at) == [sub.id, odd.id, report.id]
+    assert ids(until=at) == [etl.id]
+    assert ids(top_level=True) == [odd.id, report.id, etl.id]
+    first = ids(limit=2)
+    assert first == [sub.id, odd.id]
+    assert ids(limit=2, before=first[-1]) == [report.id, etl.id]
+    assert ids(limit=2, before=etl.id) == []
+    with pytest.raises(RunNotFound):
+        store.list_flow_runs(before="nope")

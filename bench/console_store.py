@@ -1,0 +1,221 @@
+"""The console's REST reads on a store that has grown for a year.
+
+    python bench/console_store.py                       # SQLite in a temporary home
+    python bench/console_store.py --url postgresql+psycopg://postgres@127.0.0.1/bench
+    python bench/console_store.py --flows 5000          # a smaller store, for a quick look
+
+1. Fills a store through the engine itself (real ``@flow``/``@task`` calls, written by the
+   batched writer): ``--flows`` flow runs of ``--tasks`` task runs each (50,000 x 20 =
+   1,000,000 task runs by default), every tenth flow failing, one flow run with 5,000 log
+   lines. A filled store is kept (``--home``) and reused by the next run.
+2. Starts a real Jupyter server on it and times, through the REST API, what the console
+   reads: the runs list, a filtered search, a run's detail, its graph and its log tail;
+   p50/p95 over ``--rounds`` calls each, next to the goal (100 ms at p95).
+3. Polls as an idle console page does (the runs list, the approvals and the deployments,
+   every second) and reports the server's CPU share, next to its goal (2% of a core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+GOAL_P95_MS = 100.0
+GOAL_IDLE_CPU = 0.02
+TOKEN = secrets.token_hex(16)
+FILLED = "console-store-filled.json"
+LOG_LINES = 5_000
+
+
+def fill(home: Path, url: str | None, flows: int, tasks: int) -> dict[str, Any]:
+    """Fill the store once (in a child process, so this one stays clean)."""
+    marker = home / FILLED
+    if marker.exists():
+        known: dict[str, Any] = json.loads(marker.read_text())
+        if known.get("flows") == flows and known.get("tasks") == tasks:
+            return known
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+    code += f"import console_store as c; c._fill_here({flows}, {tasks})"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=_environment(home, url), capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"Filling the store failed:\n{done.stderr[-3000:]}")
+    known = json.loads(marker.read_text())
+    print(f"filled the store in {time.perf_counter() - started:.0f} s: {known}")
+    return known
+
+
+def _fill_here(flows: int, tasks: int) -> None:
+    from kernel_ext import flow, get_run_logger, task
+    from kernel_ext._settings import home
+    from kernel_ext.store import get_store
+
+    @task
+    def step(i: int) -> int:
+        return i + 1
+
+    @flow(name="nightly-etl")
+    def etl(n: int, fail: bool) -> int:
+        total = sum(step(i) for i in range(n))
+        if fail:
+            raise ValueError(f"bad batch {total}")
+        return total
+
+    @flow(name="chatty")
+    def chatty(lines: int) -> None:
+        logger = get_run_logger()
+        for i in range(lines):
+            logger.info("line %d of the chatty run", i)
+
+    chatty(LOG_LINES)
+    for i in range(flows - 1):
+        try:
+            etl(tasks, fail=i % 10 == 9)
+        except ValueError:
+            pass
+    store = get_store()
+    store.flush(timeout=None)
+    newest = store.list_flow_runs(limit=1, name="nightly-etl")[0]["id"]
+    chatty_id = store.list_flow_runs(limit=1, name="chatty")[0]["id"]
+    last_log = store.read_logs(chatty_id, tail=1)[0]["id"]
+    marker = {"flows": flows, "tasks": tasks, "run": newest, "chatty": chatty_id}
+    marker["last_log"] = last_log
+    (home() / FILLED).write_text(json.dumps(marker))
+
+
+def _environment(home: Path, url: str | None) -> dict[str, str]:
+    environment = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
+    environment["JUPYTER_CONFIG_DIR"] = str(home / "cfg")
+    if url:
+        environment["TASKBOOK_STORE_URL"] = url
+    else:
+        environment.pop("TASKBOOK_STORE_URL", None)
+    return environment
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(home: Path, url: str | None) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={home}",
+    ]
+    process = subprocess.Popen(
+        command, env=_environment(home, url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            get(base, "/api/status")
+            return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("The Jupyter server did not start within 60 s.")
+
+
+def get(base: str, path: str) -> Any:
+    request = urllib.request.Request(base + path)
+    request.add_header("Authorization", f"token {TOKEN}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def timed(base: str, path: str, rounds: int) -> tuple[float, float]:
+    get(base, path)  # warm: the store opens, the first query plans
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        get(base, path)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[max(0, round(0.95 * len(times)) - 1)]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(base: str, pid: int, seconds: float) -> float:
+    """The server's share of a core while a console page polls it once a second."""
+    before, started = cpu_seconds(pid), time.monotonic()
+    while time.monotonic() - started < seconds:
+        for path in (
+            "/taskbook/api/runs?limit=50",
+            "/taskbook/api/inputs",
+            "/taskbook/api/deployments",
+        ):
+            get(base, "/taskbook/api" + path.removeprefix("/taskbook/api"))
+        time.sleep(1.0)
+    return (cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="a PostgreSQL URL (default: SQLite in --home)")
+    parser.add_argument("--home", type=Path, help="where the filled store is kept")
+    parser.add_argument("--flows", type=int, default=50_000)
+    parser.add_argument("--tasks", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    home = args.home or Path(tempfile.gettempdir()) / f"taskbook-console-{args.flows}"
+    home.mkdir(parents=True, exist_ok=True)
+    known = fill(home, args.url, args.flows, args.tasks)
+    process, base = start_server(home, args.url)
+    try:
+        run, chatty = known["run"], known["chatty"]
+        logs = f"/taskbook/api/runs/{chatty}/logs"
+        cases = {
+            "runs list (50 newest)": "/taskbook/api/runs?limit=50",
+            "search (flow + state)": "/taskbook/api/runs?flow=nightly-etl&state=Failed&limit=50",
+            "run detail": f"/taskbook/api/runs/{run}",
+            "run graph": f"/taskbook/api/runs/{run}/graph",
+            "log tail (last 200 lines)": f"{logs}?tail=200",
+            "log follow (after a cursor)": f"{logs}?after={known['last_log']}",
+            f"whole log ({LOG_LINES:,} lines)": logs,
+        }
+        backend = "PostgreSQL" if args.url else "SQLite"
+        total = args.flows * args.tasks
+        print(f"{backend}, {args.flows:,} flow runs, {total:,} task runs; goal p95 <= 100 ms")
+        for label, path in cases.items():
+            p50, p95 = timed(base, path, args.rounds)
+            verdict = "ok" if p95 <= GOAL_P95_MS else "over"
+            print(f"  {label:<28} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {verdict}")
+        share = idle_cpu(base, process.pid, args.idle_seconds)
+        verdict = "ok" if share <= GOAL_IDLE_CPU else "over"
+        print(f"  idle console polling         {share:.1%} of a core (goal <= 2%)   {verdict}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
