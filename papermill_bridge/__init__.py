@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         read_parameters,
     )
     from papermill_bridge._promote import promote, version_changes
+    from papermill_bridge._run_actions import delete_run, retry_run
     from papermill_bridge._scheduler import LATE_AFTER_SECONDS, Scheduler
     from papermill_bridge._start_run import start_run, wait_for
     from papermill_bridge._worker import HEARTBEAT_SECONDS, Worker
@@ -45,9 +46,11 @@ __all__ = [
     "Worker",
     "backfill",
     "coerce_parameters",
+    "delete_run",
     "describe",
     "promote",
     "read_parameters",
+    "retry_run",
     "start_run",
     "version_changes",
     "wait_for",
@@ -64,6 +67,8 @@ _HOMES = {
     "read_parameters": "_parameters",
     "promote": "_promote",
     "version_changes": "_promote",
+    "delete_run": "_run_actions",
+    "retry_run": "_run_actions",
     "LATE_AFTER_SECONDS": "_scheduler",
     "Scheduler": "_scheduler",
     "start_run": "_start_run",

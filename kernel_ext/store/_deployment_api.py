@@ -7,10 +7,11 @@ from typing import Any
 
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import Scheduled, State, StateType
-from kernel_ext.store import _claims, _deployment_runs, _deployments, _schedules
+from kernel_ext.store import _claims, _deployment_runs, _deployments, _run_admin, _schedules
 from kernel_ext.store._transactions import Transactions
 from kernel_ext.store.records import (
     DeletedDeployment,
+    DeletedRun,
     DeploymentDetail,
     DeploymentSummary,
     FlowRunRecord,
@@ -205,6 +206,18 @@ class DeploymentApi(Transactions):
     def set_output_notebook(self, run_id: FlowRunId, path: str) -> FlowRunRecord:
         """Link the run to its executed notebook."""
         return self._write(_deployment_runs.set_output_notebook, run_id, path)
+
+    def delete_flow_run(self, run_id: FlowRunId) -> DeletedRun:
+        """Delete a finished flow run with its task runs, subflows, states, logs, result
+        index entries and input requests, in one transaction; ``RunStateConflict`` if it
+        has not finished (cancel it first). The output notebook's file is the caller's to
+        remove (its path is in the returned run)."""
+        return self._write(_run_admin.delete_flow_run, run_id)
+
+    def retry_flow_run(self, run_id: FlowRunId) -> FlowRunRecord:
+        """Queue a deployment run that failed, crashed or was cancelled again, due now,
+        with the same id (AwaitingRetry); ``RunStateConflict`` for any other run."""
+        return self._write(_run_admin.retry_flow_run, run_id)
 
     def request_cancel(self, run_id: FlowRunId) -> FlowRunRecord:
         """Cancel a run: a Scheduled or Suspended one is Cancelled at once; a running one

@@ -12,6 +12,7 @@ A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateT
     │   └── FlowRunDetail       one flow run read by id: with its task runs and failure
     └── TaskRunRecord           a task run
         └── TaskRunDetail       one task run read by id: with its failure
+    DeletedRun                  a deleted flow run, with how many of its records went
     StateRecord                 one entry of a run's history
     LogRecord                   one log line
     ResultRecord                a result index entry (a cache hit)
@@ -39,6 +40,7 @@ from kernel_ext._states import StateType
 __all__ = [
     "DEPLOYMENT_LIMIT_PREFIX",
     "DeletedDeployment",
+    "DeletedRun",
     "DeploymentDetail",
     "DeploymentRecord",
     "DeploymentSummary",
@@ -114,6 +116,18 @@ class FlowRunRecord(RunRecord):
 class FlowRunDetail(FlowRunRecord):
     task_runs: list[TaskRunRecord]
     failure: FailureRecord | None
+
+
+class DeletedRun(TypedDict):
+    """A deleted flow run as it was, and how much went with it."""
+
+    run: FlowRunRecord
+    subflows: int
+    task_runs: int
+    states: int
+    log_lines: int
+    results: int
+    input_requests: int
 
 
 class StateRecord(TypedDict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -337,6 +338,50 @@ def cancel(run_id: str, as_json: bool) -> None:
         echo_json(result)
     else:
         click.echo(f"{result.get('state')}; a running kernel is stopped within seconds.")
+
+
+@runs.command("retry")
+@click.argument("run_id")
+@json_option
+def retry(run_id: str, as_json: bool) -> None:
+    """Run a deployment run that failed, crashed or was cancelled again (same id): the
+    %%task cells that finished before come back from their results."""
+    from kernel_ext._lookup import resolve_run_id
+    from papermill_bridge import retry_run
+
+    result = retry_run(FlowRunId(resolve_run_id(get_store(), run_id)))
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(f"Run {result['id'][:8]} is queued again; a worker executes it.")
+        click.echo(f"Follow it: taskbook runs show {result['id'][:8]}")
+
+
+@runs.command("delete")
+@click.argument("run_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def delete(run_id: str, yes: bool, as_json: bool) -> None:
+    """Delete a finished run with its task runs, subflows, logs, history, result index
+    entries and output notebook."""
+    from kernel_ext._lookup import resolve_run_id
+    from papermill_bridge import delete_run
+
+    full_id = FlowRunId(resolve_run_id(get_store(), run_id))
+    run = get_store().read_flow_run(full_id)  # RunNotFound for a task run's id
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("Nobody is here to confirm: pass --yes to delete the run.")
+        question = f"Delete run {run['name']} ({full_id[:8]}, {run['state']})?"
+        click.confirm(question, abort=True, err=True)
+    deleted = delete_run(full_id)
+    if as_json:
+        echo_json(deleted)
+    else:
+        click.echo(
+            f"Deleted run {run['name']} with {deleted['task_runs']} task run(s), "
+            f"{deleted['subflows']} subflow(s) and {deleted['log_lines']} log line(s)."
+        )
 
 
 def _until_interrupted(*stoppers: threading.Event) -> None:

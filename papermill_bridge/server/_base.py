@@ -113,7 +113,7 @@ class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:  # RFC 9110: say which methods there are
-            allowed = [m for m in ("GET", "POST") if _defines(type(self), m.lower())]
+            allowed = [m for m in ("GET", "POST", "DELETE") if _defines(type(self), m.lower())]
             self.set_header("Allow", ", ".join(allowed))
         super().write_error(status_code, **kwargs)
 

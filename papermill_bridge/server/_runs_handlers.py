@@ -174,6 +174,22 @@ class RunHandler(TaskbookHandler):
     def get(self, run_id: str) -> None:
         self.respond(lambda: get_store().read_flow_run(FlowRunId(run_id)))
 
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def delete(self, run_id: str) -> None:
+        from papermill_bridge import delete_run
+
+        self.respond(lambda: delete_run(FlowRunId(run_id)))
+
+
+class RetryHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def post(self, run_id: str) -> None:
+        from papermill_bridge import retry_run
+
+        self.respond(lambda: retry_run(FlowRunId(run_id)))
+
 
 class RunLogsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
@@ -275,6 +291,7 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"runs/([^/]+)/history", RunHistoryHandler),
     (r"runs/([^/]+)/graph", RunGraphHandler),
     (r"runs/([^/]+)/cancel", CancelHandler),
+    (r"runs/([^/]+)/retry", RetryHandler),
     (r"runs/([^/]+)/resume", ResumeHandler),
     (r"runs/([^/]+)/output", OutputHandler),
     (r"runs/([^/]+)/output/open", OpenOutputHandler),

@@ -35,6 +35,8 @@ WRITES = [
     ("POST", "/taskbook/api/deployments/x/pause", None, "write"),
     ("POST", "/taskbook/api/deployments/x/resume", None, "write"),
     ("POST", "/taskbook/api/runs/abc/cancel", None, "write"),
+    ("POST", "/taskbook/api/runs/abc/retry", None, "execute"),
+    ("DELETE", "/taskbook/api/runs/abc", None, "write"),
     ("POST", "/taskbook/api/runs/abc/resume", {"answer": {}}, "write"),
     ("POST", "/taskbook/api/runs/abc/output/open", None, "write"),
     ("POST", "/taskbook/api/inputs/abc/answer", {"answer": {}}, "write"),

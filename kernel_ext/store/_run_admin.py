@@ -1,0 +1,121 @@
+"""What an operator does to a finished run: delete it, or run a deployment run again.
+
+Deleting removes the run and everything recorded under it, in one transaction: its task
+runs, their subflows (and theirs), the state history, the log lines, the result index
+entries (the result files stay: a cache hit may still use them elsewhere) and its input
+requests. Only a finished run can be deleted; a running one is cancelled first.
+
+Retrying a deployment run that failed, crashed or was cancelled queues it again with the
+same id, due now, as a crash's automatic retry does: its kernel executes the notebook
+again, and the ``%%task`` cells that finished before come back from their persisted
+results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Table, delete, select
+from sqlalchemy.engine import Connection
+
+from kernel_ext._errors import RunStateConflict
+from kernel_ext._run_records import FlowRunId
+from kernel_ext._states import FINAL_TYPE_VALUES, Scheduled, StateType
+from kernel_ext.store._deployment_runs import set_run_state
+from kernel_ext.store._reads import find_flow_run, run_not_found
+from kernel_ext.store._tables import flow_runs, logs, results, run_inputs, state_history, task_runs
+from kernel_ext.store.records import DeletedRun, FlowRunRecord
+
+__all__ = ["RETRYABLE", "delete_flow_run", "retry_flow_run"]
+
+# What a run can be retried from: it ended without completing.
+RETRYABLE = (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+
+
+def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
+    record = find_flow_run(connection, run_id)
+    if record is None:
+        raise run_not_found("flow run", run_id)
+    if record["state_type"].value not in FINAL_TYPE_VALUES:
+        raise RunStateConflict(
+            f"Run {run_id[:8]} is {record['state']}; cancel it (`taskbook runs cancel "
+            f"{run_id[:8]}`) and delete it once it has ended.",
+            run_id=run_id,
+            state=record["state"],
+        )
+    flows, tasks = _subtree(connection, run_id)
+    # Children first, so nothing is left pointing at a row that is gone.
+    task_count = _delete(connection, task_runs, task_runs.c.id, tasks)
+    lines = _delete(connection, logs, logs.c.flow_run_id, flows)
+    lines += _delete(connection, logs, logs.c.task_run_id, tasks)
+    return {
+        "run": record,
+        "task_runs": task_count,
+        "log_lines": lines,
+        "results": _delete(connection, results, results.c.task_run_id, tasks),
+        "input_requests": _delete(connection, run_inputs, run_inputs.c.flow_run_id, flows),
+        "states": _delete(connection, state_history, state_history.c.run_id, flows + tasks),
+        "subflows": _delete(connection, flow_runs, flow_runs.c.id, flows) - 1,
+    }
+
+
+def retry_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunRecord:
+    record = find_flow_run(connection, run_id)
+    if record is None:
+        raise run_not_found("flow run", run_id)
+    if record["deployment_id"] is None:
+        raise RunStateConflict(
+            f"Run {run_id[:8]} is not a deployment's run: call its flow again instead.",
+            run_id=run_id,
+            state=record["state"],
+        )
+    if record["state_type"] not in RETRYABLE:
+        raise RunStateConflict(
+            f"Run {run_id[:8]} is {record['state']}; only a run that failed, crashed or was "
+            "cancelled can be retried.",
+            run_id=run_id,
+            state=record["state"],
+        )
+    again = Scheduled("Retried by hand", name="AwaitingRetry")
+    retried = set_run_state(connection, run_id, again, only_from=RETRYABLE, due=again.timestamp)
+    if retried["state_type"] != StateType.SCHEDULED:  # it changed meanwhile
+        raise RunStateConflict(
+            f"Run {run_id[:8]} became {retried['state']} meanwhile; it was not retried.",
+            run_id=run_id,
+            state=retried["state"],
+        )
+    return retried
+
+
+def _subtree(connection: Connection, run_id: str) -> tuple[list[str], list[str]]:
+    """The run with its subflows (at any depth), and all their task runs."""
+    flows, tasks, frontier = [run_id], [], [run_id]
+    while frontier:
+        found = list(
+            connection.execute(
+                select(task_runs.c.id).where(task_runs.c.flow_run_id.in_(frontier))
+            ).scalars()
+        )
+        tasks.extend(found)
+        frontier = (
+            list(
+                connection.execute(
+                    select(flow_runs.c.id).where(flow_runs.c.parent_task_run_id.in_(found))
+                ).scalars()
+            )
+            if found
+            else []
+        )
+        flows.extend(frontier)
+    return flows, tasks
+
+
+_CHUNK = 500  # ids per statement: SQLite's variable limit is far above, and plans stay small
+
+
+def _delete(connection: Connection, table: Table, column: Column[Any], ids: list[str]) -> int:
+    removed = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        removed += connection.execute(delete(table).where(column.in_(chunk))).rowcount or 0
+    return removed

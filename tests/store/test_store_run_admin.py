@@ -1,0 +1,93 @@
+"""Deleting a finished run with everything recorded under it; retrying a deployment run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from kernel_ext._errors import RunNotFound, RunStateConflict
+from kernel_ext._run_records import new_id
+from kernel_ext._states import Completed, Failed, Running, State, StateType
+from kernel_ext.store import Store
+from tests.store.helpers import Runs, count_rows, promote, schedule_run
+
+
+def _write(store: Store, runs: Runs, *pairs: tuple[object, State]) -> None:
+    for run, state in pairs:
+        store.submit(runs.move(run, state))  # type: ignore[arg-type]
+    store.flush()
+
+
+def test_deleting_a_run_takes_everything_recorded_under_it(
+    store: Store, runs: Runs, store_url: str
+) -> None:
+    flow = runs.flow("etl")
+    task = runs.task(flow)
+    sub = runs.flow("sub", parent_task_run_id=task.id)
+    sub_task = runs.task(sub, "inner")
+    kept = runs.flow("other")
+    kept_task = runs.task(kept)
+    _write(
+        store,
+        runs,
+        *((run, Running()) for run in (flow, task, sub, sub_task, kept, kept_task)),
+        *((run, Completed()) for run in (sub_task, sub, task, flow, kept_task, kept)),
+    )
+    for run in (flow, task, sub_task, kept_task):
+        store.submit(runs.log(run, f"from {run.name}"))
+    store.submit(runs.result(task, "key-1", "/results/1"))
+    store.submit(runs.result(kept_task, "key-2", "/results/2"))
+    store.flush()
+    store.create_input_request(id=new_id(), flow_run_id=flow.id, key="review", schema={})
+
+    deleted = store.delete_flow_run(flow.id)
+
+    assert deleted["run"]["id"] == flow.id
+    assert (deleted["subflows"], deleted["task_runs"], deleted["log_lines"]) == (1, 2, 3)
+    assert (deleted["results"], deleted["input_requests"]) == (1, 1)
+    assert deleted["states"] == 8  # Running and Completed of four runs
+    for run_id in (flow.id, sub.id, task.id, sub_task.id):
+        with pytest.raises(RunNotFound):
+            store.read_history(run_id)
+    assert [r["id"] for r in store.list_flow_runs()] == [kept.id]
+    assert [line["message"] for line in store.read_logs(kept.id)] == ["from load-0"]
+    assert store.lookup_result("key-2") is not None and store.lookup_result("key-1") is None
+    assert count_rows(store_url, "run_inputs") == 0
+    with pytest.raises(RunNotFound):
+        store.delete_flow_run(flow.id)
+
+
+def test_a_run_that_has_not_finished_is_not_deleted(store: Store, runs: Runs) -> None:
+    flow = runs.flow()
+    _write(store, runs, (flow, Running()))
+    with pytest.raises(RunStateConflict, match="cancel it") as refused:
+        store.delete_flow_run(flow.id)
+    assert refused.value.state == "Running"
+    assert store.read_flow_run(flow.id)["state"] == "Running"
+
+
+def test_a_failed_deployment_run_is_queued_again_with_its_id(store: Store) -> None:
+    deployment = promote(store)
+    run = schedule_run(store, deployment, time.time() - 5)
+    assert run is not None
+    store.claim_next_run("w1", time.time())
+    store.set_run_state(run["id"], Running())
+    store.set_run_state(run["id"], Failed("Cell 2 raised KeyError"))
+
+    retried = store.retry_flow_run(run["id"])
+
+    assert (retried["state"], retried["state_type"]) == ("AwaitingRetry", StateType.SCHEDULED)
+    claimed = store.claim_next_run("w2", time.time() + 1)
+    assert claimed is not None and claimed["id"] == run["id"]
+    with pytest.raises(RunStateConflict, match="only a run that failed"):
+        store.retry_flow_run(run["id"])  # Pending now
+
+
+def test_only_a_deployment_run_that_did_not_complete_is_retried(store: Store, runs: Runs) -> None:
+    flow = runs.flow()
+    _write(store, runs, (flow, Running()), (flow, Failed()))
+    with pytest.raises(RunStateConflict, match="not a deployment's run"):
+        store.retry_flow_run(flow.id)
+    with pytest.raises(RunNotFound):
+        store.retry_flow_run("nope")
