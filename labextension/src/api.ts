@@ -23,9 +23,12 @@ export class TaskbookApi {
   constructor(private readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
   /** The latest 50 runs; `state` (a state name or type, e.g. "Completed") filters them. */
-  listRuns(signal?: AbortSignal, state?: string | null): Promise<Run[]> {
-    const filter = state ? `&state=${encodeURIComponent(state)}` : "";
-    return this.call<Run[]>("GET", `runs?limit=50${filter}`, undefined, signal);
+  /** The 50 newest flow runs, in a state (name or type) and/or matching a part of a name. */
+  listRuns(signal?: AbortSignal, state?: string | null, search?: string | null): Promise<Run[]> {
+    const query = new URLSearchParams({ limit: "50" });
+    if (state) query.set("state", state);
+    if (search) query.set("q", search);
+    return this.call<Run[]>("GET", `runs?${query}`, undefined, signal);
   }
 
   readRun(id: string, signal?: AbortSignal): Promise<Run> {

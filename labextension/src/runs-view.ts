@@ -16,10 +16,18 @@ import { type View, describe, notice, pill } from "./view";
 
 const REFRESH_MS = 1000;
 const LOG_LINES = 200;
+/** How long typing in the search box pauses before the list is read again. */
+const SEARCH_PAUSE_MS = 250;
+/** How often the details of a finished run are read again. */
+const FINISHED_REFRESH_MS = 10_000;
+const FINAL_TYPES = new Set(["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]);
 /** The graph shrinks to fit the sidebar down to this scale; below it, it scrolls. */
 const MIN_SCALE = 0.6;
 /** The states the filter offers; the server matches a state's name or its type. */
-export const STATE_FILTERS = ["Running", "Completed", "Failed", "Paused", "Suspended", "Scheduled"];
+export const STATE_FILTERS = [
+  "Scheduled", "Late", "Pending", "Running", "Retrying", "Paused", "Suspended", "Completed", "Cached",
+  "Failed", "TimedOut", "Crashed", "Cancelling", "Cancelled",
+];
 
 export class RunsView implements View {
   readonly id = "runs";
@@ -29,30 +37,57 @@ export class RunsView implements View {
   private readonly filter = h("select", { class: "tb-state-filter", "aria-label": "Show runs in state" },
     h("option", { value: "" }, "All states"),
     ...STATE_FILTERS.map((state) => h("option", { value: state }, state)));
+  private readonly search = h("input", {
+    class: "tb-run-search", type: "search", placeholder: "Name or flow", "aria-label": "Search runs by name or flow",
+  }) as HTMLInputElement;
   private readonly list = h("div", { class: "tb-list", role: "list" });
   private readonly details = h("div", { class: "tb-run-details" });
   private selected: string | null = null;
+  private detailsReadAt = 0;
+  private detailsFinished = false;
   private sections: RunSections | null = null;
   /** Why opening a run's output notebook failed, kept across the refreshes of its details. */
   private outputError: { run: string; message: string } | null = null;
 
   constructor(private readonly api: TaskbookApi, private readonly openPath: (path: string) => void) {
     this.filter.addEventListener("change", () => this.poller.poke());
-    this.node.append(h("div", { class: "tb-toolbar" }, h("label", {}, "State ", this.filter)), this.list,
-      this.details);
+    let typing = 0;
+    this.search.addEventListener("input", () => {
+      window.clearTimeout(typing);
+      typing = window.setTimeout(() => this.poller.poke(), SEARCH_PAUSE_MS);
+    });
+    this.node.append(h("div", { class: "tb-toolbar" }, h("label", {}, "State ", this.filter), this.search),
+      this.list, this.details);
   }
 
   private async refresh(signal: AbortSignal): Promise<void> {
     let runs: Run[];
     try {
-      runs = await this.api.listRuns(signal, this.filter.value || null);
+      runs = await this.api.listRuns(signal, this.filter.value || null, this.search.value.trim() || null);
     } catch (error) {
       if (!signal.aborted) this.list.replaceChildren(notice(describe(error), true));
       return;
     }
-    const empty = this.filter.value ? `No ${this.filter.value} runs.` : "No runs yet.";
+    const filtered = this.filter.value || this.search.value.trim();
+    const empty = filtered ? "No runs match." : "No runs yet.";
     this.list.replaceChildren(...(runs.length ? runs.map((run) => this.row(run)) : [notice(empty)]));
-    if (this.selected) await this.showDetails(this.selected, signal);
+    if (this.selected && this.detailsDue(runs)) await this.showDetails(this.selected, signal);
+  }
+
+  /**
+   * A selected run that has finished changes rarely (a retry, a late log line): its details
+   * are read again every FINISHED_REFRESH_MS, not every second, so an idle page costs the
+   * server little. A run that is still going (or out of the list) is read every time.
+   */
+  private detailsDue(runs: Run[]): boolean {
+    const listed = runs.find((run) => run.id === this.selected);
+    const finished = listed !== undefined && FINAL_TYPES.has(listed.state_type);
+    const due = !finished || !this.detailsFinished || Date.now() - this.detailsReadAt >= FINISHED_REFRESH_MS;
+    if (due) {
+      this.detailsReadAt = Date.now();
+      this.detailsFinished = finished;
+    }
+    return due;
   }
 
   private row(run: Run): HTMLElement {
@@ -67,6 +102,7 @@ export class RunsView implements View {
     const select = (): void => {
       this.selected = selected ? null : run.id;
       this.sections = null;
+      this.detailsFinished = false;  // a newly selected run is read at once
       this.details.replaceChildren();
       this.poller.poke();
     };
