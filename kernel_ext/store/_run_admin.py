@@ -33,6 +33,7 @@ RETRYABLE = (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
 
 
 def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
+    _lock(connection, run_id)  # a retry or a claim waits for this delete, or wins before it
     record = find_flow_run(connection, run_id)
     if record is None:
         raise run_not_found("flow run", run_id)
@@ -55,7 +56,7 @@ def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
         "results": _delete(connection, results, results.c.task_run_id, tasks),
         "input_requests": _delete(connection, run_inputs, run_inputs.c.flow_run_id, flows),
         "states": _delete(connection, state_history, state_history.c.run_id, flows + tasks),
-        "subflows": _delete(connection, flow_runs, flow_runs.c.id, flows) - 1,
+        "subflows": max(_delete(connection, flow_runs, flow_runs.c.id, flows) - 1, 0),
     }
 
 
@@ -66,6 +67,13 @@ def retry_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunRecord:
     if record["deployment_id"] is None:
         raise RunStateConflict(
             f"Run {run_id[:8]} is not a deployment's run: call its flow again instead.",
+            run_id=run_id,
+            state=record["state"],
+        )
+    if record["deployment_name"] is None:  # its deployment was deleted: nothing would claim it
+        raise RunStateConflict(
+            f"Run {run_id[:8]} belongs to a deployment that was deleted; promote the notebook "
+            "again and start a new run.",
             run_id=run_id,
             state=record["state"],
         )
@@ -87,27 +95,36 @@ def retry_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunRecord:
     return retried
 
 
+def _lock(connection: Connection, run_id: str) -> None:
+    """Hold the run's row until the transaction ends (PostgreSQL; SQLite's write
+    transactions already exclude each other)."""
+    query = select(flow_runs.c.id).where(flow_runs.c.id == run_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    connection.execute(query)
+
+
 def _subtree(connection: Connection, run_id: str) -> tuple[list[str], list[str]]:
     """The run with its subflows (at any depth), and all their task runs."""
     flows, tasks, frontier = [run_id], [], [run_id]
     while frontier:
-        found = list(
-            connection.execute(
-                select(task_runs.c.id).where(task_runs.c.flow_run_id.in_(frontier))
-            ).scalars()
-        )
+        found = _ids_where(connection, task_runs.c.id, task_runs.c.flow_run_id, frontier)
         tasks.extend(found)
-        frontier = (
-            list(
-                connection.execute(
-                    select(flow_runs.c.id).where(flow_runs.c.parent_task_run_id.in_(found))
-                ).scalars()
-            )
-            if found
-            else []
-        )
+        frontier = _ids_where(connection, flow_runs.c.id, flow_runs.c.parent_task_run_id, found)
         flows.extend(frontier)
     return flows, tasks
+
+
+def _ids_where(
+    connection: Connection, wanted: Column[Any], column: Column[Any], values: list[str]
+) -> list[str]:
+    """``wanted`` of the rows whose ``column`` is one of ``values``, a chunk at a time (a
+    statement takes at most 65,535 parameters on PostgreSQL, 32,766 on SQLite)."""
+    found: list[str] = []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        found.extend(connection.execute(select(wanted).where(column.in_(chunk))).scalars())
+    return found
 
 
 _CHUNK = 500  # ids per statement: SQLite's variable limit is far above, and plans stay small

@@ -48,7 +48,8 @@ export class TaskbookApi {
     const query = new URLSearchParams();
     if (window.after !== undefined) query.set("after", String(window.after));
     if (window.tail !== undefined) query.set("tail", String(window.tail));
-    const suffix = query.size ? `?${query}` : "";
+    const text = query.toString();
+    const suffix = text ? `?${text}` : "";
     return this.call<LogLine[]>("GET", `runs/${encodeURIComponent(id)}/logs${suffix}`, undefined, signal);
   }
 

@@ -18,6 +18,8 @@ const REFRESH_MS = 1000;
 const LOG_LINES = 200;
 /** How long typing in the search box pauses before the list is read again. */
 const SEARCH_PAUSE_MS = 250;
+/** How far before its newest line a log is read again (lines that committed late). */
+const LOG_OVERLAP_IDS = 1000;
 /** How often the details of a finished run are read again. */
 const FINISHED_REFRESH_MS = 10_000;
 const FINAL_TYPES = new Set(["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]);
@@ -149,7 +151,10 @@ export class RunsView implements View {
   /** The first read of a selected run takes the tail of its log; later ones only what came since. */
   private logWindow(): LogWindow {
     const cursor = this.sections?.logCursor ?? null;
-    return cursor === null ? { tail: LOG_LINES } : { after: cursor };
+    if (cursor === null) return { tail: LOG_LINES };
+    // Read again a little before the newest line seen: on PostgreSQL a line can commit
+    // after one with a higher id, and would be skipped by a cursor already past it.
+    return { after: Math.max(0, cursor - LOG_OVERLAP_IDS), tail: LOG_LINES };
   }
 
   private outputLink(run: Run): HTMLElement | null {
@@ -164,6 +169,7 @@ export class RunsView implements View {
         ({ path }) => this.openPath(path),
         (error: unknown) => {
           this.outputError = { run: run.id, message: describe(error) };
+          this.detailsFinished = false;  // show it now, not at the next slow refresh
           this.poller.poke();
         });
     });
@@ -227,14 +233,18 @@ class RunSections {
   showLogs(logs: LogLine[] | Error): void {
     if (!(logs instanceof Error)) {
       const first = this.logCursor === null;
-      this.earlier = first ? logs.length >= LOG_LINES : this.earlier;
-      const lines = first ? logs : [...this.lines, ...logs];
-      if (lines.length > LOG_LINES) this.earlier = true;
+      const seen = new Set(this.lines.map((line) => line.id));
+      const fresh = logs.filter((line) => !seen.has(line.id));
+      const lines = [...(first ? [] : this.lines), ...fresh].sort(
+        (a, b) => a.timestamp.localeCompare(b.timestamp) || a.id - b.id);
+      if (lines.length > LOG_LINES || (first && logs.length >= LOG_LINES)) this.earlier = true;
       this.lines = lines.slice(-LOG_LINES);
-      this.logCursor = logs.reduce((newest, line) => Math.max(newest, line.id), this.logCursor ?? 0);
+      // No cursor until a line came: a run that has logged nothing is asked for its tail.
+      const newest = logs.reduce((top, line) => Math.max(top, line.id), -1);
+      if (newest >= 0) this.logCursor = Math.max(newest, this.logCursor ?? 0);
     }
     const last = this.lines[this.lines.length - 1];
-    const key = logs instanceof Error ? `error:${logs.message}` : `${this.logCursor}:${last?.id ?? ""}`;
+    const key = logs instanceof Error ? `error:${logs.message}` : `${this.lines.length}:${last?.id ?? ""}`;
     if (key === this.logsKey) return;
     this.logsKey = key;
     if (logs instanceof Error) {

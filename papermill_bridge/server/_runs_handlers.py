@@ -145,7 +145,8 @@ def _moment(name: str, text: str | None) -> datetime | None:
         raise BadRequest(
             f"{name} must be an ISO 8601 time like 2026-11-25T06:00Z, got {text!r}."
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # In UTC: the store compares times as UTC (SQLite keeps no offset).
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _limit(text: str | None) -> int:
@@ -201,7 +202,7 @@ class RunLogsHandler(TaskbookHandler):
         def read() -> list[LogRecord]:
             return get_store().read_logs(
                 FlowRunId(run_id),
-                after=_whole("after", query("after"), 0, None),
+                after=_whole("after", query("after"), 0, _MAX_ID),
                 tail=_whole("tail", query("tail"), 1, _MAX_TAIL),
                 min_level=_level(query("level")),
             )
@@ -210,13 +211,14 @@ class RunLogsHandler(TaskbookHandler):
 
 
 _MAX_TAIL = 10_000
+_MAX_ID = 2**63 - 1  # the store's ids are 64-bit
 
 
 def _whole(name: str, text: str | None, least: int, most: int | None) -> int | None:
     """A whole-number query argument in [least, most]; None if absent."""
     if text is None:
         return None
-    number = int(text) if text.isascii() and text.isdigit() else -1
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else -1
     if number < least or (most is not None and number > most):
         bounds = f"from {least} to {most}" if most is not None else f"of at least {least}"
         raise BadRequest(f"{name} must be a whole number {bounds}, got {text!r}.")

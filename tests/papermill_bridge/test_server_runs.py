@@ -10,8 +10,10 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -134,6 +136,11 @@ def test_the_runs_list_is_searched_and_paged(server: Server) -> None:
     assert status == 200 and [r["id"] for r in page] == [first]
     status, none = call(url, "GET", f"{runs}?tag=no-such-tag&until=2999-01-01T00:00Z")
     assert status == 200 and none == []
+    created = datetime.fromisoformat(found[0]["created"])
+    east = (created + timedelta(hours=2)).replace(tzinfo=timezone(timedelta(hours=2)))
+    since = quote(east.isoformat())  # the same instant, written in another zone
+    status, same = call(url, "GET", f"{runs}?q=arith&since={since}")
+    assert status == 200 and [r["id"] for r in same] == [second]
     status, error = call(url, "GET", f"{runs}?top_level=maybe")
     assert status == 400 and "top_level" in error["message"]
     status, error = call(url, "GET", f"{runs}?until=")
@@ -159,7 +166,8 @@ def test_a_console_follows_a_log_by_its_tail_then_a_cursor(server: Server) -> No
     )
     status, warnings = call(url, "GET", f"{logs}?level=WARNING")
     assert status == 200 and all(line["level"] >= 30 for line in warnings)
-    for bad in ("tail=0", "tail=many", "after=-1", "after=", "level=LOUD"):
+    huge = "9" * 30
+    for bad in ("tail=0", "tail=many", "after=-1", "after=", f"after={huge}", "level=LOUD"):
         status, error = call(url, "GET", f"{logs}?{bad}")
         assert status == 400 and bad.split("=")[0] in error["message"], bad
 

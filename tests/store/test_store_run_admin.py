@@ -91,3 +91,26 @@ def test_only_a_deployment_run_that_did_not_complete_is_retried(store: Store, ru
         store.retry_flow_run(flow.id)
     with pytest.raises(RunNotFound):
         store.retry_flow_run("nope")
+
+
+def test_a_run_with_many_task_runs_and_subflows_is_deleted_whole(store: Store, runs: Runs) -> None:
+    flow = runs.flow()
+    tasks = [runs.task(flow, f"t{i}") for i in range(1_200)]  # more than one chunk of ids
+    sub = runs.flow("sub", parent_task_run_id=tasks[-1].id)
+    _write(store, runs, *((run, Completed()) for run in (*tasks, sub, flow)))
+    deleted = store.delete_flow_run(flow.id)
+    assert (deleted["task_runs"], deleted["subflows"]) == (1_200, 1)
+    assert store.list_flow_runs() == []
+
+
+def test_a_run_of_a_deleted_deployment_is_not_retried(store: Store) -> None:
+    deployment = promote(store)
+    run = schedule_run(store, deployment, time.time() - 5)
+    assert run is not None
+    store.claim_next_run("w1", time.time())
+    store.set_run_state(run["id"], Running())
+    store.set_run_state(run["id"], Failed("boom"))
+    store.delete_deployment(deployment["name"])
+    with pytest.raises(RunStateConflict, match="deployment that was deleted"):
+        store.retry_flow_run(run["id"])
+    assert store.read_flow_run(run["id"])["state"] == "Failed"
