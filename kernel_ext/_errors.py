@@ -8,6 +8,8 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │   │                         (kernel_ext.cells)
     │   ├── DeploymentNotFound    no deployment has that name or id (also a
     │   │                         ``LookupError``)
+    │   ├── LimitNotFound         no concurrency or rate limit has that name (also a
+    │   │                         ``LookupError``)
     │   ├── OptionTypeError       an option has the wrong type (also a ``TypeError``)
     │   ├── InvalidNameError      a flow/task/run name has characters that are not allowed
     │   ├── ReservedArgumentError a task's function takes an argument Taskbook reserves
@@ -58,7 +60,7 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 
 The classes marked with a package are defined there, next to what raises them; the others
 are here. Errors carry their context as attributes: ``RunNotFound.run_id``,
-``DeploymentNotFound.name``, ``RunStateConflict.run_id``/``.state``,
+``DeploymentNotFound.name``, ``LimitNotFound.name``, ``RunStateConflict.run_id``/``.state``,
 ``ConcurrencySlotTimeout.limit``, ``MissingDependency.module``/``.install``.
 
 Control-flow signals are not errors: they subclass ``BaseException`` so that a
@@ -88,6 +90,7 @@ __all__ = [
     "InputNotFound",
     "InputValidationError",
     "InvalidNameError",
+    "LimitNotFound",
     "MappingLengthMismatch",
     "MappingMissingIterable",
     "MissingContextError",
@@ -243,6 +246,14 @@ class RunNotFound(TaskbookError, LookupError):
 
 class DeploymentNotFound(ConfigurationError, LookupError):
     """Raised when no deployment has the given name or id (``name``)."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class LimitNotFound(ConfigurationError, LookupError):
+    """Raised when no concurrency or rate limit has the given name (``name``)."""
 
     def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(message)

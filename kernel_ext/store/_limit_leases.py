@@ -34,7 +34,7 @@ from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import ConfigurationError, LimitNotFound
 from kernel_ext.store._tables import concurrency_leases as leases
 from kernel_ext.store._tables import concurrency_limits as limits
 from kernel_ext.store._types import from_epoch, isoformat
@@ -414,9 +414,10 @@ def _forget_expired(connection: Connection, names: Sequence[str], moment: dateti
 def _find(connection: Connection, name: str) -> Row[Any]:
     row = connection.execute(select(limits).where(limits.c.name == name)).first()
     if row is None:
-        raise ConfigurationError(
+        raise LimitNotFound(
             f"There is no limit named {name!r}; list them with `taskbook limits ls`, or "
-            f"create it with `taskbook limits set {name} N`."
+            f"create it with `taskbook limits set {name} N`.",
+            name=name,
         )
     return row
 

@@ -21,6 +21,7 @@ from kernel_ext._errors import (
     InputAlreadyAnswered,
     InputNotFound,
     InputValidationError,
+    LimitNotFound,
     ParameterValidationError,
     RunNotFound,
     RunStateConflict,
@@ -44,6 +45,7 @@ class NotFound(TaskbookError, LookupError):
 # Most specific first: the first match decides the status.
 _STATUSES: list[tuple[type[BaseException], int]] = [
     (BadRequest, 400),
+    (LimitNotFound, 404),
     (InputValidationError, 400),
     (ParameterValidationError, 400),
     (ConfigurationError, 400),

@@ -6,6 +6,8 @@ Errors map to HTTP statuses in one place: ``TaskbookHandler.respond`` (``_base``
     GET  /taskbook/api/inputs/{id}               one input request
     POST /taskbook/api/inputs/{id}/answer        {"answer": {...}}  -> resumes the run
     POST /taskbook/api/inputs/{id}/reject        {"reason": "..."}  -> cancels the run
+    GET  /taskbook/api/limits                    concurrency and rate limits, their use now
+    GET  /taskbook/api/limits/{name}             one limit with its holders (leases)
     GET  /taskbook/api/openapi.json              this API as an OpenAPI 3.1 document
 
 Runs are served by ``_runs_handlers``, deployments by ``_deployment_handlers``.
@@ -75,6 +77,20 @@ class RejectHandler(TaskbookHandler):
         self.respond(reject)
 
 
+class LimitsHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def get(self) -> None:
+        self.respond(lambda: get_store().list_limits())
+
+
+class LimitHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def get(self, name: str) -> None:
+        self.respond(lambda: get_store().read_limit(name))
+
+
 class OpenApiHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
@@ -87,6 +103,8 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"inputs/([^/]+)", InputHandler),
     (r"inputs/([^/]+)/answer", AnswerHandler),
     (r"inputs/([^/]+)/reject", RejectHandler),
+    (r"limits", LimitsHandler),
+    (r"limits/([^/]+)", LimitHandler),
     (r"openapi\.json", OpenApiHandler),
     *RUN_ROUTES,
     *DEPLOYMENT_ROUTES,

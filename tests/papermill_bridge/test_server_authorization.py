@@ -46,6 +46,7 @@ READS = [
     "/taskbook/api/runs",
     "/taskbook/api/inputs",
     "/taskbook/api/deployments",
+    "/taskbook/api/limits",
     "/taskbook/api/openapi.json",
 ]
 

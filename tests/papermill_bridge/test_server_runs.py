@@ -149,6 +149,25 @@ def test_the_runs_list_is_searched_and_paged(server: Server) -> None:
     assert status == 404 and "nope" in error["message"]
 
 
+def test_limits_and_their_holders(server: Server) -> None:
+    url, home = server
+    with shared_store(home) as store:
+        store.set_limit("warehouse", 2)
+        taken = store.take_slots(["warehouse"], 1, "nightly-etl on host-1", 60.0)
+        assert taken[0], taken
+    status, limits = call(url, "GET", "/taskbook/api/limits")
+    assert status == 200
+    warehouse = next(limit for limit in limits if limit["name"] == "warehouse")
+    assert (warehouse["slots"], warehouse["used"], warehouse["holders"]) == (2, 1, 1)
+    status, one = call(url, "GET", "/taskbook/api/limits/warehouse")
+    assert status == 200 and [lease["holder"] for lease in one["leases"]] == [
+        "nightly-etl on host-1"
+    ]
+    status, error = call(url, "GET", "/taskbook/api/limits/nope")
+    assert status == 404 and error["error"] == "LimitNotFound"
+    assert "taskbook limits ls" in error["message"]
+
+
 def test_a_console_follows_a_log_by_its_tail_then_a_cursor(server: Server) -> None:
     url, home = server
     run_id = finished_flow_run(home)
