@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
 from kernel_ext._errors import RunNotFound, RunStateConflict
-from kernel_ext._run_records import new_id
+from kernel_ext._run_records import FlowRunId, new_id
 from kernel_ext._states import Completed, Failed, Running, State, StateType
 from kernel_ext.store import Store
 from tests.store.helpers import Runs, count_rows, promote, schedule_run
@@ -67,13 +68,20 @@ def test_a_run_that_has_not_finished_is_not_deleted(store: Store, runs: Runs) ->
     assert store.read_flow_run(flow.id)["state"] == "Running"
 
 
-def test_a_failed_deployment_run_is_queued_again_with_its_id(store: Store) -> None:
+def _failed_deployment_run(store: Store, message: str) -> tuple[dict[str, Any], FlowRunId]:
+    """A deployment and one of its runs, claimed, started and failed."""
     deployment = promote(store)
     run = schedule_run(store, deployment, time.time() - 5)
     assert run is not None
     store.claim_next_run("w1", time.time())
     store.set_run_state(run["id"], Running())
-    store.set_run_state(run["id"], Failed("Cell 2 raised KeyError"))
+    store.set_run_state(run["id"], Failed(message))
+    return deployment, run["id"]
+
+
+def test_a_failed_deployment_run_is_queued_again_with_its_id(store: Store) -> None:
+    _, run_id = _failed_deployment_run(store, "Cell 2 raised KeyError")
+    run = {"id": run_id}
 
     retried = store.retry_flow_run(run["id"])
 
@@ -104,12 +112,8 @@ def test_a_run_with_many_task_runs_and_subflows_is_deleted_whole(store: Store, r
 
 
 def test_a_run_of_a_deleted_deployment_is_not_retried(store: Store) -> None:
-    deployment = promote(store)
-    run = schedule_run(store, deployment, time.time() - 5)
-    assert run is not None
-    store.claim_next_run("w1", time.time())
-    store.set_run_state(run["id"], Running())
-    store.set_run_state(run["id"], Failed("boom"))
+    deployment, run_id = _failed_deployment_run(store, "boom")
+    run = {"id": run_id}
     store.delete_deployment(deployment["name"])
     with pytest.raises(RunStateConflict, match="deployment that was deleted"):
         store.retry_flow_run(run["id"])
