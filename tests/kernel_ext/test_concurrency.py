@@ -148,7 +148,9 @@ def test_a_dead_holders_slot_is_released_when_its_lease_expires(home: Path) -> N
     started = time.monotonic()
     with concurrency("db", timeout_seconds=10):
         waited = time.monotonic() - started
-    assert 0.3 < waited < 2.5
+    # Within the 2 s lease plus the waiter's polling; a loaded 2-core machine once took
+    # 2.9 s. Not waiting at all, or waiting out the 10 s, would both be wrong.
+    assert 0.3 < waited < 4.0
 
 
 def test_a_live_holder_keeps_its_slot_by_renewing_its_lease(home: Path) -> None:
