@@ -80,6 +80,9 @@ FINAL_TYPES = frozenset(
 )
 # The same, as the strings the store keeps (for queries and rows read back).
 FINAL_TYPE_VALUES = tuple(sorted(t.value for t in FINAL_TYPES))
+# The types of a deployment run that holds a worker (and a slot of its deployment's
+# limit): the ones its worker ends, or its worker's death leaves Crashed.
+BUSY_TYPES = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
 # The types of a run that did not complete because something went wrong.
 FAILED_TYPES = frozenset({StateType.FAILED, StateType.CRASHED})
 FAILED_TYPE_VALUES = tuple(sorted(t.value for t in FAILED_TYPES))

@@ -18,7 +18,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kernel_ext._states import AwaitingRetry, Cancelled, Crashed, Late, Scheduled, StateType
+from kernel_ext._states import (
+    BUSY_TYPES,
+    AwaitingRetry,
+    Cancelled,
+    Crashed,
+    Late,
+    Scheduled,
+    StateType,
+)
 from kernel_ext.store import get_store
 from kernel_ext.store.records import FlowRunRecord, ScheduleRecord
 from papermill_bridge._start_run import create_deployment_run, slot_parameters
@@ -28,8 +36,6 @@ __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 logger = logging.getLogger("taskbook.scheduler")
 
 LATE_AFTER_SECONDS = 60.0
-# The states of a run that holds a worker: the ones its worker's death leaves Crashed.
-_BUSY = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
 DEAD_AFTER_SECONDS = 30.0
 # A flow run outside deployments beats every 10 s (kernel_ext._liveness); six missed
 # beats and it is lost.
@@ -187,7 +193,7 @@ class Scheduler:
         dead = store.find_dead_runs(now, self.dead_after_seconds)
         for run in dead:
             crashed = Crashed(f"Its worker {run['worker_id']} stopped beating.")
-            store.set_run_state(run["id"], crashed, only_from=_BUSY)
+            store.set_run_state(run["id"], crashed, only_from=BUSY_TYPES)
             self._retry(run)
         return len(dead)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel_ext._run_records import FlowRunId
-from kernel_ext._states import Cancelled, Crashed, Running, State, StateType
+from kernel_ext._states import BUSY_TYPES, Cancelled, Crashed, Running, State, StateType
 from kernel_ext.store import get_store
 from papermill_bridge._outcome import RunOutcome
 
@@ -37,10 +37,6 @@ __all__ = ["HEARTBEAT_SECONDS", "Worker"]
 HEARTBEAT_SECONDS = 5.0
 
 _EXECUTE = "papermill_bridge._execute"
-
-# The states of a run that its worker may end; any other (a headless pause Suspended
-# it, the scheduler reaped it) is left as it is.
-_OURS = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
 
 
 class _Verdict(Enum):
@@ -109,7 +105,7 @@ class Worker:
         if verdict is not _Verdict.LOST:  # a reaped run is someone else's now
             # A run that suspended itself (a headless pause) keeps that state, and a run
             # that another attempt took over (reaped and claimed again) is not ours to end.
-            store.set_run_state(run_id, outcome.state, only_from=_OURS, attempt=attempt)
+            store.set_run_state(run_id, outcome.state, only_from=BUSY_TYPES, attempt=attempt)
         return outcome
 
     def _not_started(

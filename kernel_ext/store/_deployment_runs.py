@@ -23,7 +23,14 @@ from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import RunStateConflict
 from kernel_ext._run_records import FlowRunId
-from kernel_ext._states import FINAL_TYPE_VALUES, Cancelled, Cancelling, State, StateType
+from kernel_ext._states import (
+    BUSY_TYPES,
+    FINAL_TYPE_VALUES,
+    Cancelled,
+    Cancelling,
+    State,
+    StateType,
+)
 from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
@@ -42,7 +49,7 @@ __all__ = [
 ]
 
 # The states of a run that holds a worker (and a slot of its deployment's limit).
-BUSY = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING)
+BUSY = BUSY_TYPES
 BUSY_VALUES = tuple(kind.value for kind in BUSY)
 
 

@@ -40,7 +40,6 @@ from kernel_ext.store._tables import concurrency_limits as limits
 from kernel_ext.store._types import from_epoch, isoformat
 
 __all__ = [
-    "DEPLOYMENT_PREFIX",
     "delete_limit",
     "deployment_has_room",
     "deployment_slots_used",
@@ -66,8 +65,6 @@ from kernel_ext.store.records import (
     LimitDetail,
     LimitRecord,
 )
-
-DEPLOYMENT_PREFIX = DEPLOYMENT_LIMIT_PREFIX
 
 
 def set_limit(
@@ -270,7 +267,7 @@ def deployment_slots_used(deployment_name: Any, moment: datetime) -> Any:
     """A scalar subquery: the slots of ``deployment:<name>`` leased at ``moment``."""
     return (
         select(func.coalesce(func.sum(leases.c.slots), 0))
-        .where(leases.c.limit_name == literal(DEPLOYMENT_PREFIX).concat(deployment_name))
+        .where(leases.c.limit_name == literal(DEPLOYMENT_LIMIT_PREFIX).concat(deployment_name))
         .where(leases.c.expires_at > moment)
         .scalar_subquery()
     )
@@ -279,7 +276,7 @@ def deployment_slots_used(deployment_name: Any, moment: datetime) -> Any:
 def deployment_has_room(connection: Connection, name: str, slots: int, now: float) -> bool:
     """Lock the deployment's limit (creating it as the deployment says), then count its
     leases as committed now. Called inside a claim's transaction."""
-    limit_name = DEPLOYMENT_PREFIX + name
+    limit_name = DEPLOYMENT_LIMIT_PREFIX + name
     _ensure_slots(connection, limit_name, slots, now)
     _lock_limits(connection, [limit_name])
     return _used(connection, limit_name, from_epoch(now)) < slots
@@ -291,7 +288,7 @@ def hold_run_slot(
     """Lease one slot of deployment ``name`` to the run (lease id = run id)."""
     values = {
         "id": run_id,
-        "limit_name": DEPLOYMENT_PREFIX + name,
+        "limit_name": DEPLOYMENT_LIMIT_PREFIX + name,
         "slots": 1,
         "holder": holder,
         "acquired_at": from_epoch(now),
@@ -304,9 +301,9 @@ def hold_run_slot(
 def sync_deployment_limit(connection: Connection, name: str, slots: int | None, now: float) -> None:
     """Make ``deployment:<name>`` say what the deployment says (no limit: no row)."""
     if slots is not None:
-        _ensure_slots(connection, DEPLOYMENT_PREFIX + name, slots, now)
+        _ensure_slots(connection, DEPLOYMENT_LIMIT_PREFIX + name, slots, now)
     else:
-        delete_limit(connection, DEPLOYMENT_PREFIX + name)
+        delete_limit(connection, DEPLOYMENT_LIMIT_PREFIX + name)
 
 
 def renew_run_slot(connection: Connection, run_id: str, now: float, lease_seconds: float) -> bool:
@@ -405,7 +402,7 @@ def _used_slots(now: float) -> Any:
 
 def _forget_expired(connection: Connection, names: Sequence[str], moment: datetime) -> None:
     # A deployment run's expired slot stays: its next heartbeat looks for it (``_claims``).
-    names = [n for n in names if not n.startswith(DEPLOYMENT_PREFIX)]
+    names = [n for n in names if not n.startswith(DEPLOYMENT_LIMIT_PREFIX)]
     connection.execute(
         delete(leases).where(leases.c.limit_name.in_(names), leases.c.expires_at <= moment)
     )

@@ -15,6 +15,7 @@ Paths are relative to /taskbook/api/.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -225,7 +226,11 @@ def _whole(name: str, text: str | None, least: int, most: int | None) -> int | N
     return number
 
 
-_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+_LEVELS = {
+    name: number
+    for name, number in logging.getLevelNamesMapping().items()
+    if name in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+}
 
 
 def _level(text: str | None) -> int | None:
