@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 PAUSE = (
     "from kernel_ext import pause_flow_run\n"
-    "approved = pause_flow_run(wait_for_input=bool, key='ship', timeout=2)"
+    "approved = pause_flow_run(wait_for_input=bool, key='ship', timeout=6)"
 )
 
 
@@ -34,13 +34,26 @@ def suspended_run(home: Path) -> dict[str, Any]:
     return suspended  # type: ignore[no-any-return]
 
 
+def sleep_past_timeout(run: dict[str, Any]) -> None:
+    """Sleep until the run's pause has timed out (its own ``timeout_at``, not a guess at
+    how long the worker took to get there)."""
+    from datetime import datetime, timezone
+
+    (request,) = store().list_input_requests(status=None, flow_run_id=run["id"])
+    timeout_at = datetime.fromisoformat(request["timeout_at"])
+    if timeout_at.tzinfo is None:
+        timeout_at = timeout_at.replace(tzinfo=timezone.utc)
+    left = (timeout_at - datetime.now(timezone.utc)).total_seconds()
+    time.sleep(max(0.0, left) + 0.3)
+
+
 def test_the_scheduler_expires_an_unanswered_headless_pause(home: Path) -> None:
     from kernel_ext import approvals
     from papermill_bridge import Scheduler
 
     run = suspended_run(home)
-    assert Scheduler().tick()["expired"] == 0  # not yet due
-    time.sleep(2.5)
+    assert Scheduler().tick()["expired"] == 0  # not yet due (6 s after the pause)
+    sleep_past_timeout(run)
     assert Scheduler().tick()["expired"] == 1
     failed = store().read_flow_run(run["id"])
     assert failed["state"] == "Failed"
@@ -58,7 +71,7 @@ def test_a_late_answer_is_refused_before_the_scheduler_sees_it(home: Path) -> No
     from kernel_ext import approvals
 
     run = suspended_run(home)
-    time.sleep(2.5)
+    sleep_past_timeout(run)
     with pytest.raises(InputAlreadyAnswered, match="expired"):
         approvals.answer(run["id"][:8], "true")
     failed = store().read_flow_run(run["id"])
