@@ -1,5 +1,5 @@
 /**
- * The sidebar's one seam to the server: typed calls to /taskbook/api/ through
+ * The console's one seam to the server: typed calls to /taskbook/api/ through
  * ServerConnection (which adds the token and XSRF header). Errors carry the handler's
  * message, so a form can show why the server refused an answer.
  */
@@ -8,7 +8,8 @@ import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
 import type { GraphPayload } from "../widgets/contract";
 import type {
-  CreateDeployment, Deployment, DeploymentWithVersions, InputRequest, LogLine, LogWindow, OpenedOutput, Parameter, Run,
+  CreateDeployment, DeletedRun, Deployment, DeploymentWithVersions, HistoryEntry, InputRequest, Limit, LimitDetail,
+  LogLine, LogWindow, OpenedOutput, Parameter, Run, RunQuery, ScheduleSpec, VersionDiff,
 } from "./types";
 
 /** A refused or failed call; `message` is the server's own explanation when it gave one. */
@@ -22,13 +23,15 @@ export class ApiError extends Error {
 export class TaskbookApi {
   constructor(private readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
-  /** The latest 50 runs; `state` (a state name or type, e.g. "Completed") filters them. */
-  /** The 50 newest flow runs, in a state (name or type) and/or matching a part of a name. */
-  listRuns(signal?: AbortSignal, state?: string | null, search?: string | null): Promise<Run[]> {
-    const query = new URLSearchParams({ limit: "50" });
-    if (state) query.set("state", state);
-    if (search) query.set("q", search);
-    return this.call<Run[]>("GET", `runs?${query}`, undefined, signal);
+  /** Flow runs, newest first, as the query selects them (see RunQuery). */
+  listRuns(query: RunQuery = {}, signal?: AbortSignal): Promise<Run[]> {
+    const params = new URLSearchParams({ limit: String(query.limit ?? 50) });
+    for (const key of ["state", "q", "tag", "deployment", "since", "until", "before", "parent"] as const) {
+      const value = query[key];
+      if (value) params.set(key, value);
+    }
+    if (query.top_level) params.set("top_level", "true");
+    return this.call<Run[]>("GET", `runs?${params}`, undefined, signal);
   }
 
   readRun(id: string, signal?: AbortSignal): Promise<Run> {
@@ -48,9 +51,30 @@ export class TaskbookApi {
     const query = new URLSearchParams();
     if (window.after !== undefined) query.set("after", String(window.after));
     if (window.tail !== undefined) query.set("tail", String(window.tail));
+    if (window.level) query.set("level", window.level);
     const text = query.toString();
     const suffix = text ? `?${text}` : "";
     return this.call<LogLine[]>("GET", `runs/${encodeURIComponent(id)}/logs${suffix}`, undefined, signal);
+  }
+
+  /** Every state the run went through, oldest first. */
+  readRunHistory(id: string, signal?: AbortSignal): Promise<HistoryEntry[]> {
+    return this.call<HistoryEntry[]>("GET", `runs/${encodeURIComponent(id)}/history`, undefined, signal);
+  }
+
+  /** Cancel a run: one not started yet is Cancelled at once, a running one Cancelling. */
+  cancelRun(id: string): Promise<Run> {
+    return this.call<Run>("POST", `runs/${encodeURIComponent(id)}/cancel`, {});
+  }
+
+  /** Queue a failed, crashed or cancelled deployment run again (finished cells come from their results). */
+  retryRun(id: string): Promise<Run> {
+    return this.call<Run>("POST", `runs/${encodeURIComponent(id)}/retry`, {});
+  }
+
+  /** Delete a finished run with its task runs, logs, results index entries and output notebook. */
+  deleteRun(id: string): Promise<DeletedRun> {
+    return this.call<DeletedRun>("DELETE", `runs/${encodeURIComponent(id)}`);
   }
 
   /**
@@ -77,8 +101,24 @@ export class TaskbookApi {
     return this.call<Deployment[]>("GET", "deployments", undefined, signal);
   }
 
-  readDeployment(name: string): Promise<DeploymentWithVersions> {
-    return this.call<DeploymentWithVersions>("GET", `deployments/${encodeURIComponent(name)}`);
+  readDeployment(name: string, signal?: AbortSignal): Promise<DeploymentWithVersions> {
+    return this.call<DeploymentWithVersions>("GET", `deployments/${encodeURIComponent(name)}`, undefined, signal);
+  }
+
+  /** Delete a deployment: its versions, schedules and runs not started yet (started runs stay). */
+  deleteDeployment(name: string): Promise<unknown> {
+    return this.call<unknown>("DELETE", `deployments/${encodeURIComponent(name)}`);
+  }
+
+  /** Replace the deployment's schedules (an empty list removes them all). */
+  setSchedules(name: string, schedules: ScheduleSpec[]): Promise<DeploymentWithVersions> {
+    return this.call<DeploymentWithVersions>("PUT", `deployments/${encodeURIComponent(name)}/schedules`, { schedules });
+  }
+
+  /** What changed, cell by cell, from version `from` to version `to`. */
+  diffVersions(name: string, from: number, to: number): Promise<VersionDiff> {
+    const query = new URLSearchParams({ from: String(from), to: String(to) });
+    return this.call<VersionDiff>("GET", `deployments/${encodeURIComponent(name)}/diff?${query}`);
   }
 
   createDeployment(body: CreateDeployment): Promise<DeploymentWithVersions> {
@@ -97,6 +137,14 @@ export class TaskbookApi {
   startRun(name: string, parameters?: Record<string, unknown>): Promise<Run> {
     const body = parameters === undefined ? {} : { parameters };
     return this.call<Run>("POST", `deployments/${encodeURIComponent(name)}/runs`, body);
+  }
+
+  listLimits(signal?: AbortSignal): Promise<Limit[]> {
+    return this.call<Limit[]>("GET", "limits", undefined, signal);
+  }
+
+  readLimit(name: string, signal?: AbortSignal): Promise<LimitDetail> {
+    return this.call<LimitDetail>("GET", `limits/${encodeURIComponent(name)}`, undefined, signal);
   }
 
   /** The parameters of a notebook under the server's root (path relative to it). */

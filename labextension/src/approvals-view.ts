@@ -1,9 +1,12 @@
 /**
- * The Approvals tab: every pending input request as a form built from its JSON schema.
- * Forms are kept by request id across refreshes, so a half-filled form is not wiped.
+ * The Approvals tab: every pending input request as the notebook widget shows it: a form
+ * built from its JSON schema, the description rendered as Markdown, the flow, when it
+ * was asked and when it expires. Forms are kept by request id across refreshes, so a
+ * half-filled form is not wiped.
  */
 
-import { h } from "../widgets/dom";
+import { formatDateTime, h } from "../widgets/dom";
+import { renderMarkdown } from "../widgets/markdown";
 import { type Field, buildFields } from "../widgets/schema-form";
 import { ApiError, type TaskbookApi } from "./api";
 import { Poller } from "./poller";
@@ -22,7 +25,7 @@ export class ApprovalsView implements View {
   private readonly settled = new Set<string>();
   private readonly status = h("div", {});
 
-  constructor(private readonly api: TaskbookApi) {
+  constructor(private readonly api: TaskbookApi, private readonly openRun: (id: string) => void) {
     this.node.append(this.status);
   }
 
@@ -40,7 +43,7 @@ export class ApprovalsView implements View {
     }
     for (const request of requests) {
       if (pending.has(request.id) && !this.forms.has(request.id) && !this.settled.has(request.id)) {
-        const card = new ApprovalCard(this.api, request, () => {
+        const card = new ApprovalCard(this.api, request, this.openRun, () => {
           this.settled.add(request.id);
           this.drop(request.id);
         });
@@ -66,7 +69,7 @@ class ApprovalCard {
   private readonly error = h("div", { class: "tb-error", role: "alert" });
   private readonly reason = h("input", { type: "text", class: "tb-reason", placeholder: "Reason (optional)" });
 
-  constructor(private readonly api: TaskbookApi, request: InputRequest,
+  constructor(private readonly api: TaskbookApi, request: InputRequest, openRun: (id: string) => void,
               private readonly done: () => void) {
     this.fields = buildFields(request.schema ?? {});
     const form = h("form", { class: "tb-form" });
@@ -82,11 +85,21 @@ class ApprovalCard {
     reject.addEventListener("click", () =>
       void this.send(form, () => this.api.reject(request.id, this.reason.value.trim() || null)));
     const description = request.description || request.schema?.description || "";
+    const run = h("a", { href: "#", class: "tb-link tb-open-run", title: "Open the run" },
+      request.flow_run_name || request.flow_run_id.slice(0, 8));
+    run.addEventListener("click", (event) => {
+      event.preventDefault();
+      openRun(request.flow_run_id);
+    });
+    const facts = [
+      request.flow_name ? `Flow ${request.flow_name}` : "",
+      request.created ? `asked ${formatDateTime(request.created)}` : "",
+      request.timeout_at ? `expires ${formatDateTime(request.timeout_at)}` : "no expiry",
+    ].filter(Boolean).join(" \u00b7 ");
     this.node = h("div", { class: "tb-card tb-approval-card", "data-request-id": request.id },
-      h("div", { class: "tb-card-title" },
-        h("strong", {}, request.flow_run_name || request.flow_run_id.slice(0, 8)), " is paused at ",
-        h("code", {}, request.key)),
-      description ? h("div", { class: "tb-description" }, description) : null,
+      h("div", { class: "tb-card-title" }, h("strong", {}, run), " is paused at ", h("code", {}, request.key)),
+      h("div", { class: "tb-muted tb-approval-facts" }, facts),
+      description ? h("div", { class: "tb-description tb-markdown" }, renderMarkdown(description)) : null,
       form);
   }
 

@@ -30,8 +30,16 @@ export const CRON_PRESETS: ReadonlyArray<{ label: string; cron: string }> = [
   { label: "Weekly, Monday 06:00", cron: "0 6 * * 1" },
 ];
 
+/** The macros the server's cron parser takes for whole expressions. */
+export const CRON_MACROS = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+
 /** null when the expression looks valid, otherwise what is wrong with it. */
 export function cronError(expression: string): string | null {
+  const text = expression.trim();
+  if (text.startsWith("@")) {
+    return CRON_MACROS.includes(text.toLowerCase()) ? null
+      : `${text} is not a cron macro; use one of ${CRON_MACROS.join(", ")} or 5 fields.`;
+  }
   const parts = expression.trim().split(/\s+/).filter(Boolean);
   if (parts.length !== 5) {
     return `A cron expression has 5 fields (minute hour day month weekday); this one has ${parts.length}.`;
@@ -78,4 +86,16 @@ export function intervalError(text: string): string | null {
   return /^\s*\d+(\.\d+)?\s*(s|m|h|d|w)\s*$/i.test(text)
     ? null
     : "An interval is a number and a unit: 90s, 15m, 1h, 1d or 1w.";
+}
+
+/** null when the browser knows the IANA time zone, otherwise what to do. */
+export function timezoneError(zone: string): string | null {
+  const text = zone.trim();
+  if (!text) return "Pick a time zone (an IANA name such as Europe/Paris, or UTC).";
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: text });
+    return null;
+  } catch {
+    return `${text} is not a time zone this browser knows; pick an IANA name such as Europe/Paris.`;
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * One input per notebook parameter, with its type and help, pre-filled with its default
- * (or a given value); `values()` reads them back as JSON values, throwing on a bad one.
+ * (or a given value). Each field says what is wrong with it as one types; `values()`
+ * reads them back as JSON values, throwing on a bad one.
  */
 
 import { h } from "../widgets/dom";
@@ -8,9 +9,10 @@ import type { Parameter } from "./types";
 
 export class ParametersForm {
   readonly node: HTMLElement;
-  private readonly inputs = new Map<string, { parameter: Parameter; input: HTMLInputElement }>();
+  private readonly inputs = new Map<string, { parameter: Parameter; input: HTMLInputElement; message: HTMLElement }>();
 
-  constructor(parameters: Parameter[], values: Record<string, unknown> = {}) {
+  /** `onChange` runs after each field is checked (to enable a dialog's OK button). */
+  constructor(parameters: Parameter[], values: Record<string, unknown> = {}, private readonly onChange: () => void = () => {}) {
     this.node = h("fieldset", { class: "tb-parameters" }, h("legend", {}, "Parameters"));
     if (!parameters.length) {
       this.node.append(h("div", { class: "tb-muted" }, "This notebook has no parameters cell."));
@@ -18,12 +20,36 @@ export class ParametersForm {
     for (const parameter of parameters) {
       const value = parameter.name in values ? values[parameter.name] : parameter.default;
       const input = inputFor(parameter, value);
-      this.inputs.set(parameter.name, { parameter, input });
+      const message = h("span", { class: "tb-field-error tb-error", role: "alert", id: `tb-param-${++fieldCount}` });
+      input.setAttribute("aria-describedby", message.id);
+      this.inputs.set(parameter.name, { parameter, input, message });
+      input.addEventListener("input", () => this.check());
       this.node.append(h("label", { class: "tb-field" },
         h("span", { class: "tb-field-label" }, parameter.name, " ", h("code", { class: "tb-muted" }, parameter.type)),
         input,
-        parameter.help ? h("span", { class: "tb-field-help tb-muted" }, parameter.help) : null));
+        parameter.help ? h("span", { class: "tb-field-help tb-muted" }, parameter.help) : null,
+        message));
     }
+  }
+
+  /** Show every field's problem; the first one ("name: not an integer"), or null. */
+  check(): string | null {
+    for (const { parameter, input, message } of this.inputs.values()) {
+      const error = problem(parameter, input);
+      message.textContent = error ? error.replace(`${parameter.name}: `, "") : "";
+      input.setAttribute("aria-invalid", String(error !== null));
+    }
+    this.onChange();
+    return this.error();
+  }
+
+  /** The first field's problem, without showing anything. */
+  error(): string | null {
+    for (const { parameter, input } of this.inputs.values()) {
+      const error = problem(parameter, input);
+      if (error) return error;
+    }
+    return null;
   }
 
   /** The parameters' values; throws an Error naming the first one that does not parse. */
@@ -33,6 +59,17 @@ export class ParametersForm {
       values[name] = read(parameter, input);
     }
     return values;
+  }
+}
+
+let fieldCount = 0;
+
+function problem(parameter: Parameter, input: HTMLInputElement): string | null {
+  try {
+    read(parameter, input);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }
 
@@ -68,18 +105,36 @@ function read(parameter: Parameter, input: HTMLInputElement): unknown {
     case "int":
     case "float": {
       const value = Number(input.value);
-      if (input.value.trim() === "" || !Number.isFinite(value)) throw new Error(`${parameter.name}: not a number`);
-      if (parameter.type === "int" && !Number.isInteger(value)) throw new Error(`${parameter.name}: not an integer`);
+      // A number input reads "" for text it cannot parse: say so rather than "empty".
+      if (input.validity?.badInput) throw new Error(`${parameter.name}: not a number`);
+      if (input.value.trim() === "") throw new Error(`${parameter.name}: give a number`);
+      if (!Number.isFinite(value)) throw new Error(`${parameter.name}: not a number`);
+      if (parameter.type === "int" && !Number.isInteger(value)) {
+        throw new Error(`${parameter.name}: a whole number, such as ${Math.trunc(value)}`);
+      }
       return value;
     }
     case "str":
       return input.value;
-    default:
+    default: {
+      let value: unknown;
       try {
-        return JSON.parse(input.value) as unknown;
+        value = JSON.parse(input.value) as unknown;
       } catch {
         if (parameter.type === "any") return input.value;
-        throw new Error(`${parameter.name}: not valid JSON`);
+        throw new Error(`${parameter.name}: not valid JSON (${EXAMPLES[parameter.type] ?? "a JSON value"})`);
       }
+      const isList = Array.isArray(value);
+      const isDict = typeof value === "object" && value !== null && !isList;
+      if ((parameter.type === "list" && !isList) || (parameter.type === "dict" && !isDict)) {
+        throw new Error(`${parameter.name}: ${EXAMPLES[parameter.type]}`);
+      }
+      return value;
+    }
   }
 }
+
+const EXAMPLES: Partial<Record<Parameter["type"], string>> = {
+  list: "a list such as [1, 2]",
+  dict: 'a dict such as {"a": 1}',
+};

@@ -1,50 +1,45 @@
 /**
- * The Taskbook panel in the left area: a tab strip over the Runs, Approvals and
- * Deployments views. Only the shown tab polls, and only while the panel is visible.
+ * The Taskbook panel in the left area: a tab strip (arrow keys move between tabs) over
+ * the Runs, Approvals, Deployments and Limits views. Only the shown tab polls, and only
+ * while the panel is visible.
  */
 
 import { Widget } from "@lumino/widgets";
 import type { Message } from "@lumino/messaging";
 import { h } from "../widgets/dom";
+import { TabStrip } from "./tabs";
 import type { View } from "./view";
 
 export class TaskbookSidebar extends Widget {
   private active: View;
-  private readonly tabs = new Map<string, HTMLButtonElement>();
+  private readonly strip: TabStrip;
 
   constructor(private readonly views: View[]) {
     super();
     if (!views[0]) throw new Error("[taskbook] the sidebar needs at least one view");
     this.active = views[0];
     this.addClass("tb-sidebar");
-    const strip = h("div", { class: "tb-tabs", role: "tablist" });
-    const body = h("div", { class: "tb-body" });
-    for (const view of views) {
-      const tab = h("button", { type: "button", class: "tb-tab", role: "tab", "data-view": view.id }, view.label);
-      tab.addEventListener("click", () => this.select(view.id));
-      this.tabs.set(view.id, tab);
-      strip.append(tab);
-      view.node.setAttribute("role", "tabpanel");
-      body.append(view.node);
-    }
-    this.node.append(h("header", { class: "tb-header" }, "Taskbook"), strip, body);
-    this.show_(this.active);
+    this.strip = new TabStrip(views.map((view) => ({ id: view.id, label: view.label, panel: view.node })),
+      (id) => this.show_(id), "Taskbook views");
+    this.node.append(h("header", { class: "tb-header" }, "Taskbook"), this.strip.node,
+      h("div", { class: "tb-body" }, ...views.map((view) => view.node)));
   }
 
   select(id: string): void {
+    this.strip.select(id);
+  }
+
+  private show_(id: string): void {
     const view = this.views.find((candidate) => candidate.id === id);
     if (!view || view === this.active) return;
     this.active.poller.stop();
     this.active = view;
-    this.show_(view);
     if (this.isVisible) view.poller.start();
   }
 
-  private show_(view: View): void {
-    for (const candidate of this.views) {
-      candidate.node.hidden = candidate !== view;
-      this.tabs.get(candidate.id)?.setAttribute("aria-selected", String(candidate === view));
-    }
+  /** Refresh the shown view now (after an action elsewhere). */
+  poke(): void {
+    this.active.poller.poke();
   }
 
   protected override onAfterShow(msg: Message): void {

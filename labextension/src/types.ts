@@ -3,16 +3,23 @@
  * papermill_bridge/server/openapi.json (Run, TaskRun, InputRequest, Deployment).
  */
 
-import type { JsonSchema, StateType } from "../widgets/contract";
+import type { HistoryEntry, JsonSchema, StateType } from "../widgets/contract";
 
-export type { JsonSchema, StateType };
+export type { HistoryEntry, JsonSchema, StateType };
 
 export interface TaskRun {
   id: string;
   name: string;
+  task_key: string;
   state: string;
   state_type: StateType;
+  state_message: string | null;
+  start_time: string | null;
+  end_time: string | null;
   duration: number | null;
+  run_count: number;
+  cache_key: string | null;
+  upstream: string[];
 }
 
 export interface Run {
@@ -26,7 +33,14 @@ export interface Run {
   end_time: string | null;
   duration: number | null;
   created: string;
+  run_count: number;
+  tags: string[];
+  parameters: Record<string, unknown>;
+  parent_task_run_id: string | null;
   deployment_name: string | null;
+  deployment_version: number | null;
+  scheduled_time: string | null;
+  worker_id: string | null;
   output_notebook: string | null;
   task_runs?: TaskRun[];
   failure?: Failure | null;
@@ -55,10 +69,42 @@ export interface LogLine {
   task_run_id: string | null;
 }
 
-/** Which lines to read: the last `tail`, or those after the line with id `after`. */
+/** Which lines to read: the last `tail`, or those after the line with id `after`; at `level` or above. */
 export interface LogWindow {
   after?: number;
   tail?: number;
+  level?: string;
+}
+
+/** Which flow runs a list shows (GET runs); every given condition holds. */
+export interface RunQuery {
+  limit?: number;
+  /** A state name or type ("Late", "FAILED"). */
+  state?: string | null;
+  /** A part of the run's or flow's name, any case. */
+  q?: string | null;
+  tag?: string | null;
+  deployment?: string | null;
+  /** ISO 8601 times: created at or after `since`, before `until`. */
+  since?: string | null;
+  until?: string | null;
+  /** Leave subflows out (they are listed under their parent run). */
+  top_level?: boolean;
+  /** A run id: the page after it. */
+  before?: string | null;
+  /** A flow run id: its subflow runs. */
+  parent?: string | null;
+}
+
+/** What went with a deleted run. */
+export interface DeletedRun {
+  run: Run;
+  subflows: number;
+  task_runs: number;
+  states: number;
+  log_lines: number;
+  results: number;
+  input_requests: number;
 }
 
 export interface InputRequest {
@@ -70,7 +116,9 @@ export interface InputRequest {
   schema: JsonSchema;
   description: string | null;
   status: "pending" | "answered" | "rejected" | "expired";
+  created: string | null;
   timeout_at: string | null;
+  state_type: StateType | null;
 }
 
 export interface Schedule {
@@ -78,6 +126,24 @@ export interface Schedule {
   description: string;
   active: boolean;
   next_runs: string[];
+  spec: StoredSpec;
+  parameters: Record<string, unknown>;
+  catchup: string;
+}
+
+/** A schedule as the store keeps it. */
+export type StoredSpec =
+  | { kind: "cron"; expression: string; timezone: string }
+  | { kind: "interval"; every_seconds: number; anchor: string; timezone: string };
+
+/** A schedule as PUT deployments/{name}/schedules takes it: cron (with a time zone) or interval. */
+export interface ScheduleSpec {
+  cron?: string;
+  interval?: string | number;
+  timezone?: string;
+  parameters?: Record<string, unknown>;
+  active?: boolean;
+  catchup?: "latest" | "all";
 }
 
 export interface Deployment {
@@ -107,6 +173,55 @@ export interface DeploymentVersion {
   notebook_path: string;
   parameters: Parameter[];
   created: string;
+  changes?: string[];
+}
+
+/** One entry of a version diff: a cell kept, added, removed or edited. */
+export interface CellChange {
+  op: "equal" | "insert" | "delete" | "replace";
+  old: DiffCell | null;
+  new: DiffCell | null;
+  /** The unified diff of an edited cell's source. */
+  diff: string;
+  /** For collapsed runs of unchanged cells. */
+  count?: number;
+}
+
+export interface DiffCell {
+  index: number;
+  cell_type: string;
+  source: string;
+}
+
+export interface VersionDiff {
+  deployment: string;
+  from: number;
+  to: number;
+  changes: string[];
+  cells: CellChange[];
+  parameters: { name: string; op: "added" | "removed" | "changed"; old: unknown; new: unknown }[];
+}
+
+export interface Limit {
+  name: string;
+  slots: number | null;
+  used: number;
+  holders: number;
+  per_second: number | null;
+  burst: number | null;
+  next_free_at: string | null;
+}
+
+export interface Lease {
+  id: string;
+  slots: number;
+  holder: string;
+  acquired_at: string | null;
+  expires_at: string | null;
+}
+
+export interface LimitDetail extends Limit {
+  leases: Lease[];
 }
 
 export interface DeploymentWithVersions extends Deployment {

@@ -1,0 +1,107 @@
+/**
+ * Watches the store while the page is visible, every ten seconds: the number of runs
+ * waiting for input becomes a badge on the sidebar's icon, and a JupyterLab notification
+ * (with "Open run") tells this person when a run they started here, or a run of a
+ * deployment they follow, fails, crashes, or waits for input. What was already so when
+ * the page loaded is not announced.
+ */
+
+import { Notification } from "@jupyterlab/apputils";
+import type { Title, Widget } from "@lumino/widgets";
+import type { TaskbookApi } from "./api";
+import { isFollowed, isStartedHere } from "./follows";
+import { Poller } from "./poller";
+import type { InputRequest, Run } from "./types";
+
+const REFRESH_MS = 10_000;
+/** How many of the newest failed and crashed runs each look reads. */
+const RECENT = 25;
+const CAPTION = "Taskbook";
+
+export class Notifier {
+  readonly poller = new Poller((signal) => this.refresh(signal), REFRESH_MS);
+  /** Run ids and request ids seen already; null before the first look. */
+  private seen: Set<string> | null = null;
+  private readonly deployments = new Map<string, string | null>();
+
+  constructor(private readonly api: TaskbookApi, private readonly sidebar: Widget,
+              private readonly openRun: (id: string) => void) {
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.poller.start();
+      else this.poller.stop();
+    });
+  }
+
+  start(): void {
+    if (document.visibilityState !== "hidden") this.poller.start();
+  }
+
+  /** Look again now (after an answer or a start). */
+  poke(): void {
+    this.poller.poke();
+  }
+
+  private async refresh(signal: AbortSignal): Promise<void> {
+    const [inputs, failed, crashed] = await Promise.all([
+      this.api.listInputs(signal),
+      this.api.listRuns({ state: "FAILED", limit: RECENT }, signal),
+      this.api.listRuns({ state: "CRASHED", limit: RECENT }, signal),
+    ]);
+    const pending = inputs.filter((request) => request.status === "pending");
+    this.badge(pending.length);
+    const first = this.seen === null;
+    const seen = this.seen ?? new Set<string>();
+    this.seen = seen;
+    for (const run of [...failed, ...crashed]) {
+      const key = `run:${run.id}:${run.state_type}:${run.run_count}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (!first && this.mine(run.id, run.deployment_name)) this.failed(run);
+    }
+    for (const request of pending) {
+      const key = `input:${request.id}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (!first && this.mine(request.flow_run_id, await this.deploymentOf(request, signal))) this.waiting(request);
+    }
+  }
+
+  private mine(runId: string, deployment: string | null): boolean {
+    return isStartedHere(runId) || (deployment !== null && isFollowed(deployment));
+  }
+
+  /** The deployment of the run that asks (read once per run). */
+  private async deploymentOf(request: InputRequest, signal: AbortSignal): Promise<string | null> {
+    const known = this.deployments.get(request.flow_run_id);
+    if (known !== undefined) return known;
+    const run = await this.api.readRun(request.flow_run_id, signal).catch(() => null);
+    const name = run?.deployment_name ?? null;
+    this.deployments.set(request.flow_run_id, name);
+    return name;
+  }
+
+  private failed(run: Run): void {
+    const message = run.state_message ? `: ${run.state_message}` : "";
+    Notification.error(`${run.name} ${run.state === "Crashed" ? "crashed" : run.state.toLowerCase()}${message}`.slice(0, 300), {
+      autoClose: false,
+      actions: [{ label: "Open run", callback: () => this.openRun(run.id) }],
+    });
+  }
+
+  private waiting(request: InputRequest): void {
+    const name = request.flow_run_name ?? request.flow_run_id.slice(0, 8);
+    Notification.warning(`${name} is waiting for input (${request.key}).`, {
+      autoClose: false,
+      actions: [{ label: "Open run", callback: () => this.openRun(request.flow_run_id) }],
+    });
+  }
+
+  /** The sidebar icon's badge, and its caption for screen readers. */
+  private badge(waiting: number): void {
+    const title: Title<Widget> = this.sidebar.title;
+    const text = waiting > 99 ? "99+" : String(waiting);
+    if ((title.dataset["tb-waiting"] ?? "0") === (waiting ? text : "0")) return;
+    title.dataset = waiting ? { "tb-waiting": text } : {};
+    title.caption = waiting ? `${CAPTION}: ${waiting} run(s) waiting for input` : CAPTION;
+  }
+}
