@@ -46,7 +46,7 @@ def output_path(deployment: str, run_id: str) -> Path:
     return folder / f"{run_id}.ipynb"
 
 
-def _with_attach_cell(notebook: str) -> dict[str, Any]:
+def _with_attach_cell(notebook: str, run_id: str, deployment: str) -> dict[str, Any]:
     content: dict[str, Any] = json.loads(notebook)
     cell: dict[str, Any] = {
         "cell_type": "code",
@@ -58,6 +58,8 @@ def _with_attach_cell(notebook: str) -> dict[str, Any]:
     }
     content["cells"] = [cell, *content.get("cells", [])]
     metadata = content.setdefault("metadata", {})
+    # The output notebook names its run, so JupyterLab's console can open the run from it.
+    metadata["taskbook"] = {"flow_run_id": run_id, "deployment": deployment}
     if not (metadata.get("kernelspec") or {}).get("name"):
         metadata["kernelspec"] = PYTHON3_KERNELSPEC  # papermill needs one to know the language
     return content
@@ -83,7 +85,7 @@ def execute_run(run_id: FlowRunId) -> RunOutcome:
     folder = Path(version["notebook_path"]).parent
     with tempfile.TemporaryDirectory(prefix="taskbook-run-") as tmp:
         source = Path(tmp) / "input.ipynb"
-        source.write_text(json.dumps(_with_attach_cell(version["notebook"])))
+        source.write_text(json.dumps(_with_attach_cell(version["notebook"], run_id, deployment)))
         os.environ["TASKBOOK_FLOW_RUN_ID"] = run_id
         try:
             papermill.execute_notebook(

@@ -33,8 +33,12 @@ export class LogView {
   private task: { id: string; name: string } | null = null;
   private error: string | null = null;
 
-  constructor(private readonly api: TaskbookApi, private readonly runId: string) {
-    this.level.addEventListener("change", () => this.reset());
+  /** `reread`: ask the owner to read again now (the level filter changed). */
+  constructor(private readonly api: TaskbookApi, private readonly runId: string, private readonly reread: () => void) {
+    this.level.addEventListener("change", () => {
+      this.reset();
+      this.reread();
+    });
     this.search.addEventListener("input", () => this.draw());
     this.follow.addEventListener("change", () => {
       if (this.follow.checked) this.body.scrollTop = this.body.scrollHeight;

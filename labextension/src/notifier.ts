@@ -101,7 +101,9 @@ export class Notifier {
     const title: Title<Widget> = this.sidebar.title;
     const text = waiting > 99 ? "99+" : String(waiting);
     if ((title.dataset["tb-waiting"] ?? "0") === (waiting ? text : "0")) return;
-    title.dataset = waiting ? { "tb-waiting": text } : {};
+    // JupyterLab keeps the tab's own data-id in the dataset too: change only ours.
+    const { ["tb-waiting"]: _old, ...others } = title.dataset;
+    title.dataset = waiting ? { ...others, "tb-waiting": text } : others;
     title.caption = waiting ? `${CAPTION}: ${waiting} run(s) waiting for input` : CAPTION;
   }
 }

@@ -61,7 +61,7 @@ export class RunPanel extends Widget {
     this.addClass("tb-run-panel");
     this.title.label = `Run ${runId.slice(0, 8)}`;
     this.title.closable = true;
-    this.logs = new LogView(api, runId);
+    this.logs = new LogView(api, runId, () => this.refreshNow());
     this.panels = Object.fromEntries(TABS.map((tab) => [tab, h("div", { class: `tb-tab-panel tb-panel-${tab}` })])) as unknown as Record<Tab, HTMLElement>;
     this.panels.logs.append(this.logs.node);
     this.tabs = new TabStrip(TABS.map((tab) => ({ id: tab, label: TAB_LABELS[tab], panel: this.panels[tab] })),

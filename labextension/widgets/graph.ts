@@ -115,7 +115,21 @@ function headerOf(graph: GraphPayload): Node[] {
     h("span", { class: "tb-muted" }, `${count(graph.task_runs)} task run${graph.task_runs === 1 ? "" : "s"}`),
     ...parts,
     graph.hidden > 0 ? h("span", { class: "tb-muted" }, `(${count(graph.hidden)} nodes not drawn)`) : "",
+    openInConsole(run.id),
   ].filter((part): part is HTMLElement => part !== "");
+}
+
+/**
+ * In JupyterLab with the Taskbook console (it marks the page), a button that opens the
+ * run in a console tab, asked for with a DOM event; elsewhere nothing.
+ */
+function openInConsole(runId: string): HTMLElement | "" {
+  if (document.body.dataset["taskbookConsole"] !== "1") return "";
+  const button = h("button", { type: "button", class: "tb-open-console", title: "Open this run in a Taskbook tab: timeline, logs, history" },
+    "Open run \u2197");
+  button.addEventListener("click", () =>
+    window.dispatchEvent(new CustomEvent("taskbook:open-run", { detail: { id: runId } })));
+  return button;
 }
 
 /** Drag the background to scroll a graph larger than its frame. */

@@ -14,6 +14,7 @@ from kernel_ext._states import StateType, parse_state_filter
 from kernel_ext.store import get_store
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import duration, local_time, table
+from papermill_bridge.cli._lab_links import run_link
 
 if TYPE_CHECKING:
     from kernel_ext.store import Store
@@ -96,6 +97,9 @@ def _show_flow_run(store: Store, run: FlowRunDetail) -> None:
         click.echo(f"  message:    {run['state_message']}")
     if run.get("output_notebook"):
         click.echo(f"  output:     {run['output_notebook']}")
+    link = run_link(run["id"])
+    if link:
+        click.echo(f"  in Lab:     {link}")
     for hint in waiting_hints(store, run):
         click.echo(f"  answer:     {hint}")
     echo_failure(run.get("failure"))

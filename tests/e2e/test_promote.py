@@ -139,10 +139,10 @@ def test_promote_then_run_with_parameters(lab: Lab, page: Any, worker: Any) -> N
     assert output, "the run has no output notebook"
     assert "bonjour from a deployment" in printed_text(output)
 
-    # The output notebook lives outside the server's root: the sidebar has the server copy
+    # The output notebook lives outside the server's root: the console has the server copy
     # it under the root, then opens that copy in a notebook tab.
     row.click()
-    link = sidebar.locator(".tb-run-details a", has_text="Open output notebook")
+    link = page.locator(f"#taskbook-run-{run_id} button.tb-open-output")
     link.wait_for(timeout=15_000)
     link.click()
     copy = f"taskbook-outputs/hello-e2e/{run_id}.ipynb"
@@ -151,3 +151,9 @@ def test_promote_then_run_with_parameters(lab: Lab, page: Any, worker: Any) -> N
     )
     assert (lab.root / copy).is_file()
     screenshot(page.locator(".jp-LabShell"), "promote-output-notebook.png")
+
+    # The output notebook names its run: its toolbar opens the run's tab again.
+    page.locator(".jp-NotebookPanel:visible .tb-open-run-button").click(timeout=15_000)
+    page.locator(f"#taskbook-run-{run_id} .tb-run-title", has_text="Completed").wait_for(
+        timeout=15_000
+    )
