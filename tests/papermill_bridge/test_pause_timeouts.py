@@ -37,13 +37,13 @@ def suspended_run(home: Path) -> dict[str, Any]:
 def sleep_past_timeout(run: dict[str, Any]) -> None:
     """Sleep until the run's pause has timed out (its own ``timeout_at``, not a guess at
     how long the worker took to get there)."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     (request,) = store().list_input_requests(status=None, flow_run_id=run["id"])
     timeout_at = datetime.fromisoformat(request["timeout_at"])
     if timeout_at.tzinfo is None:
-        timeout_at = timeout_at.replace(tzinfo=timezone.utc)
-    left = (timeout_at - datetime.now(timezone.utc)).total_seconds()
+        timeout_at = timeout_at.replace(tzinfo=UTC)
+    left = (timeout_at - datetime.now(UTC)).total_seconds()
     time.sleep(max(0.0, left) + 0.3)
 
 
