@@ -8,6 +8,8 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │   │                         (kernel_ext.cells)
     │   ├── DeploymentNotFound    no deployment has that name or id (also a
     │   │                         ``LookupError``)
+    │   ├── VersionNotFound       the deployment has no version of that number (also a
+    │   │                         ``LookupError``)
     │   ├── LimitNotFound         no concurrency or rate limit has that name (also a
     │   │                         ``LookupError``)
     │   ├── OptionTypeError       an option has the wrong type (also a ``TypeError``)
@@ -60,8 +62,9 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 
 The classes marked with a package are defined there, next to what raises them; the others
 are here. Errors carry their context as attributes: ``RunNotFound.run_id``,
-``DeploymentNotFound.name``, ``LimitNotFound.name``, ``RunStateConflict.run_id``/``.state``,
-``ConcurrencySlotTimeout.limit``, ``MissingDependency.module``/``.install``.
+``DeploymentNotFound.name``, ``VersionNotFound.name``/``.version``, ``LimitNotFound.name``,
+``RunStateConflict.run_id``/``.state``, ``ConcurrencySlotTimeout.limit``,
+``MissingDependency.module``/``.install``.
 
 Control-flow signals are not errors: they subclass ``BaseException`` so that a
 user's ``except Exception:`` cannot swallow them.
@@ -120,6 +123,7 @@ __all__ = [
     "TerminationSignal",
     "UnfinishedRun",
     "UpstreamTaskError",
+    "VersionNotFound",
 ]
 
 
@@ -250,6 +254,17 @@ class DeploymentNotFound(ConfigurationError, LookupError):
     def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(message)
         self.name = name
+
+
+class VersionNotFound(ConfigurationError, LookupError):
+    """Raised when a deployment (``name``) has no version numbered ``version``."""
+
+    def __init__(
+        self, message: str, *, name: str | None = None, version: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.version = version
 
 
 class LimitNotFound(ConfigurationError, LookupError):

@@ -17,6 +17,8 @@ from kernel_ext.store.records import (
     FlowRunRecord,
     NotebookVersion,
     PromotedDeployment,
+    ReplacedSchedules,
+    ScheduleEntry,
     ScheduleRecord,
 )
 
@@ -107,6 +109,21 @@ class DeploymentApi(Transactions):
         """Add an active schedule to a deployment. ``spec`` is the schedules module's
         dict, kept as given; ``parameters`` override the deployment's defaults."""
         return self._write(_schedules.add_schedule, deployment, spec, parameters or {}, catchup)
+
+    def replace_schedules(
+        self, deployment: str, entries: Sequence[ScheduleEntry]
+    ) -> ReplacedSchedules:
+        """Make ``entries`` the deployment's schedules, in one transaction; ``[]`` removes
+        them all.
+
+        A schedule whose spec and parameters an entry asks for again is kept, with its
+        ``last_slot`` (so it neither runs a slot twice nor catches up), and takes the
+        entry's ``active`` and ``catchup``. The others are deleted with their runs that
+        no worker has claimed yet (and those runs' history); runs that started stay.
+        New ones count their slots from now: none runs a slot of the past. Nothing
+        changes if an entry is refused (``ConfigurationError``, "schedule 2: ...").
+        """
+        return self._write(_schedules.replace_schedules, deployment, entries)
 
     def list_schedules(self, active_only: bool = True) -> list[ScheduleRecord]:
         """Schedules, oldest first, with ``deployment_name`` and ``deployment_paused``."""

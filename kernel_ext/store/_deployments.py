@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import ConfigurationError, VersionNotFound
 from kernel_ext._states import StateType
 from kernel_ext.store._limit_leases import sync_deployment_limit
 from kernel_ext.store._lookups import find_deployment
@@ -132,9 +132,11 @@ def read_deployment_version(
         query = query.where(deployment_versions.c.version == version)
     found = connection.execute(query.limit(1)).mappings().first()
     if found is None:
-        raise ConfigurationError(
+        raise VersionNotFound(
             f"Deployment {row.name!r} has no version {version}; its versions are listed by "
-            f"`taskbook deployments show {row.name}`."
+            f"`taskbook deployments show {row.name}`.",
+            name=row.name,
+            version=version,
         )
     return {**_version(found), "notebook": found.notebook, "deployment_name": row.name}
 

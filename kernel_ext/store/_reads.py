@@ -87,6 +87,7 @@ class RunFilter:
     until: datetime | None = None  # created before
     top_level: bool = False  # no subflows
     before: str | None = None  # a run id: only runs listed after it (the next page)
+    parent: str | None = None  # a flow run's id: only its subflows (of its own task runs)
 
 
 def list_flow_runs(connection: Connection, limit: int, where: RunFilter) -> list[FlowRunRecord]:
@@ -124,7 +125,18 @@ def _conditions(connection: Connection, where: RunFilter) -> list[ColumnElement[
         found.append(flow_runs.c.parent_task_run_id.is_(None))
     if where.before is not None:
         found.append(_listed_after(connection, where.before))
+    if where.parent is not None:
+        found.append(_subflow_of(connection, where.parent))
     return found
+
+
+def _subflow_of(connection: Connection, run_id: str) -> ColumnElement[bool]:
+    """Flow runs called by a task run of flow run ``run_id``: both lookups are indexed
+    (task_runs.flow_run_id, flow_runs.parent_task_run_id), however big the store."""
+    if not _exists(connection, flow_runs, run_id):
+        raise run_not_found("flow run", run_id)
+    calls = select(task_runs.c.id).where(task_runs.c.flow_run_id == run_id)
+    return flow_runs.c.parent_task_run_id.in_(calls)
 
 
 def _has_tag(connection: Connection, tag: str) -> ColumnElement[bool]:

@@ -1,40 +1,50 @@
-"""Schedules of deployments: added, listed for the scheduler, switched on and off, advanced.
+"""Schedules of deployments: added, replaced, listed for the scheduler, switched on and
+off, advanced.
 
 The store keeps a schedule's ``spec`` as the schedules module gave it (a cron expression
 with its time zone, or an interval) and never interprets it; nor its catch-up policy.
 It keeps ``last_slot``, the latest slot the scheduler gave a run: ``advance_schedule``
-only moves it forward, so two schedulers ticking at once cannot move it back.
+only moves it forward, so two schedulers ticking at once cannot move it back. A schedule
+that never ran counts its slots from ``created``: a new one runs no slot of the past.
+
+Replacing a deployment's schedules is one transaction: a schedule whose spec and
+parameters are asked for again stays, with its ``last_slot`` (no slot twice, no catch-up
+burst); the others go, with their runs that no worker has claimed yet.
 Records are JSON-able dicts with ISO-8601 UTC times, joined with their deployment's name
 and whether it is paused.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError
+from kernel_ext._states import StateType
 from kernel_ext.store._lookups import find_deployment
-from kernel_ext.store._tables import deployments, schedules
-from kernel_ext.store._types import from_epoch, isoformat
+from kernel_ext.store._tables import deployments, flow_runs, schedules, state_history
+from kernel_ext.store._types import dumps, from_epoch, isoformat
 
 __all__ = [
     "add_schedule",
     "advance_schedule",
     "list_schedules",
     "read_schedule",
+    "replace_schedules",
     "schedules_by_deployment",
     "set_schedule_active",
 ]
 
-from kernel_ext.store.records import ScheduleRecord
+from kernel_ext.store.records import ReplacedSchedules, ScheduleEntry, ScheduleRecord
 
 _MAX_CATCHUP = 16  # the column's length
+_CHUNK = 500  # ids per statement, well under every backend's parameter limit
 
 
 def add_schedule(
@@ -44,25 +54,62 @@ def add_schedule(
     parameters: Mapping[str, Any],
     catchup: str,
 ) -> ScheduleRecord:
-    if not catchup or len(catchup) > _MAX_CATCHUP:
-        raise ConfigurationError(
-            f"The catch-up policy {catchup!r} is not one the scheduler knows; use 'latest' "
-            "(run the most recent missed slot) or 'all'."
-        )
+    _check_catchup(catchup)
     row = find_deployment(connection, deployment)
-    schedule_id = str(uuid.uuid4())
-    connection.execute(
-        schedules.insert().values(
-            id=schedule_id,
-            deployment_id=row.id,
-            spec=dict(spec),
-            parameters=dict(parameters),
-            active=True,
-            catchup=catchup,
-            created=datetime.now(UTC),
-        )
+    entry: ScheduleEntry = {
+        "spec": dict(spec),
+        "parameters": dict(parameters),
+        "active": True,
+        "catchup": catchup,
+    }
+    return read_schedule(connection, _insert(connection, row.id, entry, datetime.now(UTC)))
+
+
+def replace_schedules(
+    connection: Connection, deployment: str, entries: Sequence[ScheduleEntry]
+) -> ReplacedSchedules:
+    """Make ``entries`` the deployment's schedules (an empty list removes them all).
+
+    A current schedule with an entry's spec and parameters stays, keeping its id and
+    ``last_slot``, and takes the entry's ``active`` and ``catchup``; the others are
+    deleted with their runs that no worker has claimed (Scheduled or Late, never
+    started) and those runs' history; the entries that matched none are added, in
+    order. Every entry is checked before anything changes.
+    """
+    wanted = [_checked(number, entry) for number, entry in enumerate(entries, 1)]
+    row = find_deployment(connection, deployment, lock=True)  # one replacement at a time
+    query = (
+        select(schedules)
+        .where(schedules.c.deployment_id == row.id)
+        .order_by(schedules.c.created, schedules.c.id)
     )
-    return read_schedule(connection, schedule_id)
+    unmatched = list(connection.execute(query).mappings())
+    kept, added = 0, []
+    for entry in wanted:
+        same = next((s for s in unmatched if _same_slots(s, entry)), None)
+        if same is None:
+            added.append(entry)
+            continue
+        unmatched.remove(same)
+        kept += 1
+        if (bool(same.active), same.catchup) != (entry["active"], entry["catchup"]):
+            statement = update(schedules).where(schedules.c.id == same.id)
+            connection.execute(statement.values(active=entry["active"], catchup=entry["catchup"]))
+    removed = [s.id for s in unmatched]
+    deleted_runs = _delete_unclaimed_runs(connection, removed)
+    for start in range(0, len(removed), _CHUNK):
+        chunk = removed[start : start + _CHUNK]
+        connection.execute(delete(schedules).where(schedules.c.id.in_(chunk)))
+    now = datetime.now(UTC)
+    for offset, entry in enumerate(added):  # apart by a microsecond: listed in this order
+        _insert(connection, row.id, entry, now + timedelta(microseconds=offset))
+    return {
+        "schedules": schedules_by_deployment(connection, [row.id], False).get(row.id, []),
+        "kept": kept,
+        "added": len(added),
+        "removed": len(removed),
+        "deleted_runs": deleted_runs,
+    }
 
 
 def read_schedule(connection: Connection, schedule_id: str) -> ScheduleRecord:
@@ -111,6 +158,79 @@ def advance_schedule(connection: Connection, schedule_id: str, last_slot: float)
     )
     connection.execute(statement)
     return read_schedule(connection, schedule_id)
+
+
+def _check_catchup(catchup: object, where: str = "") -> None:
+    if not isinstance(catchup, str) or not catchup or len(catchup) > _MAX_CATCHUP:
+        raise ConfigurationError(
+            f"{where}The catch-up policy {catchup!r} is not one the scheduler knows; use "
+            "'latest' (run the most recent missed slot) or 'all'."
+        )
+
+
+def _checked(number: int, entry: ScheduleEntry) -> ScheduleEntry:
+    """Entry ``number`` (from 1) with its spec and parameters as the JSON columns give
+    them back, so that it compares with what is stored."""
+    where = f"schedule {number}: "
+    _check_catchup(entry.get("catchup"), where)
+    spec, parameters = entry.get("spec"), entry.get("parameters")
+    if not isinstance(spec, Mapping) or not isinstance(parameters, Mapping):
+        raise ConfigurationError(
+            f"{where}give its spec (a schedules module dict) and its parameters as dicts."
+        )
+    if not isinstance(entry.get("active"), bool):
+        raise ConfigurationError(f"{where}active must be True or False.")
+    return {
+        "spec": json.loads(dumps(dict(spec))),
+        "parameters": json.loads(dumps(dict(parameters))),
+        "active": entry["active"],
+        "catchup": entry["catchup"],
+    }
+
+
+def _same_slots(schedule: RowMapping, entry: ScheduleEntry) -> bool:
+    """The stored schedule runs the entry's slots with its parameters."""
+    return bool(
+        schedule.spec == entry["spec"] and (schedule.parameters or {}) == entry["parameters"]
+    )
+
+
+def _insert(connection: Connection, deployment_id: str, entry: ScheduleEntry, now: datetime) -> str:
+    schedule_id = str(uuid.uuid4())
+    connection.execute(
+        schedules.insert().values(
+            id=schedule_id,
+            deployment_id=deployment_id,
+            spec=entry["spec"],
+            parameters=entry["parameters"],
+            active=entry["active"],
+            catchup=entry["catchup"],
+            created=now,  # its first slot is the first after this
+        )
+    )
+    return schedule_id
+
+
+def _delete_unclaimed_runs(connection: Connection, schedule_ids: list[str]) -> int:
+    """Delete the runs of these schedules that no worker has claimed, with their
+    history; how many went. (The state type leads an index: only waiting runs are read.)"""
+    deleted: list[str] = []
+    for start in range(0, len(schedule_ids), _CHUNK):
+        statement = (
+            delete(flow_runs)
+            .where(
+                flow_runs.c.state_type == StateType.SCHEDULED.value,
+                flow_runs.c.schedule_id.in_(schedule_ids[start : start + _CHUNK]),
+                flow_runs.c.worker_id.is_(None),  # a retry or a resumed run was claimed once
+                flow_runs.c.start_time.is_(None),
+            )
+            .returning(flow_runs.c.id)
+        )
+        deleted.extend(connection.execute(statement).scalars())
+    for start in range(0, len(deleted), _CHUNK):
+        chunk = deleted[start : start + _CHUNK]
+        connection.execute(delete(state_history).where(state_history.c.run_id.in_(chunk)))
+    return len(deleted)
 
 
 def _joined() -> Select[Any]:

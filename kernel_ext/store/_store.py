@@ -145,6 +145,7 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         until: datetime | None = None,
         top_level: bool = False,
         before: str | None = None,
+        parent: FlowRunId | None = None,
     ) -> list[FlowRunRecord]:
         """Flow runs, newest first, that meet every condition given.
 
@@ -152,10 +153,12 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         ``search`` a part of either (any case); ``tag`` one of the run's tags;
         ``deployment`` a deployment's name or id; ``since``/``until`` bound its creation
         time (aware datetimes); ``top_level`` leaves subflows out; ``before`` is the id
-        of the last run of the previous page (``RunNotFound`` if there is no such run).
+        of the last run of the previous page; ``parent`` a flow run's id, whose subflows
+        (the flow runs its task runs called) are listed. ``RunNotFound`` if ``before``
+        or ``parent`` names no flow run.
         """
         where = _reads.RunFilter(
-            state, name, search, tag, deployment, since, until, top_level, before
+            state, name, search, tag, deployment, since, until, top_level, before, parent
         )
         return self._read(_reads.list_flow_runs, limit, where)
 

@@ -25,6 +25,8 @@ A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateT
     VersionRecord               a version of a deployment (``NotebookVersion``: with its
                                 notebook text)
     ScheduleRecord              a schedule of a deployment
+    ScheduleEntry               a schedule as ``replace_schedules`` takes it (not a read)
+    ReplacedSchedules           a deployment's schedules once replaced, and what changed
     LimitRecord                 a concurrency or rate limit and its use now
     └── LimitDetail             one limit read by name: with its leases
     LeaseRecord                 slots of a limit held by one holder until it expires
@@ -56,8 +58,10 @@ __all__ = [
     "LogRecord",
     "NotebookVersion",
     "PromotedDeployment",
+    "ReplacedSchedules",
     "ResultRecord",
     "RunRecord",
+    "ScheduleEntry",
     "ScheduleRecord",
     "StateRecord",
     "TaskRunDetail",
@@ -202,6 +206,29 @@ class ScheduleRecord(TypedDict):
     catchup: str
     last_slot: str | None
     created: str | None
+
+
+class ScheduleEntry(TypedDict):
+    """One schedule of a deployment's new set: ``spec`` as the schedules module's
+    ``to_dict()`` writes it, ``parameters`` over the deployment's defaults (validated by
+    the caller), whether it is ``active``, and its ``catchup`` ("latest" or "all")."""
+
+    spec: dict[str, Any]
+    parameters: dict[str, Any]
+    active: bool
+    catchup: str
+
+
+class ReplacedSchedules(TypedDict):
+    """The deployment's ``schedules`` once replaced (oldest first), how many were
+    ``kept`` (same spec and parameters), ``added`` and ``removed``, and how many runs of
+    the removed ones that no worker had claimed yet went with them (``deleted_runs``)."""
+
+    schedules: list[ScheduleRecord]
+    kept: int
+    added: int
+    removed: int
+    deleted_runs: int
 
 
 class DeploymentRecord(TypedDict):

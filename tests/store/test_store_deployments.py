@@ -257,3 +257,87 @@ def test_an_unknown_schedule_or_catchup_is_refused(store: Store) -> None:
         store.advance_schedule("nope", time.time())
     with pytest.raises(ConfigurationError, match="catch-up policy"):
         store.add_schedule("nightly", CRON, {}, catchup="")
+
+
+INTERVAL = {"kind": "interval", "every_seconds": 900, "anchor": "2001-01-01T00:00:00+00:00"}
+
+
+def _entry(spec: dict[str, object], **fields: object) -> dict[str, object]:
+    return {"spec": spec, "parameters": {}, "active": True, "catchup": "latest", **fields}
+
+
+def test_replacing_schedules_keeps_the_unchanged_ones_and_their_last_slot(store: Store) -> None:
+    deployment = promote(store, "nightly")
+    kept = store.add_schedule("nightly", CRON, {"day": "today"})
+    slot = datetime(2026, 3, 29, 4, 0, tzinfo=UTC).timestamp()
+    store.advance_schedule(kept["id"], slot)
+    gone = store.add_schedule("nightly", INTERVAL, {})
+    waiting = schedule_run(store, deployment, time.time() - 60, schedule_id=gone["id"])
+    late = schedule_run(store, deployment, time.time() - 30, schedule_id=gone["id"])
+    started = schedule_run(store, deployment, time.time() - 90, schedule_id=gone["id"])
+    mine = schedule_run(store, deployment, time.time() - 60, schedule_id=kept["id"])
+    by_hand = schedule_run(store, deployment, time.time() - 60)
+    assert waiting and late and started and mine and by_hand
+    store.set_run_state(late["id"], State(StateType.SCHEDULED, "Late"))
+    claimed = store.claim_next_run("w1", time.time())
+    assert claimed is not None and claimed["id"] == started["id"]  # the oldest due
+
+    hourly = {**INTERVAL, "every_seconds": 3600}
+    replaced = store.replace_schedules(
+        "nightly",
+        [
+            _entry(hourly, catchup="all"),
+            _entry(CRON, parameters={"day": "today"}, active=False, catchup="all"),
+        ],
+    )
+
+    assert (replaced["kept"], replaced["added"], replaced["removed"]) == (1, 1, 1)
+    assert replaced["deleted_runs"] == 2  # the Scheduled and the Late one, never claimed
+    first, second = replaced["schedules"]
+    assert first["id"] == kept["id"]  # oldest first
+    assert (first["active"], first["catchup"]) == (False, "all")
+    assert datetime.fromisoformat(first["last_slot"] or "").timestamp() == slot
+    assert (second["spec"], second["last_slot"], second["catchup"]) == (hourly, None, "all")
+    assert datetime.fromisoformat(second["created"] or "").timestamp() == pytest.approx(
+        time.time(), abs=60
+    )
+    assert store.read_deployment("nightly")["schedules"] == replaced["schedules"]
+    for run in (waiting, late):
+        with pytest.raises(LookupError):
+            store.read_history(run["id"])
+        with pytest.raises(LookupError):
+            store.read_flow_run(run["id"])
+    assert store.read_flow_run(started["id"])["state"] == "Pending"  # claimed: it stays
+    assert store.read_flow_run(mine["id"])["schedule_id"] == kept["id"]
+    assert store.read_flow_run(by_hand["id"])["state"] == "Scheduled"  # no schedule's run
+    json.dumps(replaced)
+
+
+def test_replacing_with_nothing_removes_every_schedule(store: Store) -> None:
+    promote(store, "nightly")
+    store.add_schedule("nightly", CRON, {})
+    store.add_schedule("nightly", INTERVAL, {})
+    replaced = store.replace_schedules("nightly", [])
+    assert replaced == {"schedules": [], "kept": 0, "added": 0, "removed": 2, "deleted_runs": 0}
+    assert store.list_schedules(active_only=False) == []
+
+
+def test_changed_parameters_make_a_new_schedule(store: Store) -> None:
+    promote(store, "nightly")
+    old = store.add_schedule("nightly", CRON, {"day": "today"})
+    replaced = store.replace_schedules("nightly", [_entry(CRON, parameters={"day": "tomorrow"})])
+    (new,) = replaced["schedules"]
+    assert new["id"] != old["id"] and new["parameters"] == {"day": "tomorrow"}
+    assert (replaced["kept"], replaced["added"], replaced["removed"]) == (0, 1, 1)
+
+
+def test_a_bad_entry_changes_nothing(store: Store) -> None:
+    promote(store, "nightly")
+    before = store.add_schedule("nightly", CRON, {})
+    with pytest.raises(ConfigurationError, match="^schedule 2: The catch-up policy ''"):
+        store.replace_schedules("nightly", [_entry(INTERVAL), _entry(CRON, catchup="")])
+    with pytest.raises(ConfigurationError, match="^schedule 1: active must be True or False"):
+        store.replace_schedules("nightly", [_entry(CRON, active="yes")])
+    with pytest.raises(ConfigurationError, match="No deployment named 'nope'"):
+        store.replace_schedules("nope", [])
+    assert store.list_schedules(active_only=False) == [before]

@@ -179,3 +179,35 @@ def test_runs_are_searched_by_part_of_a_name_tag_time_and_nesting(store: Store, 
     assert ids(limit=2, before=etl.id) == []
     with pytest.raises(RunNotFound):
         store.list_flow_runs(before="nope")
+
+
+def test_the_subflows_of_a_flow_run_are_listed_by_parent(store: Store, runs: Runs) -> None:
+    parent = runs.flow("parent", created=1_700_000_000)
+    calls = [runs.task(parent, f"call-{i}") for i in range(2)]
+    first = runs.flow("child", created=1_700_000_010, parent_task_run_id=calls[0].id)
+    second = runs.flow("child", created=1_700_000_020, parent_task_run_id=calls[1].id)
+    grandchild_call = runs.task(first, "deeper")
+    grandchild = runs.flow(
+        "grandchild", created=1_700_000_030, parent_task_run_id=grandchild_call.id
+    )
+    other = runs.flow("other", created=1_700_000_040)
+    _write(
+        store,
+        runs,
+        *((run, Completed()) for run in (parent, *calls, first, second, grandchild_call)),
+        (grandchild, Completed()),
+        (other, Completed()),
+    )
+
+    def ids(**where: Any) -> list[str]:
+        return [r["id"] for r in store.list_flow_runs(**where)]
+
+    assert ids(parent=parent.id) == [second.id, first.id]  # newest first, children only
+    assert ids(parent=first.id) == [grandchild.id]
+    assert ids(parent=other.id) == []
+    assert ids(parent=parent.id, limit=1, before=second.id) == [first.id]
+    assert ids(parent=parent.id, state="Failed") == []
+    with pytest.raises(RunNotFound, match="'nope'"):
+        store.list_flow_runs(parent=FlowRunId("nope"))
+    with pytest.raises(RunNotFound):
+        store.list_flow_runs(parent=FlowRunId(calls[0].id))  # a task run is not a flow run
