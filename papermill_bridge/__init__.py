@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from papermill_bridge._backfill import backfill
+    from papermill_bridge._deployment_actions import delete_deployment, set_schedules
     from papermill_bridge._outcome import OutcomeFormatError, RunOutcome
     from papermill_bridge._parameters import (
         Parameter,
@@ -30,10 +31,11 @@ if TYPE_CHECKING:
         describe,
         read_parameters,
     )
-    from papermill_bridge._promote import promote, version_changes
+    from papermill_bridge._promote import promote
     from papermill_bridge._run_actions import delete_run, retry_run
     from papermill_bridge._scheduler import LATE_AFTER_SECONDS, Scheduler
     from papermill_bridge._start_run import start_run, wait_for
+    from papermill_bridge._versions import version_changes, version_diff
     from papermill_bridge._worker import HEARTBEAT_SECONDS, Worker
 
 __all__ = [
@@ -46,19 +48,24 @@ __all__ = [
     "Worker",
     "backfill",
     "coerce_parameters",
+    "delete_deployment",
     "delete_run",
     "describe",
     "promote",
     "read_parameters",
     "retry_run",
+    "set_schedules",
     "start_run",
     "version_changes",
+    "version_diff",
     "wait_for",
 ]
 
 # Each public name and the module that defines it.
 _HOMES = {
     "backfill": "_backfill",
+    "delete_deployment": "_deployment_actions",
+    "set_schedules": "_deployment_actions",
     "OutcomeFormatError": "_outcome",
     "RunOutcome": "_outcome",
     "Parameter": "_parameters",
@@ -66,13 +73,14 @@ _HOMES = {
     "describe": "_parameters",
     "read_parameters": "_parameters",
     "promote": "_promote",
-    "version_changes": "_promote",
     "delete_run": "_run_actions",
     "retry_run": "_run_actions",
     "LATE_AFTER_SECONDS": "_scheduler",
     "Scheduler": "_scheduler",
     "start_run": "_start_run",
     "wait_for": "_start_run",
+    "version_changes": "_versions",
+    "version_diff": "_versions",
     "HEARTBEAT_SECONDS": "_worker",
     "Worker": "_worker",
 }

@@ -19,9 +19,9 @@ from kernel_ext.store import get_store
 from papermill_bridge._parameters import coerce_parameters, read_parameters
 
 if TYPE_CHECKING:
-    from kernel_ext.store.records import DeploymentDetail, NotebookVersion
+    from kernel_ext.store.records import DeploymentDetail
 
-__all__ = ["promote", "version_changes"]
+__all__ = ["promote"]
 
 
 def promote(
@@ -117,44 +117,3 @@ def _check_name(name: str) -> str:
             "starting with a letter or digit."
         )
     return name
-
-
-def version_changes(old: NotebookVersion | None, new: NotebookVersion) -> list[str]:
-    """What changed between two versions: cells added, removed or edited; parameters."""
-    if old is None:
-        return ["first version"]
-    changes = _cell_changes(_sources(old["notebook"]), _sources(new["notebook"]))
-    before = {p["name"]: p for p in old["parameters"]}
-    after = {p["name"]: p for p in new["parameters"]}
-    changes += [f"parameter {n} added" for n in sorted(set(after) - set(before))]
-    changes += [f"parameter {n} removed" for n in sorted(set(before) - set(after))]
-    changes += [
-        f"parameter {n}: {before[n]['default']!r} -> {after[n]['default']!r}"
-        for n in sorted(set(before) & set(after))
-        if before[n] != after[n]
-    ]
-    return changes or ["no change in code or parameters"]
-
-
-def _sources(notebook: str) -> list[str]:
-    cells = json.loads(notebook).get("cells", [])
-    return [
-        "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
-        for c in cells
-    ]
-
-
-def _cell_changes(old: list[str], new: list[str]) -> list[str]:
-    import difflib
-
-    changes = []
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "insert":
-            changes.append(f"cells {j1 + 1}-{j2} added" if j2 - j1 > 1 else f"cell {j1 + 1} added")
-        elif tag == "delete":
-            changes.append(f"{i2 - i1} cell(s) removed")
-        elif tag == "replace":
-            where = f"cells {j1 + 1}-{j2}" if j2 - j1 > 1 else f"cell {j1 + 1}"
-            changes.append(f"{where} edited")
-    return changes

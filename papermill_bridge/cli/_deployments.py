@@ -206,6 +206,96 @@ def resume(name: str, as_json: bool) -> None:
     _report(get_store().set_deployment_paused(name, False), as_json, f"Resumed {name}.")
 
 
+@deployments.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def delete_deployment(name: str, yes: bool, as_json: bool) -> None:
+    """Delete a deployment with its versions, schedules and runs not started yet; the runs
+    that started stay on record."""
+    from papermill_bridge import delete_deployment as delete
+
+    deployment = get_store().read_deployment(name)  # DeploymentNotFound before asking
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(
+                "Nobody is here to confirm: pass --yes to delete the deployment."
+            )
+        question = (
+            f"Delete deployment {deployment['name']} ({len(deployment['versions'])} version(s), "
+            f"{len(deployment['schedules'])} schedule(s)) and its runs not started yet?"
+        )
+        click.confirm(question, abort=True, err=True)
+    deleted = delete(deployment["id"])
+    if as_json:
+        echo_json(deleted)
+    else:
+        click.echo(
+            f"Deleted deployment {deleted['name']} with {len(deleted['versions'])} version(s), "
+            f"{len(deleted['schedules'])} schedule(s) and {deleted['deleted_runs']} run(s) not "
+            "started yet; the runs that started stay on record."
+        )
+
+
+@deployments.command("schedule")
+@click.argument("name")
+@click.option("--cron", help='Cron schedule, e.g. "0 6 * * *" (evaluated in --timezone).')
+@click.option(
+    "--timezone",
+    default=None,
+    help="IANA time zone of --cron (and of --interval's slots); default UTC.",
+)
+@click.option("--interval", help="Fixed interval, e.g. 15m, 2h, 1d.")
+@click.option("--clear", is_flag=True, help="Remove every schedule.")
+@click.option(
+    "--catchup",
+    type=click.Choice(["latest", "all"]),
+    default="latest",
+    show_default=True,
+    help="Missed slots: run the most recent once, or all.",
+)
+@json_option
+def schedule(
+    name: str,
+    cron: str | None,
+    timezone: str | None,
+    interval: str | None,
+    clear: bool,
+    catchup: str,
+    as_json: bool,
+) -> None:
+    """Replace the schedules of deployment NAME with one (--cron or --interval), or none
+    (--clear). Runs not started yet of a schedule that goes are deleted with it."""
+    from papermill_bridge import set_schedules
+    from papermill_bridge.schedules import schedule_from_dict
+
+    if clear == (cron is not None or interval is not None):
+        raise click.UsageError("Give --cron or --interval, or --clear to remove every schedule.")
+    if cron is not None and interval is not None:
+        raise click.UsageError("Give --cron or --interval, not both.")
+    if clear and timezone is not None:
+        raise click.UsageError("--timezone applies to a schedule; give --cron or --interval.")
+    entries: list[dict[str, Any]] = []
+    if not clear:
+        entries.append(
+            {"cron": cron, "interval": interval, "timezone": timezone, "catchup": catchup}
+        )
+    replaced = set_schedules(name, entries)
+    if as_json:
+        echo_json(replaced)
+        return
+    for entry in replaced["schedules"]:
+        spec = schedule_from_dict(entry["spec"])
+        when = f"{spec.next_after(_now()).astimezone():%Y-%m-%d %H:%M}"
+        click.echo(f"Deployment {name}: {spec.describe()}; next run {when}.")
+    if not replaced["schedules"]:
+        click.echo(f"Deployment {name} has no schedule now; `taskbook run {name}` starts a run.")
+    click.echo(
+        f"  {replaced['kept']} kept, {replaced['added']} added, {replaced['removed']} removed; "
+        f"{replaced['deleted_runs']} run(s) not started yet deleted."
+    )
+
+
 def _report(result: Any, as_json: bool, text: str) -> None:
     if as_json:
         echo_json(result)

@@ -18,6 +18,7 @@ from jupyter_server.base.handlers import APIHandler
 
 from kernel_ext._errors import (
     ConfigurationError,
+    DeploymentNotFound,
     InputAlreadyAnswered,
     InputNotFound,
     InputValidationError,
@@ -27,6 +28,7 @@ from kernel_ext._errors import (
     RunStateConflict,
     StoreUnavailableError,
     TaskbookError,
+    VersionNotFound,
 )
 
 __all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "TaskbookHandler", "field"]
@@ -45,7 +47,9 @@ class NotFound(TaskbookError, LookupError):
 # Most specific first: the first match decides the status.
 _STATUSES: list[tuple[type[BaseException], int]] = [
     (BadRequest, 400),
+    (DeploymentNotFound, 404),
     (LimitNotFound, 404),
+    (VersionNotFound, 404),
     (InputValidationError, 400),
     (ParameterValidationError, 400),
     (ConfigurationError, 400),
@@ -115,7 +119,8 @@ class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:  # RFC 9110: say which methods there are
-            allowed = [m for m in ("GET", "POST", "DELETE") if _defines(type(self), m.lower())]
+            methods = ("GET", "POST", "PUT", "DELETE")
+            allowed = [m for m in methods if _defines(type(self), m.lower())]
             self.set_header("Allow", ", ".join(allowed))
         super().write_error(status_code, **kwargs)
 

@@ -1,12 +1,17 @@
 """Deployments: list, read (schedules in words, with their next runs), promote a notebook
-under the server's root, pause, resume, start a run; a notebook's parameters.
+under the server's root, delete, pause, resume, replace the schedules, start a run, what
+changed between versions; a notebook's parameters.
 
-    GET  deployments | deployments/{name}
-    POST deployments                  {"notebook": "rel/path.ipynb", "name": ..., "cron" or
-                                       "interval", "timezone", "parameters", "tags"}
-    POST deployments/{name}/pause | deployments/{name}/resume
-    POST deployments/{name}/runs      {"parameters": {...}}  -> 201, a Scheduled run
-    GET  notebooks/parameters?path=rel/path.ipynb
+    GET    deployments | deployments/{name}
+    POST   deployments                  {"notebook": "rel/path.ipynb", "name": ..., "cron" or
+                                         "interval", "timezone", "parameters", "tags"}
+    DELETE deployments/{name}           its versions, schedules and runs not started yet
+    POST   deployments/{name}/pause | deployments/{name}/resume
+    PUT    deployments/{name}/schedules {"schedules": [{"cron", "timezone"} | {"interval"},
+                                         with "parameters", "active", "catchup"]}
+    POST   deployments/{name}/runs      {"parameters": {...}}  -> 201, a Scheduled run
+    GET    deployments/{name}/diff?from=V&to=W   cells and parameters, V to W
+    GET    notebooks/parameters?path=rel/path.ipynb
 
 Paths are relative to /taskbook/api/.
 """
@@ -93,6 +98,33 @@ def create_deployment(root: str, data: dict[str, Any]) -> dict[str, Any]:
     return read_deployment(name)
 
 
+def replace_schedules(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Replace the deployment's schedules; the deployment as ``GET`` reads it."""
+    from papermill_bridge import set_schedules
+
+    schedules = field(data, "schedules", list)
+    if schedules is None:
+        raise BadRequest(
+            'Give \'schedules\': a list of {"cron", "timezone"} or {"interval"} objects; '
+            "[] removes them all."
+        )
+    set_schedules(name, schedules)
+    return read_deployment(name)
+
+
+_MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer
+
+
+def version_number(name: str, text: str | None) -> int | None:
+    """A version number given as a query argument; None if absent."""
+    if text is None:
+        return None
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else 0
+    if not 1 <= number <= _MAX_VERSION:
+        raise BadRequest(f"{name} must be a version number from 1 to {_MAX_VERSION}, got {text!r}.")
+    return number
+
+
 def notebook_parameters(root: str, relative: str | None) -> list[dict[str, Any]]:
     from papermill_bridge import read_parameters
 
@@ -129,6 +161,35 @@ class DeploymentHandler(_Handler):
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, name: str) -> None:
         self.respond(lambda: read_deployment(name))
+
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def delete(self, name: str) -> None:
+        from papermill_bridge import delete_deployment
+
+        self.respond(lambda: _described(delete_deployment(name)))
+
+
+class SchedulesHandler(_Handler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def put(self, name: str) -> None:
+        self.respond(lambda: replace_schedules(name, self.body()))
+
+
+class DiffHandler(_Handler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def get(self, name: str) -> None:
+        from papermill_bridge import version_diff
+
+        def diff() -> Any:
+            # Empty is not a number: refused, as a missing argument is not.
+            old = version_number("from", self.get_query_argument("from", None))
+            new = version_number("to", self.get_query_argument("to", None))
+            return version_diff(name, old, new)
+
+        self.respond(diff)
 
 
 class PauseHandler(_Handler):
@@ -175,6 +236,8 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"deployments/([^/]+)", DeploymentHandler),
     (r"deployments/([^/]+)/pause", PauseHandler),
     (r"deployments/([^/]+)/resume", ResumeDeploymentHandler),
+    (r"deployments/([^/]+)/schedules", SchedulesHandler),
     (r"deployments/([^/]+)/runs", StartRunHandler),
+    (r"deployments/([^/]+)/diff", DiffHandler),
     (r"notebooks/parameters", ParametersHandler),
 ]

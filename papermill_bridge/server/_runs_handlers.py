@@ -1,6 +1,7 @@
 """Flow runs: list, read, logs, history, cancel, resume (answer its pause), output notebook.
 
     GET  runs?state=&deployment=&flow=&limit=   newest first
+    GET  runs?parent={id}                       the subflows of a flow run, newest first
     GET  runs/{id}                              with its task_runs
     GET  runs/{id}/logs | runs/{id}/history
     GET  runs/{id}/graph                        its task runs as the notebook's RunGraph draws them
@@ -41,7 +42,7 @@ _MAX_LIMIT = 1000
 
 def list_runs(query: Callable[[str], str | None], limit: int) -> list[FlowRunRecord]:
     """Flow runs, newest first, filtered by the query's arguments (see the OpenAPI
-    document: state, flow, q, tag, deployment, since, until, top_level, before)."""
+    document: state, flow, q, tag, deployment, since, until, top_level, before, parent)."""
     deployment = query("deployment")
     if deployment is not None:
         read_deployment(deployment)  # 404 for an unknown one
@@ -56,7 +57,12 @@ def list_runs(query: Callable[[str], str | None], limit: int) -> list[FlowRunRec
         until=_moment("until", query("until")),
         top_level=_flag("top_level", query("top_level")),
         before=query("before"),
+        parent=_run_id(query("parent")),
     )
+
+
+def _run_id(text: str | None) -> FlowRunId | None:
+    return None if text is None else FlowRunId(text)
 
 
 def _flag(name: str, text: str | None) -> bool:

@@ -31,6 +31,8 @@ COMMANDS = [
     ["deployments", "show"],
     ["deployments", "pause"],
     ["deployments", "resume"],
+    ["deployments", "schedule"],
+    ["deployments", "delete"],
     ["run"],
     ["backfill"],
     ["worker"],

@@ -34,6 +34,8 @@ WRITES = [
     ("POST", "/taskbook/api/deployments/x/runs", {}, "execute"),
     ("POST", "/taskbook/api/deployments/x/pause", None, "write"),
     ("POST", "/taskbook/api/deployments/x/resume", None, "write"),
+    ("PUT", "/taskbook/api/deployments/x/schedules", {"schedules": []}, "write"),
+    ("DELETE", "/taskbook/api/deployments/x", None, "write"),
     ("POST", "/taskbook/api/runs/abc/cancel", None, "write"),
     ("POST", "/taskbook/api/runs/abc/retry", None, "execute"),
     ("DELETE", "/taskbook/api/runs/abc", None, "write"),
@@ -49,6 +51,8 @@ READS = [
     "/taskbook/api/limits",
     "/taskbook/api/openapi.json",
 ]
+# Reads of what does not exist: allowed, so the answer is a 404, not a 403.
+READS_OF_ABSENT = ["/taskbook/api/deployments/x/diff", "/taskbook/api/runs?parent=x"]
 
 
 def start_server(home: Path, authorizer: str) -> Iterator[str]:
@@ -73,6 +77,12 @@ def no_execute(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_a_reader_can_read(read_only: str, path: str) -> None:
     status, _ = call(read_only, "GET", path)
     assert status == 200
+
+
+@pytest.mark.parametrize("path", READS_OF_ABSENT)
+def test_a_reader_is_told_what_is_absent(read_only: str, path: str) -> None:
+    status, answer = call(read_only, "GET", path)
+    assert status == 404, answer
 
 
 WRITE_CASES = pytest.mark.parametrize(

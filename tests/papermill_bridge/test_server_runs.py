@@ -355,3 +355,162 @@ def test_notebook_parameters(server: Server) -> None:
     ]:
         status, error = call(url, "GET", f"/taskbook/api/notebooks/parameters?{query}")
         assert status == code and error["message"], query
+
+
+def flow_run_with_subflows(home: Path) -> tuple[str, list[str]]:
+    """A flow that calls a subflow twice, run in this process: its id and the subflows'."""
+    from kernel_ext import flow
+
+    @flow(name="child")
+    def child(x: int) -> int:
+        return x + 1
+
+    @flow(name="parent")
+    def parent() -> int:
+        return child(1) + child(2)
+
+    with shared_store(home) as store:
+        assert parent() == 5
+        store.flush()
+        run = store.list_flow_runs(limit=1, name="parent")[0]
+        children = store.list_flow_runs(limit=2, name="child")
+        return str(run["id"]), [str(c["id"]) for c in children]
+
+
+def test_the_subflows_of_a_run(server: Server) -> None:
+    url, home = server
+    parent, children = flow_run_with_subflows(home)
+    status, listed = call(url, "GET", f"/taskbook/api/runs?parent={parent}")
+    assert status == 200 and [r["id"] for r in listed] == children  # newest first
+    assert all(r["parent_task_run_id"] for r in listed)
+    status, none = call(url, "GET", f"/taskbook/api/runs?parent={children[0]}")
+    assert status == 200 and none == []
+    status, page = call(url, "GET", f"/taskbook/api/runs?parent={parent}&limit=1")
+    assert status == 200 and [r["id"] for r in page] == children[:1]
+    status, error = call(url, "GET", "/taskbook/api/runs?parent=nope")
+    assert status == 404 and error["error"] == "RunNotFound" and "nope" in error["message"]
+
+
+def _promote(url: str, name: str, notebook: str = "greet.ipynb") -> dict[str, Any]:
+    body = {"notebook": notebook, "name": name, "cron": "0 6 * * *", "timezone": "Europe/Berlin"}
+    status, created = call(url, "POST", "/taskbook/api/deployments", body)
+    assert status == 201, created
+    return created  # type: ignore[no-any-return]
+
+
+def test_replacing_the_schedules(server: Server) -> None:
+    url, home = server
+    write_notebook(home)
+    created = _promote(url, "greet-schedules")
+    (cron,) = created["schedules"]
+    path = "/taskbook/api/deployments/greet-schedules/schedules"
+    body = {
+        "schedules": [
+            {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "active": False},
+            {"interval": "1h", "parameters": {"repeat": "5"}, "catchup": "all"},
+        ]
+    }
+    status, replaced = call(url, "PUT", path, body)
+    assert status == 200, replaced
+    kept, hourly = replaced["schedules"]
+    assert (kept["id"], kept["active"]) == (cron["id"], False)  # the same schedule, kept
+    assert kept["description"] == "every day at 06:00 (Europe/Berlin)"
+    assert (hourly["parameters"], hourly["catchup"], len(hourly["next_runs"])) == (
+        {"repeat": 5},
+        "all",
+        3,
+    )
+    status, read = call(url, "GET", "/taskbook/api/deployments/greet-schedules")
+    assert status == 200 and [s["id"] for s in read["schedules"]] == [kept["id"], hourly["id"]]
+    # A schedule as the deployment lists it comes back as itself (its spec, parameters).
+    same = {k: hourly[k] for k in ("spec", "parameters", "active", "catchup")}
+    status, again = call(url, "PUT", path, {"schedules": [same]})
+    assert status == 200 and [s["id"] for s in again["schedules"]] == [hourly["id"]]
+    status, other = call(url, "PUT", path, {"schedules": [{"spec": hourly["spec"]}]})
+    (renewed,) = other["schedules"]  # other parameters: another schedule, at the same times
+    assert status == 200 and renewed["id"] != hourly["id"] and renewed["parameters"] == {}
+    status, cleared = call(url, "PUT", path, {"schedules": []})
+    assert status == 200 and cleared["schedules"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Give 'schedules'"),
+        ({"schedules": {"cron": "0 6 * * *"}}, "'schedules' must be an array"),
+        ({"schedules": [{"interval": "15m"}, {"cron": "0 25 * * *"}]}, "schedule 2: cron field"),
+        ({"schedules": [{"interval": "15m", "parameters": {"nope": 1}}]}, "schedule 1: Unknown"),
+        ({"schedules": [{"cron": "0 6 * * *", "interval": "1h"}]}, "schedule 1: give exactly"),
+        ({"schedules": [{"interval": "15m", "active": "yes"}]}, "schedule 1: active must be"),
+        ({"schedules": [{"interval": "15m"}, {"interval": "15m"}]}, "schedule 2: the same"),
+    ],
+)
+def test_a_bad_schedule_changes_nothing(server: Server, body: Any, message: str) -> None:
+    url, home = server
+    write_notebook(home)
+    before = _promote(url, "greet-refused")["schedules"]
+    path = "/taskbook/api/deployments/greet-refused/schedules"
+    status, error = call(url, "PUT", path, body)
+    assert status == 400 and message in error["message"], error
+    status, read = call(url, "GET", "/taskbook/api/deployments/greet-refused")
+    assert [s["id"] for s in read["schedules"]] == [s["id"] for s in before]
+    status, error = call(url, "PUT", "/taskbook/api/deployments/nope/schedules", {"schedules": []})
+    assert status == 404 and error["error"] == "DeploymentNotFound"
+
+
+def test_deleting_a_deployment(server: Server) -> None:
+    url, home = server
+    write_notebook(home)
+    _promote(url, "greet-doomed")
+    status, run = call(url, "POST", "/taskbook/api/deployments/greet-doomed/runs", {})
+    assert status == 201
+    status, deleted = call(url, "DELETE", "/taskbook/api/deployments/greet-doomed")
+    assert status == 200, deleted
+    assert (deleted["name"], deleted["deleted_runs"], len(deleted["versions"])) == (
+        "greet-doomed",
+        1,
+        1,
+    )
+    assert deleted["schedules"][0]["description"] == "every day at 06:00 (Europe/Berlin)"
+    status, error = call(url, "GET", "/taskbook/api/deployments/greet-doomed")
+    assert status == 404
+    status, error = call(url, "GET", f"/taskbook/api/runs/{run['id']}")
+    assert status == 404  # it had not started: it went with its deployment
+    status, error = call(url, "DELETE", "/taskbook/api/deployments/greet-doomed")
+    assert status == 404 and error["error"] == "DeploymentNotFound"
+    assert "taskbook deployments ls" in error["message"]
+
+
+def test_the_diff_between_two_versions(server: Server) -> None:
+    url, home = server
+    folder = home / "diffs"
+    folder.mkdir(exist_ok=True)
+    write_notebook(folder)
+    _promote(url, "greet-diff", "diffs/greet.ipynb")
+    write_notebook(folder, extra="print('done')")
+    _promote(url, "greet-diff", "diffs/greet.ipynb")
+    diff_path = "/taskbook/api/deployments/greet-diff/diff"
+    status, diff = call(url, "GET", diff_path)
+    assert status == 200, diff
+    assert (diff["deployment"], diff["from"], diff["to"]) == ("greet-diff", 1, 2)
+    assert diff["changes"] == ["cell 5 added"]
+    assert [c["op"] for c in diff["cells"]] == ["equal"] * 4 + ["insert"]
+    assert diff["cells"][4]["new"] == {"index": 5, "cell_type": "code", "source": "print('done')"}
+    assert diff["parameters"] == []
+    status, first = call(url, "GET", f"{diff_path}?to=1")
+    assert status == 200 and first["from"] is None and first["changes"] == ["first version"]
+    status, back = call(url, "GET", f"{diff_path}?from=2&to=1")
+    assert status == 200 and back["cells"][-1]["op"] == "delete"
+    for query, code, error_class in [
+        ("from=7", 404, "VersionNotFound"),
+        ("to=3", 404, "VersionNotFound"),
+        ("from=abc", 400, "BadRequest"),
+        ("from=", 400, "BadRequest"),
+        ("to=0", 400, "BadRequest"),
+        (f"to={'9' * 12}", 400, "BadRequest"),
+    ]:
+        status, error = call(url, "GET", f"{diff_path}?{query}")
+        assert (status, error["error"]) == (code, error_class), (query, error)
+        assert query.split("=")[0] in error["message"] or "version" in error["message"]
+    status, error = call(url, "GET", "/taskbook/api/deployments/nope/diff")
+    assert status == 404 and error["error"] == "DeploymentNotFound"
