@@ -18,11 +18,22 @@ export function drawDiff(diff: VersionDiff): HTMLElement {
     change.op === "changed" ? h("span", { class: "tb-muted" }, `: ${JSON.stringify(change.old)} \u2192 ${JSON.stringify(change.new)}`) : ""));
   const changed = diff.cells.filter((cell) => cell.op !== "equal");
   return h("div", { class: "tb-diff", "aria-label": `Changes from version ${diff.from} to version ${diff.to}` },
-    h("div", { class: "tb-section-title" }, `v${diff.from} \u2192 v${diff.to}`),
+    h("div", { class: "tb-section-title" }, diff.from === null ? `v${diff.to}` : `v${diff.from} \u2192 v${diff.to}`),
     h("ul", { class: "tb-diff-summary" }, ...diff.changes.map((change) => h("li", {}, change))),
     parameters.length ? h("div", {}, h("strong", {}, "Parameters"), h("ul", {}, ...parameters)) : "",
     changed.length ? "" : notice("No cell changed."),
-    ...diff.cells.map(cellChange));
+    ...folded(diff.cells).map(cellChange));
+}
+
+/** Runs of unchanged cells as one entry each, with their count. */
+function folded(cells: CellChange[]): CellChange[] {
+  const out: CellChange[] = [];
+  for (const cell of cells) {
+    const last = out[out.length - 1];
+    if (cell.op === "equal" && last?.op === "equal") last.count = (last.count ?? 1) + (cell.count ?? 1);
+    else out.push({ ...cell });
+  }
+  return out;
 }
 
 function cellChange(change: CellChange): HTMLElement {

@@ -19,6 +19,8 @@ interface Row {
   parameters: Record<string, unknown>;
   catchup: "latest" | "all";
   node: HTMLElement;
+  /** The interval as the store had it, if the row was one. */
+  stored: ScheduleSpec | null;
 }
 
 export class ScheduleEditor extends Widget implements Dialog.IBodyWidget<ScheduleSpec[] | string> {
@@ -36,7 +38,10 @@ export class ScheduleEditor extends Widget implements Dialog.IBodyWidget<Schedul
     this.node.append(
       refusal ? h("div", { class: "tb-error tb-refusal", role: "alert" }, refusal) : "",
       this.list, this.empty, h("div", { class: "tb-actions" }, add));
-    for (const spec of initial) this.addRow(spec);
+    for (const spec of initial) {
+      const bare = spec.spec !== undefined && spec.cron === undefined && spec.interval === undefined;
+      this.addRow(bare && spec.spec ? { ...spec, ...editableSpec(spec.spec) } : spec);
+    }
     this.check();
   }
 
@@ -49,7 +54,8 @@ export class ScheduleEditor extends Widget implements Dialog.IBodyWidget<Schedul
     const remove = h("button", { type: "button", class: "tb-button tb-danger tb-remove-schedule" }, "Remove");
     const node = h("fieldset", { class: "tb-schedule-row" }, h("legend", {}, `Schedule ${this.rows.length + 1}`));
     const fields = new ScheduleFields(spec, false, () => this.check());
-    const row: Row = { fields, active, parameters: spec.parameters ?? {}, catchup: spec.catchup ?? "latest", node };
+    const row: Row = { fields, active, parameters: spec.parameters ?? {}, catchup: spec.catchup ?? "latest", node,
+      stored: spec.spec ? spec : null };
     node.append(fields.node, h("div", { class: "tb-actions" }, h("label", { class: "tb-check" }, active, " On"), remove));
     remove.addEventListener("click", () => {
       this.rows.splice(this.rows.indexOf(row), 1);
@@ -86,7 +92,11 @@ export class ScheduleEditor extends Widget implements Dialog.IBodyWidget<Schedul
   specs(): ScheduleSpec[] {
     return this.rows.flatMap((row) => {
       const spec = row.fields.value();
-      return spec ? [{ ...spec, active: row.active.checked, parameters: row.parameters, catchup: row.catchup }] : [];
+      if (!spec) return [];
+      // An interval left as it was goes back as stored, keeping its anchor.
+      const same = row.stored && spec.interval === row.stored.interval && spec.timezone === row.stored.timezone;
+      const schedule = same && row.stored?.spec ? { spec: row.stored.spec } : spec;
+      return [{ ...schedule, active: row.active.checked, parameters: row.parameters, catchup: row.catchup }];
     });
   }
 

@@ -33,7 +33,7 @@ function timeZones(): string[] {
 export function editableSpec(spec: StoredSpec): ScheduleSpec {
   return spec.kind === "cron"
     ? { cron: spec.expression, timezone: spec.timezone }
-    : { interval: `${spec.every_seconds}s`, timezone: spec.timezone };
+    : { interval: `${spec.every_seconds}s`, timezone: spec.timezone, spec };
 }
 
 export class ScheduleFields {

@@ -139,7 +139,9 @@ export type StoredSpec =
 /** A schedule as PUT deployments/{name}/schedules takes it: cron (with a time zone) or interval. */
 export interface ScheduleSpec {
   cron?: string;
-  interval?: string | number;
+  interval?: string;
+  /** A stored spec sent back as it is (keeps an interval's own anchor). */
+  spec?: StoredSpec;
   timezone?: string;
   parameters?: Record<string, unknown>;
   active?: boolean;
@@ -195,7 +197,8 @@ export interface DiffCell {
 
 export interface VersionDiff {
   deployment: string;
-  from: number;
+  /** null when `to` is the first version. */
+  from: number | null;
   to: number;
   changes: string[];
   cells: CellChange[];

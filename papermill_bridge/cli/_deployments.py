@@ -15,6 +15,7 @@ from kernel_ext._states import FINAL_TYPES
 from kernel_ext.store import get_store
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
+from papermill_bridge.cli._lab_links import run_link
 from papermill_bridge.cli._runs import runs
 
 if TYPE_CHECKING:
@@ -319,6 +320,9 @@ def run(name: str, params: tuple[str, ...], wait: bool, as_json: bool) -> None:
         else:
             click.echo(f"Created run {started['id']} ({started['name']}).")
             click.echo(f"Follow it: taskbook runs show {started['id'][:8]}")
+            link = run_link(started["id"])
+            if link:
+                click.echo(f"Open it in JupyterLab: {link}")
         return
     if not as_json:
         click.echo(f"Created run {started['id']} ({started['name']}); waiting for a worker.")
