@@ -6,13 +6,11 @@
  */
 
 import { Notification } from "@jupyterlab/apputils";
-import type { Message } from "@lumino/messaging";
-import { Widget } from "@lumino/widgets";
 import { formatDateTime, formatDuration, h } from "../widgets/dom";
 import type { TaskbookApi } from "./api";
 import { drawDiff } from "./diff-view";
 import { isFollowed, setFollowed } from "./follows";
-import { Poller } from "./poller";
+import { PolledPanel } from "./polled-panel";
 import { runWithParameters, startRun } from "./run-dialog";
 import type { Console } from "./run-panel";
 import { editSchedules } from "./schedule-editor";
@@ -22,8 +20,7 @@ import { confirm, describe, notice, pill, replaceKeepingFocus } from "./view";
 const REFRESH_MS = 5000;
 const LAST_RUNS = 20;
 
-export class DeploymentPanel extends Widget {
-  private readonly poller = new Poller((signal) => this.refresh(signal), REFRESH_MS);
+export class DeploymentPanel extends PolledPanel {
   private readonly head = h("div", { class: "tb-run-head" });
   private readonly actions = h("div", { class: "tb-actions", role: "toolbar", "aria-label": "Deployment actions" });
   private readonly status = h("div", { class: "tb-run-message", role: "status" });
@@ -32,10 +29,9 @@ export class DeploymentPanel extends Widget {
   private readonly versions = h("div", { class: "tb-versions" });
   private readonly diff = h("div", { class: "tb-diff-area", "aria-live": "polite" });
   private deployment: DeploymentWithVersions | null = null;
-  private keys = new Map<string, string>();
 
   constructor(private readonly api: TaskbookApi, readonly deploymentName: string, private readonly console: Console) {
-    super();
+    super(REFRESH_MS);
     this.id = `taskbook-deployment-${deploymentName}`;
     this.addClass("tb-run-panel");
     this.addClass("tb-deployment-panel");
@@ -49,36 +45,7 @@ export class DeploymentPanel extends Widget {
     this.head.append(notice("Reading\u2026"));
   }
 
-  refreshNow(): void {
-    this.poller.poke();
-  }
-
-  protected override onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.poller.start();
-  }
-
-  protected override onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    if (this.isVisible) this.poller.start();
-  }
-
-  protected override onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this.poller.stop();
-  }
-
-  protected override onBeforeDetach(msg: Message): void {
-    this.poller.stop();
-    super.onBeforeDetach(msg);
-  }
-
-  override dispose(): void {
-    this.poller.stop();
-    super.dispose();
-  }
-
-  private async refresh(signal: AbortSignal): Promise<void> {
+  protected async refresh(signal: AbortSignal): Promise<void> {
     let deployment: DeploymentWithVersions;
     let runs: Run[] | Error;
     try {
@@ -97,13 +64,6 @@ export class DeploymentPanel extends Widget {
     this.drawn("schedules", deployment.schedules, () => this.drawSchedules(deployment));
     this.drawn("runs", runs instanceof Error ? runs.message : runs, () => this.drawRuns(runs));
     this.drawn("versions", deployment.versions, () => this.drawVersions(deployment));
-  }
-
-  private drawn(part: string, data: unknown, draw: () => void): void {
-    const key = JSON.stringify(data);
-    if (this.keys.get(part) === key) return;
-    this.keys.set(part, key);
-    draw();
   }
 
   private drawHead(deployment: DeploymentWithVersions): void {
@@ -134,7 +94,7 @@ export class DeploymentPanel extends Widget {
       }),
       this.action(follow ? "Unfollow" : "Follow", "tb-follow", async () => {
         setFollowed(deployment.name, !follow);
-        this.keys.delete("head");
+        this.forget("head");
         this.said(follow ? "No longer notified of its runs." : "You are notified when its runs fail, crash or wait for input.");
       }),
       this.action("Delete\u2026", "tb-danger tb-delete-deployment", () => this.delete(deployment)),

@@ -8,15 +8,13 @@
  */
 
 import { Notification } from "@jupyterlab/apputils";
-import type { Message } from "@lumino/messaging";
-import { Widget } from "@lumino/widgets";
 import type { GraphPayload } from "../widgets/contract";
 import { formatDateTime, formatDuration, formatTime, h } from "../widgets/dom";
 import { layoutGraph } from "../widgets/graph-layout";
 import { drawGraph } from "../widgets/graph-view";
 import type { TaskbookApi } from "./api";
 import { LogView } from "./log-view";
-import { Poller } from "./poller";
+import { PolledPanel } from "./polled-panel";
 import { TabStrip } from "./tabs";
 import { drawTimeline } from "./timeline";
 import type { Failure, HistoryEntry, Run, TaskRun } from "./types";
@@ -40,8 +38,7 @@ export interface Console {
   changed(): void;
 }
 
-export class RunPanel extends Widget {
-  private readonly poller = new Poller((signal) => this.refresh(signal), LIVE_MS);
+export class RunPanel extends PolledPanel {
   private readonly head = h("div", { class: "tb-run-head" });
   private readonly actions = h("div", { class: "tb-actions", role: "toolbar", "aria-label": "Run actions" });
   private readonly status = h("div", { class: "tb-run-message", role: "status" });
@@ -52,11 +49,10 @@ export class RunPanel extends Widget {
   private run: Run | null = null;
   private task: string | null = null;
   private readAt = 0;
-  private keys = new Map<string, string>();
   private forced = true;
 
   constructor(private readonly api: TaskbookApi, readonly runId: string, private readonly console: Console) {
-    super();
+    super(LIVE_MS);
     this.id = `taskbook-run-${runId}`;
     this.addClass("tb-run-panel");
     this.title.label = `Run ${runId.slice(0, 8)}`;
@@ -81,37 +77,12 @@ export class RunPanel extends Widget {
   }
 
   /** Read everything again now (after an action, or a tab switch). */
-  refreshNow(): void {
+  override refreshNow(): void {
     this.forced = true;
     this.poller.poke();
   }
 
-  protected override onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this.poller.start();
-  }
-
-  protected override onAfterAttach(msg: Message): void {
-    super.onAfterAttach(msg);
-    if (this.isVisible) this.poller.start();
-  }
-
-  protected override onBeforeHide(msg: Message): void {
-    super.onBeforeHide(msg);
-    this.poller.stop();
-  }
-
-  protected override onBeforeDetach(msg: Message): void {
-    this.poller.stop();
-    super.onBeforeDetach(msg);
-  }
-
-  override dispose(): void {
-    this.poller.stop();
-    super.dispose();
-  }
-
-  private async refresh(signal: AbortSignal): Promise<void> {
+  protected async refresh(signal: AbortSignal): Promise<void> {
     // A finished run changes rarely (a retry, a late log line): read it every ten seconds.
     const finished = this.run !== null && FINAL_TYPES.has(this.run.state_type);
     if (finished && !this.forced && Date.now() - this.readAt < FINISHED_MS) return;
@@ -128,17 +99,10 @@ export class RunPanel extends Widget {
     this.run = run;
     this.title.label = run.name;
     this.title.caption = `${run.flow_name} \u00b7 ${run.state}`;
-    this.drawn("head", run, () => this.drawHead(run));
+    // The head shows the run itself; its task runs are the tabs' business.
+    this.drawn("head", { ...run, task_runs: null }, () => this.drawHead(run));
     this.drawn("failure", run.failure ?? null, () => this.drawFailure(run.failure ?? null));
     await this.refreshTab(run, signal);
-  }
-
-  /** Redraw a part only when what it shows changed (scroll, focus and selection survive). */
-  private drawn(part: string, data: unknown, draw: () => void): void {
-    const key = JSON.stringify(data);
-    if (this.keys.get(part) === key) return;
-    this.keys.set(part, key);
-    draw();
   }
 
   private async refreshTab(run: Run, signal: AbortSignal): Promise<void> {

@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> Any:
 from papermill_bridge.cli import (  # noqa: E402, F401
     _approvals,
     _demo,
+    _deployment_commands,
     _deployments,
     _lab,
     _limits,
