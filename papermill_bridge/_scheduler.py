@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from kernel_ext._errors import ConfigurationError
 from kernel_ext._states import (
     BUSY_TYPES,
     AwaitingRetry,
@@ -174,7 +175,11 @@ class Scheduler:
                 counts["created"] += 1
         if to_run or skipped:
             last_slot = max([*to_run, *skipped])
-            store.advance_schedule(schedule["id"], last_slot.timestamp())
+            try:
+                store.advance_schedule(schedule["id"], last_slot.timestamp())
+            except ConfigurationError:  # the schedule was replaced meanwhile: it made no run
+                self._next_due.pop(schedule["id"], None)
+                return
             seen = (schedule["spec"], last_slot.isoformat())
         upcoming = spec.next_after(_utc(now))  # type: ignore[arg-type]
         self._next_due[schedule["id"]] = (*seen, upcoming.timestamp())

@@ -87,8 +87,10 @@ class DeploymentApi(Transactions):
         return self._read(_deployments.list_deployments)
 
     def delete_deployment(self, name_or_id: str) -> DeletedDeployment:
-        """Delete a deployment, its versions, schedules and the runs not started yet;
-        runs that started stay. Returns the deployment as it was, with ``deleted_runs``."""
+        """Delete a deployment, its versions, schedules and the runs no worker has
+        claimed; runs that started stay, and those waiting to go on (AwaitingRetry,
+        Resuming, Suspended) end Cancelled. Returns the deployment as it was, with
+        ``deleted_runs``."""
         return self._write(_deployments.delete_deployment, name_or_id)
 
     def set_deployment_paused(self, name_or_id: str, paused: bool) -> DeploymentDetail:
@@ -155,7 +157,8 @@ class DeploymentApi(Transactions):
         SCHEDULED: ``Scheduled()`` by default, or ``Late()``), with the deployment's tags.
 
         Returns None if a run already has ``slot_key``: that slot was created by another
-        scheduler (a slot never runs twice). Manual runs have no slot key.
+        scheduler (a slot never runs twice), or if ``schedule_id`` names a schedule that
+        is gone (replaced since the scheduler read it). Manual runs have no slot key.
         """
         return self._write(
             _deployment_runs.create_scheduled_run,

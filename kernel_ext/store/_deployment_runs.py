@@ -31,10 +31,11 @@ from kernel_ext._states import (
     State,
     StateType,
 )
+from kernel_ext.store._input_requests import expire_requests_of_run
 from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
-from kernel_ext.store._tables import flow_runs, state_history
+from kernel_ext.store._tables import flow_runs, schedules, state_history
 from kernel_ext.store._types import from_epoch
 from kernel_ext.store.records import FlowRunRecord
 
@@ -69,7 +70,12 @@ def create_scheduled_run(
 ) -> FlowRunRecord | None:
     if state.type is not StateType.SCHEDULED:
         raise ValueError(f"A new deployment run is Scheduled, not {state.type.value}.")
-    deployment = find_deployment(connection, deployment_id)
+    # A schedule's slot: under the deployment's lock, which a replacement of its
+    # schedules holds too, and only while the schedule is there (it may have gone since
+    # the scheduler read it).
+    deployment = find_deployment(connection, deployment_id, lock=schedule_id is not None)
+    if schedule_id is not None and not _schedule_exists(connection, schedule_id):
+        return None
     now, when = datetime.now(UTC), from_epoch(scheduled_time)
     values = {
         "id": id,
@@ -102,6 +108,11 @@ def create_scheduled_run(
         connection, id, State(state.type, state.name, state.message, details=details), now
     )
     return find_flow_run(connection, id)
+
+
+def _schedule_exists(connection: Connection, schedule_id: str) -> bool:
+    query = select(schedules.c.id).where(schedules.c.id == schedule_id)
+    return connection.execute(query).first() is not None
 
 
 def set_run_state(
@@ -140,6 +151,8 @@ def set_run_state(
         )
     if connection.execute(statement).rowcount == 1:
         append_history(connection, run_id, state, when)
+        if kind in FINAL_TYPE_VALUES:  # nobody waits on its pauses any more
+            expire_requests_of_run(connection, run_id)
     record = _read(connection, run_id)
     if record["state_type"] not in BUSY:  # it no longer holds its deployment's slot
         release_run_slot(connection, run_id)

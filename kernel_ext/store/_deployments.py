@@ -23,12 +23,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError, VersionNotFound
-from kernel_ext._states import StateType
+from kernel_ext._states import Cancelled, StateType
+from kernel_ext.store._deployment_runs import set_run_state
 from kernel_ext.store._limit_leases import sync_deployment_limit
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import flow_run_record, flow_runs_query
@@ -168,18 +169,32 @@ def list_deployments(connection: Connection) -> list[DeploymentSummary]:
 
 
 def delete_deployment(connection: Connection, name_or_id: str) -> DeletedDeployment:
-    """Delete the deployment, its versions, schedules and runs not started yet.
+    """Delete the deployment, its versions, schedules and runs no worker has claimed;
+    its runs that started and wait to go on end Cancelled.
 
     Runs that started keep their rows and history (their ``deployment_name`` becomes
     None): what ran stays on record.
     """
     record = read_deployment(connection, name_or_id)
     deployment_id = record["id"]
-    waiting = select(flow_runs.c.id).where(
-        flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type == _SCHEDULED
+    of_it = flow_runs.c.deployment_id == deployment_id
+    unclaimed = select(flow_runs.c.id).where(
+        of_it,
+        flow_runs.c.state_type == _SCHEDULED,
+        flow_runs.c.worker_id.is_(None),  # a retry or a resumed run was claimed once
+        flow_runs.c.start_time.is_(None),
     )
-    connection.execute(delete(state_history).where(state_history.c.run_id.in_(waiting)))
-    deleted = connection.execute(delete(flow_runs).where(flow_runs.c.id.in_(waiting)))
+    connection.execute(delete(state_history).where(state_history.c.run_id.in_(unclaimed)))
+    deleted = connection.execute(delete(flow_runs).where(flow_runs.c.id.in_(unclaimed)))
+    # Runs that started and wait to go on (AwaitingRetry, Resuming, Suspended) would
+    # wait for ever: no version is left to execute them. They end Cancelled, on record.
+    stranded = select(flow_runs.c.id).where(
+        of_it,
+        or_(flow_runs.c.state_type == _SCHEDULED, flow_runs.c.state_name == "Suspended"),
+    )
+    gone = Cancelled(f"Its deployment {record['name']!r} was deleted.")
+    for run_id in connection.execute(stranded).scalars().all():
+        set_run_state(connection, run_id, gone)
     for table in (deployment_versions, schedules):
         connection.execute(delete(table).where(table.c.deployment_id == deployment_id))
     connection.execute(delete(deployments).where(deployments.c.id == deployment_id))

@@ -21,12 +21,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError, InputAlreadyAnswered, InputNotFound
-from kernel_ext._states import Failed, StateType
+from kernel_ext._states import FINAL_TYPE_VALUES, Failed, StateType
 from kernel_ext.store._tables import flow_runs, run_inputs
 from kernel_ext.store._types import from_epoch, isoformat, state_type
 
@@ -40,7 +40,9 @@ __all__ = [
     "create_input_request",
     "expire_input_request",
     "expire_pause",
+    "expire_requests_of_run",
     "find_input_request",
+    "forget_expired_requests",
     "list_input_requests",
     "list_overdue_input_requests",
     "read_input_request",
@@ -113,6 +115,13 @@ def list_input_requests(
                 "or None for all."
             )
         query = query.where(run_inputs.c.status == status)
+        if status == PENDING:  # a run that finished on a path that left it pending
+            query = query.where(
+                or_(
+                    flow_runs.c.state_type.is_(None),
+                    flow_runs.c.state_type.not_in(FINAL_TYPE_VALUES),
+                )
+            )
     if flow_run_id is not None:
         query = query.where(run_inputs.c.flow_run_id == flow_run_id)
     rows = connection.execute(query.limit(max(limit, 0))).mappings()
@@ -175,6 +184,25 @@ def expire_pause(connection: Connection, request_id: str) -> InputRequestRecord:
             connection, run["id"], Failed(message, details=details), only_from=(StateType.PAUSED,)
         )
     return record
+
+
+def expire_requests_of_run(connection: Connection, flow_run_id: str) -> int:
+    """Expire the run's pending requests (it has finished: nobody waits on them); how
+    many there were."""
+    statement = (
+        update(run_inputs)
+        .where(run_inputs.c.flow_run_id == flow_run_id, run_inputs.c.status == PENDING)
+        .values(status=EXPIRED, answered_at=datetime.now(UTC))
+    )
+    return connection.execute(statement).rowcount
+
+
+def forget_expired_requests(connection: Connection, flow_run_id: str) -> int:
+    """Delete the run's expired requests, so that a retry of it asks again; how many."""
+    statement = delete(run_inputs).where(
+        run_inputs.c.flow_run_id == flow_run_id, run_inputs.c.status == EXPIRED
+    )
+    return connection.execute(statement).rowcount
 
 
 def record_input_error(connection: Connection, request_id: str, message: str) -> InputRequestRecord:

@@ -10,7 +10,6 @@ answers a form that no process waits on.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -19,9 +18,8 @@ from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import FINAL_TYPE_VALUES, Crashed, State, StateType
 from kernel_ext.store._claims import silent_since
 from kernel_ext.store._deployment_runs import BUSY, set_run_state
-from kernel_ext.store._input_requests import EXPIRED, PENDING
 from kernel_ext.store._reads import find_flow_run, flow_run_record
-from kernel_ext.store._tables import flow_runs, run_inputs, state_history, task_runs
+from kernel_ext.store._tables import flow_runs, state_history, task_runs
 from kernel_ext.store._types import from_epoch
 from kernel_ext.store.records import FlowRunRecord
 
@@ -76,14 +74,8 @@ def crash_lost_run(
     record = set_run_state(connection, run_id, Crashed(message), only_from=_LIVE)
     if record["state_type"] != StateType.CRASHED:
         return record  # it finished (or came back) meanwhile
-    now = datetime.now(UTC)
     end_unfinished_task_runs(connection, run_id, Crashed(message))
-    connection.execute(
-        update(run_inputs)
-        .where(run_inputs.c.flow_run_id == run_id, run_inputs.c.status == PENDING)
-        .values(status=EXPIRED, answered_at=now)
-    )
-    return record
+    return record  # set_run_state expired its pending pauses
 
 
 def end_unfinished_task_runs(connection: Connection, flow_run_id: FlowRunId, state: State) -> int:

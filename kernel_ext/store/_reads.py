@@ -88,6 +88,7 @@ class RunFilter:
     top_level: bool = False  # no subflows
     before: str | None = None  # a run id: only runs listed after it (the next page)
     parent: str | None = None  # a flow run's id: only its subflows (of its own task runs)
+    ended_since: datetime | None = None  # ended at or after
 
 
 def list_flow_runs(connection: Connection, limit: int, where: RunFilter) -> list[FlowRunRecord]:
@@ -127,6 +128,8 @@ def _conditions(connection: Connection, where: RunFilter) -> list[ColumnElement[
         found.append(_listed_after(connection, where.before))
     if where.parent is not None:
         found.append(_subflow_of(connection, where.parent))
+    if where.ended_since is not None:
+        found.append(flow_runs.c.end_time >= where.ended_since)
     return found
 
 
@@ -165,15 +168,48 @@ def _listed_after(connection: Connection, run_id: str) -> ColumnElement[bool]:
     )
 
 
-def read_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunDetail:
+# How far behind a read's cursor the next one looks again: on PostgreSQL a transaction
+# can commit its history rows after a later one's were read.
+_LATE_COMMITS = 1000
+
+
+def read_flow_run(
+    connection: Connection, run_id: FlowRunId, changed_after: int | None = None
+) -> FlowRunDetail:
+    cursor = connection.scalar(select(func.max(state_history.c.id))) or 0
     record = find_flow_run(connection, run_id)
     if record is None:
         raise run_not_found("flow run", run_id)
+    complete = changed_after is None or changed_after <= 0
     return {
         **record,
-        "task_runs": list_task_runs(connection, run_id),
+        "task_runs": (
+            list_task_runs(connection, run_id)
+            if complete
+            else _changed_task_runs(connection, run_id, changed_after or 0, cursor)
+        ),
         "failure": _failure(connection, run_id, record["state_type"]),
+        "task_runs_cursor": cursor,
+        "task_runs_complete": complete,
     }
+
+
+def _changed_task_runs(
+    connection: Connection, flow_run_id: FlowRunId, after: int, cursor: int
+) -> list[TaskRunRecord]:
+    """The flow run's task runs whose state changed after history id ``after`` (and up
+    to ``cursor``): the recent history rows are read by their key, not the run's rows."""
+    changed = select(state_history.c.run_id).where(
+        state_history.c.id > after - _LATE_COMMITS,
+        state_history.c.id <= cursor,
+        state_history.c.run_kind == "task",
+    )
+    query = (
+        select(task_runs)
+        .where(task_runs.c.flow_run_id == flow_run_id, task_runs.c.id.in_(changed))
+        .order_by(task_runs.c.created, task_runs.c.id)
+    )
+    return [_task_run(r) for r in connection.execute(query).mappings()]
 
 
 def list_task_runs(connection: Connection, flow_run_id: FlowRunId) -> list[TaskRunRecord]:
@@ -250,10 +286,13 @@ def read_logs(
     after: int | None = None,
     tail: int | None = None,
     min_level: int | None = None,
+    limit: int | None = None,
 ) -> list[LogRecord]:
     """The run's log lines in time order; with ``after`` (a line's ``id``) only the lines
     written after that one, in the order they were written; with ``tail`` only the last
-    ones; with ``min_level`` only lines at that level or above.
+    ones; with ``limit`` only the first ones (with both, the last ``tail`` of the
+    first ``limit``); with ``min_level`` only lines at that
+    level or above.
 
     A flow run's lines are those it logged and those of its task runs (also when the
     engine left a task's line without its flow run): two queries that each use an index,
@@ -270,6 +309,12 @@ def read_logs(
     lines = parts[0].subquery() if len(parts) == 1 else union(*parts).subquery()
     order = (lines.c.id,) if after is not None else (lines.c.timestamp, lines.c.id)
     query = select(lines)
+    if limit is not None:  # the first lines (a follower's next page)
+        first = [
+            _log(row)
+            for row in connection.execute(query.order_by(*order).limit(max(limit, 0))).mappings()
+        ]
+        return first if tail is None else first[max(len(first) - tail, 0) :]
     if tail is None:
         return [_log(row) for row in connection.execute(query.order_by(*order)).mappings()]
     newest = query.order_by(*(column.desc() for column in order)).limit(max(tail, 0))

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIGRATIONS", "SCHEMA_REVISION", "alembic_config", "current_revision", "migrate"]
 
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0006"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # Any fixed 64-bit number works; this one spells "taskbook" in ASCII.

@@ -146,6 +146,7 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         top_level: bool = False,
         before: str | None = None,
         parent: FlowRunId | None = None,
+        ended_since: datetime | None = None,
     ) -> list[FlowRunRecord]:
         """Flow runs, newest first, that meet every condition given.
 
@@ -154,17 +155,32 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         ``deployment`` a deployment's name or id; ``since``/``until`` bound its creation
         time (aware datetimes); ``top_level`` leaves subflows out; ``before`` is the id
         of the last run of the previous page; ``parent`` a flow run's id, whose subflows
-        (the flow runs its task runs called) are listed. ``RunNotFound`` if ``before``
-        or ``parent`` names no flow run.
+        (the flow runs its task runs called) are listed; ``ended_since`` keeps the runs
+        that ended at or after it. ``RunNotFound`` if ``before`` or ``parent`` names no
+        flow run.
         """
         where = _reads.RunFilter(
-            state, name, search, tag, deployment, since, until, top_level, before, parent
+            state,
+            name,
+            search,
+            tag,
+            deployment,
+            since,
+            until,
+            top_level,
+            before,
+            parent,
+            ended_since,
         )
         return self._read(_reads.list_flow_runs, limit, where)
 
-    def read_flow_run(self, run_id: FlowRunId) -> FlowRunDetail:
-        """A flow run with its ``task_runs`` in creation order; ``RunNotFound`` if none."""
-        return self._read(_reads.read_flow_run, run_id)
+    def read_flow_run(self, run_id: FlowRunId, changed_after: int | None = None) -> FlowRunDetail:
+        """A flow run with its ``task_runs`` in creation order; ``RunNotFound`` if none.
+
+        With ``changed_after`` (a ``task_runs_cursor`` an earlier read gave), ``task_runs``
+        holds only those whose state changed since (and a few before: merge them by id),
+        and ``task_runs_complete`` is False: a console follows a big run cheaply."""
+        return self._read(_reads.read_flow_run, run_id, changed_after)
 
     def list_task_runs(self, flow_run_id: FlowRunId) -> list[TaskRunRecord]:
         """The task runs of a flow run as committed now, even before the flow run's own
@@ -191,15 +207,20 @@ class Store(DeploymentApi, LimitsApi, LivenessApi):
         after: int | None = None,
         tail: int | None = None,
         min_level: int | None = None,
+        limit: int | None = None,
     ) -> list[LogRecord]:
         """Log lines of a flow run (and of its task runs) or of a task run, in order.
 
         ``after`` (the ``id`` of the last line seen) reads only the lines written since,
         in the order they were written; ``tail`` only the last ``tail`` lines;
-        ``min_level`` (``logging.WARNING``) only lines at that level or above. So a
-        console follows a run by asking for its tail once, then for what came after.
+        ``limit`` only the first ``limit``; ``min_level`` (``logging.WARNING``) only
+        lines at that level or above. So a console follows a run by asking for its tail
+        once, then for the first lines after the newest it has, again while a read
+        comes back full.
         """
-        return self._read(_reads.read_logs, run_id, include_task_runs, after, tail, min_level)
+        return self._read(
+            _reads.read_logs, run_id, include_task_runs, after, tail, min_level, limit
+        )
 
     def find_runs(self, prefix: str, limit: int = 20) -> list[str]:
         """Ids of the flow runs, then task runs, starting with ``prefix`` (like git)."""

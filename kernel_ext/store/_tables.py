@@ -97,6 +97,8 @@ flow_runs = Table(
     Column("slot_key", String, index=True, unique=True),
     # What workers claim: the due Scheduled runs, oldest first.
     Index("ix_flow_runs_state_type_scheduled_time", "state_type", "scheduled_time"),
+    # What the console's notifier reads: the runs that ended lately Failed or Crashed.
+    Index("ix_flow_runs_state_type_end_time", "state_type", "end_time"),
 )
 
 task_runs = Table(
@@ -147,7 +149,7 @@ results = Table(
     "results",
     metadata,
     Column("id", AutoId, primary_key=True, autoincrement=True),
-    Column("task_run_id", ID, nullable=False),
+    Column("task_run_id", ID, nullable=False, index=True),  # a deleted run's go with it
     Column("cache_key", String, index=True),
     Column("location", Text, nullable=False),
     Column("created", UTCDateTime, nullable=False),

@@ -120,6 +120,10 @@ class FlowRunRecord(RunRecord):
 class FlowRunDetail(FlowRunRecord):
     task_runs: list[TaskRunRecord]
     failure: FailureRecord | None
+    # Where the next read of what changed starts (``read_flow_run(changed_after=)``), and
+    # whether ``task_runs`` holds them all (False: only those that changed since then).
+    task_runs_cursor: int
+    task_runs_complete: bool
 
 
 class DeletedRun(TypedDict):

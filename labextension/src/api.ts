@@ -26,7 +26,7 @@ export class TaskbookApi {
   /** Flow runs, newest first, as the query selects them (see RunQuery). */
   listRuns(query: RunQuery = {}, signal?: AbortSignal): Promise<Run[]> {
     const params = new URLSearchParams({ limit: String(query.limit ?? 50) });
-    for (const key of ["state", "q", "tag", "deployment", "since", "until", "before", "parent"] as const) {
+    for (const key of ["state", "q", "tag", "deployment", "since", "until", "before", "parent", "ended_since"] as const) {
       const value = query[key];
       if (value) params.set(key, value);
     }
@@ -34,8 +34,11 @@ export class TaskbookApi {
     return this.call<Run[]>("GET", `runs?${params}`, undefined, signal);
   }
 
-  readRun(id: string, signal?: AbortSignal): Promise<Run> {
-    return this.call<Run>("GET", `runs/${encodeURIComponent(id)}`, undefined, signal);
+  /** A run with its task runs; with `after` (an earlier read's `task_runs_cursor`), only
+   * the task runs that changed since (merge them by id). */
+  readRun(id: string, signal?: AbortSignal, after?: number): Promise<Run> {
+    const since = after ? `?after=${after}` : "";
+    return this.call<Run>("GET", `runs/${encodeURIComponent(id)}${since}`, undefined, signal);
   }
 
   /** The run's task runs aggregated as the notebook's RunGraph widget draws them. */
@@ -51,6 +54,7 @@ export class TaskbookApi {
     const query = new URLSearchParams();
     if (window.after !== undefined) query.set("after", String(window.after));
     if (window.tail !== undefined) query.set("tail", String(window.tail));
+    if (window.limit !== undefined) query.set("limit", String(window.limit));
     if (window.level) query.set("level", window.level);
     const text = query.toString();
     const suffix = text ? `?${text}` : "";

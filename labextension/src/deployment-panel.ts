@@ -55,7 +55,8 @@ export class DeploymentPanel extends PolledPanel {
           .catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
       ]);
     } catch (error) {
-      if (!signal.aborted) this.head.replaceChildren(notice(describe(error), true));
+      if (signal.aborted || this.goneIf(error, `Deployment ${this.deploymentName}`)) return;
+      this.head.replaceChildren(notice(describe(error), true));
       return;
     }
     if (signal.aborted) return;

@@ -56,7 +56,10 @@ function source(cell: DiffCell | null, op: CellChange["op"]): HTMLElement {
 }
 
 function unified(text: string): HTMLElement {
-  const lines = text.split("\n").filter((line) => !line.startsWith("---") && !line.startsWith("+++"));
+  // The two header lines ("--- v1 cell 2", "+++ v2 cell 2") name what the cell's title
+  // already says; a content line may start with "---" too (a Markdown rule removed).
+  const all = text.split("\n");
+  const lines = all[0]?.startsWith("--- ") && all[1]?.startsWith("+++ ") ? all.slice(2) : all;
   return h("pre", { class: "tb-diff-source" }, ...lines.map((line) => {
     const kind = line.startsWith("+") ? "tb-diff-add" : line.startsWith("-") ? "tb-diff-del"
       : line.startsWith("@@") ? "tb-diff-hunk" : "";

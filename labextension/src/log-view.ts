@@ -12,6 +12,8 @@ import type { LogLine, LogWindow } from "./types";
 import { describe, notice } from "./view";
 
 const TAIL = 500;
+/** Pages of new lines read in one refresh before the log jumps to its tail. */
+const PAGES = 4;
 const MAX_LINES = 2000;
 /** How far before its newest line a log is read again (lines that committed late). */
 const OVERLAP_IDS = 1000;
@@ -68,27 +70,41 @@ export class LogView {
   /** Read what is new (the tail at first) and draw it if anything changed. */
   async refresh(signal: AbortSignal): Promise<void> {
     const level = this.level.value;
-    let logs: LogLine[];
     try {
-      logs = await this.api.readRunLogs(this.runId, this.window(), signal);
+      // After the tail, page through what came since; a backlog longer than a few pages
+      // (the tab was not shown for a while) is skipped to the tail again.
+      for (let page = 0; ; page++) {
+        const window = page < PAGES ? this.window() : { tail: TAIL, level: level || undefined };
+        if (page === PAGES) this.restart();
+        const logs = await this.api.readRunLogs(this.runId, window, signal);
+        if (level !== this.level.value) return; // the filter changed while reading: read again
+        this.take(logs);
+        if (window.limit === undefined || logs.length < window.limit) break;
+      }
     } catch (error) {
       if (signal.aborted) throw error;
       this.error = describe(error);
       this.draw();
       return;
     }
-    if (level !== this.level.value) return; // the filter changed while reading: read again
     this.error = null;
-    this.take(logs);
     this.draw();
   }
 
   private window(): LogWindow {
     const level = this.level.value || undefined;
     if (this.cursor === null) return { tail: TAIL, level };
-    // A little before the newest line seen: on PostgreSQL a line can commit after one
-    // with a higher id, and would be skipped by a cursor already past it.
-    return { after: Math.max(0, this.cursor - OVERLAP_IDS), tail: TAIL, level };
+    // From a little before the newest line seen: on PostgreSQL a line can commit after
+    // one with a higher id, and would be skipped by a cursor already past it. The first
+    // lines after that point, so none is skipped when many came at once; the overlap
+    // holds at most OVERLAP_IDS lines, so each full page moves on by TAIL at least.
+    return { after: Math.max(0, this.cursor - OVERLAP_IDS), limit: TAIL + OVERLAP_IDS, level };
+  }
+
+  /** Start again from the tail (the lines in between are not shown). */
+  private restart(): void {
+    this.lines = [];
+    this.cursor = null;
   }
 
   private take(logs: LogLine[]): void {

@@ -14,8 +14,13 @@ import { Poller } from "./poller";
 import type { InputRequest, Run } from "./types";
 
 const REFRESH_MS = 10_000;
-/** How many of the newest failed and crashed runs each look reads. */
-const RECENT = 25;
+/** At most this many runs that ended Failed or Crashed since the last look, per state. */
+const RECENT = 200;
+/** Each look reaches this far behind the latest end it saw: a run committed late (its
+ * end time is its own clock's, written before the commit) is still found. */
+const OVERLAP_MS = 60_000;
+/** Before any run was seen ending: how far back the first look reads. */
+const FIRST_LOOK_MS = 3_600_000;
 const CAPTION = "Taskbook";
 
 export class Notifier {
@@ -23,17 +28,15 @@ export class Notifier {
   /** Run ids and request ids seen already; null before the first look. */
   private seen: Set<string> | null = null;
   private readonly deployments = new Map<string, string | null>();
+  /** The latest end time (ms) of a failed or crashed run seen; the next look starts from it. */
+  private latestEnd: number | null = null;
 
   constructor(private readonly api: TaskbookApi, private readonly sidebar: Widget,
-              private readonly openRun: (id: string) => void) {
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.poller.start();
-      else this.poller.stop();
-    });
-  }
+              private readonly openRun: (id: string) => void) {}
 
+  /** Watch while the page is visible (the poller pauses while it is hidden). */
   start(): void {
-    if (document.visibilityState !== "hidden") this.poller.start();
+    this.poller.start();
   }
 
   /** Look again now (after an answer or a start). */
@@ -42,11 +45,17 @@ export class Notifier {
   }
 
   private async refresh(signal: AbortSignal): Promise<void> {
+    const from = (this.latestEnd ?? Date.now() - FIRST_LOOK_MS + OVERLAP_MS) - OVERLAP_MS;
+    const ended_since = new Date(from).toISOString();
     const [inputs, failed, crashed] = await Promise.all([
       this.api.listInputs(signal),
-      this.api.listRuns({ state: "FAILED", limit: RECENT }, signal),
-      this.api.listRuns({ state: "CRASHED", limit: RECENT }, signal),
+      this.api.listRuns({ state: "FAILED", ended_since, limit: RECENT }, signal),
+      this.api.listRuns({ state: "CRASHED", ended_since, limit: RECENT }, signal),
     ]);
+    for (const run of [...failed, ...crashed]) {
+      const end = run.end_time ? Date.parse(run.end_time) : NaN;
+      if (!Number.isNaN(end)) this.latestEnd = Math.max(this.latestEnd ?? end, end);
+    }
     const pending = inputs.filter((request) => request.status === "pending");
     this.badge(pending.length);
     const first = this.seen === null;

@@ -6,11 +6,16 @@
 
 import type { Message } from "@lumino/messaging";
 import { Widget } from "@lumino/widgets";
+import { h } from "../widgets/dom";
+import { ApiError } from "./api";
 import { Poller } from "./poller";
+import { notice } from "./view";
 
 export abstract class PolledPanel extends Widget {
   protected readonly poller: Poller;
   private readonly keys = new Map<string, string>();
+  /** What it shows is gone from the store (deleted): nothing more to read. */
+  private gone = false;
 
   constructor(intervalMs: number) {
     super();
@@ -18,6 +23,17 @@ export abstract class PolledPanel extends Widget {
   }
 
   protected abstract refresh(signal: AbortSignal): Promise<void>;
+
+  /** If `error` says what this tab shows is gone (HTTP 404), say so in place of its
+   * parts and actions, stop reading, and return true. */
+  protected goneIf(error: unknown, what: string): boolean {
+    if (!(error instanceof ApiError && error.status === 404)) return false;
+    this.gone = true;
+    this.poller.stop();
+    this.node.replaceChildren(h("div", { class: "tb-run-page tb-gone" },
+      notice(`${what} is no longer in the store: ${error.message}`, true)));
+    return true;
+  }
 
   /** Read again now (after an action, or when opened a second time). */
   refreshNow(): void {
@@ -39,12 +55,12 @@ export abstract class PolledPanel extends Widget {
 
   protected override onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    this.poller.start();
+    if (!this.gone) this.poller.start();
   }
 
   protected override onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
-    if (this.isVisible) this.poller.start();
+    if (this.isVisible && !this.gone) this.poller.start();
   }
 
   protected override onBeforeHide(msg: Message): void {

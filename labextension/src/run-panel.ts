@@ -22,6 +22,8 @@ import { FINAL_TYPES, RETRYABLE_TYPES, confirm, describe, notice, pill, replaceK
 
 const LIVE_MS = 1000;
 const FINISHED_MS = 10_000;
+/** The newest subflows listed; the tab says "200+" when there are more. */
+const SUBFLOWS = 200;
 const TABS = ["graph", "timeline", "tasks", "logs", "parameters", "history", "subflows"] as const;
 type Tab = (typeof TABS)[number];
 const TAB_LABELS: Record<Tab, string> = {
@@ -41,7 +43,7 @@ export interface Console {
 export class RunPanel extends PolledPanel {
   private readonly head = h("div", { class: "tb-run-head" });
   private readonly actions = h("div", { class: "tb-actions", role: "toolbar", "aria-label": "Run actions" });
-  private readonly status = h("div", { class: "tb-run-message", role: "status" });
+  private readonly status = h("div", { class: "tb-run-message", role: "status", tabindex: -1 });
   private readonly failure = h("div", { class: "tb-run-failure" });
   private readonly panels: Record<Tab, HTMLElement>;
   private readonly tabs: TabStrip;
@@ -50,6 +52,12 @@ export class RunPanel extends PolledPanel {
   private task: string | null = null;
   private readAt = 0;
   private forced = true;
+  /** The task runs read so far, by id, in creation order; a live run reads only changes. */
+  private taskRuns = new Map<string, TaskRun>();
+  private cursor = 0;
+  /** Counts the reads that changed a task run; the graph is read again only after one. */
+  private changes = 0;
+  private graphKey = "";
 
   constructor(private readonly api: TaskbookApi, readonly runId: string, private readonly console: Console) {
     super(LIVE_MS);
@@ -86,16 +94,19 @@ export class RunPanel extends PolledPanel {
     // A finished run changes rarely (a retry, a late log line): read it every ten seconds.
     const finished = this.run !== null && FINAL_TYPES.has(this.run.state_type);
     if (finished && !this.forced && Date.now() - this.readAt < FINISHED_MS) return;
+    const whole = this.forced || this.cursor === 0;
     this.forced = false;
     this.readAt = Date.now();
     let run: Run;
     try {
-      run = await this.api.readRun(this.runId, signal);
+      run = await this.api.readRun(this.runId, signal, whole ? undefined : this.cursor);
     } catch (error) {
-      if (!signal.aborted) this.head.replaceChildren(notice(describe(error), true));
+      if (signal.aborted || this.goneIf(error, `Run ${this.runId.slice(0, 8)}`)) return;
+      this.head.replaceChildren(notice(describe(error), true));
       return;
     }
     if (signal.aborted) return;
+    run = this.merged(run, whole);
     this.run = run;
     this.title.label = run.name;
     this.title.caption = `${run.flow_name} \u00b7 ${run.state}`;
@@ -105,12 +116,37 @@ export class RunPanel extends PolledPanel {
     await this.refreshTab(run, signal);
   }
 
+  /** The run with every task run read so far: a read with a cursor brings only those
+   * that changed, merged by id. */
+  private merged(run: Run, whole: boolean): Run {
+    const read = run.task_runs ?? [];
+    if (whole || run.task_runs_complete !== false) {
+      this.taskRuns = new Map(read.map((task) => [task.id, task]));
+      this.changes += 1;
+    } else {
+      let changed = false;
+      for (const task of read) {
+        const known = this.taskRuns.get(task.id);
+        if (known === undefined || JSON.stringify(known) !== JSON.stringify(task)) changed = true;
+        this.taskRuns.set(task.id, task);
+      }
+      if (changed) this.changes += 1;
+    }
+    this.cursor = run.task_runs_cursor ?? 0;
+    return { ...run, task_runs: [...this.taskRuns.values()] };
+  }
+
   private async refreshTab(run: Run, signal: AbortSignal): Promise<void> {
     const tasks = run.task_runs ?? [];
     this.tabs.setLabel("tasks", `Task runs (${tasks.length})`);
     switch (this.tabs.selected as Tab) {
       case "graph": {
+        // The graph aggregates every task run: read it again only when one changed.
+        const key = `${this.changes}:${run.state_type}`;
+        if (this.graphKey === key) break;
         const graph = await this.api.readRunGraph(this.runId, signal).catch(asError);
+        if (signal.aborted) break;
+        if (!(graph instanceof Error)) this.graphKey = key;
         this.drawn("graph", [graph instanceof Error ? graph.message : graph, this.task], () => this.drawGraph(graph));
         break;
       }
@@ -133,7 +169,7 @@ export class RunPanel extends PolledPanel {
         break;
       }
       case "subflows": {
-        const subflows = await this.api.listRuns({ parent: this.runId, limit: 200 }, signal).catch(asError);
+        const subflows = await this.api.listRuns({ parent: this.runId, limit: SUBFLOWS }, signal).catch(asError);
         this.drawn("subflows", subflows instanceof Error ? subflows.message : subflows, () => this.drawSubflows(subflows));
         break;
       }
@@ -177,7 +213,12 @@ export class RunPanel extends PolledPanel {
       buttons.push(this.action("Open output notebook", "tb-open-output", () => this.openOutput(run)));
     }
     if (final) buttons.push(this.action("Delete", "tb-delete tb-danger", () => this.delete(run)));
+    const focused = this.actions.contains(document.activeElement);
     replaceKeepingFocus(this.actions, "data-action", buttons);
+    // The focused action went (Cancel once cancelled): focus the next one, else the status.
+    if (focused && !this.actions.contains(document.activeElement)) {
+      (this.actions.querySelector<HTMLElement>("button") ?? this.status).focus();
+    }
   }
 
   private action(label: string, className: string, run: () => Promise<void>): HTMLButtonElement {
@@ -350,7 +391,8 @@ export class RunPanel extends PolledPanel {
       this.panels.subflows.replaceChildren(notice(describe(subflows), true));
       return;
     }
-    this.tabs.setLabel("subflows", `Subflows (${subflows.length})`);
+    const more = subflows.length >= SUBFLOWS;
+    this.tabs.setLabel("subflows", `Subflows (${subflows.length}${more ? "+" : ""})`);
     if (!subflows.length) {
       this.panels.subflows.replaceChildren(notice("This run started no subflows."));
       return;
@@ -362,7 +404,7 @@ export class RunPanel extends PolledPanel {
       item.addEventListener("click", () => this.console.openRun(run.id));
       item.addEventListener("keydown", (event) => { if (event.key === "Enter") this.console.openRun(run.id); });
       return item;
-    }))]);
+    })), more ? notice(`The newest ${SUBFLOWS} are listed.`) : ""]);
   }
 
   private link(text: string, onClick: () => void, className: string): HTMLElement {

@@ -8,7 +8,7 @@
  */
 
 import { formatDateTime, formatDuration, h } from "../widgets/dom";
-import type { TaskbookApi } from "./api";
+import { ApiError, type TaskbookApi } from "./api";
 import { Poller } from "./poller";
 import type { Run, RunQuery } from "./types";
 import { type View, describe, notice, pill, replaceKeepingFocus } from "./view";
@@ -101,12 +101,22 @@ export class RunsView implements View {
 
   private async refresh(signal: AbortSignal): Promise<void> {
     let runs: Run[];
+    const query = JSON.stringify(this.query());
     try {
-      runs = await this.api.listRuns(this.query(), signal);
+      runs = await this.api.listRuns(JSON.parse(query) as RunQuery, signal);
     } catch (error) {
-      if (!signal.aborted) this.list.replaceChildren(notice(describe(error), true));
+      if (signal.aborted) return;
+      if (error instanceof ApiError && error.status === 404 && this.before !== null) {
+        this.firstPage(); // the run the page started after was deleted: back to the first page
+        this.poller.poke();
+        return;
+      }
+      this.list.replaceChildren(notice(describe(error), true));
       return;
     }
+    // The filter or page changed while reading: this answer is of another list (the poke
+    // that came with the change reads the new one).
+    if (query !== JSON.stringify(this.query())) return;
     const filtered = JSON.stringify(this.filter()) !== JSON.stringify(NO_FILTER);
     const empty = filtered ? "No runs match." : "No runs yet.";
     replaceKeepingFocus(this.list, "data-run-id", runs.length ? runs.map((run) => this.row(run)) : [notice(empty)]);

@@ -44,6 +44,10 @@ export interface Run {
   output_notebook: string | null;
   task_runs?: TaskRun[];
   failure?: Failure | null;
+  /** Give it as `after` to the next read to get only the task runs that changed since. */
+  task_runs_cursor?: number;
+  /** False when `task_runs` holds only the task runs that changed (a read with `after`). */
+  task_runs_complete?: boolean;
 }
 
 /** What made a run fail (set on a read run that is Failed or Crashed). */
@@ -72,7 +76,9 @@ export interface LogLine {
 /** Which lines to read: the last `tail`, or those after the line with id `after`; at `level` or above. */
 export interface LogWindow {
   after?: number;
+  /** The last lines; or `limit`: the first ones (after `after`). */
   tail?: number;
+  limit?: number;
   level?: string;
 }
 
@@ -92,6 +98,8 @@ export interface RunQuery {
   top_level?: boolean;
   /** A run id: the page after it. */
   before?: string | null;
+  /** ISO 8601: only runs that ended at or after it. */
+  ended_since?: string | null;
   /** A flow run id: its subflow runs. */
   parent?: string | null;
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from kernel_ext._durations import MAX_SECONDS
 from kernel_ext._errors import ConfigurationError
 from papermill_bridge.schedules._cron import CronSchedule
 from papermill_bridge.schedules._interval import IntervalSchedule, default_anchor, parse_interval
@@ -50,7 +51,13 @@ def schedule_from_dict(data: dict[str, Any]) -> CronSchedule | IntervalSchedule:
     if kind == "cron":
         return CronSchedule(_field(data, "expression", str), timezone)
     if kind == "interval":
-        every = timedelta(seconds=_field(data, "every_seconds", int))
+        seconds = _field(data, "every_seconds", int)
+        if not 1 <= seconds <= MAX_SECONDS:
+            raise ConfigurationError(
+                f"schedule dict's every_seconds is {seconds}; an interval is from 1 second "
+                "to ten years."
+            )
+        every = timedelta(seconds=seconds)
         return IntervalSchedule(every, _anchor(_field(data, "anchor", str)), timezone)
     raise ConfigurationError(
         f"schedule dict has kind {kind!r}; expected 'cron' or 'interval', as to_dict() writes."

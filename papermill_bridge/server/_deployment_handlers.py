@@ -171,8 +171,10 @@ class DeploymentHandler(_Handler):
 
 
 class SchedulesHandler(_Handler):
+    # A schedule makes workers run the notebook, with the parameters it names: as
+    # starting a run does, it takes execute.
     @web.authenticated  # type: ignore[misc,unused-ignore]
-    @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    @authorized("execute")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def put(self, name: str) -> None:
         self.respond(lambda: replace_schedules(name, self.body()))
 

@@ -15,6 +15,7 @@ Paths are relative to /taskbook/api/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -33,7 +34,13 @@ from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler,
 from papermill_bridge.server._deployment_handlers import read_deployment
 
 if TYPE_CHECKING:
-    from kernel_ext.store.records import FlowRunRecord, InputRequestRecord, LogRecord
+    from kernel_ext.store.records import (
+        DeletedRun,
+        FlowRunDetail,
+        FlowRunRecord,
+        InputRequestRecord,
+        LogRecord,
+    )
 
 __all__ = ["ROUTES"]
 
@@ -42,7 +49,8 @@ _MAX_LIMIT = 1000
 
 def list_runs(query: Callable[[str], str | None], limit: int) -> list[FlowRunRecord]:
     """Flow runs, newest first, filtered by the query's arguments (see the OpenAPI
-    document: state, flow, q, tag, deployment, since, until, top_level, before, parent)."""
+    document: state, flow, q, tag, deployment, since, until, top_level, before, parent,
+    ended_since)."""
     deployment = query("deployment")
     if deployment is not None:
         read_deployment(deployment)  # 404 for an unknown one
@@ -58,6 +66,7 @@ def list_runs(query: Callable[[str], str | None], limit: int) -> list[FlowRunRec
         top_level=_flag("top_level", query("top_level")),
         before=query("before"),
         parent=_run_id(query("parent")),
+        ended_since=_moment("ended_since", query("ended_since")),
     )
 
 
@@ -122,17 +131,37 @@ def open_output_notebook(root: str, run_id: str) -> dict[str, str]:
         )
     if not Path(source).is_file():
         raise NotFound(f"The output notebook of run {run_id!r} is gone from {source}.")
-    deployment = run.get("deployment_name") or "runs"
-    relative = f"{OUTPUTS_FOLDER}/{deployment}/{run_id}.ipynb"
     base = Path(root).resolve()
-    target = (base / relative).resolve()
-    if not target.is_relative_to(base / OUTPUTS_FOLDER):
+    target = _opened_copy(base, run)
+    if target is None:
         raise BadRequest(
-            f"The deployment name {deployment!r} does not make a path under the server's root."
+            f"The deployment name {run.get('deployment_name')!r} does not make a path under "
+            "the server's root."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return {"path": target.relative_to(base).as_posix()}
+
+
+def _opened_copy(base: Path, run: FlowRunRecord) -> Path | None:
+    """Where "Open output notebook" copies the run's output under the server's root
+    (None if the deployment's name would lead outside it)."""
+    deployment = run.get("deployment_name") or "runs"
+    target = (base / OUTPUTS_FOLDER / deployment / f"{run['id']}.ipynb").resolve()
+    return target if target.is_relative_to(base / OUTPUTS_FOLDER) else None
+
+
+def delete_run_and_copy(root: str, run_id: str) -> DeletedRun:
+    """Delete the run (``papermill_bridge.delete_run``) and the copy of its output
+    notebook that "Open output notebook" made under the server's root."""
+    from papermill_bridge import delete_run
+
+    deleted = delete_run(FlowRunId(run_id))
+    copy = _opened_copy(Path(root).resolve(), deleted["run"])
+    if copy is not None:
+        with contextlib.suppress(OSError):  # the run is gone; a copy we cannot remove stays
+            copy.unlink(missing_ok=True)
+    return deleted
 
 
 def run_graph(run_id: str) -> dict[str, Any]:
@@ -153,7 +182,12 @@ def _moment(name: str, text: str | None) -> datetime | None:
             f"{name} must be an ISO 8601 time like 2026-11-25T06:00Z, got {text!r}."
         ) from None
     # In UTC: the store compares times as UTC (SQLite keeps no offset).
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
+        raise BadRequest(
+            f"{name} {text!r} is out of range; give a time after the year 1."
+        ) from None
 
 
 def _limit(text: str | None) -> int:
@@ -171,7 +205,7 @@ class RunsHandler(TaskbookHandler):
         def query(name: str) -> str | None:
             # Empty is no value for the text filters, and is refused for times and cursors.
             text = self.get_query_argument(name, None)
-            return text if text or name in ("since", "until") else None
+            return text if text or name in ("since", "until", "ended_since") else None
 
         self.respond(lambda: list_runs(query, _limit(self.query("limit"))))
 
@@ -180,14 +214,17 @@ class RunHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self, run_id: str) -> None:
-        self.respond(lambda: get_store().read_flow_run(FlowRunId(run_id)))
+        def read() -> FlowRunDetail:
+            after = _whole("after", self.get_query_argument("after", None), 0, _MAX_ID)
+            return get_store().read_flow_run(FlowRunId(run_id), changed_after=after)
+
+        self.respond(read)
 
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("write")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def delete(self, run_id: str) -> None:
-        from papermill_bridge import delete_run
-
-        self.respond(lambda: delete_run(FlowRunId(run_id)))
+        root = str(self.settings["server_root_dir"])
+        self.respond(lambda: delete_run_and_copy(root, run_id))
 
 
 class RetryHandler(TaskbookHandler):
@@ -211,6 +248,7 @@ class RunLogsHandler(TaskbookHandler):
                 FlowRunId(run_id),
                 after=_whole("after", query("after"), 0, _MAX_ID),
                 tail=_whole("tail", query("tail"), 1, _MAX_TAIL),
+                limit=_whole("limit", query("limit"), 1, _MAX_TAIL),
                 min_level=_level(query("level")),
             )
 

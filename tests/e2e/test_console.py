@@ -278,3 +278,34 @@ def test_focus_stays_on_a_row_across_refreshes_and_arrow_keys_move_tabs(
     assert page.evaluate("document.activeElement.getAttribute('data-view')") == "approvals"
     page.keyboard.press("End")
     assert page.evaluate("document.activeElement.getAttribute('data-view')") == "limits"
+
+
+def test_limits_show_their_use_and_holders(lab: Lab, page: Any) -> None:
+    with shared_store(lab.home) as store:
+        store.set_limit("warehouse", 4)
+        store.set_limit("openai", None, per_second=5, burst=2)
+        taken = store.take_slots(["warehouse"], 3, "nightly-etl on host-1", 600.0)
+        assert taken[0], taken
+    sidebar = open_sidebar(page, lab)
+    sidebar.locator(".tb-tab", has_text="Limits").click()
+    warehouse = sidebar.locator(".tb-limit", has=page.locator("[data-limit='warehouse']"))
+    assert "3/4 slots, 1 holder(s)" in warehouse.inner_text(timeout=15_000)
+    meter = warehouse.locator("[role='meter']")
+    assert meter.get_attribute("aria-valuenow") == "3"
+    assert meter.get_attribute("aria-label") == "3 of 4 slots in use"
+    rate = sidebar.locator(".tb-limit", has=page.locator("[data-limit='openai']"))
+    assert "5/s, burst 2" in rate.inner_text()
+    assert rate.locator("[role='meter']").count() == 0  # a rate has no slots to fill
+
+    toggle = warehouse.locator("button.tb-limit-toggle")
+    toggle.click()
+    holder = warehouse.locator(".tb-leases li")
+    holder.first.wait_for(timeout=10_000)
+    assert "nightly-etl on host-1" in holder.first.inner_text()
+    assert "3 slot(s)" in holder.first.inner_text()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    screenshot(sidebar, "console-limits.png")
+    with shared_store(lab.home) as store:
+        store.reset_limit("warehouse")
+    sidebar.locator(".tb-limit", has_text="No holders.").wait_for(timeout=15_000)
+    assert "0/4 slots" in warehouse.inner_text()

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from papermill_bridge.cli import cli
 from tests.papermill_bridge.test_deployments import home, store
+from tests.store.helpers import count_rows
 
 __all__ = ["home"]
 
@@ -63,6 +64,9 @@ def test_a_failed_run_is_retried_from_its_finished_cells_then_deleted(home: Path
 
     output = Path(done["output_notebook"] or "")
     assert output.is_file()
+    url = store().url
+    recorded = {table: count_rows(url, table) for table in ("task_runs", "logs", "results")}
+    assert all(recorded.values()), recorded  # this run is all the store holds
     refused = CliRunner().invoke(cli, ["runs", "delete", run["id"]], input="n\n")
     assert refused.exit_code == 2 and "--yes" in refused.output  # nobody at a terminal
     deleted = CliRunner().invoke(cli, ["runs", "delete", run["id"], "--yes"])
@@ -70,3 +74,5 @@ def test_a_failed_run_is_retried_from_its_finished_cells_then_deleted(home: Path
     assert "Deleted run" in deleted.output
     assert not output.exists()
     assert store().list_flow_runs(name="flaky") == []
+    left = {table: count_rows(url, table) for table in (*recorded, "state_history")}
+    assert left == dict.fromkeys(left, 0)

@@ -34,7 +34,7 @@ WRITES = [
     ("POST", "/taskbook/api/deployments/x/runs", {}, "execute"),
     ("POST", "/taskbook/api/deployments/x/pause", None, "write"),
     ("POST", "/taskbook/api/deployments/x/resume", None, "write"),
-    ("PUT", "/taskbook/api/deployments/x/schedules", {"schedules": []}, "write"),
+    ("PUT", "/taskbook/api/deployments/x/schedules", {"schedules": []}, "execute"),
     ("DELETE", "/taskbook/api/deployments/x", None, "write"),
     ("POST", "/taskbook/api/runs/abc/cancel", None, "write"),
     ("POST", "/taskbook/api/runs/abc/retry", None, "execute"),

@@ -141,6 +141,13 @@ def test_the_runs_list_is_searched_and_paged(server: Server) -> None:
     since = quote(east.isoformat())  # the same instant, written in another zone
     status, same = call(url, "GET", f"{runs}?q=arith&since={since}")
     assert status == 200 and [r["id"] for r in same] == [second]
+    ended = quote(datetime.fromisoformat(found[0]["end_time"]).isoformat())
+    status, lately = call(url, "GET", f"{runs}?q=arith&state=COMPLETED&ended_since={ended}")
+    assert status == 200 and [r["id"] for r in lately] == [second]
+    status, error = call(url, "GET", f"{runs}?since=0001-01-01T00:00%2B01:00")
+    assert status == 400 and "out of range" in error["message"]
+    status, error = call(url, "GET", f"{runs}?ended_since=soon")
+    assert status == 400 and "ended_since" in error["message"]
     status, error = call(url, "GET", f"{runs}?top_level=maybe")
     assert status == 400 and "top_level" in error["message"]
     status, error = call(url, "GET", f"{runs}?until=")
@@ -183,10 +190,16 @@ def test_a_console_follows_a_log_by_its_tail_then_a_cursor(server: Server) -> No
     assert status == 200 and [line["id"] for line in earlier] == sorted(
         line["id"] for line in everything
     )
+    status, page = call(url, "GET", f"{logs}?after=0&limit=1")
+    assert status == 200 and page == everything[:1]
     status, warnings = call(url, "GET", f"{logs}?level=WARNING")
     assert status == 200 and all(line["level"] >= 30 for line in warnings)
+    assert len(warnings) < len(everything)
+    status, infos = call(url, "GET", f"{logs}?level=INFO")
+    assert status == 200 and infos and all(line["level"] >= 20 for line in infos)
     huge = "9" * 30
-    for bad in ("tail=0", "tail=many", "after=-1", "after=", f"after={huge}", "level=LOUD"):
+    bad_windows = ("tail=0", "tail=many", "limit=0")
+    for bad in (*bad_windows, "after=-1", "after=", f"after={huge}", "level=LOUD"):
         status, error = call(url, "GET", f"{logs}?{bad}")
         assert status == 400 and bad.split("=")[0] in error["message"], bad
 
@@ -433,6 +446,9 @@ def test_replacing_the_schedules(server: Server) -> None:
     assert status == 200 and cleared["schedules"] == []
 
 
+A = "2001-01-01T00:00:00+00:00"  # an interval's anchor
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -443,6 +459,10 @@ def test_replacing_the_schedules(server: Server) -> None:
         ({"schedules": [{"cron": "0 6 * * *", "interval": "1h"}]}, "schedule 1: give exactly"),
         ({"schedules": [{"interval": "15m", "active": "yes"}]}, "schedule 1: active must be"),
         ({"schedules": [{"interval": "15m"}, {"interval": "15m"}]}, "schedule 2: the same"),
+        (
+            {"schedules": [{"spec": {"kind": "interval", "every_seconds": 10**20, "anchor": A}}]},
+            "from 1 second to ten years",
+        ),
     ],
 )
 def test_a_bad_schedule_changes_nothing(server: Server, body: Any, message: str) -> None:

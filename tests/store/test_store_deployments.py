@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from kernel_ext._errors import ConfigurationError
-from kernel_ext._states import State, StateType
+from kernel_ext._run_records import new_id
+from kernel_ext._states import Running, Scheduled, State, StateType, Suspended
 from kernel_ext.store import Store
 from tests.store.helpers import PARAMETERS, count_rows, notebook, promote, schedule_run
 
@@ -210,6 +211,46 @@ def test_deleting_keeps_the_runs_that_started(store: Store) -> None:
         store.read_history(waiting["id"])
     promote(store, "nightly")  # the name is free again
     assert store.read_deployment("nightly")["version"] == 1
+
+
+def test_deleting_cancels_the_started_runs_that_wait_to_go_on(store: Store) -> None:
+    deployment = promote(store, "nightly")
+    retrying, suspended = (schedule_run(store, deployment, time.time() - 10) for _ in range(2))
+    assert retrying is not None and suspended is not None
+    for _ in (retrying, suspended):
+        claimed = store.claim_next_run("w1", time.time())
+        assert claimed is not None
+        store.set_run_state(claimed["id"], Running())
+    store.set_run_state(retrying["id"], Scheduled("Retrying", name="AwaitingRetry"))
+    store.set_run_state(suspended["id"], Suspended("Waiting"))
+    store.create_input_request(
+        id=new_id(),
+        flow_run_id=suspended["id"],
+        key="review",
+        schema={},
+        description=None,
+        timeout_at=None,
+    )
+
+    assert store.delete_deployment("nightly")["deleted_runs"] == 0
+    for run in (retrying, suspended):
+        kept = store.read_flow_run(run["id"])
+        assert (kept["state"], kept["deployment_name"]) == ("Cancelled", None)
+        assert kept["state_message"] == "Its deployment 'nightly' was deleted."
+    assert store.list_input_requests(status="pending") == []
+    assert store.find_input_request(suspended["id"], "review")["status"] == "expired"
+
+
+def test_a_slot_of_a_schedule_removed_meanwhile_makes_no_run(store: Store) -> None:
+    deployment = promote(store, "nightly")
+    schedule = store.add_schedule("nightly", CRON, {})
+    store.replace_schedules("nightly", [])  # after the scheduler read the schedule
+    slot = time.time()
+    made = schedule_run(
+        store, deployment, slot, schedule_id=schedule["id"], slot_key=f"{schedule['id']}:{slot}"
+    )
+    assert made is None
+    assert store.list_flow_runs() == []
 
 
 def test_schedules_are_added_listed_and_switched(store: Store) -> None:

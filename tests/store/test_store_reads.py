@@ -148,6 +148,10 @@ def test_a_follower_reads_the_tail_then_only_what_came_since(store: Store, runs:
     assert [line["message"] for line in store.read_logs(flow.id, min_level=30)] == ["line 3"]
     assert [line["message"] for line in store.read_logs(task.id, tail=1)] == ["line 5"]
     assert store.read_logs(flow.id, after=newer[-1]["id"], tail=10) == []
+    first = store.read_logs(flow.id, after=0, limit=2)  # a follower's page: the first ones
+    assert [line["message"] for line in first] == ["line 0", "line 1"]
+    rest = store.read_logs(flow.id, after=first[-1]["id"], limit=10)
+    assert [line["message"] for line in rest] == [f"line {i}" for i in range(2, 7)]
 
 
 def test_runs_are_searched_by_part_of_a_name_tag_time_and_nesting(store: Store, runs: Runs) -> None:
@@ -211,3 +215,25 @@ def test_the_subflows_of_a_flow_run_are_listed_by_parent(store: Store, runs: Run
         store.list_flow_runs(parent=FlowRunId("nope"))
     with pytest.raises(RunNotFound):
         store.list_flow_runs(parent=FlowRunId(calls[0].id))  # a task run is not a flow run
+
+
+def test_a_follower_reads_only_the_task_runs_that_changed(store: Store, runs: Runs) -> None:
+    flow = runs.flow("big")
+    early, late = runs.task(flow, "early"), runs.task(flow, "late")
+    _write(store, runs, (flow, Running()), (early, Running()), (late, Running()))
+    whole = store.read_flow_run(flow.id)
+    assert whole["task_runs_complete"] is True
+    assert [t["id"] for t in whole["task_runs"]] == [early.id, late.id]
+
+    busy = runs.flow("busy")  # other runs' activity: more history than a read looks back
+    _write(store, runs, *((runs.task(busy, f"t{i}"), Completed()) for i in range(1_100)))
+    cursor = store.read_flow_run(flow.id)["task_runs_cursor"]
+    _write(store, runs, (late, Completed()))
+
+    changed = store.read_flow_run(flow.id, changed_after=cursor)
+    assert changed["task_runs_complete"] is False
+    assert [(t["id"], t["state"]) for t in changed["task_runs"]] == [(late.id, "Completed")]
+    assert changed["task_runs_cursor"] > cursor
+    again = store.read_flow_run(flow.id, changed_after=changed["task_runs_cursor"])
+    assert [t["id"] for t in again["task_runs"]] == [late.id]  # a few before, to merge by id
+    assert store.read_flow_run(flow.id, changed_after=0)["task_runs_complete"] is True

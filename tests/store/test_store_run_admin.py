@@ -9,7 +9,7 @@ import pytest
 
 from kernel_ext._errors import RunNotFound, RunStateConflict
 from kernel_ext._run_records import FlowRunId, new_id
-from kernel_ext._states import Completed, Failed, Running, State, StateType
+from kernel_ext._states import Completed, Crashed, Failed, Running, State, StateType, Suspended
 from kernel_ext.store import Store
 from tests.store.helpers import Runs, count_rows, promote, schedule_run
 
@@ -90,6 +90,52 @@ def test_a_failed_deployment_run_is_queued_again_with_its_id(store: Store) -> No
     assert claimed is not None and claimed["id"] == run["id"]
     with pytest.raises(RunStateConflict, match="only a run that failed"):
         store.retry_flow_run(run["id"])  # Pending now
+
+
+def test_a_finished_run_leaves_no_pending_request_and_its_retry_asks_again(
+    store: Store,
+) -> None:
+    deployment = promote(store)
+    run = schedule_run(store, deployment, time.time() - 5)
+    assert run is not None
+    store.claim_next_run("w1", time.time())
+    store.set_run_state(run["id"], Running())
+    for key in ("answered", "waiting"):
+        store.create_input_request(
+            id=new_id(),
+            flow_run_id=run["id"],
+            key=key,
+            schema={},
+            description=None,
+            timeout_at=None,
+        )
+    answered = store.find_input_request(run["id"], "answered")
+    assert answered is not None
+    store.answer_input_request(answered["id"], {}, "ana")
+    store.set_run_state(run["id"], Suspended("Waiting for 'waiting'"))
+    assert [r["key"] for r in store.list_input_requests()] == ["waiting"]
+
+    store.request_cancel(run["id"])  # Cancelled at once: nobody waits on the form now
+
+    assert store.list_input_requests() == []
+    assert store.find_input_request(run["id"], "waiting")["status"] == "expired"
+    store.retry_flow_run(run["id"])
+    assert store.find_input_request(run["id"], "waiting") is None  # asked afresh
+    assert store.find_input_request(run["id"], "answered")["status"] == "answered"
+
+
+def test_a_pending_request_of_a_run_that_finished_elsewhere_is_not_listed(
+    store: Store, runs: Runs
+) -> None:
+    flow = runs.flow()
+    _write(store, runs, (flow, Running()))
+    store.create_input_request(
+        id=new_id(), flow_run_id=flow.id, key="k", schema={}, description=None, timeout_at=None
+    )
+    assert len(store.list_input_requests()) == 1
+    _write(store, runs, (flow, Crashed()))  # through the batch writer, as a kernel writes
+    assert store.list_input_requests() == []
+    assert len(store.list_input_requests(status=None)) == 1
 
 
 def test_only_a_deployment_run_that_did_not_complete_is_retried(store: Store, runs: Runs) -> None:
