@@ -309,3 +309,29 @@ def test_limits_show_their_use_and_holders(lab: Lab, page: Any) -> None:
         store.reset_limit("warehouse")
     sidebar.locator(".tb-limit", has_text="No holders.").wait_for(timeout=15_000)
     assert "0/4 slots" in warehouse.inner_text()
+
+
+def test_a_live_run_tab_shows_task_runs_as_they_change(lab: Lab, page: Any) -> None:
+    from kernel_ext._states import Completed, Running
+    from tests.store.helpers import Runs
+
+    runs = Runs()
+    flow = runs.flow("live")
+    tasks = [runs.task(flow, f"step{i}") for i in range(3)]
+    with shared_store(lab.home) as store:
+        store.submit(runs.move(flow, Running()))
+        store.submit(runs.move(tasks[0], Running()))
+    panel = open_run(page, lab, flow.id)
+    panel.locator(".tb-tab", has_text="Task runs").click()
+    rows = panel.locator(".tb-task-table tbody tr")
+    rows.first.wait_for(timeout=10_000)
+    assert rows.count() == 1 and "Running" in rows.first.inner_text()
+
+    with shared_store(lab.home) as store:  # read by the tab's cursor, merged by id
+        store.submit(runs.move(tasks[0], Completed()))
+        for task in tasks[1:]:
+            store.submit(runs.move(task, Running()))
+    panel.locator(".tb-tab", has_text="Task runs (3)").wait_for(timeout=10_000)
+    first = panel.locator(".tb-task-table tbody tr", has_text="step0")
+    first.filter(has_text="Completed").wait_for(timeout=10_000)
+    assert rows.count() == 3
