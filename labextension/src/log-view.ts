@@ -15,8 +15,11 @@ const TAIL = 500;
 /** Pages of new lines read in one refresh before the log jumps to its tail. */
 const PAGES = 4;
 const MAX_LINES = 2000;
-/** How far before its newest line a log is read again (lines that committed late). */
+/** How far before its newest line a log is read again (lines that committed late)... */
 const OVERLAP_IDS = 1000;
+/** ...but never further back than the newest line it had this long ago: a line commits
+ * late by the length of its writer's transaction, never by more. */
+const SETTLE_MS = 10_000;
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 
 export class LogView {
@@ -30,6 +33,10 @@ export class LogView {
   private readonly body = h("div", { class: "tb-run-logs", role: "log", "aria-live": "off", tabindex: 0 });
   private lines: LogLine[] = [];
   private cursor: number | null = null;
+  /** The cursor as it was at times (ms), newest last: how far back late lines can be. */
+  private marks: { at: number; cursor: number }[] = [];
+  /** When the last read that was taken began (ms). */
+  private readAt = 0;
   private earlier = false;
   private drawnKey = "";
   private task: { id: string; name: string } | null = null;
@@ -76,9 +83,11 @@ export class LogView {
       for (let page = 0; ; page++) {
         const window = page < PAGES ? this.window() : { tail: TAIL, level: level || undefined };
         if (page === PAGES) this.restart();
+        const started = Date.now();
         const logs = await this.api.readRunLogs(this.runId, window, signal);
         if (level !== this.level.value) return; // the filter changed while reading: read again
         this.take(logs);
+        this.readAt = started;
         if (window.limit === undefined || logs.length < window.limit) break;
       }
     } catch (error) {
@@ -98,13 +107,34 @@ export class LogView {
     // one with a higher id, and would be skipped by a cursor already past it. The first
     // lines after that point, so none is skipped when many came at once; the overlap
     // holds at most OVERLAP_IDS lines, so each full page moves on by TAIL at least.
-    return { after: Math.max(0, this.cursor - OVERLAP_IDS), limit: TAIL + OVERLAP_IDS, level };
+    return { after: Math.max(0, this.cursor - OVERLAP_IDS, this.settled()), limit: TAIL + OVERLAP_IDS, level };
+  }
+
+  /** The newest cursor held SETTLE_MS or more before the last read began (0 if none):
+   * every line before it had committed by then and was read, so a read need not look
+   * behind it. A quiet log is read from its cursor. */
+  private settled(): number {
+    const before = this.readAt - SETTLE_MS;
+    let found = 0;
+    for (const mark of this.marks) if (mark.at <= before) found = mark.cursor;
+    return found;
+  }
+
+  private mark(): void {
+    if (this.cursor === null) return;
+    const now = Date.now();
+    const last = this.marks[this.marks.length - 1];
+    if (!last || last.cursor !== this.cursor) this.marks.push({ at: now, cursor: this.cursor });
+    // Keep the newest mark older than SETTLE_MS, and the ones after it.
+    const old = this.marks.filter((mark) => mark.at <= this.readAt - SETTLE_MS).length;
+    if (old > 1) this.marks.splice(0, old - 1);
   }
 
   /** Start again from the tail (the lines in between are not shown). */
   private restart(): void {
     this.lines = [];
     this.cursor = null;
+    this.marks = [];
   }
 
   private take(logs: LogLine[]): void {
@@ -117,11 +147,13 @@ export class LogView {
     this.lines = lines.slice(-MAX_LINES);
     const newest = logs.reduce((top, line) => Math.max(top, line.id), -1);
     if (newest >= 0) this.cursor = Math.max(newest, this.cursor ?? 0);
+    this.mark();
   }
 
   private reset(): void {
     this.lines = [];
     this.cursor = null;
+    this.marks = [];
     this.earlier = false;
     this.drawnKey = "";
     this.body.replaceChildren(notice("Reading\u2026"));

@@ -20,7 +20,8 @@ export class ParametersForm {
     for (const parameter of parameters) {
       const value = parameter.name in values ? values[parameter.name] : parameter.default;
       const input = inputFor(parameter, value);
-      const message = h("span", { class: "tb-field-error tb-error", role: "alert", id: `tb-param-${++fieldCount}` });
+      // Read with its field (aria-describedby, aria-invalid), not announced on each key.
+      const message = h("span", { class: "tb-field-error tb-error", id: `tb-param-${++fieldCount}` });
       input.setAttribute("aria-describedby", message.id);
       this.inputs.set(parameter.name, { parameter, input, message });
       input.addEventListener("input", () => this.check());
@@ -36,7 +37,8 @@ export class ParametersForm {
   check(): string | null {
     for (const { parameter, input, message } of this.inputs.values()) {
       const error = problem(parameter, input);
-      message.textContent = error ? error.replace(`${parameter.name}: `, "") : "";
+      const text = error ? error.replace(`${parameter.name}: `, "") : "";
+      if (message.textContent !== text) message.textContent = text;
       input.setAttribute("aria-invalid", String(error !== null));
     }
     this.onChange();

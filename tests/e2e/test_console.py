@@ -100,6 +100,9 @@ def test_a_run_opens_in_a_tab_with_its_graph_timeline_tasks_and_logs(lab: Lab, p
     selected.wait_for(timeout=10_000)
     assert "total" in selected.inner_text()
     assert panel.locator(".tb-task-table tbody tr").count() == 5
+    panel.locator(".tb-tab", has_text="Graph").click()
+    panel.locator(".tb-run-graph [data-node-id]").first.wait_for(timeout=10_000)
+    screenshot(page, "console-run.png")
 
     panel.locator(".tb-tab", has_text="Timeline").click()
     bars = panel.locator(".tb-timeline .tb-bar")
@@ -125,7 +128,6 @@ def test_a_run_opens_in_a_tab_with_its_graph_timeline_tasks_and_logs(lab: Lab, p
     history = panel.locator(".tb-history li")
     history.last.wait_for(timeout=10_000)
     assert "Completed" in history.last.inner_text()
-    screenshot(page, "console-run.png")
 
 
 def test_a_failed_run_shows_its_traceback_in_its_tab(lab: Lab, page: Any) -> None:
@@ -138,6 +140,38 @@ def test_a_failed_run_shows_its_traceback_in_its_tab(lab: Lab, page: Any) -> Non
     assert 'raise RuntimeError("on purpose")' in traceback
     assert traceback.rstrip().endswith("RuntimeError: on purpose")
     screenshot(page, "console-failure.png")
+
+    # The dark theme: every text of the tab stays readable on what is behind it.
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute("
+        "'apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_timeout(500)
+    selectors = [".tb-run-title", ".tb-facts dd", ".tb-failure-title", ".tb-traceback", ".tb-tab"]
+    for selector in selectors:
+        ratio = panel.locator(selector).first.evaluate(CONTRAST)
+        assert ratio >= 4.5, (selector, ratio)  # WCAG AA for body text
+    screenshot(page, "console-failure-dark.png")
+
+
+# The contrast ratio (WCAG 2) of an element's text colour against the first opaque
+# background behind it.
+CONTRAST = """e => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const c = [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  let node = e, back = null;
+  while (node && !back) {
+    const value = rgb(getComputedStyle(node).backgroundColor);
+    if (value.length < 4 || value[3] > 0.9) back = value;
+    node = node.parentElement;
+  }
+  const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(back || [255, 255, 255])];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
 
 
 def test_cancel_then_delete_a_run(lab: Lab, page: Any) -> None:
