@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from papermill_bridge._run_actions import delete_run, retry_run
     from papermill_bridge._scheduler import LATE_AFTER_SECONDS, Scheduler
     from papermill_bridge._start_run import start_run, wait_for
-    from papermill_bridge._versions import version_changes, version_diff
+    from papermill_bridge._versions import version_changes, version_diff, version_summaries
     from papermill_bridge._worker import HEARTBEAT_SECONDS, Worker
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "start_run",
     "version_changes",
     "version_diff",
+    "version_summaries",
     "wait_for",
 ]
 
@@ -80,6 +81,7 @@ _HOMES = {
     "start_run": "_start_run",
     "wait_for": "_start_run",
     "version_changes": "_versions",
+    "version_summaries": "_versions",
     "version_diff": "_versions",
     "HEARTBEAT_SECONDS": "_worker",
     "Worker": "_worker",

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
 from kernel_ext._errors import VersionNotFound
 from kernel_ext.store import get_store
-from kernel_ext.store.records import NotebookVersion
+from kernel_ext.store.records import NotebookVersion, VersionRecord
 
 __all__ = [
     "CellChange",
@@ -25,6 +26,7 @@ __all__ = [
     "VersionDiff",
     "version_changes",
     "version_diff",
+    "version_summaries",
 ]
 
 
@@ -99,6 +101,37 @@ def version_diff(
         "cells": _cell_diff(old, new),
         "parameters": _parameter_diff(old, new),
     }
+
+
+# Versions never change: their summaries are worked out once per process, by version id.
+_SUMMARIES: dict[str, list[str]] = {}
+_SUMMARIES_KEPT = 5_000
+
+
+def version_summaries(
+    name: str, versions: Sequence[VersionRecord], newest: int = 20
+) -> dict[int, list[str]]:
+    """``version_changes`` of the ``newest`` of ``versions`` (deployment ``name``'s, as
+    ``read_deployment`` lists them) against the version before each, by number; worked
+    out once per version id, then remembered."""
+    store = get_store()
+    loaded: dict[int, NotebookVersion] = {}
+
+    def load(number: int) -> NotebookVersion:
+        if number not in loaded:
+            loaded[number] = store.read_deployment_version(name, number)
+        return loaded[number]
+
+    found: dict[int, list[str]] = {}
+    for version in sorted(versions, key=lambda v: v["version"], reverse=True)[:newest]:
+        number = version["version"]
+        if version["id"] not in _SUMMARIES:
+            if len(_SUMMARIES) >= _SUMMARIES_KEPT:
+                _SUMMARIES.clear()
+            older = load(number - 1) if number > 1 else None
+            _SUMMARIES[version["id"]] = version_changes(older, load(number))
+        found[number] = _SUMMARIES[version["id"]]
+    return found
 
 
 def version_changes(old: NotebookVersion | None, new: NotebookVersion) -> list[str]:

@@ -15,7 +15,7 @@ from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
 
 if TYPE_CHECKING:
-    from kernel_ext.store.records import NotebookVersion
+    pass
 
 __all__ = ["deployments", "now", "schedule_options"]
 
@@ -87,22 +87,18 @@ def list_deployments(as_json: bool) -> None:
 @json_option
 def show_deployment(name: str, as_json: bool) -> None:
     """Show a deployment: versions (and what changed), schedules, next runs."""
-    from papermill_bridge import version_changes
+    from papermill_bridge import version_summaries
     from papermill_bridge.schedules import schedule_from_dict
 
     store = get_store()
     deployment = store.read_deployment(name)
-    versions = [
-        store.read_deployment_version(name, v["version"]) for v in reversed(deployment["versions"])
-    ]
-    previous: list[NotebookVersion | None] = [None, *versions]
-    pairs = zip(previous, versions, strict=False)
-    changes = {v["version"]: version_changes(p, v) for p, v in pairs}
+    versions = deployment["versions"]
+    changes = version_summaries(deployment["name"], versions, newest=len(versions))
     if as_json:
         echo_json({**deployment, "changes": changes})
         return
     click.echo(f"Deployment {deployment['name']}{' (paused)' if deployment['paused'] else ''}")
-    for version in reversed(versions):
+    for version in versions:  # newest first
         what = "; ".join(changes[version["version"]])
         click.echo(
             f"  v{version['version']}  {local_time(version['created'])}  "
@@ -110,7 +106,7 @@ def show_deployment(name: str, as_json: bool) -> None:
         )
     from papermill_bridge import describe
 
-    click.echo(f"  parameters: {describe(versions[-1]['parameters'])}")
+    click.echo(f"  parameters: {describe(versions[0]['parameters'])}")
     for schedule in deployment["schedules"]:
         spec = schedule_from_dict(schedule["spec"])
         upcoming = spec.next_after(now())

@@ -38,12 +38,20 @@ NEXT_RUNS = 3
 
 
 def read_deployment(name: str) -> dict[str, Any]:
-    """The deployment, its schedules described; an unknown name is a 404, not a 400."""
+    """The deployment, its schedules described and its newest versions with what changed;
+    an unknown name is a 404, not a 400."""
+    from papermill_bridge import version_summaries
+
     try:
         deployment = get_store().read_deployment(name)
     except DeploymentNotFound as error:
         raise NotFound(str(error)) from None
-    return _described(deployment)
+    changes = version_summaries(deployment["name"], deployment["versions"])
+    versions = [
+        {**v, "changes": changes[v["version"]]} if v["version"] in changes else dict(v)
+        for v in deployment["versions"]
+    ]
+    return {**_described(deployment), "versions": versions}
 
 
 def _described(deployment: DeploymentDetail | DeploymentSummary) -> dict[str, Any]:

@@ -517,6 +517,11 @@ def test_the_diff_between_two_versions(server: Server) -> None:
     assert [c["op"] for c in diff["cells"]] == ["equal"] * 4 + ["insert"]
     assert diff["cells"][4]["new"] == {"index": 5, "cell_type": "code", "source": "print('done')"}
     assert diff["parameters"] == []
+    status, read = call(url, "GET", "/taskbook/api/deployments/greet-diff")
+    assert [(v["version"], v["changes"]) for v in read["versions"]] == [
+        (2, ["cell 5 added"]),
+        (1, ["first version"]),
+    ]
     status, first = call(url, "GET", f"{diff_path}?to=1")
     assert status == 200 and first["from"] is None and first["changes"] == ["first version"]
     status, back = call(url, "GET", f"{diff_path}?from=2&to=1")
