@@ -31,7 +31,7 @@ from kernel_ext._states import (
     State,
     StateType,
 )
-from kernel_ext.store._input_requests import expire_requests_of_run
+from kernel_ext.store._input_requests import expire_requests_of_run, forget_expired_requests
 from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
@@ -70,10 +70,10 @@ def create_scheduled_run(
 ) -> FlowRunRecord | None:
     if state.type is not StateType.SCHEDULED:
         raise ValueError(f"A new deployment run is Scheduled, not {state.type.value}.")
-    # A schedule's slot: under the deployment's lock, which a replacement of its
-    # schedules holds too, and only while the schedule is there (it may have gone since
+    # Under the deployment's lock, which deleting it or replacing its schedules holds
+    # too; a schedule's slot only while the schedule is there (it may have gone since
     # the scheduler read it).
-    deployment = find_deployment(connection, deployment_id, lock=schedule_id is not None)
+    deployment = find_deployment(connection, deployment_id, lock=True)
     if schedule_id is not None and not _schedule_exists(connection, schedule_id):
         return None
     now, when = datetime.now(UTC), from_epoch(scheduled_time)
@@ -153,6 +153,8 @@ def set_run_state(
         append_history(connection, run_id, state, when)
         if kind in FINAL_TYPE_VALUES:  # nobody waits on its pauses any more
             expire_requests_of_run(connection, run_id)
+        elif state.name == "AwaitingRetry":  # the retry asks again what went unanswered
+            forget_expired_requests(connection, run_id)
     record = _read(connection, run_id)
     if record["state_type"] not in BUSY:  # it no longer holds its deployment's slot
         release_run_slot(connection, run_id)

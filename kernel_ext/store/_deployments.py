@@ -175,6 +175,7 @@ def delete_deployment(connection: Connection, name_or_id: str) -> DeletedDeploym
     Runs that started keep their rows and history (their ``deployment_name`` becomes
     None): what ran stays on record.
     """
+    find_deployment(connection, name_or_id, lock=True)  # a run being created waits
     record = read_deployment(connection, name_or_id)
     deployment_id = record["id"]
     of_it = flow_runs.c.deployment_id == deployment_id

@@ -44,6 +44,7 @@ from kernel_ext.store._tables import (
     task_runs,
 )
 from kernel_ext.store._types import isoformat, state_type
+from kernel_ext.store._writer import MAX_BATCH
 from kernel_ext.store.records import (
     FailureRecord,
     FlowRunDetail,
@@ -169,8 +170,10 @@ def _listed_after(connection: Connection, run_id: str) -> ColumnElement[bool]:
 
 
 # How far behind a read's cursor the next one looks again: on PostgreSQL a transaction
-# can commit its history rows after a later one's were read.
-_LATE_COMMITS = 1000
+# can commit its history rows after a later one's were read, and a writer's batch holds
+# up to MAX_BATCH of them. (The query goes from the run's task runs to their history by
+# run id, so looking further back costs little.)
+_LATE_COMMITS = 2 * MAX_BATCH
 
 
 def read_flow_run(

@@ -22,7 +22,6 @@ from kernel_ext._errors import RunStateConflict
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import FINAL_TYPE_VALUES, Scheduled, StateType
 from kernel_ext.store._deployment_runs import set_run_state
-from kernel_ext.store._input_requests import forget_expired_requests
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, logs, results, run_inputs, state_history, task_runs
 from kernel_ext.store.records import DeletedRun, FlowRunRecord
@@ -93,7 +92,6 @@ def retry_flow_run(connection: Connection, run_id: FlowRunId) -> FlowRunRecord:
             run_id=run_id,
             state=retried["state"],
         )
-    forget_expired_requests(connection, run_id)  # the retry asks again what went unanswered
     return retried
 
 

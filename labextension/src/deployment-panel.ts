@@ -60,6 +60,7 @@ export class DeploymentPanel extends PolledPanel {
       return;
     }
     if (signal.aborted) return;
+    this.seen = true;
     this.deployment = deployment;
     this.drawn("head", deployment, () => this.drawHead(deployment));
     this.drawn("schedules", deployment.schedules, () => this.drawSchedules(deployment));

@@ -18,8 +18,8 @@ const MAX_LINES = 2000;
 /** How far before its newest line a log is read again (lines that committed late)... */
 const OVERLAP_IDS = 1000;
 /** ...but never further back than the newest line it had this long ago: a line commits
- * late by the length of its writer's transaction, never by more. */
-const SETTLE_MS = 10_000;
+ * late by the length of its writer's transaction (a minute is far more than one takes). */
+const SETTLE_MS = 60_000;
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 
 export class LogView {
@@ -83,7 +83,7 @@ export class LogView {
       for (let page = 0; ; page++) {
         const window = page < PAGES ? this.window() : { tail: TAIL, level: level || undefined };
         if (page === PAGES) this.restart();
-        const started = Date.now();
+        const started = performance.now();
         const logs = await this.api.readRunLogs(this.runId, window, signal);
         if (level !== this.level.value) return; // the filter changed while reading: read again
         this.take(logs);
@@ -122,7 +122,7 @@ export class LogView {
 
   private mark(): void {
     if (this.cursor === null) return;
-    const now = Date.now();
+    const now = performance.now();
     const last = this.marks[this.marks.length - 1];
     if (!last || last.cursor !== this.cursor) this.marks.push({ at: now, cursor: this.cursor });
     // Keep the newest mark older than SETTLE_MS, and the ones after it.

@@ -24,10 +24,14 @@ export abstract class PolledPanel extends Widget {
 
   protected abstract refresh(signal: AbortSignal): Promise<void>;
 
-  /** If `error` says what this tab shows is gone (HTTP 404), say so in place of its
-   * parts and actions, stop reading, and return true. */
+  /** What this tab shows was read once: a 404 after that means it was deleted (before,
+   * it may not be written yet: a kernel's writer can be behind). */
+  protected seen = false;
+
+  /** If `error` says what this tab shows is gone (HTTP 404 after it was read), say so in
+   * place of its parts and actions, stop reading, and return true. */
   protected goneIf(error: unknown, what: string): boolean {
-    if (!(error instanceof ApiError && error.status === 404)) return false;
+    if (!this.seen || !(error instanceof ApiError && error.status === 404)) return false;
     this.gone = true;
     this.poller.stop();
     this.node.replaceChildren(h("div", { class: "tb-run-page tb-gone" },

@@ -22,6 +22,10 @@ import { FINAL_TYPES, RETRYABLE_TYPES, confirm, describe, notice, pill, replaceK
 
 const LIVE_MS = 1000;
 const FINISHED_MS = 10_000;
+/** A live run is read whole this often; in between, only what changed. */
+const WHOLE_MS = 30_000;
+/** A live run's graph is read again this often (its running nodes' durations grow). */
+const GRAPH_MS = 5_000;
 /** The newest subflows listed; the tab says "200+" when there are more. */
 const SUBFLOWS = 200;
 const TABS = ["graph", "timeline", "tasks", "logs", "parameters", "history", "subflows"] as const;
@@ -55,6 +59,7 @@ export class RunPanel extends PolledPanel {
   /** The task runs read so far, by id, in creation order; a live run reads only changes. */
   private taskRuns = new Map<string, TaskRun>();
   private cursor = 0;
+  private wholeAt = 0;
   /** Counts the reads that changed a task run; the graph is read again only after one. */
   private changes = 0;
   private graphKey = "";
@@ -94,7 +99,10 @@ export class RunPanel extends PolledPanel {
     // A finished run changes rarely (a retry, a late log line): read it every ten seconds.
     const finished = this.run !== null && FINAL_TYPES.has(this.run.state_type);
     if (finished && !this.forced && Date.now() - this.readAt < FINISHED_MS) return;
-    const whole = this.forced || this.cursor === 0;
+    // A whole read now and then too: a change committed further behind the cursor than
+    // the server looks (a huge transaction) shows within WHOLE_MS at the latest.
+    const whole = this.forced || this.cursor === 0 || performance.now() - this.wholeAt >= WHOLE_MS;
+    if (whole) this.wholeAt = performance.now();
     this.forced = false;
     this.readAt = Date.now();
     let run: Run;
@@ -106,6 +114,7 @@ export class RunPanel extends PolledPanel {
       return;
     }
     if (signal.aborted) return;
+    this.seen = true;
     run = this.merged(run, whole);
     this.run = run;
     this.title.label = run.name;
@@ -142,7 +151,8 @@ export class RunPanel extends PolledPanel {
     switch (this.tabs.selected as Tab) {
       case "graph": {
         // The graph aggregates every task run: read it again only when one changed.
-        const key = `${this.changes}:${run.state_type}`;
+        const live = FINAL_TYPES.has(run.state_type) ? 0 : Math.floor(performance.now() / GRAPH_MS);
+        const key = `${this.changes}:${run.state_type}:${live}`;
         if (this.graphKey === key) break;
         const graph = await this.api.readRunGraph(this.runId, signal).catch(asError);
         if (signal.aborted) break;

@@ -35,14 +35,18 @@ export function drawTimeline(run: Run, tasks: TaskRun[], onSelect: (task: TaskRu
   });
   const ticks = Array.from({ length: TICKS + 1 }, (_, i) =>
     h("span", { class: "tb-tick", style: `left:${(i / TICKS) * 100}%` }, `+${formatDuration((span * i) / TICKS / 1000) || "0 s"}`));
-  const waiting = tasks.length - started.length;
+  const idle = tasks.filter((task) => !task.start_time);
+  // A cached task run took its result without running; the others wait.
+  const cached = idle.filter((task) => task.state === "Cached").length;
+  const waiting = idle.length - cached;
   return h("div", { class: "tb-timeline" },
     h("div", { class: "tb-timeline-row tb-timeline-axis", "aria-hidden": "true" },
       h("span", { class: "tb-timeline-name tb-muted" }, formatTime(new Date(begin).toISOString())),
       h("span", { class: "tb-timeline-track" }, ...ticks)),
     h("div", { role: "list", "aria-label": "Task runs over time" }, ...rows),
     started.length > MAX_BARS ? notice(`The first ${MAX_BARS} of ${started.length} task runs are drawn.`) : "",
-    waiting ? notice(`${waiting} task run(s) have not started.`) : "");
+    waiting ? notice(`${waiting} task run(s) have not started.`) : "",
+    cached ? notice(`${cached} task run(s) took a cached result without running.`) : "");
 }
 
 function time(iso: string | null): number {

@@ -61,7 +61,12 @@ def as_utc(moment: datetime, what: str) -> datetime:
             f"{what} must be timezone-aware, got the naive {moment.isoformat()}; "
             "pass e.g. datetime(2026, 1, 1, tzinfo=UTC) or datetime.now(UTC)."
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first UTC moment
+        raise ConfigurationError(
+            f"{what} {moment.isoformat()} is out of range; give a time after the year 1."
+        ) from None
 
 
 def matching_instants(wall: datetime, zone: ZoneInfo) -> list[datetime]:

@@ -156,12 +156,21 @@ def delete_run_and_copy(root: str, run_id: str) -> DeletedRun:
     notebook that "Open output notebook" made under the server's root."""
     from papermill_bridge import delete_run
 
+    run = get_store().read_flow_run(FlowRunId(run_id))
+    copy = _opened_copy(Path(root).resolve(), run)
+    untouched = copy is not None and _same_file(copy, run.get("output_notebook"))
     deleted = delete_run(FlowRunId(run_id))
-    copy = _opened_copy(Path(root).resolve(), deleted["run"])
-    if copy is not None:
+    if copy is not None and untouched:  # a copy the user edited is theirs: it stays
         with contextlib.suppress(OSError):  # the run is gone; a copy we cannot remove stays
             copy.unlink(missing_ok=True)
     return deleted
+
+
+def _same_file(copy: Path, source: str | None) -> bool:
+    try:
+        return source is not None and copy.read_bytes() == Path(source).read_bytes()
+    except OSError:
+        return False
 
 
 def run_graph(run_id: str) -> dict[str, Any]:

@@ -463,6 +463,20 @@ A = "2001-01-01T00:00:00+00:00"  # an interval's anchor
             {"schedules": [{"spec": {"kind": "interval", "every_seconds": 10**20, "anchor": A}}]},
             "from 1 second to ten years",
         ),
+        (
+            {
+                "schedules": [
+                    {
+                        "spec": {
+                            "kind": "interval",
+                            "every_seconds": 60,
+                            "anchor": "0001-01-01T00:00:00+14:00",
+                        }
+                    }
+                ]
+            },
+            "out of range",
+        ),
     ],
 )
 def test_a_bad_schedule_changes_nothing(server: Server, body: Any, message: str) -> None:

@@ -40,12 +40,13 @@ CREATE_SLOT = textwrap.dedent(
     from kernel_ext.store import Store
 
     url, deployment_id, slot, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    schedule_id = slot.split(":")[0]
     with Store(url) as store:
         time.sleep(max(0.0, start_at - time.time()))
         run = store.create_scheduled_run(
             id=str(uuid.uuid4()), deployment_id=deployment_id, deployment_version=1,
             name="slot-run", flow_name="nightly", parameters={}, scheduled_time=time.time(),
-            schedule_id="schedule-1", slot_key=slot,
+            schedule_id=schedule_id, slot_key=slot,
         )
     print("lost" if run is None else "won " + run["id"])
     """
@@ -120,7 +121,9 @@ def test_racing_workers_respect_the_concurrency_limit(store_url: str) -> None:
 def test_schedulers_racing_for_one_slot_create_one_run(store_url: str) -> None:
     with Store(store_url) as store:
         deployment = promote(store, "nightly")
-    slot = "schedule-1:2026-03-29T04:00:00+00:00"
+        spec = {"kind": "cron", "expression": "0 4 * * *", "timezone": "UTC"}
+        schedule = store.add_schedule("nightly", spec, {})
+    slot = f"{schedule['id']}:2026-03-29T04:00:00+00:00"
     start_at = time.time() + 2.0
     outputs = _run_all(
         [[CREATE_SLOT, store_url, deployment["id"], slot, str(start_at)] for _ in range(4)]

@@ -68,12 +68,14 @@ def test_a_scheduled_run_reads_back_as_created(store: Store) -> None:
 
 def test_a_slot_gets_one_run(store: Store) -> None:
     deployment = promote(store, "nightly")
-    slot = "schedule-1:2026-03-29T04:00:00+00:00"
-    first = schedule_run(store, deployment, NOW, schedule_id="schedule-1", slot_key=slot)
-    again = schedule_run(store, deployment, NOW, schedule_id="schedule-1", slot_key=slot)
+    spec = {"kind": "cron", "expression": "0 4 * * *", "timezone": "UTC"}
+    schedule_id = store.add_schedule("nightly", spec, {})["id"]
+    slot = f"{schedule_id}:2026-03-29T04:00:00+00:00"
+    first = schedule_run(store, deployment, NOW, schedule_id=schedule_id, slot_key=slot)
+    again = schedule_run(store, deployment, NOW, schedule_id=schedule_id, slot_key=slot)
 
     assert first is not None and first["slot_key"] == slot
-    assert first["schedule_id"] == "schedule-1"
+    assert first["schedule_id"] == schedule_id
     assert again is None
     assert count_rows(store.url, "flow_runs") == 1
     assert count_rows(store.url, "state_history") == 1
