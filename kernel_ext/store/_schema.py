@@ -6,13 +6,13 @@ it exactly once: a file lock next to a SQLite database, a transaction-scoped adv
 lock on PostgreSQL. Both re-read the revision once they hold the lock.
 
 Adding a revision: change ``_tables``, then let Alembic draft the migration against a
-scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0006"``
+scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0007"``
 (a test checks that it is Alembic's head, another that the tables match the migrations):
 
     from alembic import command
     config = alembic_config("sqlite:///scratch.db")
     command.upgrade(config, "head")
-    command.revision(config, "what changed", autogenerate=True, rev_id="0006")
+    command.revision(config, "what changed", autogenerate=True, rev_id="0007")
 """
 
 from __future__ import annotations
