@@ -1,7 +1,8 @@
 """Bring a store's schema to ``SCHEMA_REVISION`` on first use, safely across processes.
 
-Opening an up-to-date store costs one query and never imports Alembic. Otherwise the
-migration runs under a lock, so several processes opening a new store at once migrate
+Opening an up-to-date store costs one query and never imports Alembic; an empty database
+gets the tables as the code declares them, at the head revision, in one step (a test
+keeps them equal to what the migrations build). Otherwise the migration runs under a lock, so several processes opening a new store at once migrate
 it exactly once: a file lock next to a SQLite database, a transaction-scoped advisory
 lock on PostgreSQL. Both re-read the revision once they hold the lock.
 
@@ -109,23 +110,46 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def _upgrade(engine: Engine) -> None:
-    from alembic import command
-
-    config = alembic_config()
     with write_engine(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
         revision = _locked_revision(connection)
         if revision == SCHEMA_REVISION:
             return  # another process migrated while we waited for the lock
-        if revision is not None and not _is_known(config, revision):
-            raise StoreSchemaError(
-                f"The store at {mask(engine.url)} was written by a newer Taskbook (schema "
-                f"{revision}; this one knows up to {SCHEMA_REVISION}); upgrade with "
-                "`pip install -U taskbook` or point TASKBOOK_STORE_URL at another store."
-            )
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        if revision is None and not inspect(connection).get_table_names():
+            _create_at_head(connection)
+            return
+        _migrate(connection, engine, revision)
+
+
+def _create_at_head(connection: Connection) -> None:
+    """An empty database: create the tables as declared and stamp the head revision,
+    as Alembic's own version table records it (replaying every migration costs more)."""
+    from kernel_ext.store._tables import metadata
+
+    metadata.create_all(connection, checkfirst=False)  # a table already there is an error
+    connection.execute(
+        text(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+    )
+    statement = text("INSERT INTO alembic_version (version_num) VALUES (:revision)")
+    connection.execute(statement, {"revision": SCHEMA_REVISION})
+
+
+def _migrate(connection: Connection, engine: Engine, revision: str | None) -> None:
+    from alembic import command
+
+    config = alembic_config()
+    if revision is not None and not _is_known(config, revision):
+        raise StoreSchemaError(
+            f"The store at {mask(engine.url)} was written by a newer Taskbook (schema "
+            f"{revision}; this one knows up to {SCHEMA_REVISION}); upgrade with "
+            "`pip install -U taskbook` or point TASKBOOK_STORE_URL at another store."
+        )
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
 
 
 def _locked_revision(connection: Connection) -> str | None:
