@@ -2,9 +2,10 @@
 
 Opening an up-to-date store costs one query and never imports Alembic; an empty database
 gets the tables as the code declares them, at the head revision, in one step (a test
-keeps them equal to what the migrations build). Otherwise the migration runs under a lock, so several processes opening a new store at once migrate
-it exactly once: a file lock next to a SQLite database, a transaction-scoped advisory
-lock on PostgreSQL. Both re-read the revision once they hold the lock.
+keeps them equal to what the migrations build). Otherwise the migration runs. Both run
+under a lock, so several processes opening a new store at once set it up exactly once:
+a file lock next to a SQLite database, a transaction-scoped advisory lock on
+PostgreSQL. Both re-read the revision once they hold the lock.
 
 Adding a revision: change ``_tables``, then let Alembic draft the migration against a
 scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0007"``
