@@ -10,10 +10,10 @@ first needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from kernel_ext._annotations import allow_failure, opaque, quote
     from kernel_ext._errors import (
         CacheKeyError,
@@ -80,13 +80,20 @@ _HOMES = {
 }
 
 
+# Subpackages and modules reached as attributes of the package, as an eager import made
+# them before (the README's `kernel_ext.store.get_store()`).
+_SUBPACKAGES = frozenset(
+    ("runtime", "store", "context", "cache_policies", "engine", "transactions", "compat")
+)
+
+
 def __getattr__(name: str) -> object:
-    if name == "runtime":
-        return importlib.import_module("kernel_ext.runtime")
+    if name in _SUBPACKAGES:  # `import kernel_ext; kernel_ext.store.get_store()`
+        return _importlib.import_module(f"kernel_ext.{name}")
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'kernel_ext' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"kernel_ext.{home}"), name)
+    value = getattr(_importlib.import_module(f"kernel_ext.{home}"), name)
     globals()[name] = value  # found once: later lookups skip this function
     return value
 

@@ -117,7 +117,9 @@ def _upgrade(engine: Engine) -> None:
         revision = _locked_revision(connection)
         if revision == SCHEMA_REVISION:
             return  # another process migrated while we waited for the lock
-        if revision is None and not inspect(connection).get_table_names():
+        inspector = inspect(connection)
+        own = inspector.get_table_names(schema=inspector.default_schema_name)
+        if revision is None and not own:  # in its own schema, not the search path's
             _create_at_head(connection)
             return
         _migrate(connection, engine, revision)

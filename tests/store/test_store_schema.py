@@ -244,3 +244,10 @@ def test_0004_gives_running_deployment_runs_their_slots(store: Store) -> None:
     record = store.read_limit("deployment:limited")
     assert (record["slots"], record["used"]) == (2, 1)
     assert [lease["id"] for lease in record["leases"]] == [running["id"]]
+
+
+def test_the_package_reaches_its_store_as_an_attribute() -> None:
+    code = "import kernel_ext; print(callable(kernel_ext.store.get_store), kernel_ext.engine)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("True <module 'kernel_ext.engine'")
