@@ -45,7 +45,7 @@ export class Notifier {
   }
 
   private async refresh(signal: AbortSignal): Promise<void> {
-    const from = (this.latestEnd ?? Date.now() - FIRST_LOOK_MS + OVERLAP_MS) - OVERLAP_MS;
+    const from = this.latestEnd === null ? Date.now() - FIRST_LOOK_MS : this.latestEnd - OVERLAP_MS;
     const ended_since = new Date(from).toISOString();
     const [inputs, failed, crashed] = await Promise.all([
       this.api.listInputs(signal),

@@ -115,7 +115,7 @@ export class RunPanel extends PolledPanel {
     }
     if (signal.aborted) return;
     this.seen = true;
-    run = this.merged(run, whole);
+    run = this.merged(run);
     this.run = run;
     this.title.label = run.name;
     this.title.caption = `${run.flow_name} \u00b7 ${run.state}`;
@@ -127,9 +127,9 @@ export class RunPanel extends PolledPanel {
 
   /** The run with every task run read so far: a read with a cursor brings only those
    * that changed, merged by id. */
-  private merged(run: Run, whole: boolean): Run {
+  private merged(run: Run): Run {
     const read = run.task_runs ?? [];
-    if (whole || run.task_runs_complete !== false) {
+    if (run.task_runs_complete !== false) {
       this.taskRuns = new Map(read.map((task) => [task.id, task]));
       this.changes += 1;
     } else {
