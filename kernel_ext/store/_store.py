@@ -16,12 +16,14 @@ from kernel_ext._errors import StoreError
 from kernel_ext._events import Event
 from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext.store import _input_requests, _reads
+from kernel_ext.store._artifacts_api import ArtifactsApi
 from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._limits_api import LimitsApi
 from kernel_ext.store._liveness_api import LivenessApi
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
+from kernel_ext.store._vault_api import VaultApi
 from kernel_ext.store._writer import WAKE_AT, FlushTicket, Writer
 from kernel_ext.store.records import (
     FlowRunDetail,
@@ -37,7 +39,7 @@ from kernel_ext.store.records import (
 __all__ = ["Store"]
 
 
-class Store(DeploymentApi, LimitsApi, LivenessApi):
+class Store(DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi):
     """The state store at one URL: takes the engine's events, answers the readers.
 
     Opening it creates the database if needed, migrates it, and starts the writer

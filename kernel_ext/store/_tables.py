@@ -40,6 +40,7 @@ from sqlalchemy import (
 from kernel_ext.store._types import AutoId, Json, UTCDateTime
 
 __all__ = [
+    "artifacts",
     "concurrency_leases",
     "concurrency_limits",
     "deployment_versions",
@@ -50,8 +51,10 @@ __all__ = [
     "results",
     "run_inputs",
     "schedules",
+    "secrets",
     "state_history",
     "task_runs",
+    "variables",
 ]
 
 # Named constraints, so later revisions can drop or alter them (SQLite's batch mode needs
@@ -253,4 +256,45 @@ writer_batches = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("created", UTCDateTime, nullable=False, index=True),
+)
+
+# Secrets, variables and artifacts are written in transactions of their own, like the
+# deployment tables: code that saves a secret or creates an artifact reads it back at once.
+
+# A secret's value is a Fernet token (see ``kernel_ext._secret_box``): encrypted and
+# authenticated with a key the store never holds.
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+variables = Table(
+    "variables",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("value", Json),  # any JSON value, as Prefect's variables
+    Column("tags", Json),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+# One row per artifact; a keyed artifact's history is its rows with that key, newest
+# last. A progress artifact is updated in place.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("key", String(255)),
+    Column("type", String(16), nullable=False),  # markdown, table, link, progress, image
+    Column("data", Json),
+    Column("description", Text),
+    Column("flow_run_id", ID, index=True),
+    Column("task_run_id", ID, index=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Index("ix_artifacts_key_created", "key", "created"),
 )
