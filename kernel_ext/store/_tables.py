@@ -192,6 +192,9 @@ deployments = Table(
     Column("retries", Integer, nullable=False, server_default=text("0")),
     Column("tags", Json),
     Column("description", Text),
+    # Runs of this deployment execute with TASKBOOK_PROFILE set to it: secrets and
+    # variables are looked up as "<profile>-<name>" first (see ``kernel_ext._profiles``).
+    Column("profile", String(64)),
 )
 
 deployment_versions = Table(

@@ -4,8 +4,8 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03
 
-Written out rather than imported from the current tables, like 0001. Three new tables;
-nothing existing changes.
+Written out rather than imported from the current tables, like 0001. Three new tables,
+and a deployment's ``profile`` (None for the deployments there are).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def _time(name: str) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("deployments") as batch:
+        batch.add_column(sa.Column("profile", sa.String(64)))
     op.create_table(
         "secrets",
         sa.Column("name", sa.String(255), nullable=False),
@@ -72,3 +74,5 @@ def downgrade() -> None:
     op.drop_table("artifacts")
     op.drop_table("variables")
     op.drop_table("secrets")
+    with op.batch_alter_table("deployments") as batch:
+        batch.drop_column("profile")
