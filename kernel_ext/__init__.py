@@ -83,7 +83,16 @@ _HOMES = {
 # Subpackages and modules reached as attributes of the package, as an eager import made
 # them before (the README's `kernel_ext.store.get_store()`).
 _SUBPACKAGES = frozenset(
-    ("runtime", "store", "context", "cache_policies", "engine", "transactions", "compat")
+    (
+        "artifacts",
+        "runtime",
+        "store",
+        "context",
+        "cache_policies",
+        "engine",
+        "transactions",
+        "compat",
+    )
 )
 
 

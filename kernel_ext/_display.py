@@ -12,9 +12,15 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kernel_ext.store.records import InputRequestRecord
+    from kernel_ext.store.records import ArtifactRecord, InputRequestRecord
 
-__all__ = ["in_notebook", "show_approval_form", "show_run_graph"]
+__all__ = [
+    "in_notebook",
+    "show_approval_form",
+    "show_artifact",
+    "show_run_graph",
+    "update_artifact_display",
+]
 
 
 def in_notebook() -> bool:
@@ -45,6 +51,28 @@ def show_run_graph(flow_run: Any) -> Any:
     graph = RunGraph.for_flow_run(flow_run)
     _display(graph)
     return graph
+
+
+def show_artifact(record: ArtifactRecord) -> None:
+    """Display an artifact under the running cell (a progress bar can be updated)."""
+    if in_notebook():
+        _show_bundle(record, update=False)
+
+
+def update_artifact_display(record: ArtifactRecord) -> None:
+    """Redraw an artifact shown by ``show_artifact`` in this kernel (a progress bar)."""
+    if in_notebook():
+        _show_bundle(record, update=True)
+
+
+def _show_bundle(record: ArtifactRecord, *, update: bool) -> None:
+    from IPython import display as ipython_display
+
+    from kernel_ext._artifact_view import mime_bundle
+
+    show: Any = ipython_display.display
+    display_id = f"taskbook-artifact-{record['id']}"
+    show(mime_bundle(record), raw=True, display_id=display_id, update=update)
 
 
 def show_approval_form(request: InputRequestRecord) -> Any:

@@ -10,10 +10,18 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │   │                         ``LookupError``)
     │   ├── VersionNotFound       the deployment has no version of that number (also a
     │   │                         ``LookupError``)
+    │   ├── ArtifactNotFound      no artifact has that id (also a ``LookupError``)
     │   ├── LimitNotFound         no concurrency or rate limit has that name (also a
     │   │                         ``LookupError``)
+    │   ├── SecretNotFound        no secret has that name, with the profile's prefix or
+    │   │                         without (also a ``LookupError``)
+    │   ├── SecretAlreadyExists   a secret is saved under a name in use, without
+    │   │                         ``overwrite=True``
+    │   ├── VariableAlreadyExists a variable is set under a name in use, without
+    │   │                         ``overwrite=True``
     │   ├── OptionTypeError       an option has the wrong type (also a ``TypeError``)
-    │   ├── InvalidNameError      a flow/task/run name has characters that are not allowed
+    │   ├── InvalidNameError      a flow/task/run/secret/variable name or a profile has
+    │   │                         characters that are not allowed
     │   ├── ReservedArgumentError a task's function takes an argument Taskbook reserves
     │   ├── MappingLengthMismatch .map() got iterables of different lengths
     │   └── MappingMissingIterable .map() got no iterable argument
@@ -63,8 +71,9 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 The classes marked with a package are defined there, next to what raises them; the others
 are here. Errors carry their context as attributes: ``RunNotFound.run_id``,
 ``DeploymentNotFound.name``, ``VersionNotFound.name``/``.version``, ``LimitNotFound.name``,
-``RunStateConflict.run_id``/``.state``, ``ConcurrencySlotTimeout.limit``,
-``MissingDependency.module``/``.install``.
+``ArtifactNotFound.artifact_id``, ``RunStateConflict.run_id``/``.state``, ``ConcurrencySlotTimeout.limit``,
+``MissingDependency.module``/``.install``, ``SecretNotFound.name``,
+``SecretAlreadyExists.name``, ``VariableAlreadyExists.name``.
 
 Control-flow signals are not errors: they subclass ``BaseException`` so that a
 user's ``except Exception:`` cannot swallow them.
@@ -93,6 +102,7 @@ __all__ = [
     "InputNotFound",
     "InputValidationError",
     "InvalidNameError",
+    "ArtifactNotFound",
     "LimitNotFound",
     "MappingLengthMismatch",
     "MappingMissingIterable",
@@ -111,6 +121,8 @@ __all__ = [
     "ResultError",
     "RunNotFound",
     "RunStateConflict",
+    "SecretAlreadyExists",
+    "SecretNotFound",
     "SignatureMismatchError",
     "StoreError",
     "StoreSchemaError",
@@ -123,6 +135,7 @@ __all__ = [
     "TerminationSignal",
     "UnfinishedRun",
     "UpstreamTaskError",
+    "VariableAlreadyExists",
     "VersionNotFound",
 ]
 
@@ -269,6 +282,41 @@ class VersionNotFound(ConfigurationError, LookupError):
 
 class LimitNotFound(ConfigurationError, LookupError):
     """Raised when no concurrency or rate limit has the given name (``name``)."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ArtifactNotFound(ConfigurationError, LookupError):
+    """Raised when no artifact has the given id (``artifact_id``)."""
+
+    def __init__(self, message: str, *, artifact_id: str | None = None) -> None:
+        super().__init__(message)
+        self.artifact_id = artifact_id
+
+
+class SecretNotFound(ConfigurationError, LookupError):
+    """Raised by ``Secret.load``/``Secret.delete`` when no secret has the name (``name``,
+    as asked for); a ``ValueError`` too, as Prefect raises for a missing block."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class SecretAlreadyExists(ConfigurationError):
+    """Raised by ``Secret.save`` when a secret is saved under ``name`` already, and
+    ``overwrite=True`` was not passed (Prefect raises a ``ValueError``)."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class VariableAlreadyExists(ConfigurationError):
+    """Raised by ``Variable.set`` when variable ``name`` exists and ``overwrite=True``
+    was not passed (Prefect raises a ``ValueError``)."""
 
     def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(message)

@@ -18,6 +18,7 @@ _PREFIX = "prefect"
 _TARGET = "kernel_ext.compat"
 MIRRORED = (
     "prefect",
+    "prefect.artifacts",
     "prefect.cache_policies",
     "prefect.context",
     "prefect.exceptions",

@@ -2,8 +2,8 @@
 
 Deleting removes the run and everything recorded under it, in one transaction: its task
 runs, their subflows (and theirs), the state history, the log lines, the result index
-entries (the result files stay: a cache hit may still use them elsewhere) and its input
-requests. Only a finished run can be deleted; a running one is cancelled first.
+entries (the result files stay: a cache hit may still use them elsewhere), its input
+requests and its artifacts. Only a finished run can be deleted; a running one is cancelled first.
 
 Retrying a deployment run that failed, crashed or was cancelled queues it again with the
 same id, due now, as a crash's automatic retry does: its kernel executes the notebook
@@ -21,12 +21,13 @@ from sqlalchemy.engine import Connection
 from kernel_ext._errors import RunStateConflict
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import FINAL_TYPE_VALUES, Scheduled, StateType
+from kernel_ext.store._artifact_rows import delete_run_artifacts
 from kernel_ext.store._deployment_runs import set_run_state
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, logs, results, run_inputs, state_history, task_runs
 from kernel_ext.store.records import DeletedRun, FlowRunRecord
 
-__all__ = ["RETRYABLE", "delete_flow_run", "retry_flow_run"]
+__all__ = ["RETRYABLE", "delete_flow_run", "retry_flow_run", "run_subtree"]
 
 # What a run can be retried from: it ended without completing.
 RETRYABLE = (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
@@ -44,7 +45,7 @@ def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
             run_id=run_id,
             state=record["state"],
         )
-    flows, tasks = _subtree(connection, run_id)
+    flows, tasks = run_subtree(connection, run_id)
     # Children first, so nothing is left pointing at a row that is gone.
     task_count = _delete(connection, task_runs, task_runs.c.id, tasks)
     lines = _delete(connection, logs, logs.c.flow_run_id, flows)
@@ -55,6 +56,7 @@ def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
         "log_lines": lines,
         "results": _delete(connection, results, results.c.task_run_id, tasks),
         "input_requests": _delete(connection, run_inputs, run_inputs.c.flow_run_id, flows),
+        "artifacts": _delete_artifacts(connection, flows),
         "states": _delete(connection, state_history, state_history.c.run_id, flows + tasks),
         "subflows": max(_delete(connection, flow_runs, flow_runs.c.id, flows) - 1, 0),
     }
@@ -104,7 +106,7 @@ def _lock(connection: Connection, run_id: str) -> None:
     connection.execute(query)
 
 
-def _subtree(connection: Connection, run_id: str) -> tuple[list[str], list[str]]:
+def run_subtree(connection: Connection, run_id: str) -> tuple[list[str], list[str]]:
     """The run with its subflows (at any depth), and all their task runs."""
     flows, tasks, frontier = [run_id], [], [run_id]
     while frontier:
@@ -128,6 +130,13 @@ def _ids_where(
 
 
 _CHUNK = 500  # ids per statement: SQLite's variable limit is far above, and plans stay small
+
+
+def _delete_artifacts(connection: Connection, flows: list[str]) -> int:
+    return sum(
+        delete_run_artifacts(connection, flows[start : start + _CHUNK])
+        for start in range(0, len(flows), _CHUNK)
+    )
 
 
 def _delete(connection: Connection, table: Table, column: Column[Any], ids: list[str]) -> int:

@@ -30,6 +30,10 @@ A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateT
     LimitRecord                 a concurrency or rate limit and its use now
     └── LimitDetail             one limit read by name: with its leases
     LeaseRecord                 slots of a limit held by one holder until it expires
+    ArtifactRecord              an artifact of a run (or of no run)
+    SecretRecord                a secret's name and times, never its value
+    └── StoredSecret            with its ciphertext (a Fernet token), to decrypt
+    VariableRecord              a variable: its JSON value and tags
 """
 
 from __future__ import annotations
@@ -63,10 +67,13 @@ __all__ = [
     "RunRecord",
     "ScheduleEntry",
     "ScheduleRecord",
+    "SecretRecord",
     "StateRecord",
+    "StoredSecret",
     "TaskRunDetail",
     "TaskRunId",
     "TaskRunRecord",
+    "VariableRecord",
     "VersionRecord",
 ]
 
@@ -136,6 +143,7 @@ class DeletedRun(TypedDict):
     log_lines: int
     results: int
     input_requests: int
+    artifacts: int
 
 
 class StateRecord(TypedDict):
@@ -303,3 +311,41 @@ class LeaseRecord(TypedDict):
 
 class LimitDetail(LimitRecord):
     leases: list[LeaseRecord]
+
+
+class ArtifactRecord(TypedDict):
+    """An artifact: ``type`` is markdown, table, link, progress or image; ``data`` is the
+    markdown text, the table (a list of rows, each a dict), the link as markdown, the
+    progress (0-100) or the image's URL."""
+
+    id: str
+    key: str | None
+    type: str
+    data: Any
+    description: str | None
+    flow_run_id: FlowRunId | None
+    task_run_id: TaskRunId | None
+    created: str
+    updated: str
+
+
+class SecretRecord(TypedDict):
+    """A secret as listed: what the CLI and the REST API show (no value, no ciphertext)."""
+
+    name: str
+    created: str | None
+    updated: str | None
+
+
+class StoredSecret(SecretRecord):
+    ciphertext: str
+
+
+class VariableRecord(TypedDict):
+    """A variable: ``value`` is any JSON value (None for JSON null)."""
+
+    name: str
+    value: Any
+    tags: list[str]
+    created: str | None
+    updated: str | None

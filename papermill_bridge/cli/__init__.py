@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> Any:
 # Sub-command modules register themselves on ``cli`` when imported.
 from papermill_bridge.cli import (  # noqa: E402, F401
     _approvals,
+    _artifacts,
     _demo,
     _deployment_commands,
     _deployments,

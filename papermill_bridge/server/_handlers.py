@@ -10,7 +10,8 @@ Errors map to HTTP statuses in one place: ``TaskbookHandler.respond`` (``_base``
     GET  /taskbook/api/limits/{name}             one limit with its holders (leases)
     GET  /taskbook/api/openapi.json              this API as an OpenAPI 3.1 document
 
-Runs are served by ``_runs_handlers``, deployments by ``_deployment_handlers``.
+Runs are served by ``_runs_handlers``, deployments by ``_deployment_handlers``, artifacts
+by ``_artifact_handlers``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from kernel_ext.store import get_store
+from papermill_bridge.server._artifact_handlers import ROUTES as ARTIFACT_ROUTES
 from papermill_bridge.server._base import TaskbookHandler
 from papermill_bridge.server._deployment_handlers import ROUTES as DEPLOYMENT_ROUTES
 from papermill_bridge.server._runs_handlers import ROUTES as RUN_ROUTES
@@ -108,4 +110,5 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     (r"openapi\.json", OpenApiHandler),
     *RUN_ROUTES,
     *DEPLOYMENT_ROUTES,
+    *ARTIFACT_ROUTES,
 ]

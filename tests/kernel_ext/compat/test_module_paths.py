@@ -17,6 +17,18 @@ from kernel_ext.compat import _hook
 
 # (Prefect's module, name, Taskbook's object as "module:attribute")
 EXPORTS = [
+    ("prefect.artifacts", "acreate_image_artifact", "kernel_ext.artifacts:acreate_image_artifact"),
+    ("prefect.artifacts", "acreate_link_artifact", "kernel_ext.artifacts:acreate_link_artifact"),
+    ("prefect.artifacts", "acreate_markdown_artifact", "kernel_ext.artifacts:acreate_markdown_artifact"),
+    ("prefect.artifacts", "acreate_progress_artifact", "kernel_ext.artifacts:acreate_progress_artifact"),
+    ("prefect.artifacts", "acreate_table_artifact", "kernel_ext.artifacts:acreate_table_artifact"),
+    ("prefect.artifacts", "aupdate_progress_artifact", "kernel_ext.artifacts:aupdate_progress_artifact"),
+    ("prefect.artifacts", "create_image_artifact", "kernel_ext.artifacts:create_image_artifact"),
+    ("prefect.artifacts", "create_link_artifact", "kernel_ext.artifacts:create_link_artifact"),
+    ("prefect.artifacts", "create_markdown_artifact", "kernel_ext.artifacts:create_markdown_artifact"),
+    ("prefect.artifacts", "create_progress_artifact", "kernel_ext.artifacts:create_progress_artifact"),
+    ("prefect.artifacts", "create_table_artifact", "kernel_ext.artifacts:create_table_artifact"),
+    ("prefect.artifacts", "update_progress_artifact", "kernel_ext.artifacts:update_progress_artifact"),
     ("prefect", "flow", "kernel_ext:flow"),
     ("prefect", "Flow", "kernel_ext:Flow"),
     ("prefect", "task", "kernel_ext:task"),
