@@ -120,6 +120,25 @@ class Flow(Runnable, Generic[P, R]):
         """A copy of this flow with some options changed (hooks added since kept)."""
         return self._copy_with(dict(options))
 
+    def deploy(self, name: str, **options: Any) -> Any:
+        """Deploy this flow as deployment ``name`` (Prefect's ``Flow.deploy``): its
+        snapshot is the file it is defined in (or the saved notebook, up to its
+        definition), its parameter schema its signature; the store's workers run it.
+        Takes Prefect's schedule options (``interval``, ``cron``, ``schedules``,
+        ``paused``), ``parameters``, ``description``, ``tags``, ``concurrency_limit``,
+        and ``profile``; returns the deployment's id."""
+        from kernel_ext._deployers import deployer
+
+        return deployer("deploy")(self, name, **options)
+
+    def serve(self, name: str | None = None, **options: Any) -> Any:
+        """Deploy this flow and serve its runs from this process (Prefect's
+        ``Flow.serve``): a script blocks until Ctrl-C; a notebook gets a ``ServedFlow``
+        back at once and keeps its kernel free (``.stop()`` ends it)."""
+        from kernel_ext._deployers import deployer
+
+        return deployer("serve")(self, name, **options)
+
     def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """``parameters`` as JSON-able values, as Prefect encodes them (dates as ISO
         text, sets as lists, paths as text); a value that cannot be encoded becomes a

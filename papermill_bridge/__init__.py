@@ -6,6 +6,7 @@ tests alike (nothing outside this package imports its private modules):
     from papermill_bridge import promote, start_run, wait_for, Worker, Scheduler
 
     promote("report.ipynb", "nightly", schedules=[{"cron": "0 6 * * *"}])
+    promote_flow("flows/etl.py:daily", "etl")          # a Python flow, the same way
     run = start_run("nightly", {"region": "eu"})       # Scheduled, due now
     Worker().run_once()                                # claim it and execute it
     final = wait_for(run["id"], on_change=print)       # the run once it is final
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
         describe,
         read_parameters,
     )
-    from papermill_bridge._promote import promote
+    from papermill_bridge._promote import promote, promote_flow
     from papermill_bridge._run_actions import delete_run, retry_run
     from papermill_bridge._scheduler import LATE_AFTER_SECONDS, Scheduler
+    from papermill_bridge._serve import ServedFlow, deploy_flow, serve_flow
     from papermill_bridge._start_run import start_run, wait_for
     from papermill_bridge._versions import version_changes, version_diff, version_summaries
     from papermill_bridge._worker import HEARTBEAT_SECONDS, Worker
@@ -45,15 +47,19 @@ __all__ = [
     "Parameter",
     "RunOutcome",
     "Scheduler",
+    "ServedFlow",
     "Worker",
     "backfill",
     "coerce_parameters",
     "delete_deployment",
     "delete_run",
+    "deploy_flow",
     "describe",
     "promote",
+    "promote_flow",
     "read_parameters",
     "retry_run",
+    "serve_flow",
     "set_schedules",
     "start_run",
     "version_changes",
@@ -74,6 +80,10 @@ _HOMES = {
     "describe": "_parameters",
     "read_parameters": "_parameters",
     "promote": "_promote",
+    "promote_flow": "_promote",
+    "ServedFlow": "_serve",
+    "deploy_flow": "_serve",
+    "serve_flow": "_serve",
     "delete_run": "_run_actions",
     "retry_run": "_run_actions",
     "LATE_AFTER_SECONDS": "_scheduler",

@@ -15,7 +15,7 @@ from typing import Any
 from kernel_ext._errors import ConfigurationError, ParameterValidationError
 from kernel_ext.store import get_store
 from kernel_ext.store.records import DeletedDeployment, ReplacedSchedules, ScheduleEntry
-from papermill_bridge._parameters import coerce_parameters
+from papermill_bridge._parameters import check_required, coerce_parameters
 
 __all__ = ["delete_deployment", "set_schedules"]
 
@@ -102,9 +102,11 @@ def _checked(given: Any, schema: list[dict[str, Any]]) -> ScheduleEntry:
         raise ConfigurationError(
             f"catchup must be 'latest' (run the most recent missed slot) or 'all', got {catchup!r}."
         )
+    overrides = coerce_parameters(schema, dict(_typed(values, "parameters", dict, {})))
+    check_required(schema, overrides, "A schedule")
     return {
         "spec": spec,
-        "parameters": coerce_parameters(schema, dict(_typed(values, "parameters", dict, {}))),
+        "parameters": overrides,
         "active": _typed(values, "active", bool, True),
         "catchup": catchup,
     }

@@ -30,6 +30,7 @@ from kernel_ext._states import Completed, Crashed, Failed
 from papermill_bridge._failure import failure_from_papermill
 from papermill_bridge._outcome import RunOutcome
 from papermill_bridge._parameters import PYTHON3_KERNELSPEC
+from papermill_bridge._scrub import scrubbed_output
 
 __all__ = ["execute_or_crash", "execute_run", "main", "output_path"]
 
@@ -83,10 +84,11 @@ def execute_run(run_id: FlowRunId) -> RunOutcome:
     output = output_path(deployment, run_id)
     store.set_output_notebook(run_id, str(output))
     folder = Path(version["notebook_path"]).parent
-    with tempfile.TemporaryDirectory(prefix="taskbook-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="taskbook-run-") as tmp, scrubbed_output(output):
         source = Path(tmp) / "input.ipynb"
         source.write_text(json.dumps(_with_attach_cell(version["notebook"], run_id, deployment)))
         os.environ["TASKBOOK_FLOW_RUN_ID"] = run_id
+        _set_profile(store.read_deployment(deployment)["profile"])
         try:
             papermill.execute_notebook(
                 str(source),
@@ -105,6 +107,15 @@ def execute_run(run_id: FlowRunId) -> RunOutcome:
                 pass
             return RunOutcome(Failed(failure.message, details=failure.to_details()), str(output))
     return RunOutcome(Completed(), str(output))
+
+
+def _set_profile(profile: str | None) -> None:
+    """The deployment's profile reaches the kernel (which inherits this environment):
+    secrets and variables are looked up as "<profile>-<name>" first. Without one, the
+    worker's own TASKBOOK_PROFILE (a staging machine's, say) applies. Each run has an
+    executor process of its own, so nothing carries over to the next run."""
+    if profile:
+        os.environ["TASKBOOK_PROFILE"] = profile
 
 
 def _log_error(run_id: FlowRunId, text: str) -> None:

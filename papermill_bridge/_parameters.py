@@ -18,7 +18,7 @@ from typing import Any
 
 from kernel_ext._errors import ConfigurationError, ParameterValidationError
 
-__all__ = ["Parameter", "coerce_parameters", "describe", "read_parameters"]
+__all__ = ["Parameter", "check_required", "coerce_parameters", "describe", "read_parameters"]
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
@@ -26,12 +26,14 @@ _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """One parameter of a notebook: its name, type name, default value and help text."""
+    """One parameter of a notebook or a flow: its name, type name, default value and help
+    text. A flow's parameter without a default is ``required``: a run must give it."""
 
     name: str
     type: str
     default: Any
     help: str = ""
+    required: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +109,25 @@ def _type_of(value: Any) -> str:
 def describe(schema: list[dict[str, Any]]) -> str:
     if not schema:
         return "(none: tag a cell `parameters` to declare some)"
-    return ", ".join(f"{p['name']}: {p['type']} = {p['default']!r}" for p in schema)
+    return ", ".join(_describe_one(p) for p in schema)
+
+
+def _describe_one(parameter: dict[str, Any]) -> str:
+    if parameter.get("required"):
+        return f"{parameter['name']}: {parameter['type']} (required)"
+    return f"{parameter['name']}: {parameter['type']} = {parameter['default']!r}"
+
+
+def check_required(schema: list[dict[str, Any]], values: dict[str, Any], where: str) -> None:
+    """Refuse ``values`` (a run's, or a schedule's) that leave a required parameter out."""
+    missing = [p["name"] for p in schema if p.get("required") and p["name"] not in values]
+    if missing:
+        names = ", ".join(missing)
+        example = " ".join(f"-p {name}=VALUE" for name in missing)
+        raise ParameterValidationError(
+            f"{where} needs a value for the required parameter(s) {names}: pass {example} "
+            "(or give the deployment a default)."
+        )
 
 
 def coerce_parameters(schema: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Promote: a notebook becomes a named, versioned deployment with a parameter schema.
+"""Promote: a notebook (or a Python flow) becomes a named, versioned deployment with a
+parameter schema.
 
 The deployment keeps a snapshot of the notebook (content and SHA-256): editing the file
 later does not change what runs. Promoting again creates the next version, unless the
@@ -12,16 +13,16 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext.store import get_store
-from papermill_bridge._parameters import coerce_parameters, read_parameters
+from papermill_bridge._parameters import check_required, coerce_parameters, read_parameters
 
 if TYPE_CHECKING:
     from kernel_ext.store.records import DeploymentDetail
 
-__all__ = ["promote"]
+__all__ = ["promote", "promote_flow"]
 
 
 def promote(
@@ -33,20 +34,75 @@ def promote(
     tags: list[str] | None = None,
     concurrency_limit: int | None = None,
     retries: int = 0,
+    profile: str | None = None,
 ) -> DeploymentDetail:
     """Create (or version) deployment ``name`` from ``notebook``; returns the deployment."""
     path = Path(notebook)
     content = _read_notebook(path)
-    _check_same_notebook(name, path)
     schema = [p.to_dict() for p in read_parameters(path)]
+    settings = _Settings(tags, concurrency_limit, retries, profile, None)
+    return _store_version(name, path, content, schema, schedules, parameters, settings)
+
+
+def promote_flow(
+    entrypoint: str,
+    name: str,
+    *,
+    schedules: Sequence[Mapping[str, Any]] = (),
+    parameters: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    concurrency_limit: int | None = None,
+    retries: int = 0,
+    profile: str | None = None,
+    description: str | None = None,
+) -> DeploymentDetail:
+    """Create (or version) deployment ``name`` of a Python flow: ``entrypoint`` is
+    ``FILE.py:FLOW`` (Prefect's form) or ``NOTEBOOK.ipynb:FLOW`` (the saved notebook's cells
+    up to the flow's definition). The snapshot is a notebook made from the source (see
+    ``_flow_source``), so runs, versions and output notebooks work as for notebooks."""
+    from papermill_bridge import _flow_source
+
+    path, function = _flow_source.parse_entrypoint(entrypoint)
+    if path.suffix == ".ipynb":
+        _read_notebook(path)  # the same checks as a notebook deployment's
+        source = _flow_source.from_notebook(path, function)
+    else:
+        source = _flow_source.from_python_file(path, function)
+    schema = [p.to_dict() for p in source.parameters]
+    settings = _Settings(tags, concurrency_limit, retries, profile, description)
+    return _store_version(name, path, source.text(), schema, schedules, parameters, settings)
+
+
+class _Settings(NamedTuple):
+    tags: list[str] | None
+    concurrency_limit: int | None
+    retries: int
+    profile: str | None
+    description: str | None
+
+
+def _store_version(
+    name: str,
+    path: Path,
+    content: str,
+    schema: list[dict[str, Any]],
+    schedules: Sequence[Mapping[str, Any]],
+    parameters: dict[str, Any] | None,
+    settings: _Settings,
+) -> DeploymentDetail:
+    """Check everything, then store the version and add the schedules it does not have."""
+    _check_same_notebook(name, path)
     defaults = coerce_parameters(schema, parameters or {})
     for parameter in schema:
         if parameter["name"] in defaults:
             parameter["default"] = defaults[parameter["name"]]
+            parameter["required"] = False
     # Everything is checked before anything is stored.
     checked = [
         {**s, "parameters": coerce_parameters(schema, s.get("parameters", {}))} for s in schedules
     ]
+    for schedule in checked:
+        check_required(schema, schedule["parameters"], "A schedule")
     store = get_store()
     store.create_deployment_version(
         name=_check_name(name),
@@ -54,9 +110,11 @@ def promote(
         notebook=content,
         notebook_sha256=hashlib.sha256(content.encode()).hexdigest(),
         parameters=schema,
-        tags=tuple(tags or ()),
-        concurrency_limit=concurrency_limit,
-        retries=retries,
+        tags=tuple(settings.tags or ()),
+        description=settings.description,
+        concurrency_limit=settings.concurrency_limit,
+        retries=settings.retries,
+        profile=settings.profile,
     )
     existing = [(s["spec"], s["parameters"]) for s in store.read_deployment(name)["schedules"]]
     for schedule in checked:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +63,11 @@ class Scheduler:
         interval_seconds: float = 5.0,
         dead_after_seconds: float = DEAD_AFTER_SECONDS,
         lost_after_seconds: float = LOST_AFTER_SECONDS,
+        deployments: Sequence[str] | None = None,
     ) -> None:
+        """``deployments``: create runs for these deployments' schedules only (a served
+        flow's scheduler); None, every deployment's. Reaping and marking Late is for all."""
+        self.deployments = None if deployments is None else frozenset(deployments)
         self.interval_seconds = interval_seconds
         self.dead_after_seconds = dead_after_seconds
         self.lost_after_seconds = lost_after_seconds
@@ -91,6 +96,8 @@ class Scheduler:
             self._healthy_since = now
         counts = {"created": 0, "skipped": 0}
         for schedule in get_store().list_schedules(active_only=True):
+            if self.deployments is not None and schedule["deployment_name"] not in self.deployments:
+                continue
             if not schedule.get("deployment_paused"):
                 self._step(self._fill, schedule, now, counts)
         counts["late"] = self._step(self._mark_late, now)

@@ -19,7 +19,7 @@ from kernel_ext.store.records import (
     FlowRunRecord,
     ScheduleRecord,
 )
-from papermill_bridge._parameters import coerce_parameters
+from papermill_bridge._parameters import check_required, coerce_parameters
 
 if TYPE_CHECKING:
     from kernel_ext.store import Store
@@ -32,8 +32,10 @@ def start_run(name: str, parameters: dict[str, Any] | None = None) -> FlowRunDet
     store = get_store()
     deployment = store.read_deployment(name)
     schema = deployment["versions"][0]["parameters"]
-    values = {p["name"]: p["default"] for p in schema}
-    values.update(coerce_parameters(schema, parameters or {}))
+    given = coerce_parameters(schema, parameters or {})
+    check_required(schema, given, f"A run of {name}")
+    values = {p["name"]: p["default"] for p in schema if not p.get("required")}
+    values.update(given)
     run = create_deployment_run(
         store, deployment, values, time.time(), Scheduled("Started by hand")
     )
@@ -73,7 +75,8 @@ def create_deployment_run(
 def slot_parameters(deployment: DeploymentDetail, schedule: ScheduleRecord) -> dict[str, Any]:
     """The parameters of a schedule's runs: the latest version's defaults, with the
     schedule's own values over them."""
-    defaults = {p["name"]: p["default"] for p in deployment["versions"][0]["parameters"]}
+    schema = deployment["versions"][0]["parameters"]
+    defaults = {p["name"]: p["default"] for p in schema if not p.get("required")}
     return {**defaults, **(schedule.get("parameters") or {})}
 
 

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,11 @@ class Worker:
         worker_id: str | None = None,
         poll_seconds: float = 0.2,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        deployments: Sequence[str] | None = None,
     ) -> None:
+        """``deployments``: claim only these deployments' runs (a served flow's worker);
+        None, any deployment's."""
+        self.deployments = None if deployments is None else tuple(deployments)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds
@@ -81,7 +86,7 @@ class Worker:
     def run_once(self) -> bool:
         """Execute the next due run, if there is one; True if a run was executed."""
         claimed = get_store().claim_next_run(
-            self.worker_id, time.time(), lease_seconds=self.lease_seconds
+            self.worker_id, time.time(), lease_seconds=self.lease_seconds, only=self.deployments
         )
         if claimed is None:
             return False

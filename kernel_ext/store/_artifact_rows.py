@@ -100,16 +100,20 @@ def list_artifacts(
     connection: Connection,
     *,
     flow_run_ids: list[str] | None = None,
+    task_run_id: str | None = None,
     key: str | None = None,
     kind: str | None = None,
     latest: bool = False,
     limit: int = 200,
 ) -> list[ArtifactRecord]:
-    """Artifacts, newest first: of some flow runs, of one key (its history), of a type;
-    ``latest`` keeps each key's newest row only (unkeyed artifacts are left out)."""
+    """Artifacts, newest first: of some flow runs or a task run, of one key (its
+    history), of a type; ``latest`` keeps each key's newest row only (unkeyed ones are
+    left out)."""
     query: Select[Any] = select(artifacts)
     if flow_run_ids is not None:
         query = query.where(artifacts.c.flow_run_id.in_(flow_run_ids))
+    if task_run_id is not None:
+        query = query.where(artifacts.c.task_run_id == task_run_id)
     if key is not None:
         query = query.where(artifacts.c.key == key)
     if kind is not None:

@@ -64,6 +64,7 @@ class ArtifactsApi(Transactions):
         self,
         *,
         flow_run_ids: list[str] | None = None,
+        task_run_id: TaskRunId | None = None,
         key: str | None = None,
         kind: str | None = None,
         latest: bool = False,
@@ -73,6 +74,7 @@ class ArtifactsApi(Transactions):
         return self._read(
             _artifact_rows.list_artifacts,
             flow_run_ids=flow_run_ids,
+            task_run_id=task_run_id,
             key=key,
             kind=kind,
             latest=latest,

@@ -59,12 +59,13 @@ def claim_next_run(
     now: float,
     deployment_limits: bool,
     lease_seconds: float = LEASE_SECONDS,
+    only: Sequence[str] | None = None,
 ) -> FlowRunRecord | None:
     moment = from_epoch(now)
     lost: list[str] = []  # runs another worker changed under us (SQLite: never)
     full: list[str] = []  # deployments found at their limit once locked
     while True:
-        query = _candidate(moment, deployment_limits, lost, full)
+        query = _candidate(moment, deployment_limits, lost, full, only)
         if connection.dialect.name == "postgresql":
             query = query.with_for_update(of=flow_runs, skip_locked=True)
         candidate = connection.execute(query).first()
@@ -146,7 +147,11 @@ def silent_since(moment: float) -> Select[Any]:
 
 
 def _candidate(
-    moment: Any, deployment_limits: bool, lost: Sequence[str], full: Sequence[str]
+    moment: Any,
+    deployment_limits: bool,
+    lost: Sequence[str],
+    full: Sequence[str],
+    only: Sequence[str] | None = None,
 ) -> Select[Any]:
     query = (
         select(
@@ -168,6 +173,8 @@ def _candidate(
         query = query.where(flow_runs.c.id.not_in(lost))
     if full:
         query = query.where(flow_runs.c.deployment_id.not_in(full))
+    if only is not None:  # a served flow's worker: its own deployments' runs only
+        query = query.where(deployments.c.name.in_(list(only)))
     return query
 
 

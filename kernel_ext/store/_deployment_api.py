@@ -47,6 +47,7 @@ class DeploymentApi(Transactions):
         description: str | None = None,
         concurrency_limit: int | None = None,
         retries: int = 0,
+        profile: str | None = None,
     ) -> PromotedDeployment:
         """Promote a notebook: create deployment ``name`` at version 1, or add the next
         version; the settings given replace the deployment's.
@@ -67,6 +68,7 @@ class DeploymentApi(Transactions):
             description=description,
             concurrency_limit=concurrency_limit,
             retries=retries,
+            profile=profile,
         )
 
     def read_deployment(self, name_or_id: str) -> DeploymentDetail:
@@ -180,12 +182,17 @@ class DeploymentApi(Transactions):
         now: float,
         deployment_limits: bool = True,
         lease_seconds: float = _claims.LEASE_SECONDS,
+        only: Sequence[str] | None = None,
     ) -> FlowRunRecord | None:
         """Atomically take the oldest run due at ``now``: it becomes Pending, held by
         ``worker_id``. None if no run is due (or every due deployment is paused or at its
         concurrency limit; ``deployment_limits=False`` ignores the limits). A limited
-        deployment's slot is leased to the run for ``lease_seconds`` past each beat."""
-        return self._write(_claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds)
+        deployment's slot is leased to the run for ``lease_seconds`` past each beat.
+        ``only`` names the deployments whose runs may be taken (a served flow's).
+        """
+        return self._write(
+            _claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds, only
+        )
 
     def heartbeat(
         self,

@@ -78,8 +78,9 @@ def create_deployment_version(
     description: str | None,
     concurrency_limit: int | None,
     retries: int,
+    profile: str | None = None,
 ) -> PromotedDeployment:
-    settings = _settings(name, tags, description, concurrency_limit, retries)
+    settings = _settings(name, tags, description, concurrency_limit, retries, profile)
     now = datetime.now(UTC)
     _insert_if_new(connection, name, settings, now)
     row = find_deployment(connection, name, lock=True)
@@ -90,7 +91,14 @@ def create_deployment_version(
     sync_deployment_limit(connection, name, concurrency_limit, now.timestamp())
     latest = _versions(row.id, with_notebook=False).limit(1)
     previous = connection.execute(latest).mappings().first()
-    unchanged = previous is not None and previous.notebook_sha256 == notebook_sha256
+    # The same notebook with other defaults (promoted with other --param values) is a new
+    # version: what a run gets changed.
+    schema = [dict(p) for p in parameters]
+    unchanged = (
+        previous is not None
+        and previous.notebook_sha256 == notebook_sha256
+        and list(previous.parameters or ()) == schema
+    )
     if not unchanged:
         number = 1 if previous is None else previous.version + 1
         text = notebook if isinstance(notebook, str) else dumps(notebook)
@@ -102,7 +110,7 @@ def create_deployment_version(
                 notebook_path=notebook_path,
                 notebook_sha256=notebook_sha256,
                 notebook=text,
-                parameters=[dict(p) for p in parameters],
+                parameters=schema,
                 created=now,
             )
         )
@@ -234,6 +242,7 @@ def _settings(
     description: str | None,
     concurrency_limit: int | None,
     retries: int,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     if not name:
         raise ConfigurationError("A deployment needs a name; pass name='nightly-report'.")
@@ -244,7 +253,9 @@ def _settings(
         )
     if retries < 0:
         raise ConfigurationError(f"retries={retries} is negative; give 0 or more.")
+    _check_profile(profile)
     return {
+        "profile": profile,
         "tags": list(tags),
         "description": description,
         "concurrency_limit": concurrency_limit,
@@ -323,6 +334,17 @@ def _of_a_deployment() -> ColumnElement[bool]:
     return flow_runs.c.deployment_id.is_not(None)
 
 
+def _check_profile(profile: str | None) -> None:
+    if profile is None:
+        return
+    valid = 0 < len(profile) <= 64 and profile[:1].isalnum()
+    if not valid or not all(c.isascii() and (c.isalnum() or c in "-_") for c in profile):
+        raise ConfigurationError(
+            f"Profile {profile!r} is not valid; use letters, digits, '-' or '_' (at most 64), "
+            "e.g. --profile prod."
+        )
+
+
 def _deployment(row: RowMapping) -> DeploymentRecord:
     return {
         "id": row.id,
@@ -334,6 +356,7 @@ def _deployment(row: RowMapping) -> DeploymentRecord:
         "retries": row.retries,
         "tags": list(row.tags or ()),
         "description": row.description,
+        "profile": row.profile,
     }
 
 

@@ -253,6 +253,7 @@ class DeploymentRecord(TypedDict):
     retries: int
     tags: list[str]
     description: str | None
+    profile: str | None  # runs execute with TASKBOOK_PROFILE set to it
 
 
 class PromotedDeployment(DeploymentRecord):

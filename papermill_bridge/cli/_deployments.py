@@ -52,7 +52,7 @@ def _schedules(
 
 
 @cli.command()
-@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.argument("source", metavar="NOTEBOOK | FILE.py:FLOW")
 @click.option("--name", required=True, help="Deployment name (letters, digits, - _ .).")
 @schedule_options
 @click.option("--param", "-p", "params", multiple=True, help="Default KEY=VALUE (repeatable).")
@@ -65,9 +65,13 @@ def _schedules(
     show_default=True,
     help="Run a crashed run again, up to N times.",
 )
+@click.option(
+    "--profile",
+    help="Runs load secrets and variables as PROFILE-NAME first (e.g. prod, staging).",
+)
 @json_option
 def deploy(
-    notebook: str,
+    source: str,
     name: str,
     cron: str | None,
     timezone: str | None,
@@ -77,20 +81,33 @@ def deploy(
     concurrency: int | None,
     retries: int,
     catchup: str,
+    profile: str | None,
     as_json: bool,
 ) -> None:
-    """Promote NOTEBOOK to a versioned deployment, optionally on a schedule."""
-    from papermill_bridge import promote
+    """Promote a notebook, or a Python flow, to a versioned deployment.
 
-    deployment = promote(
-        notebook,
-        name,
-        schedules=_schedules(cron, interval, timezone, catchup),
-        parameters=_key_values(params),
-        tags=list(tags),
-        concurrency_limit=concurrency,
-        retries=retries,
-    )
+    SOURCE is a notebook (its `parameters` cell gives the parameters), or a flow given
+    as FILE.py:FLOW (or NOTEBOOK.ipynb:FLOW), whose signature gives them.
+
+    \b
+    Examples:
+      taskbook deploy report.ipynb --name nightly --cron "0 6 * * *"
+      taskbook deploy flows/etl.py:daily --name etl --interval 1h -p region=eu
+    """
+    from papermill_bridge import promote, promote_flow
+
+    options: dict[str, Any] = {
+        "schedules": _schedules(cron, interval, timezone, catchup),
+        "parameters": _key_values(params),
+        "tags": list(tags),
+        "concurrency_limit": concurrency,
+        "retries": retries,
+        "profile": profile,
+    }
+    if _is_entrypoint(source):
+        deployment = promote_flow(source, name, **options)
+    else:
+        deployment = promote(source, name, **options)
     if as_json:
         echo_json(deployment)
         return
@@ -100,6 +117,20 @@ def deploy(
         f"({len(deployment['schedules'])} schedule(s))."
     )
     click.echo(f"Run it now: taskbook run {name}   (a worker runs it: taskbook serve)")
+
+
+def _is_entrypoint(source: str) -> bool:
+    """FILE.py:FLOW or NOTEBOOK.ipynb:FLOW (Prefect's entrypoint form); a .py file without
+    a flow name is asked for one."""
+    path, sep, _ = source.rpartition(":")
+    if sep and path.endswith((".py", ".ipynb")):
+        return True
+    if source.endswith(".py"):
+        raise click.UsageError(
+            f"Name the flow to deploy from {source}: {source}:FLOW_FUNCTION (e.g. "
+            f"{source}:main)."
+        )
+    return False
 
 
 @cli.command()
