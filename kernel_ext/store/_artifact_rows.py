@@ -4,10 +4,14 @@ Each artifact is a row written in a transaction of its own, so the console and t
 it as soon as the code that created it goes on. A keyed artifact has a history: every row
 with that key, oldest first, across runs; the key's latest row is the one listed.
 A progress artifact is the one kind that changes in place.
+
+A table is stored as JSON text, as Prefect stores it, and read back as JSON: PostgreSQL's
+JSONB would reorder its columns (it sorts an object's keys).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +53,7 @@ def create_artifact(
             id=artifact_id,
             key=key,
             type=kind,
-            data=data,
+            data=_encoded(kind, data),
             description=description,
             flow_run_id=flow_run_id,
             task_run_id=task_run_id,
@@ -70,7 +74,7 @@ def update_artifact(
     kind: str | None = None,
 ) -> ArtifactRecord:
     """Replace the artifact's data (and its description, when given)."""
-    values: dict[str, Any] = {"data": data, "updated": from_epoch(now)}
+    values: dict[str, Any] = {"data": _encoded(kind, data), "updated": from_epoch(now)}
     if description is not None:
         values["description"] = description
     query = update(artifacts).where(artifacts.c.id == artifact_id)
@@ -156,13 +160,21 @@ def delete_run_artifacts(connection: Connection, flow_run_ids: list[str]) -> int
     return connection.execute(statement).rowcount or 0
 
 
+def _encoded(kind: str | None, data: Any) -> Any:
+    return json.dumps(data) if kind == "table" else data
+
+
+def _decoded(kind: str, data: Any) -> Any:
+    return json.loads(data) if kind == "table" and isinstance(data, str) else data
+
+
 def _record(row: Row[Any]) -> ArtifactRecord:
     created: datetime = row.created
     return {
         "id": row.id,
         "key": row.key,
         "type": row.type,
-        "data": row.data,
+        "data": _decoded(row.type, row.data),
         "description": row.description,
         "flow_run_id": row.flow_run_id,
         "task_run_id": row.task_run_id,

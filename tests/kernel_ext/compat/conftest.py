@@ -34,6 +34,7 @@ ROOT = "prefect" if FRAMEWORK == "prefect" else "kernel_ext.compat"
 # The submodules a test may reach as ``pf.<name>``; anything else is a top-level name.
 SUBMODULES = frozenset(
     {
+        "artifacts",
         "cache_policies",
         "context",
         "exceptions",
