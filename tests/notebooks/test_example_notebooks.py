@@ -274,3 +274,31 @@ def test_example_notebook_runs_as_a_deployment(kernel_env: Path, name: str) -> N
     assert waited.returncode == 0 and "ended Completed." in waited.stdout, (
         waited.stdout + waited.stderr
     )
+
+
+def test_the_python_flow_example_deploys_and_runs(kernel_env: Path) -> None:
+    """notebooks/etl_flow.py as its docstring says: deployed with the CLI, run by a worker."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "papermill_bridge.cli", "deploy"]
+    entrypoint = f"{NOTEBOOKS / 'etl_flow.py'}:daily_sales"
+    deployed = subprocess.run(
+        [*command, entrypoint, "--name", "sales", "--interval", "1h", "-p", "region=eu"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    with taskbook_test_harness(store_url=f"sqlite:///{kernel_env / 'taskbook.db'}"):
+        from kernel_ext.store import get_store
+        from papermill_bridge import Worker, start_run
+
+        run = start_run("sales", {"days": "3"})
+        assert Worker().run_once()
+        store = get_store()
+        final = store.read_flow_run(run["id"])
+        assert final["state"] == "Completed", final
+        artifacts = {a["key"]: a for a in store.list_run_artifacts(run["id"])}
+        assert [r["day"] for r in artifacts["sales-eu"]["data"]] == [1, 2, 3]
+        assert "over 3 days" in artifacts["sales-eu-summary"]["data"]
