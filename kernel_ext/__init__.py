@@ -37,7 +37,9 @@ if _TYPE_CHECKING:
     from kernel_ext._tags import tags
     from kernel_ext._tasks import Task, task
     from kernel_ext.context import get_run_context
+    from kernel_ext.secrets import Secret
     from kernel_ext.transactions import transaction
+    from kernel_ext.variables import Variable
 
 __version__ = "0.1.0"
 
@@ -77,6 +79,8 @@ _HOMES = {
     "task": "_tasks",
     "get_run_context": "context",
     "transaction": "transactions",
+    "Secret": "secrets",  # a pydantic model; cryptography loads on first save or load
+    "Variable": "variables",
 }
 
 
@@ -119,6 +123,7 @@ __all__ = [
     "PauseTimeout",
     "ResultError",
     "RunInput",
+    "Secret",
     "State",
     "StateType",
     "StoreError",
@@ -128,6 +133,7 @@ __all__ = [
     "TaskRunTimeout",
     "TaskbookError",
     "ThreadPoolTaskRunner",
+    "Variable",
     "allow_failure",
     "as_completed",
     "exponential_backoff",

@@ -71,9 +71,9 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
 The classes marked with a package are defined there, next to what raises them; the others
 are here. Errors carry their context as attributes: ``RunNotFound.run_id``,
 ``DeploymentNotFound.name``, ``VersionNotFound.name``/``.version``, ``LimitNotFound.name``,
-``ArtifactNotFound.artifact_id``, ``RunStateConflict.run_id``/``.state``, ``ConcurrencySlotTimeout.limit``,
-``MissingDependency.module``/``.install``, ``SecretNotFound.name``,
-``SecretAlreadyExists.name``, ``VariableAlreadyExists.name``.
+``ArtifactNotFound.artifact_id``, ``RunStateConflict.run_id``/``.state``,
+``ConcurrencySlotTimeout.limit``, ``MissingDependency.module``/``.install``,
+``SecretNotFound.name``, ``SecretAlreadyExists.name``, ``VariableAlreadyExists.name``.
 
 Control-flow signals are not errors: they subclass ``BaseException`` so that a
 user's ``except Exception:`` cannot swallow them.
@@ -90,6 +90,7 @@ from __future__ import annotations
 
 __all__ = [
     "Abort",
+    "ArtifactNotFound",
     "CacheKeyError",
     "CancelledRun",
     "ConcurrencySlotTimeout",
@@ -102,7 +103,6 @@ __all__ = [
     "InputNotFound",
     "InputValidationError",
     "InvalidNameError",
-    "ArtifactNotFound",
     "LimitNotFound",
     "MappingLengthMismatch",
     "MappingMissingIterable",

@@ -2,7 +2,9 @@
 
 Records of the ``taskbook`` logger hierarchy that carry a run id become ``LogEvent``s on
 the event stream (so the store keeps them). The console shows INFO and above with the
-run's name, like Prefect; ``TASKBOOK_LOGGING_LEVEL`` changes that.
+run's name, like Prefect; ``TASKBOOK_LOGGING_LEVEL`` changes that. The values of the
+secrets this process loaded are masked on the console here, and in the stored lines by
+the store's writer (``kernel_ext._redaction``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from kernel_ext._context import current_flow_run, task_run_context
 from kernel_ext._events import LogEvent, bus
+from kernel_ext._redaction import redact
 
 __all__ = [
     "PrintCapture",
@@ -65,7 +68,7 @@ class _RunFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         label = getattr(record, "run_label", None)
         record.run_prefix = f"{label} - " if label else ""
-        return super().format(record)
+        return redact(super().format(record))  # the stored line is masked by the store
 
 
 class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -3,6 +3,12 @@
     TASKBOOK_HOME         data directory (default: the user's data directory)
     TASKBOOK_STORE_URL    SQLAlchemy URL of the store (default: SQLite file in the home)
     TASKBOOK_RESULTS_URL  folder or fsspec URL for persisted results (default: home/results)
+    TASKBOOK_SECRET_KEY   the Fernet key that encrypts secrets, or several separated by
+                          commas: the first encrypts, any decrypts (default: the key file
+                          home/secret.key, created once; see ``kernel_ext._secret_box``)
+    TASKBOOK_PROFILE      a name prefix for secrets and variables: with ``prod``,
+                          ``Secret.load("db")`` reads ``prod-db`` first, then ``db``
+                          (see ``kernel_ext._profiles``)
 
 ``override()`` replaces them for a block of code (the test harness uses it).
 """
@@ -16,7 +22,7 @@ from pathlib import Path
 
 from kernel_ext._errors import ConfigurationError
 
-__all__ = ["home", "override", "results_url", "store_url"]
+__all__ = ["home", "override", "profile", "results_url", "secret_key", "store_url"]
 
 _overrides: list[dict[str, str]] = []
 
@@ -66,6 +72,14 @@ def store_url() -> str:
 
 def results_url() -> str:
     return _get("TASKBOOK_RESULTS_URL") or str(home() / "results")
+
+
+def secret_key() -> str | None:
+    return _get("TASKBOOK_SECRET_KEY")
+
+
+def profile() -> str | None:
+    return _get("TASKBOOK_PROFILE")
 
 
 @contextlib.contextmanager

@@ -17,6 +17,10 @@ A progress artifact (0-100; values outside are clamped, with a warning) is the o
 that changes: ``update_progress_artifact``. In a notebook, an artifact is also displayed
 under the cell that creates it, and a progress bar moves as it is updated.
 
+As in Prefect, the sync functions return a coroutine inside an ``async def`` flow or task
+(await it; ``_sync=True`` forces the value), and the ``a``-prefixed ones always do; a
+notebook cell outside runs gets the value (see ``kernel_ext._dispatch``).
+
 The artifacts are written to the store at once (not batched): the console shows a run's
 artifacts while it runs.
 """
@@ -28,11 +32,16 @@ import math
 import re
 import uuid
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
+from kernel_ext._async_bridge import off_loop
 from kernel_ext._context import current_flow_run, task_run_context
+from kernel_ext._dispatch import runs_async
 from kernel_ext._errors import ConfigurationError, OptionTypeError
+
+if TYPE_CHECKING:
+    from kernel_ext.store.records import ArtifactRecord
 
 __all__ = [
     "acreate_image_artifact",
@@ -56,18 +65,26 @@ logger = logging.getLogger("taskbook.artifacts")
 
 
 def create_markdown_artifact(
-    markdown: str, key: str | None = None, description: str | None = None
+    markdown: str,
+    key: str | None = None,
+    description: str | None = None,
+    *,
+    _sync: bool | None = None,
 ) -> uuid.UUID:
     """Create a markdown artifact; returns its id."""
-    return _create("markdown", _text("markdown", markdown), key, description)
+    return _create("markdown", lambda: _text("markdown", markdown), key, description, _sync)
 
 
 def create_table_artifact(
-    table: Table, key: str | None = None, description: str | None = None
+    table: Table,
+    key: str | None = None,
+    description: str | None = None,
+    *,
+    _sync: bool | None = None,
 ) -> uuid.UUID:
     """Create a table artifact from a list of row dicts, a dict of column lists, or a
     list of row lists; NaN becomes None (null), as in Prefect."""
-    return _create("table", _table(table), key, description)
+    return _create("table", lambda: _table(table), key, description, _sync)
 
 
 def create_link_artifact(
@@ -75,57 +92,65 @@ def create_link_artifact(
     link_text: str | None = None,
     key: str | None = None,
     description: str | None = None,
+    *,
+    _sync: bool | None = None,
 ) -> uuid.UUID:
     """Create a link artifact (stored as the markdown ``[link_text](link)``)."""
-    target = _text("link", link)
-    label = target if link_text is None else _text("link_text", link_text)
-    return _create("markdown", f"[{label or target}]({target})", key, description)
+    return _create("markdown", lambda: _link(link, link_text), key, description, _sync)
 
 
 def create_progress_artifact(
-    progress: float, key: str | None = None, description: str | None = None
+    progress: float,
+    key: str | None = None,
+    description: str | None = None,
+    *,
+    _sync: bool | None = None,
 ) -> uuid.UUID:
     """Create a progress artifact: a percentage, 0 to 100; update it with
     ``update_progress_artifact``."""
-    return _create("progress", _progress(progress), key, description)
+    return _create("progress", lambda: _progress(progress), key, description, _sync)
 
 
 def update_progress_artifact(
-    artifact_id: uuid.UUID | str, progress: float, description: str | None = None
+    artifact_id: uuid.UUID | str,
+    progress: float,
+    description: str | None = None,
+    *,
+    _sync: bool | None = None,
 ) -> uuid.UUID:
     """Set a progress artifact's percentage (and its description, when given)."""
-    from kernel_ext.store import get_store
-
-    identifier = _artifact_id(artifact_id)
-    record = get_store().update_artifact(
-        str(identifier), _progress(progress), description or None, kind="progress"
-    )
-    from kernel_ext._display import update_artifact_display
-
-    update_artifact_display(record)
+    if runs_async(_sync):
+        return cast(uuid.UUID, aupdate_progress_artifact(artifact_id, progress, description))
+    identifier, record = _update(artifact_id, progress, description)
+    _redraw(record)
     return identifier
 
 
 def create_image_artifact(
-    image_url: str, key: str | None = None, description: str | None = None
+    image_url: str,
+    key: str | None = None,
+    description: str | None = None,
+    *,
+    _sync: bool | None = None,
 ) -> uuid.UUID:
     """Create an image artifact: the URL of an image to show."""
-    return _create("image", _text("image_url", image_url), key, description)
+    return _create("image", lambda: _text("image_url", image_url), key, description, _sync)
 
 
-# Prefect's async variants: the store call is short and local, so they do the same work.
+# Prefect's async variants: the store call runs off the event loop; the artifact is shown
+# from the loop's thread, as the cell's output.
 
 
 async def acreate_markdown_artifact(
     markdown: str, key: str | None = None, description: str | None = None
 ) -> uuid.UUID:
-    return create_markdown_artifact(markdown, key, description)
+    return await _acreate("markdown", lambda: _text("markdown", markdown), key, description)
 
 
 async def acreate_table_artifact(
     table: Table, key: str | None = None, description: str | None = None
 ) -> uuid.UUID:
-    return create_table_artifact(table, key, description)
+    return await _acreate("table", lambda: _table(table), key, description)
 
 
 async def acreate_link_artifact(
@@ -134,32 +159,59 @@ async def acreate_link_artifact(
     key: str | None = None,
     description: str | None = None,
 ) -> uuid.UUID:
-    return create_link_artifact(link, link_text, key, description)
+    return await _acreate("markdown", lambda: _link(link, link_text), key, description)
 
 
 async def acreate_progress_artifact(
     progress: float, key: str | None = None, description: str | None = None
 ) -> uuid.UUID:
-    return create_progress_artifact(progress, key, description)
+    return await _acreate("progress", lambda: _progress(progress), key, description)
 
 
 async def aupdate_progress_artifact(
     artifact_id: uuid.UUID | str, progress: float, description: str | None = None
 ) -> uuid.UUID:
-    return update_progress_artifact(artifact_id, progress, description)
+    identifier, record = await off_loop(lambda: _update(artifact_id, progress, description))
+    _redraw(record)
+    return identifier
 
 
 async def acreate_image_artifact(
     image_url: str, key: str | None = None, description: str | None = None
 ) -> uuid.UUID:
-    return create_image_artifact(image_url, key, description)
+    return await _acreate("image", lambda: _text("image_url", image_url), key, description)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _create(kind: str, data: Any, key: str | None, description: str | None) -> uuid.UUID:
-    from kernel_ext._display import show_artifact
+def _create(
+    kind: str,
+    data: Callable[[], Any],
+    key: str | None,
+    description: str | None,
+    sync: bool | None,
+) -> uuid.UUID:
+    """Prefect's dispatch: the id in sync code, a coroutine in an async flow or task."""
+    if runs_async(sync):
+        return cast(uuid.UUID, _acreate(kind, data, key, description))
+    record = _store_new(kind, data(), key, description, _run_ids())
+    _show(record)
+    return uuid.UUID(record["id"])
+
+
+async def _acreate(
+    kind: str, data: Callable[[], Any], key: str | None, description: str | None
+) -> uuid.UUID:
+    checked, runs = data(), _run_ids()  # checked and linked here, before the thread
+    record = await off_loop(lambda: _store_new(kind, checked, key, description, runs))
+    _show(record)
+    return uuid.UUID(record["id"])
+
+
+def _store_new(
+    kind: str, data: Any, key: str | None, description: str | None, runs: tuple[Any, Any]
+) -> ArtifactRecord:
     from kernel_ext.store import get_store
 
     _check_key(key)
@@ -167,10 +219,9 @@ def _create(kind: str, data: Any, key: str | None, description: str | None) -> u
         raise OptionTypeError(
             f"An artifact's description is text, not {type(description).__name__}."
         )
-    flow_run_id, task_run_id = _run_ids()
-    identifier = uuid.uuid4()
-    record = get_store().create_artifact(
-        str(identifier),
+    flow_run_id, task_run_id = runs
+    return get_store().create_artifact(
+        str(uuid.uuid4()),
         kind,
         data,
         key=key,
@@ -178,8 +229,30 @@ def _create(kind: str, data: Any, key: str | None, description: str | None) -> u
         flow_run_id=flow_run_id,
         task_run_id=task_run_id,
     )
+
+
+def _update(
+    artifact_id: uuid.UUID | str, progress: float, description: str | None
+) -> tuple[uuid.UUID, ArtifactRecord]:
+    from kernel_ext.store import get_store
+
+    identifier = _artifact_id(artifact_id)
+    record = get_store().update_artifact(
+        str(identifier), _progress(progress), description or None, kind="progress"
+    )
+    return identifier, record
+
+
+def _show(record: ArtifactRecord) -> None:
+    from kernel_ext._display import show_artifact
+
     show_artifact(record)
-    return identifier
+
+
+def _redraw(record: ArtifactRecord) -> None:
+    from kernel_ext._display import update_artifact_display
+
+    update_artifact_display(record)
 
 
 def _run_ids() -> tuple[Any, Any]:
@@ -216,6 +289,12 @@ def _text(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise OptionTypeError(f"An artifact's {field} is text, not {type(value).__name__}.")
     return value
+
+
+def _link(link: Any, link_text: Any) -> str:
+    target = _text("link", link)
+    label = target if link_text is None else _text("link_text", link_text)
+    return f"[{label or target}]({target})"
 
 
 def _progress(value: Any) -> float:

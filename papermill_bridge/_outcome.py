@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel_ext._errors import TaskbookError
+from kernel_ext._redaction import redact
 from kernel_ext._states import State, StateType
 
 __all__ = ["OUTCOME_FORMAT", "OutcomeFormatError", "RunOutcome"]
@@ -41,8 +42,10 @@ class RunOutcome:
     output: str | None = None
 
     def to_json(self) -> str:
+        """The outcome as JSON, with the secrets this process knows masked: its message
+        and details quote the notebook's error (see ``papermill_bridge._scrub``)."""
         state = self.state
-        return json.dumps(
+        text = json.dumps(
             {
                 "format": OUTCOME_FORMAT,
                 "state": {
@@ -56,6 +59,7 @@ class RunOutcome:
             },
             default=str,
         )
+        return redact(text)
 
     @classmethod
     def from_json(cls, text: str) -> RunOutcome:

@@ -9,7 +9,8 @@ Code written for Prefect 3 runs after changing the imports:
 
 Mirrored: ``prefect``, ``.flows``, ``.tasks``, ``.states``, ``.futures``,
 ``.task_runners``, ``.cache_policies``, ``.transactions``, ``.runtime``, ``.context``,
-``.flow_runs``, ``.input``, ``.logging``, ``.exceptions``, ``.utilities.annotations``.
+``.flow_runs``, ``.input``, ``.logging``, ``.exceptions``, ``.utilities.annotations``,
+``.blocks.system`` (``Secret``), ``.variables`` (``Variable``).
 A Prefect name Taskbook does not offer raises an ``AttributeError`` (for ``from ...
 import``, an ``ImportError``) that says what to use instead.
 

@@ -19,6 +19,8 @@ _TARGET = "kernel_ext.compat"
 MIRRORED = (
     "prefect",
     "prefect.artifacts",
+    "prefect.blocks",
+    "prefect.blocks.system",
     "prefect.cache_policies",
     "prefect.context",
     "prefect.exceptions",
@@ -33,6 +35,7 @@ MIRRORED = (
     "prefect.tasks",
     "prefect.transactions",
     "prefect.utilities.annotations",
+    "prefect.variables",
 )
 
 

@@ -335,14 +335,11 @@ def _of_a_deployment() -> ColumnElement[bool]:
 
 
 def _check_profile(profile: str | None) -> None:
-    if profile is None:
-        return
-    valid = 0 < len(profile) <= 64 and profile[:1].isalnum()
-    if not valid or not all(c.isascii() and (c.isalnum() or c in "-_") for c in profile):
-        raise ConfigurationError(
-            f"Profile {profile!r} is not valid; use letters, digits, '-' or '_' (at most 64), "
-            "e.g. --profile prod."
-        )
+    """A profile prefixes secret and variable names, so it follows their rule."""
+    from kernel_ext._profiles import check_profile
+
+    if profile is not None:
+        check_profile(profile)
 
 
 def _deployment(row: RowMapping) -> DeploymentRecord:

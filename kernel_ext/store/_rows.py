@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel_ext import _redaction
 from kernel_ext._events import Event, LogEvent, ResultEvent, StateEvent
 from kernel_ext._run_records import FlowRun, TaskRun
 from kernel_ext._states import State
@@ -95,7 +96,37 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
         else:
             rows.task_runs.append(_task_run_row(run, state, time))
         rows.runs.append(run)
+    if _redaction.active():
+        _redact(rows)
     return rows
+
+
+# The text columns where a secret's value may land: log lines and captured prints, state
+# messages and details (a traceback quotes what failed), a flow run's parameters.
+_REDACTED = {
+    table: tuple(COLUMNS[table].index(column) for column in columns)
+    for table, columns in {
+        "logs": ("message",),
+        "state_history": ("message", "details"),
+        "flow_runs": ("parameters", "state_message"),
+        "task_runs": ("state_message",),
+    }.items()
+}
+
+
+def _redact(rows: Rows) -> None:
+    """Mask the secrets this process loaded (``kernel_ext._redaction``) before they are
+    stored: here, on the writer's thread, every stored line and state passes once."""
+    for table, columns in _REDACTED.items():
+        setattr(rows, table, [_masked(row, columns) for row in getattr(rows, table)])
+
+
+def _masked(row: Row, columns: tuple[int, ...]) -> Row:
+    values = list(row)
+    for index in columns:
+        if isinstance(values[index], str):
+            values[index] = _redaction.redact(values[index])
+    return tuple(values)
 
 
 def _state_columns(run: FlowRun | TaskRun, state: State, time: TimeEncoder) -> Row:

@@ -51,7 +51,8 @@ class Store(DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi):
     Input requests of paused runs bypass the writer: each call is its own committed
     transaction, seen at once by every process (see ``_input_requests``). So do deployments,
     schedules and the scheduler's and workers' changes to runs (see ``DeploymentApi``),
-    and concurrency and rate limits (see ``LimitsApi``).
+    concurrency and rate limits (see ``LimitsApi``), and secrets and variables (see
+    ``VaultApi``).
     """
 
     def __init__(self, url: str) -> None:

@@ -31,6 +31,7 @@ from papermill_bridge.cli import (  # noqa: E402, F401
     _lab,
     _limits,
     _runs,
+    _secrets,
     _store,
 )
 

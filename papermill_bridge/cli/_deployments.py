@@ -127,8 +127,7 @@ def _is_entrypoint(source: str) -> bool:
         return True
     if source.endswith(".py"):
         raise click.UsageError(
-            f"Name the flow to deploy from {source}: {source}:FLOW_FUNCTION (e.g. "
-            f"{source}:main)."
+            f"Name the flow to deploy from {source}: {source}:FLOW_FUNCTION (e.g. {source}:main)."
         )
     return False
 

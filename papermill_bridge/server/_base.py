@@ -17,6 +17,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 
 from kernel_ext._errors import (
+    ArtifactNotFound,
     ConfigurationError,
     DeploymentNotFound,
     InputAlreadyAnswered,
@@ -50,6 +51,7 @@ _STATUSES: list[tuple[type[BaseException], int]] = [
     (DeploymentNotFound, 404),
     (LimitNotFound, 404),
     (VersionNotFound, 404),
+    (ArtifactNotFound, 404),
     (InputValidationError, 400),
     (ParameterValidationError, 400),
     (ConfigurationError, 400),

@@ -28,6 +28,7 @@ from papermill_bridge.server._artifact_handlers import ROUTES as ARTIFACT_ROUTES
 from papermill_bridge.server._base import TaskbookHandler
 from papermill_bridge.server._deployment_handlers import ROUTES as DEPLOYMENT_ROUTES
 from papermill_bridge.server._runs_handlers import ROUTES as RUN_ROUTES
+from papermill_bridge.server._vault_handlers import ROUTES as VAULT_ROUTES
 
 __all__ = ["ROUTES", "openapi_document"]
 
@@ -111,4 +112,5 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     *RUN_ROUTES,
     *DEPLOYMENT_ROUTES,
     *ARTIFACT_ROUTES,
+    *VAULT_ROUTES,
 ]

@@ -19,16 +19,43 @@ from kernel_ext.compat import _hook
 EXPORTS = [
     ("prefect.artifacts", "acreate_image_artifact", "kernel_ext.artifacts:acreate_image_artifact"),
     ("prefect.artifacts", "acreate_link_artifact", "kernel_ext.artifacts:acreate_link_artifact"),
-    ("prefect.artifacts", "acreate_markdown_artifact", "kernel_ext.artifacts:acreate_markdown_artifact"),
-    ("prefect.artifacts", "acreate_progress_artifact", "kernel_ext.artifacts:acreate_progress_artifact"),
+    (
+        "prefect.artifacts",
+        "acreate_markdown_artifact",
+        "kernel_ext.artifacts:acreate_markdown_artifact",
+    ),
+    (
+        "prefect.artifacts",
+        "acreate_progress_artifact",
+        "kernel_ext.artifacts:acreate_progress_artifact",
+    ),
     ("prefect.artifacts", "acreate_table_artifact", "kernel_ext.artifacts:acreate_table_artifact"),
-    ("prefect.artifacts", "aupdate_progress_artifact", "kernel_ext.artifacts:aupdate_progress_artifact"),
+    (
+        "prefect.artifacts",
+        "aupdate_progress_artifact",
+        "kernel_ext.artifacts:aupdate_progress_artifact",
+    ),
     ("prefect.artifacts", "create_image_artifact", "kernel_ext.artifacts:create_image_artifact"),
     ("prefect.artifacts", "create_link_artifact", "kernel_ext.artifacts:create_link_artifact"),
-    ("prefect.artifacts", "create_markdown_artifact", "kernel_ext.artifacts:create_markdown_artifact"),
-    ("prefect.artifacts", "create_progress_artifact", "kernel_ext.artifacts:create_progress_artifact"),
+    (
+        "prefect.artifacts",
+        "create_markdown_artifact",
+        "kernel_ext.artifacts:create_markdown_artifact",
+    ),
+    (
+        "prefect.artifacts",
+        "create_progress_artifact",
+        "kernel_ext.artifacts:create_progress_artifact",
+    ),
     ("prefect.artifacts", "create_table_artifact", "kernel_ext.artifacts:create_table_artifact"),
-    ("prefect.artifacts", "update_progress_artifact", "kernel_ext.artifacts:update_progress_artifact"),
+    (
+        "prefect.artifacts",
+        "update_progress_artifact",
+        "kernel_ext.artifacts:update_progress_artifact",
+    ),
+    ("prefect.blocks", "system", "kernel_ext.compat.blocks.system:__self__"),
+    ("prefect.blocks.system", "Secret", "kernel_ext.secrets:Secret"),
+    ("prefect.variables", "Variable", "kernel_ext.variables:Variable"),
     ("prefect", "flow", "kernel_ext:flow"),
     ("prefect", "Flow", "kernel_ext:Flow"),
     ("prefect", "task", "kernel_ext:task"),
@@ -294,7 +321,7 @@ def test_install_as_prefect_lets_prefect_code_run_unchanged(tmp_path: Path) -> N
 
         print(my_flow(21))
         try:
-            import prefect.blocks
+            import prefect.server
         except ModuleNotFoundError as error:
             print(error)
     """,
@@ -303,7 +330,7 @@ def test_install_as_prefect_lets_prefect_code_run_unchanged(tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "my-flow:42"
-    assert lines[1].startswith("No module named 'prefect.blocks': Taskbook mirrors only")
+    assert lines[1].startswith("No module named 'prefect.server': Taskbook mirrors only")
 
 
 def test_install_as_prefect_refuses_to_shadow_a_real_prefect(tmp_path: Path) -> None:

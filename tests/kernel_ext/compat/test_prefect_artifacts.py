@@ -64,3 +64,18 @@ def test_an_artifact_outside_any_run_is_created_with_a_future_warning(pf: Any) -
     with pytest.warns(FutureWarning, match="outside of a flow or task run is deprecated"):
         artifact_id = pf.artifacts.create_markdown_artifact("# no run")
     assert isinstance(artifact_id, uuid.UUID)
+
+
+def test_in_an_async_flow_the_sync_names_are_awaited(pf: Any) -> None:
+    import asyncio
+
+    @pf.flow
+    async def async_report() -> list[Any]:
+        return [
+            await pf.artifacts.create_markdown_artifact("# awaited", key="awaited"),
+            await pf.artifacts.acreate_table_artifact([{"a": 1}]),
+            await pf.artifacts.create_progress_artifact(5.0, _sync=False),
+            pf.artifacts.create_link_artifact("https://example.com", _sync=True),
+        ]
+
+    assert all(isinstance(i, uuid.UUID) for i in asyncio.run(async_report()))
