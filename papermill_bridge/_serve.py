@@ -276,7 +276,9 @@ def entrypoint_of(flow: Any) -> str:
     code = getattr(fn, "__code__", None)
     filename = code.co_filename if code is not None else ""
     if _defined_in_a_cell(filename):
-        return f"{_notebook_path()}:{fn.__name__}"
+        path = _notebook_path()
+        _check_saved(fn, Path(path))
+        return f"{path}:{fn.__name__}"
     if not filename or filename.startswith("<") or not Path(filename).is_file():
         raise ConfigurationError(
             "Flows defined interactively cannot be deployed: define the flow in a .py file "
@@ -295,6 +297,29 @@ def _defined_in_a_cell(filename: str) -> bool:
     return Path(filename).parent.name.startswith("ipykernel_") or filename.startswith(
         "<ipython-input-"
     )
+
+
+def _check_saved(fn: Any, path: Path) -> None:
+    """The saved notebook must hold the flow as the kernel runs it: deploying an older
+    save would run other code than the user sees."""
+    import json
+
+    try:
+        source = inspect.getsource(fn).strip()
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, TypeError, ValueError):
+        return  # the source is not known here; _flow_source reports a missing file
+    texts = (
+        "".join(c.get("source", ""))
+        if isinstance(c.get("source"), list)
+        else str(c.get("source", ""))
+        for c in cells
+    )
+    if not any(source in text for text in texts):
+        raise ConfigurationError(
+            f"The saved {path.name} does not hold the flow {fn.__name__!r} as this kernel "
+            "defined it; save the notebook (Ctrl-S) and deploy again."
+        )
 
 
 def _notebook_path() -> str:

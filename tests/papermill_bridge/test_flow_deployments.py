@@ -365,6 +365,11 @@ def test_a_flow_served_from_a_notebook_leaves_the_kernel_free(sqlite_home: Path)
         wait_until(lambda: len(completed_runs("tick")) >= 2, timeout=60)
         reply = client.execute_interactive("served.stop()", timeout=60)
         assert reply["content"]["status"] == "ok", reply["content"]
+        # Edited in the kernel but not saved: deploying would run the old code; refused.
+        edited = "@flow\ndef tick(n: int = 2) -> int:\n    return n\n\ntick.deploy('edited')"
+        reply = client.execute_interactive(edited, timeout=60)
+        assert reply["content"]["status"] == "error"
+        assert "save the notebook (Ctrl-S)" in reply["content"]["evalue"]
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
