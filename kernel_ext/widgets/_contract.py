@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnswerMessage",
+    "ArtifactSummary",
     "DetailsMessage",
     "DetailsReply",
     "FlowRunSummary",
@@ -72,11 +73,29 @@ class DetailsMessage(TypedDict):
     task_run_id: str
 
 
+class ArtifactSummary(TypedDict):
+    """An artifact in the side panel: the store's ``ArtifactRecord`` (spelled out here,
+    so the contract imports no store module), its data clipped."""
+
+    id: str
+    key: str | None
+    type: str  # markdown, table, progress or image
+    data: Any  # markdown text, a table (Prefect's three shapes), 0-100, an image URL
+    description: str | None
+    flow_run_id: str | None
+    task_run_id: str | None
+    created: str  # ISO-8601
+    updated: str  # ISO-8601
+    omitted: int  # table rows, or characters, left out of ``data`` (0: it is whole)
+
+
 class RunDetails(TypedDict):
     run: dict[str, Any]  # the store's task run record (without its failure)
     history: list[StateRecord]  # the store's state history records
     logs: list[LogRecord]  # the store's log records (the last ones)
     logs_omitted: int
+    artifacts: list[ArtifactSummary]  # the task run's newest artifacts, oldest first
+    more_artifacts: bool  # it has older ones (its run's page lists them all)
     upstream: list[dict[str, str]]  # {"id", "name"} of the runs that fed this one
     upstream_omitted: int
     result: str | None  # where the result is persisted, if it is

@@ -8,7 +8,7 @@ import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
 import type { GraphPayload } from "../widgets/contract";
 import type {
-  CreateDeployment, DeletedRun, Deployment, DeploymentWithVersions, HistoryEntry, InputRequest, Limit, LimitDetail,
+  Artifact, CreateDeployment, DeletedRun, Deployment, DeploymentWithVersions, HistoryEntry, InputRequest, Limit, LimitDetail,
   LogLine, LogWindow, OpenedOutput, Parameter, Run, RunQuery, ScheduleSpec, VersionDiff,
 } from "./types";
 
@@ -64,6 +64,11 @@ export class TaskbookApi {
   /** Every state the run went through, oldest first. */
   readRunHistory(id: string, signal?: AbortSignal): Promise<HistoryEntry[]> {
     return this.call<HistoryEntry[]>("GET", `runs/${encodeURIComponent(id)}/history`, undefined, signal);
+  }
+
+  /** The artifacts the run and its subflows published, oldest first (the first 500). */
+  readRunArtifacts(id: string, signal?: AbortSignal): Promise<Artifact[]> {
+    return this.call<Artifact[]>("GET", `runs/${encodeURIComponent(id)}/artifacts`, undefined, signal);
   }
 
   /** Cancel a run: one not started yet is Cancelled at once, a running one Cancelling. */

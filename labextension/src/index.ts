@@ -12,6 +12,7 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { ICommandPalette, ToolbarButton, WidgetTracker } from "@jupyterlab/apputils";
 import type { DocumentRegistry, IDocumentWidget } from "@jupyterlab/docregistry";
+import { IRenderMimeRegistry } from "@jupyterlab/rendermime";
 import { TaskbookApi } from "./api";
 import { ApprovalsView } from "./approvals-view";
 import { DeploymentPanel } from "./deployment-panel";
@@ -31,8 +32,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: "taskbook:sidebar",
   description: "The Taskbook console: runs, approvals, deployments and limits.",
   autoStart: true,
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null): void => {
+  // rendermime renders the artifacts' markdown on a run's page (sanitized, as in a notebook).
+  optional: [ICommandPalette, IRenderMimeRegistry],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null, rendermime: IRenderMimeRegistry | null): void => {
     const api = new TaskbookApi(app.serviceManager.serverSettings);
     const asked = new URLSearchParams(window.location.search);
     const panels = new WidgetTracker<RunPanel | DeploymentPanel>({ namespace: "taskbook-panels" });
@@ -65,10 +67,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     app.commands.addCommand(OPEN_RUN, {
       label: "Open Taskbook run",
-      caption: "Open a flow run in a tab: graph, timeline, task runs, logs, history",
+      caption: "Open a flow run in a tab: graph, timeline, task runs, logs, artifacts, history",
       execute: (args) => {
         const id = String(args["id"] ?? "").trim();
-        if (id) open(new RunPanel(api, id, console_));
+        if (id) open(new RunPanel(api, id, console_, rendermime));
       },
     });
     app.commands.addCommand(OPEN_DEPLOYMENT, {

@@ -26,7 +26,8 @@ export class ParametersForm {
       this.inputs.set(parameter.name, { parameter, input, message });
       input.addEventListener("input", () => this.check());
       this.node.append(h("label", { class: "tb-field" },
-        h("span", { class: "tb-field-label" }, parameter.name, " ", h("code", { class: "tb-muted" }, parameter.type)),
+        h("span", { class: "tb-field-label" }, parameter.name, " ", h("code", { class: "tb-muted" }, parameter.type),
+          parameter.required ? h("span", { class: "tb-muted" }, " (required)") : null),
         input,
         parameter.help ? h("span", { class: "tb-field-help tb-muted" }, parameter.help) : null,
         message));
@@ -58,6 +59,8 @@ export class ParametersForm {
   values(): Record<string, unknown> {
     const values: Record<string, unknown> = {};
     for (const [name, { parameter, input }] of this.inputs) {
+      const error = problem(parameter, input);
+      if (error) throw new Error(error);
       values[name] = read(parameter, input);
     }
     return values;
@@ -68,7 +71,10 @@ let fieldCount = 0;
 
 function problem(parameter: Parameter, input: HTMLInputElement): string | null {
   try {
-    read(parameter, input);
+    const value = read(parameter, input);
+    if (parameter.required && (value === null || value === "")) {
+      return `${parameter.name}: required; give a value`;
+    }
     return null;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);

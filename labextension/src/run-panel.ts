@@ -1,18 +1,20 @@
 /**
  * A flow run in a main-area tab: its state and actions (cancel, retry, delete, open the
  * output notebook), the failure with the failing cell and traceback, and tabs for the
- * graph, a timeline of its task runs, the task run table, the log, the parameters, the
- * state history and its subflows. Refreshed every second while the run goes on and
- * every ten seconds once it has finished, only while the tab is shown; each part is
- * redrawn only when it changed.
+ * graph, a timeline of its task runs, the task run table, the log, the artifacts, the
+ * parameters, the state history and its subflows. Refreshed every second while the run
+ * goes on and every ten seconds once it has finished, only while the tab is shown; each
+ * part is redrawn only when it changed.
  */
 
 import { Notification } from "@jupyterlab/apputils";
+import type { IRenderMimeRegistry } from "@jupyterlab/rendermime";
 import type { GraphPayload } from "../widgets/contract";
 import { formatDateTime, formatDuration, formatTime, h } from "../widgets/dom";
 import { layoutGraph } from "../widgets/graph-layout";
 import { drawGraph } from "../widgets/graph-view";
 import type { TaskbookApi } from "./api";
+import { ArtifactsView } from "./artifacts-view";
 import { LogView } from "./log-view";
 import { PolledPanel } from "./polled-panel";
 import { TabStrip } from "./tabs";
@@ -28,11 +30,11 @@ const WHOLE_MS = 30_000;
 const GRAPH_MS = 5_000;
 /** The newest subflows listed; the tab says "200+" when there are more. */
 const SUBFLOWS = 200;
-const TABS = ["graph", "timeline", "tasks", "logs", "parameters", "history", "subflows"] as const;
+const TABS = ["graph", "timeline", "tasks", "logs", "artifacts", "parameters", "history", "subflows"] as const;
 type Tab = (typeof TABS)[number];
 const TAB_LABELS: Record<Tab, string> = {
-  graph: "Graph", timeline: "Timeline", tasks: "Task runs", logs: "Logs", parameters: "Parameters",
-  history: "History", subflows: "Subflows",
+  graph: "Graph", timeline: "Timeline", tasks: "Task runs", logs: "Logs", artifacts: "Artifacts",
+  parameters: "Parameters", history: "History", subflows: "Subflows",
 };
 
 /** What a run panel can ask of the console around it. */
@@ -52,6 +54,7 @@ export class RunPanel extends PolledPanel {
   private readonly panels: Record<Tab, HTMLElement>;
   private readonly tabs: TabStrip;
   private readonly logs: LogView;
+  private readonly artifacts: ArtifactsView;
   private run: Run | null = null;
   private task: string | null = null;
   private readAt = 0;
@@ -64,7 +67,9 @@ export class RunPanel extends PolledPanel {
   private changes = 0;
   private graphKey = "";
 
-  constructor(private readonly api: TaskbookApi, readonly runId: string, private readonly console: Console) {
+  /** `rendermime` draws the artifacts' markdown, sanitized (without it, a DOM-only renderer does). */
+  constructor(private readonly api: TaskbookApi, readonly runId: string, private readonly console: Console,
+    rendermime: IRenderMimeRegistry | null = null) {
     super(LIVE_MS);
     this.id = `taskbook-run-${runId}`;
     this.addClass("tb-run-panel");
@@ -73,6 +78,13 @@ export class RunPanel extends PolledPanel {
     this.logs = new LogView(api, runId, () => this.refreshNow());
     this.panels = Object.fromEntries(TABS.map((tab) => [tab, h("div", { class: `tb-tab-panel tb-panel-${tab}` })])) as unknown as Record<Tab, HTMLElement>;
     this.panels.logs.append(this.logs.node);
+    this.artifacts = new ArtifactsView(api, runId, {
+      taskName: (id) => this.taskRuns.get(id)?.name ?? null,
+      selectTask: (id) => this.selectTask(id, "tasks"),
+      openRun: (id) => this.console.openRun(id),
+      counted: (label) => this.tabs.setLabel("artifacts", label),
+    }, rendermime);
+    this.panels.artifacts.append(this.artifacts.node);
     this.tabs = new TabStrip(TABS.map((tab) => ({ id: tab, label: TAB_LABELS[tab], panel: this.panels[tab] })),
       () => this.refreshNow(), "Run sections");
     this.panels.graph.addEventListener("click", (event) => this.onGraphClick(event));
@@ -103,6 +115,7 @@ export class RunPanel extends PolledPanel {
     // the server looks (a huge transaction) shows within WHOLE_MS at the latest.
     const whole = this.forced || this.cursor === 0 || performance.now() - this.wholeAt >= WHOLE_MS;
     if (whole) this.wholeAt = performance.now();
+    const asked = this.forced;
     this.forced = false;
     this.readAt = Date.now();
     let run: Run;
@@ -122,7 +135,13 @@ export class RunPanel extends PolledPanel {
     // The head shows the run itself; its task runs are the tabs' business.
     this.drawn("head", { ...run, task_runs: null }, () => this.drawHead(run));
     this.drawn("failure", run.failure ?? null, () => this.drawFailure(run.failure ?? null));
-    await this.refreshTab(run, signal);
+    await this.refreshTab(run, signal, asked);
+  }
+
+  override dispose(): void {
+    if (this.isDisposed) return;
+    this.artifacts.dispose();
+    super.dispose();
   }
 
   /** The run with every task run read so far: a read with a cursor brings only those
@@ -145,7 +164,8 @@ export class RunPanel extends PolledPanel {
     return { ...run, task_runs: [...this.taskRuns.values()] };
   }
 
-  private async refreshTab(run: Run, signal: AbortSignal): Promise<void> {
+  /** `asked`: this read was asked for (a tab switch, an action), not a tick. */
+  private async refreshTab(run: Run, signal: AbortSignal, asked: boolean): Promise<void> {
     const tasks = run.task_runs ?? [];
     this.tabs.setLabel("tasks", `Task runs (${tasks.length})`);
     switch (this.tabs.selected as Tab) {
@@ -169,6 +189,9 @@ export class RunPanel extends PolledPanel {
         break;
       case "logs":
         await this.logs.refresh(signal);
+        break;
+      case "artifacts":
+        await this.artifacts.refresh(run, signal, asked);
         break;
       case "parameters":
         this.drawn("parameters", run.parameters, () => this.drawParameters(run));

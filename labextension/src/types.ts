@@ -1,11 +1,13 @@
 /**
  * The REST API's records as the sidebar reads them: the TypeScript side of
- * papermill_bridge/server/openapi.json (Run, TaskRun, InputRequest, Deployment).
+ * papermill_bridge/server/openapi.json (Run, TaskRun, InputRequest, Deployment, Artifact).
  */
 
-import type { HistoryEntry, JsonSchema, StateType } from "../widgets/contract";
+import type { ArtifactRecord, ArtifactType, HistoryEntry, JsonSchema, StateType } from "../widgets/contract";
 
-export type { HistoryEntry, JsonSchema, StateType };
+/** An artifact as GET runs/{id}/artifacts and artifacts/{id} answer it. */
+export type Artifact = ArtifactRecord;
+export type { ArtifactType, HistoryEntry, JsonSchema, StateType };
 
 export interface TaskRun {
   id: string;
@@ -175,6 +177,8 @@ export interface Parameter {
   type: "int" | "float" | "str" | "bool" | "list" | "dict" | "any";
   default: unknown;
   help: string;
+  /** A Python flow's parameter without a default: a run must give it. */
+  required?: boolean;
 }
 
 export interface DeploymentVersion {

@@ -89,6 +89,30 @@ export interface TaskRunRecord {
   tags: string[];
   task_key: string;
   cache_key: string | null;
+  flow_run_id: string | null;
+}
+
+export type ArtifactType = "markdown" | "table" | "progress" | "image";
+
+/** What a run published (the REST API's Artifact). `data` is the markdown text (a link
+ * is `[text](url)`), the table (row objects, an object of column lists, or row lists),
+ * the progress (0-100) or the image URL. */
+export interface ArtifactRecord {
+  id: string;
+  key: string | null;
+  type: ArtifactType;
+  data: unknown;
+  description: string | null;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+  created: string;
+  updated: string;
+}
+
+/** An artifact in the side panel: its data clipped to what the panel shows. */
+export interface ArtifactSummary extends ArtifactRecord {
+  /** Table rows, or characters, not sent (0: the data is whole). */
+  omitted: number;
 }
 
 export interface RunDetails {
@@ -96,6 +120,10 @@ export interface RunDetails {
   history: HistoryEntry[];
   logs: LogLine[];
   logs_omitted: number;
+  /** The task run's newest artifacts, oldest first. */
+  artifacts: ArtifactSummary[];
+  /** The task run has older artifacts than these (its run's page lists them all). */
+  more_artifacts: boolean;
   upstream: { id: string; name: string }[];
   upstream_omitted: number;
   result: string | null;

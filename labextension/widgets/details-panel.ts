@@ -1,9 +1,10 @@
 /**
- * The side panel: a task run's state history, inputs and outputs, failure and logs,
- * fetched from the kernel when a node is clicked; or a mapped group's tally.
+ * The side panel: a task run's state history, inputs and outputs, failure, artifacts and
+ * logs, fetched from the kernel when a node is clicked; or a mapped group's tally.
  */
 
-import type { DetailsReply, GraphNode, RunDetails } from "./contract";
+import { artifactTitle, drawArtifactBody, safeMarkdown } from "./artifact-view";
+import type { ArtifactSummary, DetailsReply, GraphNode, RunDetails } from "./contract";
 import { TIMES, count, formatDuration, formatTime, h } from "./dom";
 import { stateClass } from "./states";
 
@@ -110,6 +111,10 @@ function sections(details: RunDetails): Node[] {
   }
   out.push(h("h4", {}, "State history"), history(details));
   out.push(h("h4", {}, "Inputs and outputs"), inputsOutputs(details));
+  if (details.artifacts.length > 0) {
+    const total = `${count(details.artifacts.length)}${details.more_artifacts ? "+" : ""}`;
+    out.push(h("h4", {}, `Artifacts (${total})`), artifacts(details));
+  }
   out.push(h("h4", {}, `Logs (${count(details.logs.length + details.logs_omitted)})`), logs(details));
   return out;
 }
@@ -138,6 +143,29 @@ function inputsOutputs(details: RunDetails): HTMLElement {
     h("dt", {}, "Result"),
     h("dd", {}, details.result ? h("code", {}, details.result) : "not persisted"),
   );
+}
+
+/** Rows drawn of a table artifact (the kernel sends no more than 50). */
+const TABLE_ROWS = 50;
+
+function artifacts(details: RunDetails): HTMLElement {
+  const older = details.more_artifacts
+    ? h("p", { class: "tb-muted" }, "The newest are shown; the run's page in the console, or ",
+      h("code", {}, `taskbook artifacts ls --run ${details.run.flow_run_id?.slice(0, 8) ?? "RUN"} --all`), ", lists more.")
+    : null;
+  return h("div", { class: "tb-artifacts" }, older, ...details.artifacts.map(artifact));
+}
+
+function artifact(item: ArtifactSummary): HTMLElement {
+  // Clipped markdown says so in its text; an image URL too long to send is left out.
+  const body = item.type === "image" && item.omitted > 0
+    ? h("p", { class: "tb-muted" }, `The image's URL (${count(item.omitted)} characters) is too long to send here; the run's page shows it.`)
+    : drawArtifactBody(item, { markdown: safeMarkdown, maxRows: TABLE_ROWS, omitted: item.type === "table" ? item.omitted : 0 });
+  return h("section", { class: "tb-artifact", "data-artifact-type": item.type, "data-artifact-id": item.id, "aria-label": artifactTitle(item) },
+    h("div", { class: "tb-artifact-head" }, h("strong", {}, artifactTitle(item)), " ",
+      h("span", { class: "tb-time" }, `${item.key ? `${item.type} \u00b7 ` : ""}${formatTime(item.created)}`)),
+    item.description ? h("p", { class: "tb-muted tb-artifact-description" }, item.description) : null,
+    body);
 }
 
 function logs(details: RunDetails): HTMLElement {

@@ -10,6 +10,7 @@ import { count, formatDuration, h, warn } from "./dom";
 import { type Layout, layoutGraph } from "./graph-layout";
 import { drawGraph } from "./graph-view";
 import { stateClass } from "./states";
+import "./artifacts.css";
 import "./graph.css";
 
 /** Below this scale the graph keeps its size and scrolls instead of shrinking. */

@@ -352,13 +352,16 @@ def test_the_output_notebook_of_a_run(server: Server, deployment: dict[str, Any]
     assert status == 500 and error["error"] == "InternalError"  # JSON, never a bare page
 
 
+OPTIONAL = {"required": False}  # a notebook's parameters all have defaults
+
+
 def test_notebook_parameters(server: Server) -> None:
     url, home = server
     write_notebook(home)
     status, parameters = call(url, "GET", "/taskbook/api/notebooks/parameters?path=greet.ipynb")
     assert status == 200 and parameters == [
-        {"name": "greeting", "type": "str", "default": "hello", "help": "what to say"},
-        {"name": "repeat", "type": "int", "default": 2, "help": "how many times"},
+        {"name": "greeting", "type": "str", "default": "hello", "help": "what to say", **OPTIONAL},
+        {"name": "repeat", "type": "int", "default": 2, "help": "how many times", **OPTIONAL},
     ]
     for query, code in [
         ("path=../greet.ipynb", 400),
