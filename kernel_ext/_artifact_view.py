@@ -7,12 +7,20 @@ cell that creates one, in an interactive kernel and in a deployment run's output
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kernel_ext.store.records import ArtifactRecord
 
-__all__ = ["mime_bundle", "table_rows"]
+__all__ = ["mime_bundle", "safe_markdown", "table_rows"]
+
+# A link whose target would run code or load a local file: `[x](javascript:...)`,
+# `[x]: data:...` (a reference). Its target becomes "#".
+_UNSAFE_TARGET = re.compile(
+    r"(\]\(\s*<?|^\s*\[[^\]]*\]:\s*<?)\s*(?:javascript|vbscript|data|file)\s*:(?:[^()\s>]|\([^()]*\))*",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 _MAX_ROWS = 50  # under a cell; the console and `taskbook artifacts show` have them all
 
@@ -40,7 +48,8 @@ def mime_bundle(record: ArtifactRecord) -> dict[str, str]:
     caption = f"{title}: {record['description']}" if record["description"] else title
     kind, data = record["type"], record["data"]
     if kind == "markdown":
-        return {"text/markdown": f"{data}\n\n*{_md_escape(caption)}*", "text/plain": str(data)}
+        text = safe_markdown(str(data))
+        return {"text/markdown": f"{text}\n\n*{_md_escape(caption)}*", "text/plain": str(data)}
     if kind == "progress":
         percent = float(data or 0.0)
         bar = (
@@ -57,6 +66,13 @@ def mime_bundle(record: ArtifactRecord) -> dict[str, str]:
     if kind == "table":
         return _table_bundle(data, caption)
     return {"text/plain": f"{caption}: {data!r}"}
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown to show as a live output, which JupyterLab trusts (it sanitizes only
+    untrusted markdown): raw HTML is shown as text, and a link to ``javascript:`` (or
+    ``data:``, ``file:``) goes nowhere. Markdown's own formatting is kept."""
+    return _UNSAFE_TARGET.sub(lambda m: f"{m.group(1)}#", text.replace("<", "&lt;"))
 
 
 def _table_bundle(data: Any, caption: str) -> dict[str, str]:

@@ -19,7 +19,14 @@ import re
 from kernel_ext import _settings
 from kernel_ext._errors import InvalidNameError
 
-__all__ = ["MAX_LENGTH", "check_profile", "current_profile", "lookup_names", "stored_name"]
+__all__ = [
+    "MAX_LENGTH",
+    "check_profile",
+    "command_args",
+    "current_profile",
+    "lookup_names",
+    "stored_name",
+]
 
 MAX_LENGTH = 64  # the deployments.profile column
 _PROFILE = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
@@ -58,3 +65,13 @@ def stored_name(name: str) -> str:
     """The name that saving ``name`` writes under this process's profile."""
     profile = current_profile()
     return name if profile is None else f"{profile}-{name}"
+
+
+def command_args(stored: str) -> str:
+    """What a ``taskbook secrets``/``variables`` command takes to act on the stored name
+    ``stored`` under this process's profile: ``db --profile prod`` for ``prod-db``, as the
+    command would prefix ``prod-db`` again under ``TASKBOOK_PROFILE=prod``."""
+    profile = current_profile()
+    if profile is None or not stored.startswith(f"{profile}-"):
+        return stored
+    return f"{stored.removeprefix(f'{profile}-')} --profile {profile}"

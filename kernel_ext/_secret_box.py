@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import threading
 from pathlib import Path
@@ -28,14 +29,30 @@ from typing import TYPE_CHECKING, Any
 
 from kernel_ext import _settings
 from kernel_ext._errors import ConfigurationError
+from kernel_ext._profiles import command_args
 
 if TYPE_CHECKING:
     from cryptography.fernet import MultiFernet
 
-__all__ = ["KEY_FILE", "decrypt", "encrypt", "key_source", "new_key"]
+__all__ = [
+    "KEY_FILE",
+    "SHARED_KEY_ADVICE",
+    "decrypt",
+    "encrypt",
+    "key_is_this_machines",
+    "key_source",
+    "new_key",
+]
 
 KEY_FILE = "secret.key"
 _NEW_KEY = "`taskbook secrets new-key`"
+SHARED_KEY_ADVICE = (
+    f"A team shares one key: make one with {_NEW_KEY}, give every worker and every "
+    "kernel that loads secrets the same TASKBOOK_SECRET_KEY, and save the secrets again."
+)
+_KEY_FILE_ADVICE = f"A key file is this machine's own. {SHARED_KEY_ADVICE}"
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 _lock = threading.Lock()
 _boxes: dict[tuple[str | None, str], MultiFernet] = {}
@@ -53,20 +70,28 @@ def decrypt(name: str, token: str) -> Any:
     from cryptography.fernet import InvalidToken
 
     box = _box()  # its own errors (no key, a bad key) say what is wrong with the key
+    command = f"taskbook secrets set {command_args(name)}"
     try:
         plain = json.loads(box.decrypt(token.encode("ascii")))
     except (InvalidToken, UnicodeEncodeError, ValueError):
+        shared = "" if _settings.secret_key() else f" {_KEY_FILE_ADVICE}"
         raise ConfigurationError(
             f"Secret {name!r} cannot be decrypted with this process's key ({key_source()}): "
             f"it was saved with another key. Use the key it was saved with, or save it "
-            f"again (`taskbook secrets set {name}`)."
+            f"again (`{command}`).{shared}"
         ) from None
     if not isinstance(plain, dict) or plain.get("name") != name:
         raise ConfigurationError(
             f"The stored secret {name!r} holds the value of another secret (its row was "
-            f"copied); save it again with `taskbook secrets set {name}`."
+            f"copied); save it again with `{command}`."
         )
     return plain.get("value")
+
+
+def key_is_this_machines() -> bool:
+    """Whether the key is the home's key file (no ``TASKBOOK_SECRET_KEY``): other
+    machines have keys of their own, and cannot decrypt what this one encrypts."""
+    return not _settings.secret_key()
 
 
 def key_source() -> str:
@@ -151,8 +176,10 @@ def _create_key_file(path: Path) -> None:
     none reads a key file half written."""
     from cryptography.fernet import Fernet
 
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A name nobody can guess, created new (never an existing file, nor a symlink planted
+    # in a shared folder to make us write the key elsewhere).
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+    descriptor = os.open(partial, _NEW_FILE, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(Fernet.generate_key() + b"\n")

@@ -4,6 +4,10 @@ A worker executes a deployment's notebook with ``TASKBOOK_FLOW_RUN_ID`` set and 
 cell that calls ``attach()``. From then on the kernel belongs to that flow run: ``%%task``
 cells and tasks become its task runs, flows its subflows, and ``pause_flow_run`` pauses
 it. The worker, not the kernel, decides the run's final state.
+
+A deployment of a Python flow imports the flow's file as a module and calls the flow
+with the run's parameters (``register_flow_source_magic``, ``call_flow``; see
+``_flow_module``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from kernel_ext._context import FlowRunContext, current_flow_run, set_ambient_flow_run
 from kernel_ext._durations import seconds_from_env
+from kernel_ext._flow_module import call_flow, register_flow_source_magic
 from kernel_ext._run_records import FlowRun, FlowRunId
 from kernel_ext._runners import ThreadPoolTaskRunner
 from kernel_ext._states import FINAL_TYPE_VALUES
@@ -24,7 +29,13 @@ from kernel_ext.store import get_store
 if TYPE_CHECKING:
     from kernel_ext.store.records import FlowRunRecord
 
-__all__ = ["attach", "attached_run_id", "skipped_headless"]
+__all__ = [
+    "attach",
+    "attached_run_id",
+    "call_flow",
+    "register_flow_source_magic",
+    "skipped_headless",
+]
 
 ENV = "TASKBOOK_FLOW_RUN_ID"
 FENCE_SECONDS = seconds_from_env("TASKBOOK_FENCE_SECONDS", 3.0, low=0.05, high=10.0)

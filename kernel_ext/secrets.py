@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+import warnings
 from typing import Annotated, Any, Generic, Self, TypeVar, Union, cast
 
 from pydantic import BaseModel, Field, JsonValue, PrivateAttr, SecretStr, StrictStr, field_validator
@@ -44,6 +45,7 @@ _NAME = re.compile(r"[a-z0-9-]+")
 # ``save`` returns a block document id in Prefect; a secret's id here is derived from
 # its stored name, so it is the same every time and everywhere.
 _ID_NAMESPACE = uuid.UUID("5d0c4a8e-7a4b-4f53-9a57-6b1f0c9f3e21")
+_warned_stores: set[str] = set()  # warned that the key is this machine's (see save)
 
 
 class Secret(BaseModel, Generic[T]):
@@ -130,9 +132,11 @@ class Secret(BaseModel, Generic[T]):
         stored = check_name(_profiles.stored_name(check_name(name)))
         value = self.value.get_secret_value()
         _check_value(value)
-        get_store().save_secret(stored, _secret_box.encrypt(stored, value), overwrite)
+        store = get_store()
+        store.save_secret(stored, _secret_box.encrypt(stored, value), overwrite)
         _redaction.remember(value)
         self._name = name
+        _warn_if_unshared_key(stored, store.url)
         return uuid.uuid5(_ID_NAMESPACE, stored)
 
     @classmethod
@@ -156,6 +160,26 @@ class Secret(BaseModel, Generic[T]):
         stored = _profiles.stored_name(check_name(name))
         if not get_store().delete_secret(stored):
             raise SecretNotFound(_missing(name, [stored]), name=name)
+
+
+def _warn_if_unshared_key(name: str, store_url: str) -> None:
+    """A store on a server is shared by machines that each have a key file of their
+    own, so a secret saved with this machine's cannot be loaded on the others: say so,
+    once per store."""
+    from kernel_ext.store._urls import is_sqlite, parse_store_url
+
+    if not _secret_box.key_is_this_machines() or store_url in _warned_stores:
+        return
+    if is_sqlite(parse_store_url(store_url)):
+        return
+    _warned_stores.add(store_url)
+    warnings.warn(
+        f"Secret {name!r} is encrypted with this machine's key file "
+        f"({_secret_box.key_source()}), but the store is on a server (PostgreSQL): workers "
+        f"and kernels on other machines cannot decrypt it. {_secret_box.SHARED_KEY_ADVICE}",
+        UserWarning,
+        stacklevel=4,  # the caller of save()
+    )
 
 
 def check_name(name: str) -> str:
@@ -185,7 +209,10 @@ def _suggest(name: str) -> str:
 def _check_value(value: Any) -> None:
     try:
         json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+    except ValueError as error:  # NaN or an infinity, or a list that holds itself
+        reason = "NaN and Infinity are not JSON" if "float" in str(error) else str(error)
+        raise ConfigurationError(f"A secret's value must be a string or JSON: {reason}.") from None
+    except TypeError:
         raise ConfigurationError(
             f"A secret's value must be a string or JSON (a dict, list, number, true/false "
             f"or null); got a {type(value).__name__}."
@@ -194,7 +221,8 @@ def _check_value(value: Any) -> None:
 
 def _missing(name: str, names: list[str]) -> str:
     looked = " or ".join(repr(n) for n in names)
+    command = f"taskbook secrets set {_profiles.command_args(names[0])}"
     return (
-        f"Unable to find secret {looked}; save it with `taskbook secrets set {names[0]}` "
+        f"Unable to find secret {looked}; save it with `{command}` "
         f"(or `Secret(value=...).save({name!r})`), or list them with `taskbook secrets ls`."
     )

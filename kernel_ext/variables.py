@@ -153,7 +153,13 @@ def check_value(value: Any) -> Any:
     _check_keys(value)
     try:
         text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
+    except ValueError as error:  # NaN or an infinity, or a list that holds itself
+        reason = "NaN and Infinity are not JSON" if "float" in str(error) else str(error)
+        raise ConfigurationError(
+            f"Variable value must be serializable to JSON: {reason}; store a number, or "
+            f"text such as 'NaN'."
+        ) from None
+    except TypeError:
         raise ConfigurationError(
             f"Variable value must be serializable to JSON (a string, number, true/false, "
             f"null, list or dict); got a {type(value).__name__}."

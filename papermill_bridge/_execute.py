@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -30,6 +31,7 @@ from kernel_ext._states import Completed, Crashed, Failed
 from papermill_bridge._failure import failure_from_papermill
 from papermill_bridge._outcome import RunOutcome
 from papermill_bridge._parameters import PYTHON3_KERNELSPEC
+from papermill_bridge._run_span import trace_run
 from papermill_bridge._scrub import scrubbed_output
 
 __all__ = ["execute_or_crash", "execute_run", "main", "output_path"]
@@ -60,7 +62,8 @@ def _with_attach_cell(notebook: str, run_id: str, deployment: str) -> dict[str, 
     content["cells"] = [cell, *content.get("cells", [])]
     metadata = content.setdefault("metadata", {})
     # The output notebook names its run, so JupyterLab's console can open the run from it.
-    metadata["taskbook"] = {"flow_run_id": run_id, "deployment": deployment}
+    own = metadata.get("taskbook") if isinstance(metadata.get("taskbook"), dict) else {}
+    metadata["taskbook"] = {**own, "flow_run_id": run_id, "deployment": deployment}
     if not (metadata.get("kernelspec") or {}).get("name"):
         metadata["kernelspec"] = PYTHON3_KERNELSPEC  # papermill needs one to know the language
     return content
@@ -86,14 +89,16 @@ def execute_run(run_id: FlowRunId) -> RunOutcome:
     folder = Path(version["notebook_path"]).parent
     with tempfile.TemporaryDirectory(prefix="taskbook-run-") as tmp, scrubbed_output(output):
         source = Path(tmp) / "input.ipynb"
-        source.write_text(json.dumps(_with_attach_cell(version["notebook"], run_id, deployment)))
+        notebook = _with_attach_cell(version["notebook"], run_id, deployment)
+        source.write_text(json.dumps(notebook))
+        parameters, folder = _flow_inputs(notebook, run["parameters"] or {}, folder)
         os.environ["TASKBOOK_FLOW_RUN_ID"] = run_id
         _set_profile(store.read_deployment(deployment)["profile"])
         try:
             papermill.execute_notebook(
                 str(source),
                 str(output),
-                parameters=run["parameters"],
+                parameters=parameters,
                 kernel_name="python3",
                 progress_bar=False,
                 log_output=False,
@@ -107,6 +112,19 @@ def execute_run(run_id: FlowRunId) -> RunOutcome:
                 pass
             return RunOutcome(Failed(failure.message, details=failure.to_details()), str(output))
     return RunOutcome(Completed(), str(output))
+
+
+def _flow_inputs(
+    notebook: dict[str, Any], parameters: dict[str, Any], folder: Path
+) -> tuple[dict[str, Any], Path]:
+    """What papermill injects, and where the kernel starts. A Python flow's snapshot
+    takes its parameters as one dict (see ``_flow_source``) and runs from the project
+    folder it was deployed from, as the flow ran there."""
+    flow = (notebook.get("metadata") or {}).get("taskbook", {})
+    if not flow.get("parameters"):
+        return parameters, folder
+    project = Path(flow.get("cwd") or folder)
+    return {flow["parameters"]: parameters}, project if project.is_dir() else folder
 
 
 def _set_profile(profile: str | None) -> None:
@@ -161,15 +179,32 @@ def execute_or_crash(run_id: FlowRunId) -> RunOutcome:
         return RunOutcome(Crashed(message, details=details))
 
 
+def _exit_on_sigterm() -> None:
+    """A worker stops the executor of a cancelled run with SIGTERM (and SIGKILL 30 s
+    later). Exit through Python instead of dying at once, so ``finally`` blocks run:
+    papermill saves the notebook and shuts its kernel down, and the last scrub of the
+    output notebook runs (see ``_scrub``). Later SIGTERMs wait for that to end."""
+
+    def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Execute one run and write its outcome where ``--outcome`` says."""
     parser = argparse.ArgumentParser(prog="python -m papermill_bridge._execute")
     parser.add_argument("--outcome", type=Path, required=True, help="the outcome's file")
     parser.add_argument("run_id", nargs="?", help="the run (else read from stdin)")
     args = parser.parse_args(argv)
+    _exit_on_sigterm()
     run_id = args.run_id or _warm_then_read_run_id()
     if run_id:
-        execute_or_crash(FlowRunId(run_id)).write(args.outcome)
+        end_span = trace_run(FlowRunId(run_id))  # a no-op unless tracing is on
+        outcome = execute_or_crash(FlowRunId(run_id))
+        outcome.write(args.outcome)  # first: exporting the span must not delay the worker
+        end_span(outcome.state)
 
 
 if __name__ == "__main__":

@@ -5,25 +5,32 @@ versioned, diffed, executed by papermill and kept as an output notebook like any
 The notebook is made from the source, not written by hand:
 
 1. a markdown cell saying what it is;
-2. ``__name__`` set as a module's would be, so the file's ``if __name__ == "__main__":``
-   block (often ``daily.serve(...)``) does not run, as when Prefect loads an entrypoint;
-3. the source file, verbatim (from a notebook: its cells up to the one defining the flow,
-   without their outputs);
-4. a ``parameters`` cell with the flow's parameters and their defaults, which papermill
-   overrides with the run's values;
-5. the call: ``daily(region=region, ...)`` (awaited for an async flow).
+2. the source file, verbatim, under ``%%flow_source PATH PROJECT``: the run imports it as
+   a module, as Prefect loads an entrypoint (``kernel_ext._flow_module``), so its
+   ``if __name__ == "__main__":`` block does not run, ``__file__`` is set, and relative
+   imports and imports from the project folder it was deployed from work;
+   from a notebook instead: its saved cells up to the last one defining the flow (that
+   cell ending with the definition), without their outputs;
+3. a ``parameters`` cell holding one dict, ``__taskbook_parameters__``, which papermill
+   sets to the run's values: no parameter name lands in the kernel's namespace, so none
+   can replace a name the code uses;
+4. the call: ``call_flow(daily, __taskbook_parameters__)`` (awaited for an async flow); a
+   parameter the run does not give takes the flow's own default.
 
 The parameter schema comes from the flow's signature, read with ``ast`` (nothing of the
 user's code runs at deploy time): the annotation gives the type (``int``, ``float``,
 ``str``, ``bool``, ``list``, ``dict``, ``Optional[...]`` of those; anything else is
-"any"), the default its value, Google-style ``Args:`` in the docstring the help, and a
-parameter without a default is required.
+"any"), a literal default its value, a default that is an expression (``date.today()``)
+is marked ``expression`` and left to the flow, Google-style ``Args:`` in the docstring
+give the help, and a parameter without a default is required.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +40,8 @@ from papermill_bridge._parameters import PYTHON3_KERNELSPEC, Parameter
 
 __all__ = ["FlowSource", "from_notebook", "from_python_file", "parse_entrypoint"]
 
-MODULE_NAME = "__taskbook_flow__"
+PARAMETERS = "__taskbook_parameters__"  # the dict papermill sets
+MODULE = "__taskbook_module__"  # the imported file, in the kernel's namespace
 _SIMPLE = {"int", "float", "str", "bool", "list", "dict"}
 _ALIASES = {"List": "list", "Dict": "dict", "Sequence": "list", "Mapping": "dict", "tuple": "list"}
 
@@ -68,41 +76,52 @@ def from_python_file(path: Path, function: str) -> FlowSource:
     source = _read_source(path)
     tree = _parse(source, path.name)
     node = _find_flow(tree.body, function, path.name)
+    magic = f"%%flow_source {shlex.quote(str(path.resolve()))} {shlex.quote(os.getcwd())}"
     cells = [
-        _markdown(node, function, path.name),
-        _module_name_cell(),
-        _code(source, "taskbook-flow-source", tags=["flow-source"]),
+        _markdown(function, path.name),
+        _loader_cell(),
+        _code(f"{magic}\n{source}", "taskbook-flow-source", tags=["flow-source"]),
     ]
-    return _finish(cells, node, source, path, function)
+    return _finish(cells, node, source, path, f"{MODULE}.{function}")
 
 
 def from_notebook(path: Path, function: str) -> FlowSource:
     """The snapshot of flow ``function`` defined in a cell of the saved notebook: its
-    cells up to that one (the ``parameters`` tag of any of them dropped: the flow's own
-    parameters cell is the one papermill fills)."""
+    cells up to the last one defining it (the kernel's version), that one cut after the
+    definition (a ``daily()`` below it would run the flow once more), and the
+    ``parameters`` tag of any of them dropped: the flow's own parameters cell is the one
+    papermill fills."""
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ConfigurationError(f"Cannot read the notebook {path}: {error}.") from None
-    kept: list[dict[str, Any]] = []
-    for cell in notebook.get("cells", []):
+    cells = [c for c in notebook.get("cells", []) if isinstance(c, dict)]
+    found: tuple[int, ast.FunctionDef | ast.AsyncFunctionDef, str, str] | None = None
+    for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
-            kept.append(_without_outputs(cell))
             continue
         source = _joined(cell.get("source", ""))
-        kept.append(_without_outputs(cell))
         parsed = _parse_cell(source)
-        if parsed is None:
-            continue
-        tree, python = parsed
-        node = _flow_node(tree.body, function)
-        if node is not None:
-            cells = [_markdown(node, function, path.name), _module_name_cell(), *kept]
-            return _finish(cells, node, python, path, function)
-    raise ConfigurationError(
-        f"The saved notebook {path.name} has no cell defining the flow {function!r}; save "
-        "the notebook (Ctrl-S) and deploy again."
-    )
+        node = None if parsed is None else _flow_node(parsed[0].body, function)
+        if node is not None and parsed is not None:
+            found = (index, node, source, parsed[1])
+    if found is None:
+        raise ConfigurationError(
+            f"The saved notebook {path.name} has no cell defining the flow {function!r}; save "
+            "the notebook (Ctrl-S) and deploy again."
+        )
+    index, node, source, python = found
+    kept = [_without_outputs(c) for c in cells[:index]]
+    kept.append({**_without_outputs(cells[index]), "source": _up_to(node, source, python)})
+    return _finish([_markdown(function, path.name), *kept], node, python, path, function)
+
+
+def _up_to(node: ast.stmt, source: str, python: str) -> str:
+    """The cell's text up to the end of the definition (all of it when IPython's magics
+    changed its number of lines, so the line numbers would not match)."""
+    if len(source.splitlines()) != len(python.splitlines()) or node.end_lineno is None:
+        return source
+    return "".join(source.splitlines(keepends=True)[: node.end_lineno]).rstrip() + "\n"
 
 
 # --- the notebook -------------------------------------------------------------------------
@@ -113,31 +132,32 @@ def _finish(
     node: ast.FunctionDef | ast.AsyncFunctionDef,
     source: str,
     path: Path,
-    function: str,
+    target: str,
 ) -> FlowSource:
     parameters = _parameters(node, source)
     cells.append(
-        _code(
-            _parameters_cell(parameters, node, source),
-            "taskbook-flow-parameters",
-            tags=["parameters"],
-        )
+        _code(_parameters_cell(parameters), "taskbook-flow-parameters", tags=["parameters"])
     )
-    cells.append(_code(_call(node), "taskbook-flow-call", tags=["flow-call"]))
+    cells.append(_code(_call(node, target), "taskbook-flow-call", tags=["flow-call"]))
     notebook = {
         "cells": cells,
         "metadata": {
             "kernelspec": PYTHON3_KERNELSPEC,
             "language_info": {"name": "python"},
-            "taskbook": {"flow": function, "source": path.name},
+            "taskbook": {
+                "flow": node.name,
+                "source": path.name,
+                "parameters": PARAMETERS,
+                "cwd": os.getcwd() if path.suffix == ".py" else str(path.resolve().parent),
+            },
         },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    return FlowSource(notebook, parameters, path, function, _flow_name(node) or function)
+    return FlowSource(notebook, parameters, path, node.name, _flow_name(node) or node.name)
 
 
-def _markdown(node: ast.AST, function: str, filename: str) -> dict[str, Any]:
+def _markdown(function: str, filename: str) -> dict[str, Any]:
     text = (
         f"# Flow `{function}` of `{filename}`\n\n"
         "Made by Taskbook when the flow was deployed: the source as it was, then the flow "
@@ -146,13 +166,14 @@ def _markdown(node: ast.AST, function: str, filename: str) -> dict[str, Any]:
     return {"cell_type": "markdown", "id": "taskbook-flow-about", "metadata": {}, "source": text}
 
 
-def _module_name_cell() -> dict[str, Any]:
+def _loader_cell() -> dict[str, Any]:
     source = (
-        '# The source runs as an imported module does: its `if __name__ == "__main__":`\n'
-        "# block (a .serve() call, say) is left out.\n"
-        f"__name__ = {MODULE_NAME!r}"
+        "# Injected by Taskbook: the next cell imports the flow's file as a module, as\n"
+        '# Prefect loads an entrypoint (its `if __name__ == "__main__":` block does not run).\n'
+        "import kernel_ext.deployment\n"
+        "kernel_ext.deployment.register_flow_source_magic()"
     )
-    cell = _code(source, "taskbook-flow-module", tags=["injected-taskbook"])
+    cell = _code(source, "taskbook-flow-loader", tags=["injected-taskbook"])
     cell["metadata"]["jupyter"] = {"source_hidden": True}
     return cell
 
@@ -179,31 +200,30 @@ def _without_outputs(cell: dict[str, Any]) -> dict[str, Any]:
     return copy
 
 
-def _parameters_cell(
-    parameters: list[Parameter], node: ast.FunctionDef | ast.AsyncFunctionDef, source: str
-) -> str:
-    if not parameters:
-        return "# The flow takes no parameters."
-    lines = ["# The flow's parameters; papermill sets a run's values after this cell."]
-    defaults = _defaults(node)
+def _parameters_cell(parameters: list[Parameter]) -> str:
+    lines = ["# The flow's parameters; papermill sets this run's values after this cell."]
     for parameter in parameters:
-        default = defaults.get(parameter.name)
-        if default is None:
-            lines.append(f"{parameter.name} = None  # required")
+        if parameter.required:
+            default = " (required)"
+        elif parameter.expression:
+            default = f" = {parameter.default}"
         else:
-            text = ast.get_source_segment(source, default) or repr(parameter.default)
-            comment = f"  # {parameter.help}" if parameter.help else ""
-            lines.append(f"{parameter.name} = {' '.join(text.split())}{comment}")
+            default = f" = {parameter.default!r}"
+        text = f"#   {parameter.name}: {parameter.type}{default}"
+        lines.append(f"{text}  - {parameter.help}" if parameter.help else text)
+    if not parameters:
+        lines = ["# The flow takes no parameters."]
+    lines.append(f"{PARAMETERS} = {{}}")
     return "\n".join(lines)
 
 
-def _call(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    arguments = node.args
-    positional = [a.arg for a in arguments.posonlyargs]
-    named = [f"{a.arg}={a.arg}" for a in [*arguments.args, *arguments.kwonlyargs]]
-    call = f"{node.name}({', '.join([*positional, *named])})"
+def _call(node: ast.FunctionDef | ast.AsyncFunctionDef, target: str) -> str:
     prefix = "await " if isinstance(node, ast.AsyncFunctionDef) else ""
-    return f"# The flow, called with the run's parameters.\n{prefix}{call}"
+    return (
+        "# The flow, called with the run's parameters.\n"
+        "import kernel_ext.deployment as _taskbook_deployment\n"
+        f"{prefix}_taskbook_deployment.call_flow({target}, {PARAMETERS})"
+    )
 
 
 # --- reading the source -------------------------------------------------------------------
@@ -320,10 +340,17 @@ def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef, source: str) -> li
         kind = _type_name(argument.annotation)
         if kind == "any" and literal and value is not None:
             kind = _type_of(value)
-        if default is not None and not literal:  # an expression: kept as written
-            value = ast.get_source_segment(source, default)
+        if default is not None and not literal:  # an expression: the flow's to evaluate
+            value = " ".join((ast.get_source_segment(source, default) or "...").split())
         found.append(
-            Parameter(argument.arg, kind, value, helps.get(argument.arg, ""), default is None)
+            Parameter(
+                argument.arg,
+                kind,
+                value,
+                helps.get(argument.arg, ""),
+                required=default is None,
+                expression=default is not None and not literal,
+            )
         )
     return found
 

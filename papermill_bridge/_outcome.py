@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel_ext._errors import TaskbookError
-from kernel_ext._redaction import redact
+from kernel_ext._redaction import in_json, redact_value
 from kernel_ext._states import State, StateType
 
 __all__ = ["OUTCOME_FORMAT", "OutcomeFormatError", "RunOutcome"]
@@ -42,24 +42,28 @@ class RunOutcome:
     output: str | None = None
 
     def to_json(self) -> str:
-        """The outcome as JSON, with the secrets this process knows masked: its message
-        and details quote the notebook's error (see ``papermill_bridge._scrub``)."""
+        """The outcome as JSON, with the secrets this process knows masked in the
+        state's message and details, which quote the notebook's error (see
+        ``papermill_bridge._scrub``). Masked as values, so the JSON stays valid."""
         state = self.state
-        text = json.dumps(
-            {
-                "format": OUTCOME_FORMAT,
-                "state": {
-                    "type": state.type.value,
-                    "name": state.name,
-                    "message": state.message,
-                    "details": state.details,
-                    "timestamp": state.timestamp,
-                },
-                "output": self.output,
+        document = {
+            "format": OUTCOME_FORMAT,
+            "state": {
+                "type": state.type.value,
+                "name": state.name,
+                "message": state.message,
+                "details": state.details,
+                "timestamp": state.timestamp,
             },
-            default=str,
-        )
-        return redact(text)
+            "output": self.output,
+        }
+        text = json.dumps(document, default=str)
+        if not in_json(text):
+            return text
+        document = json.loads(text)  # the details as JSON holds them (default=str)
+        for key in ("message", "details"):
+            document["state"][key] = redact_value(document["state"][key])
+        return json.dumps(document)
 
     @classmethod
     def from_json(cls, text: str) -> RunOutcome:

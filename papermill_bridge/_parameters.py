@@ -18,7 +18,14 @@ from typing import Any
 
 from kernel_ext._errors import ConfigurationError, ParameterValidationError
 
-__all__ = ["Parameter", "check_required", "coerce_parameters", "describe", "read_parameters"]
+__all__ = [
+    "Parameter",
+    "check_required",
+    "coerce_parameters",
+    "describe",
+    "read_parameters",
+    "run_defaults",
+]
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
 _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
@@ -27,13 +34,17 @@ _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 @dataclass(frozen=True, slots=True)
 class Parameter:
     """One parameter of a notebook or a flow: its name, type name, default value and help
-    text. A flow's parameter without a default is ``required``: a run must give it."""
+    text. A flow's parameter without a default is ``required``: a run must give it. A
+    default that is an ``expression`` (``date.today()``) is its source text, evaluated
+    by the notebook or the flow itself: a run that does not give the parameter leaves it
+    to them."""
 
     name: str
     type: str
     default: Any
     help: str = ""
     required: bool = False
+    expression: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,13 +101,16 @@ def _check_cell_parses(path: Path, notebook: dict[str, Any]) -> None:
 
 def _parameter(entry: dict[str, Any]) -> Parameter:
     text = entry.get("default") or "None"
+    expression = False
     try:
         default = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        default = text  # an expression (e.g. a call): kept as written
+        default, expression = text, True  # an expression (e.g. a call): the cell's to run
     declared = entry.get("inferred_type_name") or "None"
-    type_name = declared if declared in _TYPES else _type_of(default)
-    return Parameter(entry["name"], type_name, default, entry.get("help") or "")
+    type_name = declared if declared in _TYPES else ("any" if expression else _type_of(default))
+    return Parameter(
+        entry["name"], type_name, default, entry.get("help") or "", expression=expression
+    )
 
 
 def _type_of(value: Any) -> str:
@@ -115,7 +129,17 @@ def describe(schema: list[dict[str, Any]]) -> str:
 def _describe_one(parameter: dict[str, Any]) -> str:
     if parameter.get("required"):
         return f"{parameter['name']}: {parameter['type']} (required)"
+    if parameter.get("expression"):
+        return f"{parameter['name']}: {parameter['type']} = {parameter['default']}"
     return f"{parameter['name']}: {parameter['type']} = {parameter['default']!r}"
+
+
+def run_defaults(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """The values a run gets for the parameters it does not give: the literal defaults
+    (a required parameter has none; an expression is left to the notebook or flow)."""
+    return {
+        p["name"]: p["default"] for p in schema if not p.get("required") and not p.get("expression")
+    }
 
 
 def check_required(schema: list[dict[str, Any]], values: dict[str, Any], where: str) -> None:
@@ -146,9 +170,9 @@ def _coerce(parameter: dict[str, Any], value: Any) -> Any:
     try:
         return _convert(kind, value)
     except (ValueError, TypeError, json.JSONDecodeError):
+        known = "" if parameter.get("required") else f" (default {parameter['default']!r})"
         raise ParameterValidationError(
-            f"Parameter {parameter['name']!r} must be {kind}, got {value!r} "
-            f"(default {parameter['default']!r})."
+            f"Parameter {parameter['name']!r} must be {kind}, got {value!r}{known}."
         ) from None
 
 

@@ -20,7 +20,7 @@ from kernel_ext.store import get_store
 from papermill_bridge._parameters import check_required, coerce_parameters, read_parameters
 
 if TYPE_CHECKING:
-    from kernel_ext.store.records import DeploymentDetail
+    from kernel_ext.store.records import DeploymentDetail, ScheduleEntry
 
 __all__ = ["promote", "promote_flow"]
 
@@ -55,6 +55,7 @@ def promote_flow(
     retries: int = 0,
     profile: str | None = None,
     description: str | None = None,
+    replace_schedules: bool = False,
 ) -> DeploymentDetail:
     """Create (or version) deployment ``name`` of a Python flow: ``entrypoint`` is
     ``FILE.py:FLOW`` (Prefect's form) or ``NOTEBOOK.ipynb:FLOW`` (the saved notebook's cells
@@ -70,7 +71,9 @@ def promote_flow(
         source = _flow_source.from_python_file(path, function)
     schema = [p.to_dict() for p in source.parameters]
     settings = _Settings(tags, concurrency_limit, retries, profile, description)
-    return _store_version(name, path, source.text(), schema, schedules, parameters, settings)
+    return _store_version(
+        name, path, source.text(), schema, schedules, parameters, settings, replace_schedules
+    )
 
 
 class _Settings(NamedTuple):
@@ -89,8 +92,10 @@ def _store_version(
     schedules: Sequence[Mapping[str, Any]],
     parameters: dict[str, Any] | None,
     settings: _Settings,
+    replace_schedules: bool = False,
 ) -> DeploymentDetail:
-    """Check everything, then store the version and add the schedules it does not have."""
+    """Check everything, then store the version and add the schedules it does not have
+    (or, with ``replace_schedules``, make them the deployment's only ones)."""
     _check_same_notebook(name, path)
     defaults = coerce_parameters(schema, parameters or {})
     for parameter in schema:
@@ -116,6 +121,18 @@ def _store_version(
         retries=settings.retries,
         profile=settings.profile,
     )
+    if replace_schedules:
+        entries: list[ScheduleEntry] = [
+            {
+                "spec": dict(s["spec"]),
+                "parameters": s["parameters"],
+                "active": True,
+                "catchup": s.get("catchup", "latest"),
+            }
+            for s in checked
+        ]
+        store.replace_schedules(name, entries)
+        return store.read_deployment(name)
     existing = [(s["spec"], s["parameters"]) for s in store.read_deployment(name)["schedules"]]
     for schedule in checked:
         overrides = schedule["parameters"]

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import signal
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._display import in_notebook
+from kernel_ext._errors import ConfigurationError, TaskbookError
 
 __all__ = ["ServedFlow", "deploy_flow", "serve_flow"]
 
@@ -58,10 +61,13 @@ def deploy_flow(
     print_next_steps: bool = True,
     ignore_warnings: bool = False,
     profile: str | None = None,
+    _sync: bool | None = None,
     **_prefect_only: Any,
 ) -> uuid.UUID | None:
     """Deploy ``flow`` as deployment ``name``; returns its id (None in a deployment run,
-    where deploying again is skipped)."""
+    where deploying again is skipped). In async code (a running event loop outside a
+    notebook) it returns a coroutine, as Prefect's does: ``await flow.deploy(...)``; the
+    deployment is made at the call."""
     from kernel_ext.deployment import skipped_headless
 
     if skipped_headless(f"{flow.name}.deploy()", "a run does not deploy its own flow"):
@@ -94,7 +100,10 @@ def deploy_flow(
             f"\nTo run it:\n\t$ taskbook run {deployment['name']}\n"
             "\nA worker executes its runs: `taskbook serve` (or `taskbook worker`)."
         )
-    return uuid.UUID(deployment["id"])
+    identifier = uuid.UUID(deployment["id"])
+    if _sync is not True and (_sync is False or _async_code()):
+        return _ready(identifier)  # type: ignore[return-value]
+    return identifier
 
 
 def serve_flow(
@@ -129,6 +138,11 @@ def serve_flow(
         raise ConfigurationError(
             "Deployment triggers are not supported yet; drop triggers= (schedules work)."
         )
+    if _async_code():
+        raise ConfigurationError(
+            "Cannot call serve() in async code: it blocks until Ctrl-C. Call it from a "
+            "script's top level (in a notebook it serves in the background)."
+        )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigurationError(f"limit={limit!r}: give how many runs at once, 1 or more.")
     deployment_name = _serve_name(name, flow)
@@ -147,7 +161,7 @@ def serve_flow(
     served.start()
     if print_starting_message:
         print(served.starting_message())
-    if _in_background():
+    if in_notebook():
         return served
     served.wait()
     return None
@@ -181,7 +195,7 @@ class ServedFlow:
             f"Your flow {self.flow_name!r} is being served and polling for scheduled runs!\n"
             f"\nTo trigger a run for this flow, use the following command:\n"
             f"\n\t$ taskbook run {self.deployment}\n"
-            + ("\nStop serving with .stop()." if _in_background() else "\nCtrl-C stops it.")
+            + ("\nStop serving with .stop()." if in_notebook() else "\nCtrl-C stops it.")
         )
 
     def start(self) -> None:
@@ -209,15 +223,23 @@ class ServedFlow:
                 signal.signal(signal.SIGTERM, previous)
             self.stop()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the scheduler and the workers (a run in progress ends first, or is
-        cancelled with its worker), then pause the deployment unless asked not to."""
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the scheduler and the workers; a run in progress is cancelled (its kernel
+        stops, and it ends Cancelled), then pause the deployment unless asked not to."""
+        from kernel_ext.store import get_store
+
         self.stopped.set()
         self.scheduler.stopping.set()
         for worker in self.workers:
             worker.stopping.set()
+            if worker.current is not None:
+                try:
+                    get_store().request_cancel(worker.current)
+                except TaskbookError:  # it ended meanwhile
+                    pass
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self.pause_on_shutdown:
             from kernel_ext.store import get_store
 
@@ -262,9 +284,11 @@ def _deploy(
         concurrency_limit=concurrency_limit,
         profile=profile,
         description=description or flow.description,
+        replace_schedules=True,  # as Prefect: the deployment has the schedules given now
     )
-    if paused is not None and deployment["paused"] != paused:
-        get_store().set_deployment_paused(deployment["name"], paused)
+    # As Prefect: not given is not paused, so serving again after Ctrl-C runs again.
+    if deployment["paused"] != bool(paused):
+        get_store().set_deployment_paused(deployment["name"], bool(paused))
         deployment = get_store().read_deployment(deployment["name"])
     return deployment
 
@@ -422,22 +446,24 @@ def _schedule_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _serve_name(name: str | None, flow: Any) -> str:
-    """Prefect's rule: the flow's name by default; a path to a file gives its stem."""
+    """Prefect's rule: the flow's name by default (as a deployment name: "Daily ETL"
+    becomes "Daily-ETL"); a path to a file gives its stem."""
     if name is None:
-        return str(flow.name)
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(flow.name)).strip("-.") or "flow"
     if name.endswith(".py") or Path(name).is_file():
         return Path(name).stem
     return name
 
 
-def _in_background() -> bool:
-    """Serve without blocking: in a notebook, or where an event loop runs."""
-    from kernel_ext._display import in_notebook
-
-    if in_notebook():
-        return True
+def _async_code() -> bool:
+    """Code under a running event loop, other than a notebook's cells (which all run
+    under one): where Prefect's deploy returns a coroutine and its serve refuses."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return False
-    return True
+    return not in_notebook()
+
+
+async def _ready(value: Any) -> Any:
+    return value

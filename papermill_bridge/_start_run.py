@@ -19,7 +19,7 @@ from kernel_ext.store.records import (
     FlowRunRecord,
     ScheduleRecord,
 )
-from papermill_bridge._parameters import check_required, coerce_parameters
+from papermill_bridge._parameters import check_required, coerce_parameters, run_defaults
 
 if TYPE_CHECKING:
     from kernel_ext.store import Store
@@ -34,7 +34,7 @@ def start_run(name: str, parameters: dict[str, Any] | None = None) -> FlowRunDet
     schema = deployment["versions"][0]["parameters"]
     given = coerce_parameters(schema, parameters or {})
     check_required(schema, given, f"A run of {name}")
-    values = {p["name"]: p["default"] for p in schema if not p.get("required")}
+    values = run_defaults(schema)
     values.update(given)
     run = create_deployment_run(
         store, deployment, values, time.time(), Scheduled("Started by hand")
@@ -75,8 +75,7 @@ def create_deployment_run(
 def slot_parameters(deployment: DeploymentDetail, schedule: ScheduleRecord) -> dict[str, Any]:
     """The parameters of a schedule's runs: the latest version's defaults, with the
     schedule's own values over them."""
-    schema = deployment["versions"][0]["parameters"]
-    defaults = {p["name"]: p["default"] for p in schema if not p.get("required")}
+    defaults = run_defaults(deployment["versions"][0]["parameters"])
     return {**defaults, **(schedule.get("parameters") or {})}
 
 

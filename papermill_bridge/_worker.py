@@ -67,6 +67,7 @@ class Worker:
         # A claimed run's deployment slot outlives a missed beat or two, not a dead worker.
         self.lease_seconds = max(30.0, 3 * heartbeat_seconds)
         self.stopping = threading.Event()
+        self.current: FlowRunId | None = None  # the run it executes now, if any
         self._spare: _Executor | None = None
         self._serving = False
 
@@ -102,10 +103,12 @@ class Worker:
         if started["state_type"] != StateType.RUNNING:
             return self._not_started(run_id, started["state_type"], started["state"], attempt)
         child = self._take_executor()
+        self.current = run_id
         try:
             verdict = self._run(run_id, child)
             outcome = _outcome(child, verdict)
         finally:
+            self.current = None
             child.close()
         if verdict is not _Verdict.LOST:  # a reaped run is someone else's now
             # A run that suspended itself (a headless pause) keeps that state, and a run

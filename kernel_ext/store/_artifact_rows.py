@@ -143,7 +143,8 @@ def list_run_artifacts(
     for start in range(0, len(flows), 500):
         chunk = flows[start : start + 500]
         query = select(artifacts).where(artifacts.c.flow_run_id.in_(chunk))
-        found.extend(_record(row) for row in connection.execute(query.limit(limit)))
+        query = query.order_by(artifacts.c.created, artifacts.c.id).limit(limit)
+        found.extend(_record(row) for row in connection.execute(query))
     found.sort(key=lambda record: (record["created"], record["id"]))
     return found[:limit]
 

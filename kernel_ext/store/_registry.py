@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from kernel_ext import _settings
+from kernel_ext import _settings, tracing
 from kernel_ext._errors import StoreError
 from kernel_ext._events import bus
 
@@ -72,6 +72,9 @@ def _open(url: str) -> Store:
             store.close()
         store = Store(url)
         store.on_close(bus.subscribe(store.submit))
+        # Every process that records runs opens a store first: the one place to look
+        # (once) whether OpenTelemetry tracing is asked for (see ``kernel_ext.tracing``).
+        tracing.enable_from_environment()
         _install_hooks()
         _current = store
         return store

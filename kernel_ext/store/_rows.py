@@ -11,6 +11,7 @@ CPU time, which it would otherwise take from the engine (they share the GIL).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,10 +102,13 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
     return rows
 
 
-# The text columns where a secret's value may land: log lines and captured prints, state
-# messages and details (a traceback quotes what failed), a flow run's parameters.
+# The columns where a secret's value may land: log lines and captured prints, state
+# messages and details (a traceback quotes what failed), a flow run's parameters. The
+# JSON columns are masked as values: masking their text could replace a number or a
+# keyword and leave JSON that no longer parses (and a batch PostgreSQL refuses).
+_JSON_COLUMNS = frozenset({"details", "parameters"})
 _REDACTED = {
-    table: tuple(COLUMNS[table].index(column) for column in columns)
+    table: tuple((COLUMNS[table].index(column), column in _JSON_COLUMNS) for column in columns)
     for table, columns in {
         "logs": ("message",),
         "state_history": ("message", "details"),
@@ -121,12 +125,22 @@ def _redact(rows: Rows) -> None:
         setattr(rows, table, [_masked(row, columns) for row in getattr(rows, table)])
 
 
-def _masked(row: Row, columns: tuple[int, ...]) -> Row:
+def _masked(row: Row, columns: tuple[tuple[int, bool], ...]) -> Row:
     values = list(row)
-    for index in columns:
-        if isinstance(values[index], str):
-            values[index] = _redaction.redact(values[index])
+    for index, is_json in columns:
+        value = values[index]
+        if isinstance(value, str):
+            values[index] = _masked_json(value) if is_json else _redaction.redact(value)
     return tuple(values)
+
+
+def _masked_json(text: str) -> str:
+    """The JSON column ``text`` (written by ``dumps``) with secrets masked in its strings."""
+    if not _redaction.in_json(text):
+        return text
+    value = json.loads(text)
+    masked = _redaction.redact_value(value)
+    return text if masked is value else dumps(masked)
 
 
 def _state_columns(run: FlowRun | TaskRun, state: State, time: TimeEncoder) -> Row:

@@ -21,6 +21,7 @@ from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._limits_api import LimitsApi
 from kernel_ext.store._liveness_api import LivenessApi
+from kernel_ext.store._metrics_api import MetricsApi
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._vault_api import VaultApi
@@ -39,7 +40,7 @@ from kernel_ext.store.records import (
 __all__ = ["Store"]
 
 
-class Store(DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi):
+class Store(DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi, MetricsApi):
     """The state store at one URL: takes the engine's events, answers the readers.
 
     Opening it creates the database if needed, migrates it, and starts the writer

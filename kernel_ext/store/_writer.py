@@ -39,12 +39,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from kernel_ext._errors import StoreError
-from kernel_ext._events import Event, RunsSubmitted
+from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
 from kernel_ext.store._engine import write_engine
 from kernel_ext.store._inserts import prepare_inserts
 from kernel_ext.store._rows import Rows, to_rows
 from kernel_ext.store._tables import writer_batches
 from kernel_ext.store._urls import mask
+from kernel_ext.store.records import WriterLag
 
 __all__ = ["INTERVAL", "WAKE_AT", "FlushTicket", "Writer"]
 
@@ -82,6 +83,7 @@ class Writer:
         self._stopping = False
         self._abandon = threading.Event()
         self._in_flight = 0  # events of the batch in hand not yet committed nor counted lost
+        self._in_flight_since: float | None = None  # when its oldest event happened
         # Only a server can commit while its answer is lost; SQLite's answer cannot be.
         self._remote = self._engine.dialect.name == "postgresql"
         # Writers that start together do not all prune at once.
@@ -111,6 +113,20 @@ class Writer:
                 raise self._timeout_error(timeout)
         self._raise_if_dead()
         self._raise_failure()
+
+    def lag(self, now: float) -> WriterLag:
+        """The events not committed yet (queued, or in the batch being written) and the
+        age of the oldest. Reads without a lock: the engine may be appending meanwhile,
+        so the figure is a snapshot, off by the events of that instant."""
+        queued = self._in_flight + len(self._queue)
+        oldest = self._in_flight_since
+        if oldest is None:
+            try:
+                oldest = _happened(self._queue[0])
+            except IndexError:  # drained meanwhile
+                oldest = None
+        age = None if oldest is None or not queued else max(0.0, now - oldest)
+        return {"queued": queued, "oldest_age": age}
 
     def stop(self, abandon: bool) -> int:
         """End the thread once it has written what is queued, or at once if ``abandon``.
@@ -147,9 +163,11 @@ class Writer:
     def _write_next_batch(self) -> None:
         events, tickets = _drain(self._queue, MAX_BATCH)
         self._in_flight = len(events)
+        self._in_flight_since = _happened(events[0]) if events else None
         if events:
             self._write(events)
         self._in_flight = 0
+        self._in_flight_since = None
         for ticket in tickets:
             ticket.set()
 
@@ -302,6 +320,18 @@ def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], 
         elif type(item) is not RunsSubmitted:  # for the live graph only, never written
             events.append(item)  # type: ignore[arg-type]
     return events, tickets
+
+
+def _happened(item: Event | FlushTicket) -> float | None:
+    """When an event happened (a flush ticket or a Dask submission: unknown)."""
+    kind = type(item)
+    if kind is StateEvent:
+        return item.state.timestamp  # type: ignore[union-attr]
+    if kind is LogEvent:
+        return item.timestamp  # type: ignore[union-attr]
+    if kind is ResultEvent:
+        return item.created  # type: ignore[union-attr]
+    return None
 
 
 def is_transient(error: DBAPIError) -> bool:

@@ -34,6 +34,12 @@ A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateT
     SecretRecord                a secret's name and times, never its value
     └── StoredSecret            with its ciphertext (a Fernet token), to decrypt
     VariableRecord              a variable: its JSON value and tags
+    StoreMetrics                the aggregates a metrics scrape reads (``read_metrics``)
+    ├── RunCount                how many runs are in one state type (and deployment)
+    ├── DurationBuckets         the durations of the window's runs, as cumulative buckets
+    ├── QueueRecord             a deployment's due runs, Late ones and the oldest's wait
+    └── WorkerRecord            a busy worker: its runs and the age of its latest beat
+    WriterLag                   what this process's store writer has not committed yet
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ __all__ = [
     "DeploymentDetail",
     "DeploymentRecord",
     "DeploymentSummary",
+    "DurationBuckets",
     "FailureRecord",
     "FlowRunDetail",
     "FlowRunId",
@@ -62,19 +69,24 @@ __all__ = [
     "LogRecord",
     "NotebookVersion",
     "PromotedDeployment",
+    "QueueRecord",
     "ReplacedSchedules",
     "ResultRecord",
+    "RunCount",
     "RunRecord",
     "ScheduleEntry",
     "ScheduleRecord",
     "SecretRecord",
     "StateRecord",
+    "StoreMetrics",
     "StoredSecret",
     "TaskRunDetail",
     "TaskRunId",
     "TaskRunRecord",
     "VariableRecord",
     "VersionRecord",
+    "WorkerRecord",
+    "WriterLag",
 ]
 
 # The last failure of a run that did not complete: ``message`` with the details of the
@@ -350,3 +362,51 @@ class VariableRecord(TypedDict):
     tags: list[str]
     created: str | None
     updated: str | None
+
+
+class RunCount(TypedDict):
+    state_type: StateType
+    deployment: str | None  # the deployment's name; None for runs outside deployments
+    count: int
+
+
+class DurationBuckets(TypedDict):
+    """The runs of one final state type (and deployment) that ended within the window:
+    ``cumulative[i]`` took at most ``bounds[i]`` seconds, as Prometheus's buckets count;
+    ``count`` and ``sum`` (seconds) cover them all."""
+
+    state_type: StateType
+    deployment: str | None
+    bounds: list[float]
+    cumulative: list[int]
+    count: int
+    sum: float
+
+
+class QueueRecord(TypedDict):
+    deployment: str
+    due: int  # Scheduled runs due now that no worker has claimed (Late ones included)
+    late: int
+    oldest_due_age: float | None  # seconds since the oldest due run's scheduled time
+
+
+class WorkerRecord(TypedDict):
+    worker_id: str
+    runs: int  # runs it holds: Pending, Running or Cancelling
+    heartbeat_age: float | None  # seconds since its latest beat on any of them
+
+
+class StoreMetrics(TypedDict):
+    window: float  # seconds: finished runs and durations count within it
+    unfinished_flow_runs: list[RunCount]
+    ended_flow_runs: list[RunCount]  # ended within the window
+    recent_task_runs: list[RunCount]  # created within the window, by their state now
+    flow_run_durations: list[DurationBuckets]
+    task_run_durations: list[DurationBuckets]
+    queues: list[QueueRecord]
+    workers: list[WorkerRecord]
+
+
+class WriterLag(TypedDict):
+    queued: int  # events queued or in the batch being written
+    oldest_age: float | None  # seconds since the oldest of them happened; None: none wait

@@ -18,8 +18,15 @@ export class ParametersForm {
       this.node.append(h("div", { class: "tb-muted" }, "This notebook has no parameters cell."));
     }
     for (const parameter of parameters) {
-      const value = parameter.name in values ? values[parameter.name] : parameter.default;
+      // An expression default is the notebook's or flow's to evaluate: left empty, it is
+      // not sent, and the run gets it.
+      const fallback = parameter.expression ? undefined : parameter.default;
+      const value = parameter.name in values ? values[parameter.name] : fallback;
       const input = inputFor(parameter, value);
+      if (parameter.expression && !(parameter.name in values)) {
+        input.value = "";
+        input.placeholder = `default: ${String(parameter.default)}`;
+      }
       // Read with its field (aria-describedby, aria-invalid), not announced on each key.
       const message = h("span", { class: "tb-field-error tb-error", id: `tb-param-${++fieldCount}` });
       input.setAttribute("aria-describedby", message.id);
@@ -61,7 +68,7 @@ export class ParametersForm {
     for (const [name, { parameter, input }] of this.inputs) {
       const error = problem(parameter, input);
       if (error) throw new Error(error);
-      values[name] = read(parameter, input);
+      if (!leftToDefault(parameter, input)) values[name] = read(parameter, input);
     }
     return values;
   }
@@ -69,7 +76,13 @@ export class ParametersForm {
 
 let fieldCount = 0;
 
+/** An expression default's field left empty: the run takes the default. */
+function leftToDefault(parameter: Parameter, input: HTMLInputElement): boolean {
+  return Boolean(parameter.expression) && input.type !== "checkbox" && input.value.trim() === "";
+}
+
 function problem(parameter: Parameter, input: HTMLInputElement): string | null {
+  if (leftToDefault(parameter, input)) return null;
   try {
     const value = read(parameter, input);
     if (parameter.required && (value === null || value === "")) {

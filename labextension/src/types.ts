@@ -179,6 +179,8 @@ export interface Parameter {
   help: string;
   /** A Python flow's parameter without a default: a run must give it. */
   required?: boolean;
+  /** The default is an expression (its text), which the notebook or flow evaluates. */
+  expression?: boolean;
 }
 
 export interface DeploymentVersion {

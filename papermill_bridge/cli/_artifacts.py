@@ -53,10 +53,11 @@ def list_artifacts(
     store = get_store()
     if run_id is not None:
         full = FlowRunId(resolve_run_id(store, run_id))
-        records = list(reversed(store.list_run_artifacts(full, limit=100_000)))
-        records = [r for r in records if kind is None or r["type"] == kind][:limit]
-        if key is not None:
-            records = [r for r in records if r["key"] == key]
+        records = [
+            r
+            for r in reversed(store.list_run_artifacts(full, limit=100_000))
+            if (kind is None or r["type"] == kind) and (key is None or r["key"] == key)
+        ][:limit]
     else:
         latest = not every and key is None
         records = store.list_artifacts(key=key, kind=kind, latest=latest, limit=limit)

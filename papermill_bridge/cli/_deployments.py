@@ -315,13 +315,38 @@ def _until_interrupted(*stoppers: threading.Event) -> None:
     signal.signal(signal.SIGINT, stop)
 
 
+def _metrics_options(fn: Any) -> Any:
+    fn = click.option(
+        "--metrics-host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address the metrics listen on (0.0.0.0: every interface).",
+    )(fn)
+    return click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65535),
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port).",
+    )(fn)
+
+
+def _serve_metrics(port: int | None, host: str) -> None:
+    """Start ``/metrics`` first, so an address in use stops the command before it works."""
+    if port is None:
+        return
+    from papermill_bridge.metrics import serve_metrics
+
+    click.echo(f"Metrics at {serve_metrics(port, host).url}")
+
+
 @cli.command()
 @click.option("--poll", default=0.2, show_default=True, help="Seconds between claims.")
 @click.option("--heartbeat", default=5.0, show_default=True, help="Seconds between beats.")
-def worker(poll: float, heartbeat: float) -> None:
+@_metrics_options
+def worker(poll: float, heartbeat: float, metrics_port: int | None, metrics_host: str) -> None:
     """Run a worker: claim due runs from the store and execute them (Ctrl-C stops)."""
     from papermill_bridge import Worker
 
+    _serve_metrics(metrics_port, metrics_host)
     active = Worker(poll_seconds=poll, heartbeat_seconds=heartbeat)
     _until_interrupted(active.stopping)
     click.echo(f"Worker {active.worker_id} on {get_store().display_url}")
@@ -329,10 +354,12 @@ def worker(poll: float, heartbeat: float) -> None:
 
 
 @cli.command()
-def serve() -> None:
+@_metrics_options
+def serve(metrics_port: int | None, metrics_host: str) -> None:
     """Run the scheduler and a worker in one process (Ctrl-C stops both)."""
     from papermill_bridge import Scheduler, Worker
 
+    _serve_metrics(metrics_port, metrics_host)
     scheduler, active = Scheduler(), Worker()
     _until_interrupted(scheduler.stopping, active.stopping)
     thread = threading.Thread(target=scheduler.serve, name="taskbook-scheduler", daemon=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -76,9 +77,12 @@ def set_secret(
 
     check_name(name)  # before asking for a value
     value = _parse_secret(_read_value(), json_value)
-    with _profile(profile):
+    with _profile(profile), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
         Secret(value=value).save(name, overwrite=overwrite, _sync=True)
         record = _secret_record(name)
+    for warning in caught:  # e.g. the key is this machine's but the store is shared
+        click.echo(f"Warning: {warning.message}", err=True)
     if as_json:
         echo_json(record)
         return

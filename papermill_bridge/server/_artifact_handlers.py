@@ -48,12 +48,15 @@ class ArtifactsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
     def get(self) -> None:
+        def given(name: str) -> str | None:  # an empty value is refused, not ignored
+            return self.get_query_argument(name, None)
+
         self.respond(
             lambda: get_store().list_artifacts(
                 key=self.query("key"),
-                kind=_kind(self.query("type")),
-                latest=_latest(self.query("latest")),
-                limit=_limit(self.query("limit")),
+                kind=_kind(given("type")),
+                latest=_latest(given("latest")),
+                limit=_limit(given("limit")),
             )
         )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from jupyter_server.base.handlers import APIHandler
 
@@ -32,7 +32,7 @@ from kernel_ext._errors import (
     VersionNotFound,
 )
 
-__all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "TaskbookHandler", "field"]
+__all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "RawBody", "TaskbookHandler", "field"]
 
 AUTH_RESOURCE = "taskbook"
 
@@ -43,6 +43,13 @@ class BadRequest(TaskbookError, ValueError):
 
 class NotFound(TaskbookError, LookupError):
     """Raised when a deployment, notebook or output notebook named by the URL is absent."""
+
+
+class RawBody(NamedTuple):
+    """An answer that is not JSON (the metrics' text), sent as it is with its type."""
+
+    body: bytes
+    content_type: str
 
 
 # Most specific first: the first match decides the status.
@@ -99,6 +106,9 @@ class TaskbookHandler(APIHandler):  # type: ignore[misc,unused-ignore]
             self._error(500, message, "InternalError")
             return
         self.set_status(status)
+        if isinstance(result, RawBody):
+            self.finish(result.body, set_content_type=result.content_type)
+            return
         self.finish(json.dumps(result, default=str))
 
     def _error(self, code: int, message: str, name: str) -> None:

@@ -9,9 +9,10 @@ Errors map to HTTP statuses in one place: ``TaskbookHandler.respond`` (``_base``
     GET  /taskbook/api/limits                    concurrency and rate limits, their use now
     GET  /taskbook/api/limits/{name}             one limit with its holders (leases)
     GET  /taskbook/api/openapi.json              this API as an OpenAPI 3.1 document
+    GET  /taskbook/api/metrics                   Prometheus metrics of the store (text)
 
 Runs are served by ``_runs_handlers``, deployments by ``_deployment_handlers``, artifacts
-by ``_artifact_handlers``.
+by ``_artifact_handlers``, metrics by ``_metrics_handlers``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kernel_ext.store import get_store
 from papermill_bridge.server._artifact_handlers import ROUTES as ARTIFACT_ROUTES
 from papermill_bridge.server._base import TaskbookHandler
 from papermill_bridge.server._deployment_handlers import ROUTES as DEPLOYMENT_ROUTES
+from papermill_bridge.server._metrics_handlers import ROUTES as METRICS_ROUTES
 from papermill_bridge.server._runs_handlers import ROUTES as RUN_ROUTES
 from papermill_bridge.server._vault_handlers import ROUTES as VAULT_ROUTES
 
@@ -113,4 +115,5 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     *DEPLOYMENT_ROUTES,
     *ARTIFACT_ROUTES,
     *VAULT_ROUTES,
+    *METRICS_ROUTES,
 ]

@@ -216,7 +216,8 @@ class RunsHandler(TaskbookHandler):
             text = self.get_query_argument(name, None)
             return text if text or name in ("since", "until", "ended_since") else None
 
-        self.respond(lambda: list_runs(query, _limit(self.query("limit"))))
+        limit = self.get_query_argument("limit", None)  # empty is not a number: refused
+        self.respond(lambda: list_runs(query, _limit(limit)))
 
 
 class RunHandler(TaskbookHandler):

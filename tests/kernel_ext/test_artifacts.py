@@ -240,3 +240,20 @@ def test_in_a_notebook_a_task_cells_artifact_is_shown_under_it(home: Path) -> No
     assert weekly["task_run_id"] is not None
     task_run = get_store().read_task_run(weekly["task_run_id"])
     assert task_run["name"].startswith("report")
+
+
+def test_markdown_shown_under_a_cell_cannot_run_code() -> None:
+    """A live output is trusted by JupyterLab, so the bundle itself must be harmless: raw
+    HTML is shown as text and a javascript: link goes nowhere."""
+    from kernel_ext._artifact_view import mime_bundle
+
+    record: Any = {
+        "id": "x",
+        "key": None,
+        "type": "markdown",
+        "data": '[<img src=x onerror="alert(1)">](javascript:alert(document.cookie)) **ok**',
+        "description": None,
+    }
+    markdown = mime_bundle(record)["text/markdown"]
+    assert "<img" not in markdown and "javascript:" not in markdown
+    assert "](#)" in markdown and "**ok**" in markdown

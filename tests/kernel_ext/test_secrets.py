@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ from kernel_ext.store._tables import secrets as secrets_table
 from tests.kernel_ext.helpers import last_flow_run
 
 VALUE = "sk-live-4f9a2c71e0d3"
+
+# The tests save to PostgreSQL with a key file; the one test about that warning asks for it.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Secret .* is encrypted with this machine's key file:UserWarning"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -191,7 +197,7 @@ def test_names_are_prefects_block_names(store: Any, name: str) -> None:
 def test_a_value_that_is_not_json_is_refused(store: Any) -> None:
     with pytest.raises(ValueError, match="not a valid JSON value"):
         Secret(value={"when": object()})  # pydantic's check, as in Prefect
-    with pytest.raises(ConfigurationError, match="a string or JSON"):
+    with pytest.raises(ConfigurationError, match="NaN and Infinity are not JSON"):
         Secret(value=[float("nan")]).save("a")
 
 
@@ -302,3 +308,114 @@ def test_prefect_code_imports_secret_from_prefects_path(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["sk-1", "3"]
+
+
+def test_json_is_masked_as_values_never_as_text() -> None:
+    quotes = "ab\\cd'ef\"gh"  # a backslash and both quotes: repr escapes them
+    _redaction.remember("20240101")
+    _redaction.remember({"sslmode": "true", "password": quotes})
+    parameters = {"day": 20240101, "pin": "20240101", "on": [True, None], "note": "pin 20240101"}
+    assert _redaction.redact_value(parameters) == {
+        "day": 20240101,  # a number stays a number: the stored value keeps its type
+        "pin": "********",
+        "on": [True, None],
+        "note": "pin ********",
+    }
+    untouched = {"flag": "true", "n": [1, 2.5]}
+    assert _redaction.redact_value(untouched) is untouched  # "true" hides nothing
+    assert _redaction.redact("connected: true") == "connected: true"
+    # A printed dict shows repr(secret); a notebook or a log line quotes that in JSON.
+    printed = [repr({"password": quotes})]
+    assert _redaction.redact_value(printed) == ["{'password': '********'}"]
+    assert _redaction.redact(json.dumps({"text": printed})) == json.dumps(
+        {"text": ["{'password': '********'}"]}
+    )
+    assert _redaction.in_json(json.dumps({"text": printed}))
+    assert not _redaction.in_json(json.dumps({"day": 2024, "flag": "tru"}))  # a cheap no
+
+
+def test_a_run_whose_parameters_and_traceback_hold_a_secret_is_stored_and_readable(
+    store: Any,
+) -> None:
+    Secret(value="20240101").save("pin")
+    Secret(value={"sslmode": "true", "password": "pw-77c1e0"}).save("db")
+    _redaction.forget_all()
+    Secret.load("pin").get()  # known before the run starts, as in a deployment's executor
+    Secret.load("db").get()
+
+    @flow
+    def nightly(day: int, pin: str, options: dict[str, Any]) -> None:
+        raise ValueError(f"day {day} pin {pin} options {options} password pw-77c1e0")
+
+    options = {"retries": 20240101, "sslmode": True, "proxy": None, "note": "pw-77c1e0"}
+    nightly(20240101, "20240101", options, return_state=True)
+    store.flush()
+    run = last_flow_run(store)  # reads every run: one bad document would fail it
+    assert [r["id"] for r in store.list_flow_runs()] == [run["id"]]
+    assert run["parameters"] == {
+        "day": 20240101,
+        "pin": "********",
+        "options": {"retries": 20240101, "sslmode": True, "proxy": None, "note": "********"},
+    }
+    details = store.read_history(run["id"])[-1]["details"]
+    assert "pin ******** " in details["traceback"] and "pw-77c1e0" not in json.dumps(details)
+    assert "password ********" in run["state_message"]
+
+
+def test_a_missing_secret_under_a_profile_advises_the_profile_option(store: Any) -> None:
+    with _settings.override(TASKBOOK_PROFILE="prod"):
+        with pytest.raises(SecretNotFound) as info:
+            Secret.load("db")
+        assert "`taskbook secrets set db --profile prod`" in str(info.value)
+        with pytest.raises(SecretNotFound, match="set db --profile prod"):
+            Secret.delete("db")
+    with pytest.raises(SecretNotFound, match="`taskbook secrets set db`"):
+        Secret.load("db")
+
+
+def test_the_key_file_is_never_written_through_a_planted_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user of a shared folder plants links where the partial key file goes."""
+    import threading
+
+    target = tmp_path / "theirs"
+    target.write_text("")
+    home = tmp_path / "home"
+    home.mkdir()
+    guessed = home / f".{_secret_box.KEY_FILE}.{os.getpid()}.{threading.get_ident()}"
+    guessed.symlink_to(target)
+    with _settings.override(TASKBOOK_HOME=str(home)):
+        _secret_box.encrypt("x", "v")
+        assert target.read_text() == ""
+        planted = home / f".{_secret_box.KEY_FILE}.{'ab' * 8}.partial"
+        planted.symlink_to(target)
+        monkeypatch.setattr(_secret_box.secrets, "token_hex", lambda n: "ab" * n)
+        (home / _secret_box.KEY_FILE).unlink()
+        _secret_box._boxes.clear()
+        with pytest.raises(FileExistsError):
+            _secret_box.encrypt("x", "v")
+    assert target.read_text() == "" and planted.is_symlink()
+
+
+def test_a_server_store_with_this_machines_key_warns_once(store: Any, home: Path) -> None:
+    on_server = store.url.startswith("postgresql")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Secret(value=VALUE).save("a")
+        Secret(value=VALUE).save("b")
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(messages) == (1 if on_server else 0), messages
+    if on_server:
+        assert "'a' is encrypted with this machine's key file" in messages[0]
+        assert "the same TASKBOOK_SECRET_KEY" in messages[0]
+        assert caught[0].filename == __file__  # points at the save() call
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _settings.override(TASKBOOK_SECRET_KEY=Fernet.generate_key().decode()):
+            Secret(value=VALUE).save("c")  # a shared key: nothing to say
+    assert not caught
+    (home / _secret_box.KEY_FILE).write_text(Fernet.generate_key().decode())
+    _secret_box._boxes.clear()  # another machine's key file
+    with pytest.raises(ConfigurationError, match="the same TASKBOOK_SECRET_KEY"):
+        Secret.load("a")

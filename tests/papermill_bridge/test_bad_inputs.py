@@ -41,7 +41,7 @@ CLI_CASES = [
         ["deploy", "{binary}", "--name", "x"],
         "Error: {binary} is not a notebook (not UTF-8 JSON)",
     ),
-    ("a folder", ["deploy", "{folder}", "--name", "x"], "Error: Invalid value for 'NOTEBOOK'"),
+    ("a folder", ["deploy", "{folder}", "--name", "x"], "Error: {folder} is a folder"),
 ]
 
 

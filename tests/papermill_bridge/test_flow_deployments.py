@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -108,6 +109,7 @@ def test_the_schema_comes_from_the_signature(sqlite_home: Path) -> None:
         "default": None,
         "help": "where to load",
         "required": True,
+        "expression": False,
     }
     assert (schema["rows"]["type"], schema["rows"]["default"]) == ("int", 3)
     assert schema["rows"]["help"] == "how many rows"
@@ -177,6 +179,107 @@ def test_star_arguments_and_broken_source_are_refused(sqlite_home: Path) -> None
 
 
 # --- running them -------------------------------------------------------------------------
+
+PROJECT_FLOW = """
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+from kernel_ext import flow, task
+
+from app.util import PREFIX
+from .helpers import HELP
+
+HERE = Path(__file__).parent
+LIMIT = 5
+
+
+@dataclasses.dataclass
+class Row:
+    day: date
+    n: int
+
+
+@task
+def first_day(n: int) -> str:
+    return str(Row(date(2024, 1, 2), n).day)
+
+
+@flow
+def report(
+    date: str = "2024-01-01",
+    report: str = "weekly",
+    settings: dict = {
+        "retries": 3,  # how many
+        "sep": "a  b",
+    },
+    limit: int = LIMIT * 2,
+):
+    return {
+        "date": date, "report": report, "settings": settings, "limit": limit,
+        "row": first_day(1), "here": HERE.name, "prefix": PREFIX, "help": HELP,
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit("the __main__ block must not run in a deployment run")
+"""
+
+
+def write_project(folder: Path) -> Path:
+    """A project as people lay them out: deployed from its root, the flow in a package
+    that imports from the project and from its own folder."""
+    flows = folder / "proj" / "app" / "flows"
+    flows.mkdir(parents=True)
+    (folder / "proj" / "app" / "__init__.py").write_text("")
+    (folder / "proj" / "app" / "util.py").write_text('PREFIX = "u"\n')
+    (flows / "helpers.py").write_text('HELP = "h"\n')
+    (flows / "etl.py").write_text(PROJECT_FLOW)
+    return folder / "proj"
+
+
+def test_the_file_runs_as_an_imported_module_does(
+    sqlite_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``__file__``, dataclasses under ``from __future__ import annotations``, relative
+    imports and imports from the project, a parameter named like a global (``date``) or
+    like the flow (``report``), a default over several lines with a comment, and one
+    that is an expression (``LIMIT * 2``, the flow's to evaluate)."""
+    from papermill_bridge import Worker, promote_flow, start_run
+
+    monkeypatch.chdir(write_project(sqlite_home))
+    deployment = promote_flow("app/flows/etl.py:report", "report")
+    schema = {p["name"]: p for p in deployment["versions"][0]["parameters"]}
+    assert schema["settings"]["default"] == {"retries": 3, "sep": "a  b"}
+    assert (schema["limit"]["expression"], schema["limit"]["default"]) == (True, "LIMIT * 2")
+    run = start_run("report", {"date": "2024-02-02"})
+    assert run["parameters"] == {
+        "date": "2024-02-02",
+        "report": "weekly",
+        "settings": {"retries": 3, "sep": "a  b"},
+    }
+    assert Worker().run_once()
+    final = store().read_flow_run(run["id"])
+    assert final["state"] == "Completed", final
+    output = nbformat.read(final["output_notebook"], as_version=4)
+    [result] = [
+        o["data"]["text/plain"]
+        for c in output.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "execute_result"
+    ]
+    assert ast.literal_eval(result) == {  # the repr of a dict of literals
+        "date": "2024-02-02",
+        "report": "weekly",
+        "settings": {"retries": 3, "sep": "a  b"},
+        "limit": 10,
+        "row": "2024-01-02",
+        "here": "flows",
+        "prefix": "u",
+        "help": "h",
+    }
 
 
 def test_a_python_flow_deployment_runs_through_a_worker(home: Path) -> None:
@@ -378,10 +481,87 @@ def test_a_flow_served_from_a_notebook_leaves_the_kernel_free(sqlite_home: Path)
     cells = json.loads(snapshot["notebook"])["cells"]
     sources = ["".join(c["source"]) for c in cells]
     assert not any("tick.serve" in s for s in sources)  # only the cells up to the flow
-    assert sources[-1].endswith("tick(n=n)")
+    assert sources[-1].endswith("call_flow(tick, __taskbook_parameters__)")
 
 
 def _hourly() -> dict[str, Any]:
     from papermill_bridge.schedules import parse_schedule
 
     return parse_schedule(interval="1h").to_dict()
+
+
+def test_deploying_again_sets_the_schedules_given_and_unpauses(sqlite_home: Path) -> None:
+    """As Prefect's deploy/serve: the schedules are the ones given now, and a deployment
+    not asked to be paused is not (serving again after a Ctrl-C runs again)."""
+    module = import_file(write_etl(sqlite_home))
+    module.daily.deploy("etl", interval=60, parameters={"region": "eu"}, print_next_steps=False)
+    store().set_deployment_paused("etl", True)
+    module.daily.deploy("etl", interval=30, parameters={"region": "eu"}, print_next_steps=False)
+    deployment = store().read_deployment("etl")
+    assert [s["spec"]["every_seconds"] for s in deployment["schedules"]] == [30]
+    assert deployment["paused"] is False
+    module.daily.deploy("etl", paused=True, print_next_steps=False)
+    deployment = store().read_deployment("etl")
+    assert (deployment["schedules"], deployment["paused"]) == ([], True)
+
+
+def test_in_async_code_deploy_is_awaited_and_serve_refused(sqlite_home: Path) -> None:
+    import asyncio
+
+    module = import_file(write_etl(sqlite_home))
+
+    async def main() -> Any:
+        return await module.daily.deploy("etl", print_next_steps=False)
+
+    assert isinstance(asyncio.run(main()), uuid.UUID)
+
+    async def serve() -> Any:
+        return module.daily.serve("etl")
+
+    with pytest.raises(ConfigurationError, match="Cannot call serve\\(\\) in async code"):
+        asyncio.run(serve())
+
+
+def test_a_notebook_deploys_its_last_definition_without_what_follows_it(
+    sqlite_home: Path,
+) -> None:
+    from papermill_bridge import promote_flow
+
+    notebook = nbformat.v4.new_notebook()
+    for source in (
+        "from kernel_ext import flow",
+        "@flow\ndef daily(n: int = 1):\n    return 'draft'",
+        "x = 1",
+        "@flow\ndef daily(n: int = 2, m: int = 3):\n    return 'final'\n\ndaily()",
+        "daily.serve()",
+    ):
+        notebook.cells.append(nbformat.v4.new_code_cell(source))
+    path = sqlite_home / "twice.ipynb"
+    nbformat.write(notebook, path)
+    deployment = promote_flow(f"{path}:daily", "daily")
+    assert [p["name"] for p in deployment["versions"][0]["parameters"]] == ["n", "m"]
+    cells = json.loads(store().read_deployment_version("daily")["notebook"])["cells"]
+    sources = ["".join(c["source"]) for c in cells]
+    assert "@flow\ndef daily(n: int = 2, m: int = 3):\n    return 'final'\n" in sources
+    assert not any("daily()" in s.split("call_flow")[0] for s in sources[:-1])
+    assert not any(".serve()" in s for s in sources)
+
+
+@pytest.mark.slow
+def test_stopping_a_served_flow_cancels_its_run_in_progress(sqlite_home: Path) -> None:
+    from papermill_bridge import ServedFlow, promote_flow, start_run
+
+    path = sqlite_home / "slow.py"
+    path.write_text(
+        "import time\nfrom kernel_ext import flow\n\n@flow\ndef slow():\n    time.sleep(120)\n"
+    )
+    promote_flow(f"{path}:slow", "slow")
+    served = ServedFlow("slow", "slow", pause_on_shutdown=False)
+    served.start()
+    run = start_run("slow")
+    wait_until(lambda: store().read_flow_run(run["id"])["state"] == "Running", timeout=60)
+    time.sleep(3)  # the kernel is in the flow
+    started = time.monotonic()
+    served.stop()
+    assert time.monotonic() - started < 40
+    assert store().read_flow_run(run["id"])["state"] == "Cancelled"

@@ -352,7 +352,7 @@ def test_the_output_notebook_of_a_run(server: Server, deployment: dict[str, Any]
     assert status == 500 and error["error"] == "InternalError"  # JSON, never a bare page
 
 
-OPTIONAL = {"required": False}  # a notebook's parameters all have defaults
+OPTIONAL = {"required": False, "expression": False}  # literal defaults, as notebooks have
 
 
 def test_notebook_parameters(server: Server) -> None:
