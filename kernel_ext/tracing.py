@@ -125,16 +125,23 @@ def _wanted() -> bool:
         return False
     if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
-    asked = setting not in ("",)
+    asked = bool(setting)
     if not asked and not any(os.environ.get(name) for name in _ENDPOINTS):
         return False
-    if importlib.util.find_spec("opentelemetry.sdk") is None:
+    if not _importable("opentelemetry.sdk"):
         if asked:
             _log.warning(
                 "[taskbook] %s=%s but the OpenTelemetry SDK is missing: %s.", ENV, setting, _INSTALL
             )
         return False
     return True
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 def _provider_from_environment() -> Any:
@@ -175,7 +182,7 @@ def _exporter(name: str) -> Any:
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "")
     ).strip()
     package = "opentelemetry.exporter.otlp.proto." + ("grpc" if protocol == "grpc" else "http")
-    if importlib.util.find_spec(package) is None:
+    if not _importable(package):
         if protocol == "grpc":
             raise ValueError(
                 "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs opentelemetry-exporter-otlp-proto-grpc "

@@ -59,7 +59,9 @@ def serve_metrics(
     """Serve ``/metrics`` on ``host:port`` (port 0: a free one); ``ConfigurationError``
     saying which option to change if the address cannot be had."""
     if not 0 <= port <= 65535:
-        raise ConfigurationError(f"--metrics-port {port}: give a port from 1 to 65535.")
+        raise ConfigurationError(
+            f"--metrics-port {port}: give a port from 0 to 65535 (0: a free one)."
+        )
     chosen = registry if registry is not None else metrics_registry(process=True)
     try:
         server, thread = start_http_server(port, addr=host, registry=chosen)

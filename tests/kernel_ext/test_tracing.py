@@ -209,6 +209,28 @@ def test_the_environment_turns_it_on_and_off(tmp_path: Path) -> None:
             assert '"taskbook.run.type": "flow"' in done.stdout  # exported at exit
 
 
+def test_asked_for_without_the_sdk_says_how_to_install_it(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.startswith('opentelemetry'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from kernel_ext import flow, tracing\n"
+        "@flow\n"
+        "def f(): return 1\n"
+        "print('result:', f(), tracing.enabled())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TASKBOOK_"))}
+    env.update(TASKBOOK_HOME=str(tmp_path), TASKBOOK_OTEL="1")
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "result: 1 False" in done.stdout
+    assert "install it with `pip install 'taskbook[otel]'`" in done.stderr
+
+
 def test_the_public_names_are_pinned() -> None:
     assert sorted(tracing.__all__) == [
         "ENV",
