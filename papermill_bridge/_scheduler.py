@@ -7,7 +7,8 @@ recent once and record the older ones as Skipped; "all": run them all); (2) mark
 still waiting past a grace period Late (they still run); (3) marks runs whose worker
 stopped beating Crashed, and the flow runs outside deployments whose process stopped
 beating too (with their unfinished task runs and pending pauses); (4) expires pauses past
-their timeout, failing the Suspended runs that waited on them (``PauseTimeout``).
+their timeout, failing the Suspended runs that waited on them (``PauseTimeout``); (5) every
+few minutes, prunes runs to the store's retention policies, a bounded share at a time.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ LOST_AFTER_SECONDS = 60.0
 # A crashed deployment run's retry waits this long: several looks of the old attempt's
 # fence (kernel_ext.deployment), which stops whatever of it may still run.
 RETRY_AFTER_SECONDS = 10.0
+# Retention runs this often, at most this many batches per policy (see
+# kernel_ext.store._retention_api): old runs are no emergency, the writers come first.
+PRUNE_EVERY_SECONDS = 300.0
+PRUNE_BATCHES = 20
 
 
 def _utc(timestamp: str | float | None) -> datetime | None:
@@ -77,6 +82,7 @@ class Scheduler:
         # schedule id -> (its spec and last slot as seen, when its next slot comes due):
         # a tick skips schedules with nothing due without any schedule arithmetic.
         self._next_due: dict[str, tuple[Any, Any, float]] = {}
+        self._pruned_at: float | None = None  # when this scheduler last applied retention
         self.stopping = threading.Event()
 
     def serve(self) -> None:
@@ -103,6 +109,7 @@ class Scheduler:
         counts["late"] = self._step(self._mark_late, now)
         counts["crashed"] = self._step(self._reap, now) + self._step(self._reap_lost, now)
         counts["expired"] = self._step(self._expire_pauses, now)
+        counts["pruned"] = self._step(self._prune, now)
         return counts
 
     def _step(self, step: Any, *args: Any) -> int:
@@ -139,6 +146,17 @@ class Scheduler:
             if ended is not None and ended["state_type"] == StateType.CRASHED:
                 crashed += 1
         return crashed
+
+    def _prune(self, now: float) -> int:
+        """Apply the store's retention policies, every ``PRUNE_EVERY_SECONDS`` and a few
+        batches at a time (the rest waits for a later tick). Several schedulers may prune
+        at once: they skip each other's locked rows (PostgreSQL) or take turns (SQLite)."""
+        if self.deployments is not None:  # a served flow's scheduler leaves it to `serve`
+            return 0
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return 0
+        self._pruned_at = now
+        return get_store().apply_retention(now, max_batches=PRUNE_BATCHES)["flow_runs"]
 
     def _expire_pauses(self, now: float) -> int:
         """Pauses past their timeout expire; a Suspended run waiting on one fails."""

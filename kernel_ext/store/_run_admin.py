@@ -4,6 +4,8 @@ Deleting removes the run and everything recorded under it, in one transaction: i
 runs, their subflows (and theirs), the state history, the log lines, the result index
 entries (the result files stay: a cache hit may still use them elsewhere), its input
 requests and its artifacts. Only a finished run can be deleted; a running one is cancelled first.
+``delete_subtrees`` does the same for many runs at once (the retention policy's batches, see
+``_retention``, which then remove the result files no remaining row points at).
 
 Retrying a deployment run that failed, crashed or was cancelled queues it again with the
 same id, due now, as a crash's automatic retry does: its kernel executes the notebook
@@ -13,7 +15,7 @@ results.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Column, Table, delete, select
 from sqlalchemy.engine import Connection
@@ -27,7 +29,28 @@ from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, logs, results, run_inputs, state_history, task_runs
 from kernel_ext.store.records import DeletedRun, FlowRunRecord
 
-__all__ = ["RETRYABLE", "delete_flow_run", "retry_flow_run", "run_subtree"]
+__all__ = [
+    "RETRYABLE",
+    "RemovedRows",
+    "delete_flow_run",
+    "delete_subtrees",
+    "retry_flow_run",
+    "run_subtree",
+    "run_subtrees",
+]
+
+
+class RemovedRows(TypedDict):
+    """How many rows of each kind went with the runs deleted."""
+
+    subflows: int
+    task_runs: int
+    states: int
+    log_lines: int
+    results: int
+    input_requests: int
+    artifacts: int
+
 
 # What a run can be retried from: it ended without completing.
 RETRYABLE = (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
@@ -45,20 +68,25 @@ def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
             run_id=run_id,
             state=record["state"],
         )
-    flows, tasks = run_subtree(connection, run_id)
+    removed = delete_subtrees(connection, *run_subtree(connection, run_id))
+    return {"run": record, **removed, "subflows": max(removed["subflows"] - 1, 0)}
+
+
+def delete_subtrees(connection: Connection, flows: list[str], tasks: list[str]) -> RemovedRows:
+    """Delete the flow runs and task runs given (whole subtrees, see ``run_subtrees``) and
+    what is recorded under them; ``subflows`` counts every flow run deleted."""
     # Children first, so nothing is left pointing at a row that is gone.
     task_count = _delete(connection, task_runs, task_runs.c.id, tasks)
     lines = _delete(connection, logs, logs.c.flow_run_id, flows)
     lines += _delete(connection, logs, logs.c.task_run_id, tasks)
     return {
-        "run": record,
         "task_runs": task_count,
         "log_lines": lines,
         "results": _delete(connection, results, results.c.task_run_id, tasks),
         "input_requests": _delete(connection, run_inputs, run_inputs.c.flow_run_id, flows),
         "artifacts": _delete_artifacts(connection, flows),
         "states": _delete(connection, state_history, state_history.c.run_id, flows + tasks),
-        "subflows": max(_delete(connection, flow_runs, flow_runs.c.id, flows) - 1, 0),
+        "subflows": _delete(connection, flow_runs, flow_runs.c.id, flows),
     }
 
 
@@ -108,7 +136,12 @@ def _lock(connection: Connection, run_id: str) -> None:
 
 def run_subtree(connection: Connection, run_id: str) -> tuple[list[str], list[str]]:
     """The run with its subflows (at any depth), and all their task runs."""
-    flows, tasks, frontier = [run_id], [], [run_id]
+    return run_subtrees(connection, [run_id])
+
+
+def run_subtrees(connection: Connection, run_ids: list[str]) -> tuple[list[str], list[str]]:
+    """The runs with their subflows (at any depth), and all their task runs."""
+    flows, tasks, frontier = list(run_ids), [], list(run_ids)
     while frontier:
         found = _ids_where(connection, task_runs.c.id, task_runs.c.flow_run_id, frontier)
         tasks.extend(found)

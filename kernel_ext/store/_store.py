@@ -22,6 +22,7 @@ from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._limits_api import LimitsApi
 from kernel_ext.store._liveness_api import LivenessApi
 from kernel_ext.store._metrics_api import MetricsApi
+from kernel_ext.store._retention_api import RetentionApi
 from kernel_ext.store._schema import migrate
 from kernel_ext.store._urls import mask
 from kernel_ext.store._vault_api import VaultApi
@@ -40,7 +41,9 @@ from kernel_ext.store.records import (
 __all__ = ["Store"]
 
 
-class Store(DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi, MetricsApi):
+class Store(
+    DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi, MetricsApi, RetentionApi
+):
     """The state store at one URL: takes the engine's events, answers the readers.
 
     Opening it creates the database if needed, migrates it, and starts the writer
@@ -52,8 +55,8 @@ class Store(DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi, Metri
     Input requests of paused runs bypass the writer: each call is its own committed
     transaction, seen at once by every process (see ``_input_requests``). So do deployments,
     schedules and the scheduler's and workers' changes to runs (see ``DeploymentApi``),
-    concurrency and rate limits (see ``LimitsApi``), and secrets and variables (see
-    ``VaultApi``).
+    concurrency and rate limits (see ``LimitsApi``), secrets and variables (see
+    ``VaultApi``), and pruning to the retention policies (see ``RetentionApi``).
     """
 
     def __init__(self, url: str) -> None:

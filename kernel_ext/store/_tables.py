@@ -53,6 +53,7 @@ __all__ = [
     "schedules",
     "secrets",
     "state_history",
+    "store_settings",
     "task_runs",
     "variables",
 ]
@@ -195,6 +196,9 @@ deployments = Table(
     # Runs of this deployment execute with TASKBOOK_PROFILE set to it: secrets and
     # variables are looked up as "<profile>-<name>" first (see ``kernel_ext._profiles``).
     Column("profile", String(64)),
+    # Its runs' retention policy ({"older_than": s, "keep": n, "keep_failed": s}, see
+    # ``kernel_ext.store._retention``); None: the store-wide default applies.
+    Column("retention", Json),
 )
 
 deployment_versions = Table(
@@ -282,6 +286,15 @@ variables = Table(
     Column("value", Json),  # any JSON value, as Prefect's variables
     Column("tags", Json),
     Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+# Store-wide settings by key: "retention", the default retention policy.
+store_settings = Table(
+    "store_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Json),
     Column("updated", UTCDateTime, nullable=False),
 )
 
