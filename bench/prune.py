@@ -12,6 +12,7 @@ the writer's per-task time before and during.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import sqlite3
@@ -51,10 +52,14 @@ while True:
 """
 
 
+def sqlite_text(seconds: float) -> str:
+    """A time as the store keeps it in SQLite: naive UTC text with microseconds."""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(tzinfo=None)
+    return moment.isoformat(sep=" ", timespec="microseconds")
+
+
 def fill(path: Path) -> float:
     """Bulk-insert the runs with the engine's own row format; returns the seconds taken."""
-    from kernel_ext.store._types import sqlite_text
-
     began, now = time.perf_counter(), time.time()
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA synchronous = OFF")

@@ -11,7 +11,8 @@ Where the key comes from:
   encrypts, any of them decrypts). Give every process that loads secrets (each worker,
   each notebook's kernel) the same value: that is how a team shares secrets.
 - Otherwise the key file ``secret.key`` in the Taskbook home, generated on first use,
-  readable by its owner only. One machine and one user need nothing else.
+  readable by its owner only. One machine and one user need nothing else; on a store
+  other machines share (PostgreSQL), ``Secret.save`` warns that they cannot decrypt.
 
 Each token carries the name of the secret it was saved under, so a token copied into
 another secret's row is refused too.

@@ -136,7 +136,7 @@ class Secret(BaseModel, Generic[T]):
         store.save_secret(stored, _secret_box.encrypt(stored, value), overwrite)
         _redaction.remember(value)
         self._name = name
-        _warn_if_unshared_key(stored, store.url)
+        _warn_if_unshared_key(stored, store.url, store.shared)
         return uuid.uuid5(_ID_NAMESPACE, stored)
 
     @classmethod
@@ -162,15 +162,11 @@ class Secret(BaseModel, Generic[T]):
             raise SecretNotFound(_missing(name, [stored]), name=name)
 
 
-def _warn_if_unshared_key(name: str, store_url: str) -> None:
+def _warn_if_unshared_key(name: str, store_url: str, shared: bool) -> None:
     """A store on a server is shared by machines that each have a key file of their
     own, so a secret saved with this machine's cannot be loaded on the others: say so,
     once per store."""
-    from kernel_ext.store._urls import is_sqlite, parse_store_url
-
-    if not _secret_box.key_is_this_machines() or store_url in _warned_stores:
-        return
-    if is_sqlite(parse_store_url(store_url)):
+    if not shared or not _secret_box.key_is_this_machines() or store_url in _warned_stores:
         return
     _warned_stores.add(store_url)
     warnings.warn(

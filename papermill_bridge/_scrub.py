@@ -44,14 +44,14 @@ _log = logging.getLogger("taskbook.deployments")
 
 # What readers of a notebook rely on, kept as it is: in a notebook, a cell or an output,
 # nbformat's kinds, ids and counts, a stream's name and a cell's attachments (base64); in
-# their metadata, the kernel, the run's ids, tags, papermill's and Jupyter's markers.
+# the notebook's metadata, the kernel and the run's ids (not papermill's: it records the
+# parameters); in a cell's, its tags and papermill's and Jupyter's markers.
 _STRUCTURE = frozenset(
     {"cell_type", "output_type", "id", "execution_count", "name", "nbformat", "nbformat_minor"}
     | {"attachments"}
 )
-_KEPT_METADATA = frozenset(
-    {"kernelspec", "language_info", "taskbook", "tags", "papermill", "execution", "jupyter"}
-)
+_NOTEBOOK_METADATA = frozenset({"kernelspec", "language_info", "taskbook"})
+_CELL_METADATA = frozenset({"tags", "papermill", "execution", "jupyter"})
 _TEXT_MIMES = ("image/svg+xml", "application/javascript")
 
 _unreadable: set[str] = set()  # secrets warned about once already
@@ -99,6 +99,8 @@ def remember_store_secrets() -> int:
 def scrub_notebook(path: Path) -> bool:
     """Rewrite the notebook at ``path`` with the known secrets masked, whole or not at
     all; False if it held none (or there is no notebook)."""
+    if not _redaction.active():
+        return False
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -165,11 +167,11 @@ def _publish(path: Path, text: str) -> None:
 def _scrubbed(notebook: Any) -> Any:
     """``notebook`` with secrets masked in its values, not in its structure; ``notebook``
     itself if nothing was masked."""
-    return _node(notebook, {"cells": _each(_cell), "metadata": _metadata})
+    return _node(notebook, {"cells": _each(_cell), "metadata": _metadata(_NOTEBOOK_METADATA)})
 
 
 def _cell(cell: Any) -> Any:
-    return _node(cell, {"outputs": _each(_output), "metadata": _metadata})
+    return _node(cell, {"outputs": _each(_output), "metadata": _metadata(_CELL_METADATA)})
 
 
 def _output(output: Any) -> Any:
@@ -204,16 +206,17 @@ def _each(rule: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return each
 
 
-def _metadata(metadata: Any) -> Any:
-    if not isinstance(metadata, dict):
-        return _redaction.redact_value(metadata)
-    kept = {k: v for k, v in metadata.items() if k in _KEPT_METADATA}
-    rest = {k: v for k, v in metadata.items() if k not in _KEPT_METADATA}
-    # papermill's own metadata holds the run's parameters: masked like the rest.
-    if isinstance(kept.get("papermill"), dict) and "parameters" in kept["papermill"]:
-        rest["papermill"] = kept.pop("papermill")
-    masked = _redaction.redact_value(rest)
-    return metadata if masked is rest else {**metadata, **masked}
+def _metadata(kept: frozenset[str]) -> Callable[[Any], Any]:
+    """The rule for metadata: the ``kept`` keys as they are, the rest as values."""
+
+    def metadata_rule(metadata: Any) -> Any:
+        if not isinstance(metadata, dict):
+            return _redaction.redact_value(metadata)
+        rest = {k: v for k, v in metadata.items() if k not in kept}
+        masked = _redaction.redact_value(rest)
+        return metadata if masked is rest else {**metadata, **masked}
+
+    return metadata_rule
 
 
 def _mime_bundle(data: Any) -> Any:

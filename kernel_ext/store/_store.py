@@ -77,6 +77,11 @@ class Store(
         return f"<Store {self.display_url}{' (closed)' if self.closed else ''}>"
 
     @property
+    def shared(self) -> bool:
+        """Whether the store is a server's (PostgreSQL), shared by several machines."""
+        return self._engine.dialect.name != "sqlite"
+
+    @property
     def display_url(self) -> str:
         """The URL with its password masked, fit to show or log."""
         return mask(self.url)

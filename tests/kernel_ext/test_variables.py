@@ -89,7 +89,8 @@ def test_names_are_prefects_variable_names(store: Any, name: str) -> None:
         ("x" * 5000, "must be less than 5000 characters"),
         (datetime(2026, 1, 1), "serializable to JSON"),
         ({"a", "b"}, "serializable to JSON"),
-        (float("nan"), "serializable to JSON"),
+        (float("nan"), "serializable to JSON: NaN and Infinity are not JSON"),
+        ([float("inf")], "NaN and Infinity are not JSON"),
         ({1: "a"}, "the key 1 of a dict is not a string"),
     ],
 )

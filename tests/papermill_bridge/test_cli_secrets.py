@@ -107,6 +107,30 @@ def test_secret_mistakes_get_one_line_and_status_1(tmp_path: Path) -> None:
     assert load(tmp_path, "openai") == "two"
 
 
+@pytest.mark.postgres
+def test_a_server_store_with_this_machines_key_file_gets_a_warning_line(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    from tests.postgres import new_schema_url
+
+    url = new_schema_url(postgres_database)
+    env = {**os.environ, "TASKBOOK_HOME": str(tmp_path), "TASKBOOK_STORE_URL": url}
+    env.pop("TASKBOOK_SECRET_KEY", None)
+    script = str(Path(sys.executable).with_name("taskbook"))
+    done = subprocess.run(
+        [script, "secrets", "set", "db"], env=env, capture_output=True, text=True, input=VALUE
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Saved secret 'db'")
+    assert done.stderr.startswith("Warning: Secret 'db' is encrypted with this machine's key")
+    assert "the same TASKBOOK_SECRET_KEY" in done.stderr and VALUE not in done.stderr
+    env["TASKBOOK_SECRET_KEY"] = Fernet.generate_key().decode()
+    shared = subprocess.run(
+        [script, "secrets", "set", "db2"], env=env, capture_output=True, text=True, input=VALUE
+    )
+    assert shared.returncode == 0 and "Warning" not in shared.stderr, shared.stderr
+
+
 def test_a_profile_sets_and_removes_its_own_names(tmp_path: Path) -> None:
     taskbook(tmp_path, "secrets", "set", "warehouse", input="shared")
     out = taskbook(tmp_path, "secrets", "set", "warehouse", "--profile", "prod", input="prod-pw")
@@ -211,6 +235,7 @@ def test_variable_mistakes_get_one_line_and_status_1(tmp_path: Path) -> None:
         (["variables", "unset", "nope"], "taskbook variables ls"),
         (["variables", "set", "Bad Name", "1"], "dashes or underscores"),
         (["variables", "set", "big", "x" * 5001], "less than 5000 characters"),
+        (["variables", "set", "n", "NaN"], "NaN and Infinity are not JSON"),
     ]
     for args, hint in cases:
         done = taskbook(tmp_path, *args, check=False)

@@ -131,3 +131,63 @@ def test_a_deployment_run_reads_its_profiles_secret(
     output = Path(run["output_notebook"]).read_text(encoding="utf-8")
     assert "profile of the password: PROD" in output
     assert "prod-pass-1" not in output and "shared-pass-1" not in output
+
+
+def published_text(output: Path) -> str:
+    """The output notebook, and anything else in its folder (a half-written copy)."""
+    return "".join(p.read_text(encoding="utf-8") for p in output.parent.iterdir())
+
+
+def printed_when_saved(run_id: str) -> tuple[Path, str]:
+    """The output notebook once papermill has saved a cell's print, and that print."""
+    import time
+
+    from kernel_ext.store import get_store
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        path = get_store().read_flow_run(run_id)["output_notebook"]
+        if path and Path(path).exists():
+            cells = nbformat.read(path, as_version=4).cells
+            text = "".join(o.get("text", "") for c in cells for o in c.get("outputs", []))
+            if text:
+                return Path(path), text
+        time.sleep(0.1)
+    raise AssertionError("the run printed nothing in 90 s")
+
+
+@pytest.mark.parametrize("ends", ["Cancelled", "Completed"])
+def test_the_published_output_notebook_never_holds_a_secret(home: Path, ends: str) -> None:
+    import threading
+    import time
+
+    from kernel_ext.store import get_store
+    from papermill_bridge import Worker, promote, start_run
+
+    save_secrets(warehouse=PASSWORD)
+    notebook = write_notebook(
+        home,
+        "from kernel_ext import Secret\nprint('password is', Secret.load(name).get())",
+        f"import time\ntime.sleep({120 if ends == 'Cancelled' else 6})",
+    )
+    promote(notebook, "etl")
+    run = start_run("etl")
+    store = get_store()
+    thread = threading.Thread(target=Worker(heartbeat_seconds=0.5).run_once)
+    thread.start()
+    try:
+        output, text = printed_when_saved(run["id"])
+        assert store.read_flow_run(run["id"])["state"] == "Running"  # papermill saved it
+        assert text == "password is ********\n" and PASSWORD not in published_text(output)
+    finally:
+        if ends == "Cancelled":
+            store.request_cancel(run["id"])
+        asked = time.monotonic()
+        thread.join(timeout=90)
+    assert store.read_flow_run(run["id"])["state"] == ends
+    assert PASSWORD not in published_text(output)
+    assert [p.name for p in output.parent.iterdir()] == [output.name]
+    # Stopped with SIGTERM, the executor exits through Python: papermill saves once more,
+    # and long before the worker would kill it (30 s).
+    assert nbformat.read(output, as_version=4).metadata["papermill"]["end_time"] is not None
+    assert time.monotonic() - asked < 25
