@@ -20,6 +20,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import inspect
+import linecache
 import os
 import shlex
 import sys
@@ -47,6 +48,10 @@ def load_flow_source(path: str, source: str, project: str | None = None) -> Modu
     for folder in reversed(folders):
         if folder not in sys.path:
             sys.path.insert(0, folder)
+    # What runs is the snapshot, not the file as it is now: inspect.getsource (a task's
+    # cache key, tracebacks) must read the snapshot. An mtime of None survives
+    # linecache.checkcache.
+    linecache.cache[str(file)] = (len(source), None, source.splitlines(True), str(file))
     exec(compile(source, str(file), "exec"), module.__dict__)  # the user's flow, as deployed
     return module
 

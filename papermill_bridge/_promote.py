@@ -101,7 +101,7 @@ def _store_version(
     for parameter in schema:
         if parameter["name"] in defaults:
             parameter["default"] = defaults[parameter["name"]]
-            parameter["required"] = False
+            parameter["required"] = parameter["expression"] = False
     # Everything is checked before anything is stored.
     checked = [
         {**s, "parameters": coerce_parameters(schema, s.get("parameters", {}))} for s in schedules

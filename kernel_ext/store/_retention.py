@@ -17,15 +17,15 @@ the commit (``_retention_files``), a result file only if no remaining row points
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select
 from sqlalchemy.engine import Connection
 
 from kernel_ext._states import FINAL_TYPE_VALUES, StateType
 from kernel_ext.store._lookups import find_deployment
-from kernel_ext.store._run_admin import RemovedRows, delete_subtrees, run_subtrees
+from kernel_ext.store._run_admin import RemovedRows, delete_subtrees, live_cache, run_subtrees
 from kernel_ext.store._tables import (
     artifacts,
     flow_runs,
@@ -33,9 +33,17 @@ from kernel_ext.store._tables import (
     results,
     run_inputs,
     state_history,
+    task_runs,
 )
 
-__all__ = ["Cut", "Expired", "count_expired", "delete_batch", "referenced"]
+__all__ = [
+    "Cut",
+    "Expired",
+    "count_expired",
+    "delete_batch",
+    "delete_expired_orphans",
+    "referenced",
+]
 
 FAILED_VALUES = (StateType.FAILED.value, StateType.CRASHED.value)
 _CHUNK = 500
@@ -98,7 +106,11 @@ class Cut:
         ended = flow_runs.c.end_time < self.before
         if self.failed_before is None:
             return ended
-        return or_(and_(~self._failed(), ended), flow_runs.c.end_time < self.failed_before)
+        # The outer bound lets the end-time index limit the scan (else every top-level
+        # run is read and sorted while the write lock is held).
+        latest = flow_runs.c.end_time < max(self.before, self.failed_before)
+        either = or_(and_(~self._failed(), ended), flow_runs.c.end_time < self.failed_before)
+        return and_(latest, either)
 
     def _beyond(self, deployment_id: str | None) -> ColumnElement[bool] | None:
         """Not among the ``keep`` newest (a run ending at the same instant as the first
@@ -146,7 +158,26 @@ def delete_batch(connection: Connection, cut: Cut, limit: int) -> Expired:
     flows, tasks = run_subtrees(connection, [row.id for row in chosen])
     locations = sorted(set(_values(connection, results.c.location, results.c.task_run_id, tasks)))
     notebooks = [row.output_notebook for row in chosen if row.output_notebook]
-    return Expired(len(chosen), delete_subtrees(connection, flows, tasks), locations, notebooks)
+    removed = delete_subtrees(connection, flows, tasks, keep_cached_after=datetime.now(UTC))
+    return Expired(len(chosen), removed, locations, notebooks)
+
+
+def delete_expired_orphans(connection: Connection, moment: datetime, limit: int) -> list[str]:
+    """The result index entries a prune kept for their cache, once that cache has
+    expired (their task runs are gone): deleted, and their locations returned, for the
+    files that no entry points at any more."""
+    orphan = and_(
+        results.c.expiration.is_not(None),
+        results.c.expiration <= moment,
+        ~exists().where(task_runs.c.id == results.c.task_run_id),
+    )
+    rows = connection.execute(
+        select(results.c.id, results.c.location).where(orphan).limit(limit)
+    ).all()
+    for start in range(0, len(rows), _CHUNK):
+        ids = [row.id for row in rows[start : start + _CHUNK]]
+        connection.execute(delete(results).where(results.c.id.in_(ids)))
+    return sorted({row.location for row in rows})
 
 
 def count_expired(connection: Connection, cut: Cut) -> tuple[Expired, list[str]]:
@@ -162,7 +193,7 @@ def count_expired(connection: Connection, cut: Cut) -> tuple[Expired, list[str]]
         # A task run's lines carry its flow run's id too: count them once.
         "log_lines": _count(connection, logs.c.flow_run_id, flows)
         + _count(connection, logs.c.task_run_id, tasks, logs.c.flow_run_id.is_(None)),
-        "results": _count(connection, results.c.task_run_id, tasks),
+        "results": _count(connection, results.c.task_run_id, tasks, ~live_cache(datetime.now(UTC))),
         "input_requests": _count(connection, run_inputs.c.flow_run_id, flows),
         "artifacts": _count(connection, artifacts.c.flow_run_id, flows),
         "states": _count(connection, state_history.c.run_id, flows + tasks),
@@ -181,10 +212,15 @@ def referenced(
     skip = set(besides)
     for start in range(0, len(locations), _CHUNK):
         chunk = list(locations[start : start + _CHUNK])
+        live = live_cache(datetime.now(UTC)).label("live")
         rows = connection.execute(
-            select(results.c.location, results.c.task_run_id).where(results.c.location.in_(chunk))
+            select(results.c.location, results.c.task_run_id, live).where(
+                results.c.location.in_(chunk)
+            )
         )
-        found.update(row.location for row in rows if row.task_run_id not in skip)
+        # A cache that still holds keeps its file, whoever's run made it (see
+        # delete_batch).
+        found.update(row.location for row in rows if row.task_run_id not in skip or row.live)
     return found
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict, cast
 
@@ -142,6 +143,9 @@ class RetentionApi(Transactions):
         holds is unknown until its first batch has been timed."""
         done: list[Expired] = []
         files = notebooks = 0
+        # Entries kept for a cache by an earlier prune, whose cache has expired since.
+        orphans = self._write(_retention.delete_expired_orphans, datetime.now(UTC), 5000)
+        files += _remove_results(self._read(_unreferenced, orphans))
         size = min(batch, FIRST_BATCH)
         while max_batches is None or len(done) < max_batches:
             began = time.monotonic()

@@ -15,9 +15,10 @@ results.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Column, Table, delete, select
+from sqlalchemy import Column, ColumnElement, Table, and_, delete, select
 from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import RunStateConflict
@@ -34,6 +35,7 @@ __all__ = [
     "RemovedRows",
     "delete_flow_run",
     "delete_subtrees",
+    "live_cache",
     "retry_flow_run",
     "run_subtree",
     "run_subtrees",
@@ -72,9 +74,16 @@ def delete_flow_run(connection: Connection, run_id: FlowRunId) -> DeletedRun:
     return {"run": record, **removed, "subflows": max(removed["subflows"] - 1, 0)}
 
 
-def delete_subtrees(connection: Connection, flows: list[str], tasks: list[str]) -> RemovedRows:
+def delete_subtrees(
+    connection: Connection,
+    flows: list[str],
+    tasks: list[str],
+    keep_cached_after: datetime | None = None,
+) -> RemovedRows:
     """Delete the flow runs and task runs given (whole subtrees, see ``run_subtrees``) and
-    what is recorded under them; ``subflows`` counts every flow run deleted."""
+    what is recorded under them; ``subflows`` counts every flow run deleted. With
+    ``keep_cached_after``, the result index entries of a cache that still holds then
+    stay (a later run's cache hit reads them; pruning keeps them and their files)."""
     # Children first, so nothing is left pointing at a row that is gone.
     task_count = _delete(connection, task_runs, task_runs.c.id, tasks)
     lines = _delete(connection, logs, logs.c.flow_run_id, flows)
@@ -82,7 +91,7 @@ def delete_subtrees(connection: Connection, flows: list[str], tasks: list[str]) 
     return {
         "task_runs": task_count,
         "log_lines": lines,
-        "results": _delete(connection, results, results.c.task_run_id, tasks),
+        "results": _delete_results(connection, tasks, keep_cached_after),
         "input_requests": _delete(connection, run_inputs, run_inputs.c.flow_run_id, flows),
         "artifacts": _delete_artifacts(connection, flows),
         "states": _delete(connection, state_history, state_history.c.run_id, flows + tasks),
@@ -170,6 +179,31 @@ def _delete_artifacts(connection: Connection, flows: list[str]) -> int:
         delete_run_artifacts(connection, flows[start : start + _CHUNK])
         for start in range(0, len(flows), _CHUNK)
     )
+
+
+def live_cache(moment: datetime) -> ColumnElement[bool]:
+    """The result index entries of a cache that holds until a time still to come at
+    ``moment`` (``cache_expiration``). One without an expiration is not kept: most are
+    keyed by their run (Prefect's default policy) and no later run could hit them."""
+    return and_(
+        results.c.cache_key.is_not(None),
+        results.c.expiration.is_not(None),
+        results.c.expiration > moment,
+    )
+
+
+def _delete_results(
+    connection: Connection, tasks: list[str], keep_cached_after: datetime | None
+) -> int:
+    if keep_cached_after is None:
+        return _delete(connection, results, results.c.task_run_id, tasks)
+    removed = 0
+    kept = live_cache(keep_cached_after)
+    for start in range(0, len(tasks), _CHUNK):
+        chunk = tasks[start : start + _CHUNK]
+        statement = delete(results).where(results.c.task_run_id.in_(chunk), ~kept)
+        removed += connection.execute(statement).rowcount or 0
+    return removed
 
 
 def _delete(connection: Connection, table: Table, column: Column[Any], ids: list[str]) -> int:

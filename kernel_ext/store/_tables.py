@@ -155,9 +155,10 @@ results = Table(
     Column("id", AutoId, primary_key=True, autoincrement=True),
     Column("task_run_id", ID, nullable=False, index=True),  # a deleted run's go with it
     Column("cache_key", String, index=True),
-    Column("location", Text, nullable=False),
+    # Pruning asks which entries still point at a file, and which kept entries expired.
+    Column("location", Text, nullable=False, index=True),
     Column("created", UTCDateTime, nullable=False),
-    Column("expiration", UTCDateTime),
+    Column("expiration", UTCDateTime, index=True),
 )
 
 run_inputs = Table(

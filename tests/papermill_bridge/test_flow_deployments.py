@@ -565,3 +565,43 @@ def test_stopping_a_served_flow_cancels_its_run_in_progress(sqlite_home: Path) -
     served.stop()
     assert time.monotonic() - started < 40
     assert store().read_flow_run(run["id"])["state"] == "Cancelled"
+
+
+def test_a_run_reads_the_deployed_source_not_the_file_edited_since(sqlite_home: Path) -> None:
+    """What runs is the snapshot; a task's source (its cache key) is the snapshot's too."""
+    from papermill_bridge import Worker, promote_flow, start_run
+
+    path = sqlite_home / "src.py"
+    body = (
+        "import inspect\nfrom kernel_ext import flow, task\n\n"
+        "@task\ndef double(x: int) -> int:\n    return x * {factor}\n\n"
+        "@flow\ndef src(x: int = 5):\n    return double(x), inspect.getsource(double.fn)\n"
+    )
+    path.write_text(body.format(factor=2))
+    promote_flow(f"{path}:src", "src")
+    path.write_text(body.format(factor=3))  # edited after the deploy
+    run = start_run("src")
+    assert Worker().run_once()
+    final = store().read_flow_run(run["id"])
+    assert final["state"] == "Completed", final
+    output = nbformat.read(final["output_notebook"], as_version=4)
+    [result] = [
+        o["data"]["text/plain"]
+        for c in output.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "execute_result"
+    ]
+    value, source = ast.literal_eval(result)
+    assert value == 10 and "x * 2" in source
+
+
+def test_a_deployment_default_over_an_expression_reaches_the_runs(sqlite_home: Path) -> None:
+    from papermill_bridge import promote_flow, start_run
+
+    path = sqlite_home / "expr.py"
+    path.write_text(
+        "from kernel_ext import flow\nLIMIT = 5\n\n"
+        "@flow\ndef expr(limit: int = LIMIT * 2):\n    return limit\n"
+    )
+    promote_flow(f"{path}:expr", "expr", parameters={"limit": 100})
+    assert start_run("expr")["parameters"] == {"limit": 100}

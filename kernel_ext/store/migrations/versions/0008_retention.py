@@ -40,9 +40,13 @@ def upgrade() -> None:
         sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name="pk_store_settings"),
     )
+    op.create_index("ix_results_location", "results", ["location"])
+    op.create_index("ix_results_expiration", "results", ["expiration"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_results_expiration", "results")
+    op.drop_index("ix_results_location", "results")
     op.drop_table("store_settings")
     with op.batch_alter_table("deployments") as batch:
         batch.drop_column("retention")
