@@ -21,7 +21,6 @@ import importlib.machinery
 import importlib.util
 import inspect
 import linecache
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -93,8 +92,3 @@ def register_flow_source_magic() -> None:
         shell.user_ns[NAMESPACE_KEY] = module
 
     shell.register_magic_function(flow_source, magic_kind="cell", magic_name=MAGIC)
-
-
-def project_folder() -> str:
-    """The folder a deployment is made from (its imports may start there)."""
-    return os.getcwd()

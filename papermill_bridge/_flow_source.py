@@ -52,9 +52,6 @@ class FlowSource:
 
     notebook: dict[str, Any]
     parameters: list[Parameter]
-    path: Path  # the .py file or the notebook the flow is defined in
-    function: str  # its name in that file
-    flow_name: str  # the flow's own name (``@flow(name=...)``, else the function's)
 
     def text(self) -> str:
         return json.dumps(self.notebook, indent=1, sort_keys=True) + "\n"
@@ -154,7 +151,7 @@ def _finish(
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    return FlowSource(notebook, parameters, path, node.name, _flow_name(node) or node.name)
+    return FlowSource(notebook, parameters)
 
 
 def _markdown(function: str, filename: str) -> dict[str, Any]:
@@ -307,16 +304,6 @@ def _decorator_name(node: ast.expr) -> str | None:
         return target.id
     if isinstance(target, ast.Attribute):
         return target.attr
-    return None
-
-
-def _flow_name(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
-    """``@flow(name="...")``'s name, when it is a literal."""
-    for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and _decorator_name(decorator) == "flow":
-            for keyword in decorator.keywords:
-                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
-                    return str(keyword.value.value)
     return None
 
 

@@ -78,10 +78,7 @@ def deploy_flow(
             "container image: drop image= and start `taskbook worker` where the flow's "
             "packages are installed."
         )
-    if triggers:
-        raise ConfigurationError(
-            "Deployment triggers are not supported yet; drop triggers= (schedules work)."
-        )
+    _refuse_triggers(triggers)
     deployment = _deploy(
         flow,
         name,
@@ -134,10 +131,7 @@ def serve_flow(
 
     if skipped_headless(f"{flow.name}.serve()", "a run does not serve its own flow"):
         return None
-    if triggers:
-        raise ConfigurationError(
-            "Deployment triggers are not supported yet; drop triggers= (schedules work)."
-        )
+    _refuse_triggers(triggers)
     if _async_code():
         raise ConfigurationError(
             "Cannot call serve() in async code: it blocks until Ctrl-C. Call it from a "
@@ -453,6 +447,13 @@ def _serve_name(name: str | None, flow: Any) -> str:
     if name.endswith(".py") or Path(name).is_file():
         return Path(name).stem
     return name
+
+
+def _refuse_triggers(triggers: Any) -> None:
+    if triggers:
+        raise ConfigurationError(
+            "Deployment triggers are not supported yet; drop triggers= (schedules work)."
+        )
 
 
 def _async_code() -> bool:

@@ -63,6 +63,17 @@ def write_etl(folder: Path) -> Path:
     return path
 
 
+def returned(path: str) -> list[str]:
+    """What the cells of an output notebook returned (the flow's value, as text)."""
+    output = nbformat.read(path, as_version=4)
+    return [
+        o["data"]["text/plain"]
+        for c in output.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "execute_result"
+    ]
+
+
 def store() -> Any:
     from kernel_ext.store import get_store
 
@@ -263,13 +274,7 @@ def test_the_file_runs_as_an_imported_module_does(
     assert Worker().run_once()
     final = store().read_flow_run(run["id"])
     assert final["state"] == "Completed", final
-    output = nbformat.read(final["output_notebook"], as_version=4)
-    [result] = [
-        o["data"]["text/plain"]
-        for c in output.cells
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "execute_result"
-    ]
+    [result] = returned(final["output_notebook"])
     assert ast.literal_eval(result) == {  # the repr of a dict of literals
         "date": "2024-02-02",
         "report": "weekly",
@@ -298,12 +303,7 @@ def test_a_python_flow_deployment_runs_through_a_worker(home: Path) -> None:
     printed = "".join(o.get("text", "") for c in output.cells for o in c.get("outputs", []))
     assert "loaded eu! 4" in printed
     assert "__main__ block" not in printed
-    results = [
-        o["data"]["text/plain"]
-        for c in output.cells
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "execute_result"
-    ]
+    results = returned(final["output_notebook"])
     assert results == ["9.0"]  # (0+1+2+3) * 1.5, the flow's return value
     artifacts = store().list_run_artifacts(run["id"])
     assert [(a["key"], a["data"]) for a in artifacts] == [("etl-report", "# eu: 9.0")]
@@ -584,13 +584,7 @@ def test_a_run_reads_the_deployed_source_not_the_file_edited_since(sqlite_home: 
     assert Worker().run_once()
     final = store().read_flow_run(run["id"])
     assert final["state"] == "Completed", final
-    output = nbformat.read(final["output_notebook"], as_version=4)
-    [result] = [
-        o["data"]["text/plain"]
-        for c in output.cells
-        for o in c.get("outputs", [])
-        if o.get("output_type") == "execute_result"
-    ]
+    [result] = returned(final["output_notebook"])
     value, source = ast.literal_eval(result)
     assert value == 10 and "x * 2" in source
 
