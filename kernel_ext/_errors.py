@@ -296,6 +296,22 @@ class ArtifactNotFound(ConfigurationError, LookupError):
         self.artifact_id = artifact_id
 
 
+class AutomationNotFound(ConfigurationError, LookupError):
+    """Raised when no automation has the given name or id (``automation``)."""
+
+    def __init__(self, message: str, *, automation: str | None = None) -> None:
+        super().__init__(message)
+        self.automation = automation
+
+
+class AutomationExists(ConfigurationError):
+    """Raised when an automation is created with a name another one has (``name``)."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class SecretNotFound(ConfigurationError, LookupError):
     """Raised by ``Secret.load``/``Secret.delete`` when no secret has the name (``name``,
     as asked for); a ``ValueError`` too, as Prefect raises for a missing block."""

@@ -8,12 +8,21 @@ Subscribers run on the emitting thread, so they must be cheap (append to a queue
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 from kernel_ext._run_records import FlowRun, TaskRun
 from kernel_ext._states import State
 
-__all__ = ["Event", "EventBus", "LogEvent", "ResultEvent", "RunsSubmitted", "StateEvent", "bus"]
+__all__ = [
+    "EmittedEvent",
+    "Event",
+    "EventBus",
+    "LogEvent",
+    "ResultEvent",
+    "RunsSubmitted",
+    "StateEvent",
+    "bus",
+]
 
 
 class StateEvent(NamedTuple):
@@ -54,7 +63,16 @@ class RunsSubmitted(NamedTuple):
     runs: tuple[TaskRun, ...]
 
 
-Event = Union[StateEvent, LogEvent, ResultEvent, RunsSubmitted]
+class EmittedEvent(NamedTuple):
+    """An event user code emitted (``kernel_ext.events.emit_event``), for the store.
+
+    Handed to the store directly rather than through the bus: only the store keeps them.
+    """
+
+    event: Any  # kernel_ext.events.Event (pydantic: imported where it is built)
+
+
+Event = Union[StateEvent, LogEvent, ResultEvent, RunsSubmitted, EmittedEvent]
 Subscriber = Callable[[Event], None]
 
 

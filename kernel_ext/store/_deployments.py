@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from kernel_ext._errors import ConfigurationError, VersionNotFound
 from kernel_ext._states import Cancelled, StateType
 from kernel_ext.store._deployment_runs import set_run_state
+from kernel_ext.store._event_writes import deployment_resource, record_event
 from kernel_ext.store._limit_leases import sync_deployment_limit
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import flow_run_record, flow_runs_query
@@ -116,6 +117,14 @@ def create_deployment_version(
         )
     record = _deployment(find_deployment(connection, row.id))
     version = connection.execute(latest).mappings().one()
+    if not unchanged:
+        change = "created" if previous is None else "updated"
+        record_event(
+            connection,
+            f"prefect.deployment.{change}",
+            deployment_resource(row.id, name),
+            payload={"version": version.version},
+        )
     return {**record, "version": _version(version), "unchanged": unchanged}
 
 
@@ -208,6 +217,12 @@ def delete_deployment(connection: Connection, name_or_id: str) -> DeletedDeploym
         connection.execute(delete(table).where(table.c.deployment_id == deployment_id))
     connection.execute(delete(deployments).where(deployments.c.id == deployment_id))
     sync_deployment_limit(connection, record["name"], None, time.time())
+    record_event(
+        connection,
+        "prefect.deployment.deleted",
+        deployment_resource(deployment_id, record["name"]),
+        payload={"deleted_runs": deleted.rowcount},
+    )
     return {**record, "deleted_runs": deleted.rowcount}
 
 
@@ -218,6 +233,10 @@ def set_deployment_paused(
     if row.paused != paused:
         statement = update(deployments).where(deployments.c.id == row.id)
         connection.execute(statement.values(paused=paused, updated=datetime.now(UTC)))
+        change = "paused" if paused else "resumed"
+        record_event(
+            connection, f"prefect.deployment.{change}", deployment_resource(row.id, row.name)
+        )
     return read_deployment(connection, row.id)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError, InputAlreadyAnswered, InputNotFound
 from kernel_ext._states import FINAL_TYPE_VALUES, Failed, StateType
+from kernel_ext.store._event_writes import record_event, related_resource
 from kernel_ext.store._tables import flow_runs, run_inputs
 from kernel_ext.store._types import from_epoch, isoformat, state_type
 
@@ -224,7 +225,25 @@ def _settle(connection: Connection, request_id: str, **values: Any) -> InputRequ
     record = read_input_request(connection, request_id)
     if not changed:
         raise InputAlreadyAnswered(_already_settled(record))
+    _record_answer(connection, record)
     return record
+
+
+def _record_answer(connection: Connection, record: InputRequestRecord) -> None:
+    """``prefect.flow-run.input.answered`` (or ``.rejected``), about the paused run."""
+    resource = {"prefect.resource.id": f"prefect.flow-run.{record['flow_run_id']}"}
+    if record["flow_run_name"]:
+        resource["prefect.resource.name"] = record["flow_run_name"]
+    related = []
+    if record["flow_name"]:
+        related.append(related_resource("flow", record["flow_name"], "flow", record["flow_name"]))
+    payload = {
+        "key": record["key"],
+        "answered_by": record["answered_by"],
+        "answer": record["answer"],
+    }
+    name = f"prefect.flow-run.input.{record['status']}"
+    record_event(connection, name, resource, related, payload)
 
 
 def _compare_and_set(

@@ -72,6 +72,8 @@ def _statements(dialect: str) -> list[tuple[Table, Insert]]:
         )
     for table in (_tables.state_history, _tables.logs, _tables.results):
         statements.append((table, insert(table)))
+    # An event retried after a lost COMMIT acknowledgement is kept once, by its id.
+    statements.append((_tables.events, upsert(_tables.events).on_conflict_do_nothing()))
     return statements
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel_ext import _redaction
-from kernel_ext._events import Event, LogEvent, ResultEvent, StateEvent
+from kernel_ext._events import EmittedEvent, Event, LogEvent, ResultEvent, StateEvent
 from kernel_ext._run_records import FlowRun, TaskRun
 from kernel_ext._states import State
 from kernel_ext.store._types import dumps
@@ -55,6 +55,16 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "state_history": ("run_id", "run_kind", "type", "name", "timestamp", "message", "details"),
     "logs": ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp"),
     "results": ("task_run_id", "cache_key", "location", "created", "expiration"),
+    "events": (
+        "id",
+        "occurred",
+        "event",
+        "resource_id",
+        "resource",
+        "related",
+        "payload",
+        "follows",
+    ),
 }
 
 
@@ -67,6 +77,7 @@ class Rows:
     state_history: list[Row] = field(default_factory=list)
     logs: list[Row] = field(default_factory=list)
     results: list[Row] = field(default_factory=list)
+    events: list[Row] = field(default_factory=list)
     runs: list[FlowRun | TaskRun] = field(default_factory=list)
 
     def mark_persisted(self) -> None:
@@ -89,6 +100,8 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
             rows.logs.append(_log_row(event, time))
         elif type(event) is ResultEvent:
             rows.results.append(_result_row(event, time))
+        elif type(event) is EmittedEvent:
+            rows.events.append(_event_row(event.event, time))
         else:
             raise TypeError(f"The store cannot write {type(event).__name__} events.")
     for run, state in latest.values():
@@ -106,7 +119,7 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
 # messages and details (a traceback quotes what failed), a flow run's parameters. The
 # JSON columns are masked as values: masking their text could replace a number or a
 # keyword and leave JSON that no longer parses (and a batch PostgreSQL refuses).
-_JSON_COLUMNS = frozenset({"details", "parameters"})
+_JSON_COLUMNS = frozenset({"details", "parameters", "payload"})
 _REDACTED = {
     table: tuple((COLUMNS[table].index(column), column in _JSON_COLUMNS) for column in columns)
     for table, columns in {
@@ -114,6 +127,7 @@ _REDACTED = {
         "state_history": ("message", "details"),
         "flow_runs": ("parameters", "state_message"),
         "task_runs": ("state_message",),
+        "events": ("payload",),
     }.items()
 }
 
@@ -216,6 +230,19 @@ def _result_row(event: ResultEvent, time: TimeEncoder) -> Row:
         event.location,
         time(event.created),
         None if expiration is None else time(expiration),
+    )
+
+
+def _event_row(event: Any, time: TimeEncoder) -> Row:
+    return (
+        str(event.id),
+        time(event.occurred.timestamp()),
+        event.event,
+        event.resource.id,
+        dumps(event.resource.root),
+        dumps([related.root for related in event.related]) if event.related else None,
+        dumps(event.payload) if event.payload else None,
+        None if event.follows is None else str(event.follows),
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._states import StateType
+from kernel_ext.store._event_writes import deployment_resource, record_event
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._tables import deployments, flow_runs, schedules, state_history
 from kernel_ext.store._types import dumps, from_epoch, isoformat
@@ -62,7 +63,9 @@ def add_schedule(
         "active": True,
         "catchup": catchup,
     }
-    return read_schedule(connection, _insert(connection, row.id, entry, datetime.now(UTC)))
+    schedule = read_schedule(connection, _insert(connection, row.id, entry, datetime.now(UTC)))
+    _schedules_changed(connection, row.id, row.name, {"added": [schedule["id"]]})
+    return schedule
 
 
 def replace_schedules(
@@ -103,6 +106,9 @@ def replace_schedules(
     now = datetime.now(UTC)
     for offset, entry in enumerate(added):  # apart by a microsecond: listed in this order
         _insert(connection, row.id, entry, now + timedelta(microseconds=offset))
+    if added or removed or kept != len(wanted):
+        change = {"added": len(added), "removed": len(removed), "kept": kept}
+        _schedules_changed(connection, row.id, row.name, change)
     return {
         "schedules": schedules_by_deployment(connection, [row.id], False).get(row.id, []),
         "kept": kept,
@@ -144,8 +150,22 @@ def schedules_by_deployment(
 
 def set_schedule_active(connection: Connection, schedule_id: str, active: bool) -> ScheduleRecord:
     statement = update(schedules).where(schedules.c.id == schedule_id).values(active=active)
-    connection.execute(statement)
-    return read_schedule(connection, schedule_id)
+    changed = connection.execute(statement).rowcount
+    schedule = read_schedule(connection, schedule_id)
+    if changed:
+        change = {"schedule_id": schedule_id, "active": active}
+        _schedules_changed(
+            connection, schedule["deployment_id"], schedule["deployment_name"], change
+        )
+    return schedule
+
+
+def _schedules_changed(
+    connection: Connection, deployment_id: str, name: str, change: Mapping[str, Any]
+) -> None:
+    """Record ``prefect.deployment.schedules.changed``: what was added, removed, switched."""
+    resource = deployment_resource(deployment_id, name)
+    record_event(connection, "prefect.deployment.schedules.changed", resource, payload=change)
 
 
 def advance_schedule(connection: Connection, schedule_id: str, last_slot: float) -> ScheduleRecord:

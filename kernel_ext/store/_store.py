@@ -13,12 +13,14 @@ from types import TracebackType
 from typing import Any
 
 from kernel_ext._errors import StoreError
-from kernel_ext._events import Event
+from kernel_ext._events import EmittedEvent, Event
 from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext.store import _input_requests, _reads
 from kernel_ext.store._artifacts_api import ArtifactsApi
+from kernel_ext.store._automations_api import AutomationsApi
 from kernel_ext.store._deployment_api import DeploymentApi
 from kernel_ext.store._engine import create_store_engine
+from kernel_ext.store._events_api import EventsApi
 from kernel_ext.store._limits_api import LimitsApi
 from kernel_ext.store._liveness_api import LivenessApi
 from kernel_ext.store._metrics_api import MetricsApi
@@ -42,7 +44,15 @@ __all__ = ["Store"]
 
 
 class Store(
-    DeploymentApi, LimitsApi, LivenessApi, VaultApi, ArtifactsApi, MetricsApi, RetentionApi
+    DeploymentApi,
+    LimitsApi,
+    LivenessApi,
+    VaultApi,
+    ArtifactsApi,
+    MetricsApi,
+    RetentionApi,
+    EventsApi,
+    AutomationsApi,
 ):
     """The state store at one URL: takes the engine's events, answers the readers.
 
@@ -103,6 +113,10 @@ class Store(
         queue.append(event)
         if len(queue) >= WAKE_AT and not self._wake.is_set():
             self._wake.set()
+
+    def submit_event(self, event: Any) -> None:
+        """Queue a custom event (``kernel_ext.events.Event``) for the writer, like a state."""
+        self.submit(EmittedEvent(event))
 
     def flush(self, timeout: float | None = 30) -> None:
         """Block until every event submitted before this call is committed.

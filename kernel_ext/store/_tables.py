@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0004.
+"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0009.
 
 Core rather than ORM: the writer inserts thousands of rows per batch with
 ``executemany``, and the readers return plain dicts, so no unit of work is needed.
@@ -41,10 +41,15 @@ from kernel_ext.store._types import AutoId, Json, UTCDateTime
 
 __all__ = [
     "artifacts",
+    "automation_buckets",
+    "automation_evaluator",
+    "automation_firings",
+    "automations",
     "concurrency_leases",
     "concurrency_limits",
     "deployment_versions",
     "deployments",
+    "events",
     "flow_runs",
     "logs",
     "metadata",
@@ -314,4 +319,94 @@ artifacts = Table(
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Index("ix_artifacts_key_created", "key", "created"),
+)
+
+# Events other than state changes: those user code emits (through the batched writer, like
+# states) and the changes to deployments, schedules and paused runs (in the transactions
+# that make them). A state change is its row in ``state_history``, read as an event (see
+# ``_event_reads``): written once, not twice. ``seq`` orders the rows as committed for the
+# readers' cursors; ``id`` is the event's own (a sender may give it).
+events = Table(
+    "events",
+    metadata,
+    Column("seq", AutoId, primary_key=True, autoincrement=True),
+    Column("id", ID, nullable=False, unique=True),
+    Column("occurred", UTCDateTime, nullable=False, index=True),
+    Column("event", String, nullable=False, index=True),
+    Column("resource_id", String, nullable=False, index=True),
+    Column("resource", Json, nullable=False),
+    Column("related", Json),
+    Column("payload", Json),
+    Column("follows", ID),
+)
+
+# Automations: a trigger and the actions it fires, as JSON in Prefect's shape (validated
+# by ``kernel_ext.automations`` before they are stored).
+automations = Table(
+    "automations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+    Column("trigger", Json, nullable=False),
+    Column("actions", Json, nullable=False),
+    Column("actions_on_trigger", Json),
+    Column("actions_on_resolve", Json),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+)
+
+# The automations' evaluator: one row, held by one scheduler at a time (a lease renewed
+# while it lives), with how far it has read the events. Evaluating under the lease, and
+# moving the cursor in the transaction that records the firings, is what makes a
+# firing happen once however many schedulers run.
+automation_evaluator = Table(
+    "automation_evaluator",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String),
+    Column("lease_until", UTCDateTime),
+    Column("state_cursor", AutoId, nullable=False, server_default=text("0")),
+    Column("event_cursor", AutoId, nullable=False, server_default=text("0")),
+    # Ids below the cursors not committed when they were read (PostgreSQL commits out of
+    # order): looked for again until they appear or are too old to come.
+    Column("pending", Json),
+    Column("updated", UTCDateTime),
+)
+
+# A trigger's open windows ("buckets"), by the ``for_each`` labels of the events in them.
+automation_buckets = Table(
+    "automation_buckets",
+    metadata,
+    Column("automation_id", ID, primary_key=True),
+    Column("trigger_id", ID, primary_key=True),
+    Column("bucket_key", String, primary_key=True),
+    Column("opened", UTCDateTime, nullable=False),
+    Column("closes", UTCDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("last_event", Json),
+    Column("state", Json),
+)
+
+# The firings: an outbox. A firing is recorded with the cursor it came from, once (its
+# key is unique per automation); its actions run after, and it is marked done, or failed
+# after its attempts. A scheduler that dies meanwhile leaves it pending for the next.
+automation_firings = Table(
+    "automation_firings",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("automation_id", ID, nullable=False, index=True),
+    Column("firing_key", String, nullable=False),
+    Column("fired", UTCDateTime, nullable=False, index=True),
+    Column("triggering_event", Json),
+    Column("firing", Json),
+    Column("state", String(16), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_by", String),
+    Column("claimed_until", UTCDateTime),
+    Column("error", Text),
+    Column("results", Json),
+    Column("finished", UTCDateTime),
+    UniqueConstraint("automation_id", "firing_key"),
 )

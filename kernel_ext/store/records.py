@@ -44,6 +44,7 @@ A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateT
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypedDict
 
 from kernel_ext._run_records import FlowRunId, TaskRunId
@@ -410,3 +411,53 @@ class StoreMetrics(TypedDict):
 class WriterLag(TypedDict):
     queued: int  # events queued or in the batch being written
     oldest_age: float | None  # seconds since the oldest of them happened; None: none wait
+
+
+class AutomationRecord(TypedDict):
+    """An automation as stored: its trigger and actions are JSON in Prefect's shape."""
+
+    id: str
+    name: str
+    description: str | None
+    enabled: bool
+    trigger: dict[str, Any]
+    actions: list[dict[str, Any]]
+    actions_on_trigger: list[dict[str, Any]]
+    actions_on_resolve: list[dict[str, Any]]
+    created: str | None
+    updated: str | None
+
+
+class FiringRecord(TypedDict):
+    """A firing of an automation: ``state`` is "pending" (its actions to run), "done" or
+    "failed"; ``results`` says what each action did."""
+
+    id: str
+    automation_id: str
+    firing_key: str
+    fired: str | None
+    triggering_event: dict[str, Any] | None
+    firing: dict[str, Any] | None
+    state: str
+    attempts: int
+    error: str | None
+    results: list[Any] | None
+    finished: str | None
+
+
+class BucketRow(TypedDict):
+    """An open window of a trigger, for events with one ``for_each`` key."""
+
+    opened: datetime
+    closes: datetime
+    count: int
+    last_event: dict[str, Any] | None
+    state: dict[str, Any] | None
+
+
+class NewFiring(TypedDict):
+    automation_id: str
+    firing_key: str
+    fired: datetime
+    triggering_event: dict[str, Any] | None
+    firing: dict[str, Any] | None

@@ -1,0 +1,260 @@
+"""The automations' evaluator as the store keeps it: who evaluates, how far it has read,
+the triggers' open windows, all moved in one transaction per step.
+
+Exactly once, however many schedulers run: a step first takes (or renews) the lease on
+the one ``automation_evaluator`` row. That ``UPDATE`` also locks the row until the step
+commits, so no two steps overlap even when a lease runs out mid-step. In the same
+transaction the step reads the events past its cursors, hands them to the evaluation
+(pure code, in ``papermill_bridge.automations``), records the firings and the changed
+windows, and moves the cursors. A step that fails or dies leaves everything as it was, and
+the next (here or in another scheduler, once the lease expires) reads the same events
+again.
+
+PostgreSQL commits out of order: a batch holding history ids 100-199 can commit after
+one holding 200-299 was read. The ids skipped below the cursor are kept as ``pending`` and
+read again by the next steps until they appear, or ``GAP_WAIT`` seconds have passed (ids
+of rolled-back transactions never do). SQLite commits one transaction at a time, in id
+order: nothing is skipped there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from kernel_ext.store._automation_rows import insert_firings, list_automations
+from kernel_ext.store._event_reads import EventRow, custom_events, state_events
+from kernel_ext.store._tables import (
+    automation_buckets,
+    automation_evaluator,
+    events,
+    state_history,
+)
+from kernel_ext.store.records import AutomationRecord, BucketRow, NewFiring
+
+__all__ = [
+    "BucketKey",
+    "EvaluationBatch",
+    "EvaluationOutcome",
+    "EvaluationStep",
+    "evaluate_automations",
+    "release_evaluator",
+]
+
+_NAME = "default"
+GAP_WAIT = 60.0
+_MAX_GAPS = 10_000
+
+# (automation id, trigger id, bucket key)
+BucketKey = tuple[str, str, str]
+
+
+class EvaluationBatch(NamedTuple):
+    """What one step gives the evaluation: the enabled automations, the new events in
+    the order they were recorded, and the open windows of those automations."""
+
+    automations: list[AutomationRecord]
+    events: list[EventRow]
+    buckets: dict[BucketKey, BucketRow]
+    now: datetime
+
+
+class EvaluationOutcome(NamedTuple):
+    """What the evaluation returns: windows changed (None: closed) and new firings."""
+
+    buckets: Mapping[BucketKey, BucketRow | None]
+    firings: Sequence[NewFiring]
+
+
+class EvaluationStep(NamedTuple):
+    """What a step did: events read, firings recorded (new ones), and whether more
+    events wait past the limit."""
+
+    events: int
+    firings: int
+    more: bool
+
+
+Evaluate = Callable[[EvaluationBatch], EvaluationOutcome]
+EventNames = Callable[[list[AutomationRecord]], Sequence[str]]
+
+
+def evaluate_automations(
+    connection: Connection,
+    holder: str,
+    lease_seconds: float,
+    evaluate: Evaluate,
+    event_names: EventNames,
+    limit: int,
+) -> EvaluationStep | None:
+    """One step of evaluation under the lease; None if another holder has it."""
+    now = datetime.now(UTC)
+    if not _take_lease(connection, holder, lease_seconds, now):
+        return None
+    row = connection.execute(
+        select(automation_evaluator).where(automation_evaluator.c.name == _NAME)
+    ).one()
+    automations = list_automations(connection, enabled=True)
+    if not automations:  # nothing to evaluate: later automations start from now
+        _skip_to_end(connection, now)
+        return EvaluationStep(0, 0, False)
+    gaps = connection.dialect.name == "postgresql"
+    pending = dict(row.pending or {})
+    names = list(event_names(automations))
+    states, state_cursor, state_pending = _read_stream(
+        connection, "state", row.state_cursor, pending.get("state", {}), names, limit, gaps
+    )
+    customs, event_cursor, event_pending = _read_stream(
+        connection, "event", row.event_cursor, pending.get("event", {}), names, limit, gaps
+    )
+    batch = EvaluationBatch(
+        automations,
+        sorted([*states, *customs], key=lambda item: (item.event.occurred, item.position)),
+        _load_buckets(connection, [a["id"] for a in automations]),
+        now,
+    )
+    outcome = evaluate(batch)
+    _save_buckets(connection, outcome.buckets)
+    new = insert_firings(connection, outcome.firings)
+    connection.execute(
+        update(automation_evaluator)
+        .where(automation_evaluator.c.name == _NAME)
+        .values(
+            state_cursor=state_cursor,
+            event_cursor=event_cursor,
+            pending={"state": state_pending, "event": event_pending},
+            updated=now,
+        )
+    )
+    more = state_cursor - row.state_cursor >= limit or event_cursor - row.event_cursor >= limit
+    return EvaluationStep(len(batch.events), new, more)
+
+
+def release_evaluator(connection: Connection, holder: str) -> None:
+    """Give the lease up (a scheduler stopping), so another takes over at once."""
+    connection.execute(
+        update(automation_evaluator)
+        .where(automation_evaluator.c.name == _NAME, automation_evaluator.c.holder == holder)
+        .values(holder=None, lease_until=None)
+    )
+
+
+def _take_lease(connection: Connection, holder: str, seconds: float, now: datetime) -> bool:
+    upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    start = {
+        "name": _NAME,
+        "state_cursor": _max(connection, state_history.c.id),
+        "event_cursor": _max(connection, events.c.seq),
+    }
+    connection.execute(upsert(automation_evaluator).values(**start).on_conflict_do_nothing())
+    table = automation_evaluator.c
+    statement = (
+        update(automation_evaluator)
+        .where(
+            table.name == _NAME,
+            or_(table.holder == holder, table.holder.is_(None), table.lease_until < now),
+        )
+        .values(holder=holder, lease_until=now + timedelta(seconds=seconds))
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def _skip_to_end(connection: Connection, now: datetime) -> None:
+    connection.execute(
+        update(automation_evaluator)
+        .where(automation_evaluator.c.name == _NAME)
+        .values(
+            state_cursor=_max(connection, state_history.c.id),
+            event_cursor=_max(connection, events.c.seq),
+            pending=None,
+            updated=now,
+        )
+    )
+
+
+def _max(connection: Connection, column: Any) -> int:
+    return int(connection.scalar(select(func.max(column))) or 0)
+
+
+def _read_stream(
+    connection: Connection,
+    stream: str,
+    cursor: int,
+    pending: Mapping[str, float],
+    names: Sequence[str],
+    limit: int,
+    gaps: bool,
+) -> tuple[list[EventRow], int, dict[str, float]]:
+    """The stream's events past ``cursor`` (at most ``limit`` positions) and those of
+    its pending positions that have appeared; the new cursor and pending positions."""
+    column = state_history.c.id if stream == "state" else events.c.seq
+    query = select(column).where(column > cursor).order_by(column).limit(limit)
+    present = list(connection.execute(query).scalars())
+    end = present[-1] if present else cursor
+    waited = [int(position) for position in pending]
+    if waited:
+        found = set(connection.execute(select(column).where(column.in_(waited))).scalars())
+    else:
+        found = set()
+    positions = sorted({*present, *found})
+    rows = _read_rows(connection, stream, positions, names) if positions else []
+    still: dict[str, float] = {}
+    if gaps:
+        clock = time.time()
+        for position, since in pending.items():
+            if int(position) not in found and clock - since < GAP_WAIT:
+                still[position] = since
+        seen = set(present)
+        for skipped in range(cursor + 1, end + 1):
+            if skipped not in seen and len(still) < _MAX_GAPS:
+                still.setdefault(str(skipped), clock)
+    return rows, end, still
+
+
+def _read_rows(
+    connection: Connection, stream: str, positions: list[int], names: Sequence[str]
+) -> list[EventRow]:
+    if stream == "state":
+        return state_events(connection, ids=positions, names=names, limit=len(positions))
+    return custom_events(connection, seqs=positions, limit=len(positions))
+
+
+def _load_buckets(connection: Connection, automation_ids: list[str]) -> dict[BucketKey, BucketRow]:
+    query = select(automation_buckets).where(automation_buckets.c.automation_id.in_(automation_ids))
+    return {
+        (row["automation_id"], row["trigger_id"], row["bucket_key"]): {
+            "opened": row["opened"],
+            "closes": row["closes"],
+            "count": row["count"],
+            "last_event": row["last_event"],
+            "state": row["state"],
+        }
+        for row in connection.execute(query).mappings()
+    }
+
+
+def _save_buckets(connection: Connection, changes: Mapping[BucketKey, BucketRow | None]) -> None:
+    table = automation_buckets
+    for (automation_id, trigger_id, bucket_key), bucket in changes.items():
+        connection.execute(
+            delete(table).where(
+                table.c.automation_id == automation_id,
+                table.c.trigger_id == trigger_id,
+                table.c.bucket_key == bucket_key,
+            )
+        )
+        if bucket is not None:
+            connection.execute(
+                insert(table).values(
+                    automation_id=automation_id,
+                    trigger_id=trigger_id,
+                    bucket_key=bucket_key,
+                    **bucket,
+                )
+            )

@@ -1,0 +1,102 @@
+"""The store's automation methods: definitions (``Automation.create()``, ``taskbook
+automations``, REST), the evaluator's steps and the firings outbox (the scheduler).
+Each call is one committed transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kernel_ext.store import _automation_evaluator, _automation_rows
+from kernel_ext.store._automation_evaluator import Evaluate, EvaluationStep, EventNames
+from kernel_ext.store._transactions import Transactions
+from kernel_ext.store.records import AutomationRecord, FiringRecord
+
+__all__ = ["AutomationsApi"]
+
+
+class AutomationsApi(Transactions):
+    """Automations by name or id; ``AutomationNotFound`` names the command that lists
+    them, ``AutomationExists`` says a name is taken."""
+
+    def create_automation(self, record: Mapping[str, Any]) -> AutomationRecord:
+        """Store a validated automation (``id`` optional; ``trigger`` and the actions as
+        JSON in Prefect's shape)."""
+        return self._write(_automation_rows.create_automation, record)
+
+    def update_automation(self, name_or_id: str, **fields: Any) -> AutomationRecord:
+        """Change an automation's fields; a new trigger starts with no open windows."""
+        return self._write(_automation_rows.update_automation, name_or_id, fields)
+
+    def read_automation(self, name_or_id: str) -> AutomationRecord:
+        return self._read(_automation_rows.read_automation, name_or_id)
+
+    def find_automation(self, name_or_id: str) -> AutomationRecord | None:
+        return self._read(_automation_rows.find_automation, name_or_id)
+
+    def list_automations(self, enabled: bool | None = None) -> list[AutomationRecord]:
+        """Automations by name (only the enabled or the paused ones if asked)."""
+        return self._read(_automation_rows.list_automations, enabled)
+
+    def set_automation_enabled(self, name_or_id: str, enabled: bool) -> AutomationRecord:
+        """Pause (``False``) or resume an automation."""
+        return self.update_automation(name_or_id, enabled=enabled)
+
+    def delete_automation(self, name_or_id: str) -> bool:
+        """Delete an automation with its windows and firings; False if there was none."""
+        return self._write(_automation_rows.delete_automation, name_or_id)
+
+    def list_firings(self, automation_id: str | None = None, limit: int = 20) -> list[FiringRecord]:
+        """Firings newest first, of one automation or all."""
+        return self._read(_automation_rows.list_firings, automation_id, limit)
+
+    def evaluate_automations(
+        self,
+        holder: str,
+        evaluate: Evaluate,
+        event_names: EventNames,
+        *,
+        lease_seconds: float = 30.0,
+        limit: int = 5000,
+    ) -> EvaluationStep | None:
+        """One evaluation step under the evaluator's lease (see ``_automation_evaluator``);
+        None when another scheduler holds it."""
+        return self._write(
+            _automation_evaluator.evaluate_automations,
+            holder,
+            lease_seconds,
+            evaluate,
+            event_names,
+            limit,
+        )
+
+    def release_evaluator(self, holder: str) -> None:
+        self._write(_automation_evaluator.release_evaluator, holder)
+
+    def claim_firings(
+        self, holder: str, claim_seconds: float = 60.0, limit: int = 20
+    ) -> list[FiringRecord]:
+        """Claim pending firings to run their actions (see ``_automation_rows``)."""
+        return self._write(_automation_rows.claim_firings, holder, claim_seconds, limit)
+
+    def finish_firing(
+        self,
+        firing_id: str,
+        holder: str,
+        *,
+        state: str,
+        results: list[Any] | None = None,
+        error: str | None = None,
+        retry_in: float | None = None,
+    ) -> bool:
+        """Record a claimed firing's outcome: "done", "failed", or "pending" again to be
+        retried in ``retry_in`` seconds."""
+        return self._write(
+            _automation_rows.finish_firing,
+            firing_id,
+            holder,
+            state=state,
+            results=results,
+            error=error,
+            retry_in=retry_in,
+        )

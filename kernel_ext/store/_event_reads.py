@@ -1,0 +1,338 @@
+"""Events as the readers see them: state changes read from ``state_history``, and the
+rows of ``events`` (emitted by user code, or recorded with deployment changes).
+
+A state change is not written twice: its history row, joined with its run (and the run's
+flow run and deployment), is the event Prefect's server emits for it,
+``prefect.flow-run.<State name>`` or ``prefect.task-run.<State name>``, with the same
+resource labels, related resources and payload. Its id is derived from the history row,
+so every read of it gives the same event (what an automation's firing is keyed on).
+
+Two streams, two cursors: history ids and event ``seq`` numbers. ``EventRow`` carries
+which stream a row came from and its position there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy.engine import Connection, RowMapping
+
+from kernel_ext.events import Event, RelatedResource, Resource
+from kernel_ext.store._tables import deployments, events, flow_runs, state_history, task_runs
+
+__all__ = [
+    "EventRow",
+    "custom_events",
+    "list_events",
+    "state_event_id",
+    "state_events",
+    "stream_ends",
+]
+
+# The namespace of the ids of state-change events (uuid5 of the store's history id).
+_STATE_EVENT_NAMESPACE = uuid.UUID("6f1f3c2e-7c5b-4d7e-9b0a-5a8d6c1e2f30")
+_MESSAGE_LIMIT = 100_000  # Prefect truncates state messages in events at this length
+
+
+class EventRow(NamedTuple):
+    """An event and where it was read: ``("state", history id)`` or ``("event", seq)``."""
+
+    stream: str
+    position: int
+    event: Event
+
+
+def state_event_id(history_id: int) -> uuid.UUID:
+    return uuid.uuid5(_STATE_EVENT_NAMESPACE, str(history_id))
+
+
+def state_events(
+    connection: Connection,
+    *,
+    after: int = 0,
+    ids: Sequence[int] = (),
+    limit: int = 1000,
+    names: Sequence[str] = (),
+    newest_first: bool = False,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[EventRow]:
+    """State changes with history ids above ``after`` (or exactly ``ids``), by id (the
+    newest first if asked), of the runs whose event names may match ``names``."""
+    conditions = list(where)
+    if ids:
+        conditions.append(state_history.c.id.in_(list(ids)))
+    elif after:
+        conditions.append(state_history.c.id > after)
+    rows: list[EventRow] = []
+    for kind in ("flow", "task"):
+        named = _state_names(kind, names)
+        if named is None:
+            continue
+        query = _state_query(kind).where(*conditions, named)
+        order = state_history.c.id.desc() if newest_first else state_history.c.id
+        for row in connection.execute(query.order_by(order).limit(limit)).mappings():
+            rows.append(EventRow("state", row["history_id"], _state_event(kind, row)))
+    rows.sort(key=lambda item: item.position, reverse=newest_first)
+    return rows[:limit]
+
+
+def custom_events(
+    connection: Connection,
+    *,
+    after: int = 0,
+    seqs: Sequence[int] = (),
+    limit: int = 1000,
+    newest_first: bool = False,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> list[EventRow]:
+    """Rows of ``events`` with ``seq`` above ``after`` (or exactly ``seqs``), by seq."""
+    conditions = list(where)
+    if seqs:
+        conditions.append(events.c.seq.in_(list(seqs)))
+    elif after:
+        conditions.append(events.c.seq > after)
+    order = events.c.seq.desc() if newest_first else events.c.seq
+    query = select(events).where(*conditions).order_by(order).limit(limit)
+    return [
+        EventRow("event", row["seq"], _custom_event(row))
+        for row in connection.execute(query).mappings()
+    ]
+
+
+def list_events(
+    connection: Connection,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    names: Iterable[str] = (),
+    resource: str | None = None,
+    limit: int = 100,
+    after: tuple[int, int] | None = None,
+) -> list[EventRow]:
+    """Events of both streams, newest first (``after``: only those past the cursors
+    ``(history id, seq)``, oldest first, for ``--follow``). ``names`` are event-name
+    patterns (``prefect.flow-run.*``), ``resource`` a resource-id pattern."""
+    patterns = list(names)
+    state_where, event_where = _time_filters(since, until)
+    if resource is not None:
+        event_where.append(_like(events.c.resource_id, resource))
+        state_where.append(_run_ids(resource))
+    newest_first = after is None
+    states = state_events(
+        connection,
+        after=after[0] if after else 0,
+        limit=limit,
+        names=patterns,
+        newest_first=newest_first,
+        where=state_where,
+    )
+    custom = custom_events(
+        connection,
+        after=after[1] if after else 0,
+        limit=limit,
+        newest_first=newest_first,
+        where=[*event_where, *([_names(patterns)] if patterns else [])],
+    )
+    found = [
+        row
+        for row in [*states, *custom]
+        if (not patterns or any(_matches(p, row.event.event) for p in patterns))
+        and (resource is None or _matches(resource, row.event.resource.id))
+    ]
+    found.sort(key=lambda row: (row.event.occurred, row.position), reverse=newest_first)
+    return found[:limit]
+
+
+def _time_filters(
+    since: datetime | None, until: datetime | None
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    state_where: list[ColumnElement[bool]] = []
+    event_where: list[ColumnElement[bool]] = []
+    if since is not None:
+        state_where.append(state_history.c.timestamp >= since)
+        event_where.append(events.c.occurred >= since)
+    if until is not None:
+        state_where.append(state_history.c.timestamp <= until)
+        event_where.append(events.c.occurred <= until)
+    return state_where, event_where
+
+
+def _state_names(kind: str, patterns: Sequence[str]) -> ColumnElement[bool] | None:
+    """The SQL filter on state names for event-name ``patterns`` over runs of ``kind``:
+    ``true()`` when any may match, ``None`` when none can (the kind is not read)."""
+    if not patterns or any(pattern.startswith("!") for pattern in patterns):
+        return true()
+    prefix = f"prefect.{'flow-run' if kind == 'flow' else 'task-run'}."
+    conditions: list[ColumnElement[bool]] = []
+    for pattern in patterns:
+        if pattern.endswith("*") and prefix.startswith(pattern[:-1]):
+            return true()
+        if pattern.startswith(prefix):
+            conditions.append(_like(state_history.c.name, pattern[len(prefix) :]))
+    return or_(*conditions) if conditions else None
+
+
+def _matches(pattern: str, value: str) -> bool:
+    from kernel_ext.events import matches
+
+    return matches(pattern, value)
+
+
+def _like(column: Any, pattern: str) -> ColumnElement[bool]:
+    if pattern.startswith("!"):
+        return ~_like(column, pattern[1:])
+    if pattern.endswith("*"):
+        escaped = pattern[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return cast("ColumnElement[bool]", column.like(f"{escaped}%", escape="\\"))
+    return cast("ColumnElement[bool]", column == pattern)
+
+
+def _run_ids(resource: str) -> ColumnElement[bool]:
+    """The history rows of the run a resource-id pattern names (all for a wildcard)."""
+    for noun, kind in (("flow-run", "flow"), ("task-run", "task")):
+        prefix = f"prefect.{noun}."
+        if resource.startswith(prefix) and not resource.endswith("*"):
+            run_id = resource[len(prefix) :]
+            return and_(state_history.c.run_kind == kind, state_history.c.run_id == run_id)
+    return true()
+
+
+def _names(patterns: Sequence[str]) -> ColumnElement[bool]:
+    return or_(*(_like(events.c.event, pattern) for pattern in patterns))
+
+
+def _state_query(kind: str) -> Select[Any]:
+    history = state_history
+    columns: list[Any] = [
+        history.c.id.label("history_id"),
+        history.c.run_id,
+        history.c.type,
+        history.c.name,
+        history.c.timestamp,
+        history.c.message,
+        _previous_type(),
+        deployments.c.id.label("deployment_id"),
+        deployments.c.name.label("deployment_name"),
+    ]
+    if kind == "flow":
+        run = flow_runs
+        query = select(
+            *columns,
+            run.c.name.label("run_name"),
+            run.c.run_count,
+            run.c.flow_name,
+            run.c.tags,
+            run.c.parent_task_run_id,
+        ).select_from(
+            history.join(run, run.c.id == history.c.run_id).outerjoin(
+                deployments, deployments.c.id == run.c.deployment_id
+            )
+        )
+    else:
+        run, parent = task_runs, flow_runs
+        query = select(
+            *columns,
+            run.c.name.label("run_name"),
+            run.c.run_count,
+            run.c.tags,
+            run.c.flow_run_id,
+            parent.c.name.label("flow_run_name"),
+            parent.c.flow_name,
+        ).select_from(
+            history.join(run, run.c.id == history.c.run_id)
+            .outerjoin(parent, parent.c.id == run.c.flow_run_id)
+            .outerjoin(deployments, deployments.c.id == parent.c.deployment_id)
+        )
+    return query.where(history.c.run_kind == kind)
+
+
+def _previous_type() -> Any:
+    """The run's state before this one (Prefect's ``intended.from``)."""
+    earlier = state_history.alias("earlier")
+    return (
+        select(earlier.c.type)
+        .where(and_(earlier.c.run_id == state_history.c.run_id, earlier.c.id < state_history.c.id))
+        .order_by(earlier.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("previous_type")
+    )
+
+
+def _state_event(kind: str, row: RowMapping) -> Event:
+    noun = "flow-run" if kind == "flow" else "task-run"
+    timestamp: datetime = row["timestamp"]
+    message = (row["message"] or "")[:_MESSAGE_LIMIT]
+    resource = {
+        "prefect.resource.id": f"prefect.{noun}.{row['run_id']}",
+        "prefect.resource.name": row["run_name"],
+        "prefect.run-count": str(row["run_count"]),
+        "prefect.state-message": message,
+        "prefect.state-name": row["name"],
+        "prefect.state-timestamp": timestamp.isoformat(),
+        "prefect.state-type": row["type"],
+    }
+    validated = {"type": row["type"], "name": row["name"], "message": message}
+    return Event.model_construct(
+        id=state_event_id(row["history_id"]),
+        occurred=timestamp,
+        event=f"prefect.{noun}.{row['name']}",
+        resource=Resource.model_construct(resource),
+        related=[RelatedResource.model_construct(r) for r in _state_related(kind, row)],
+        payload={
+            "intended": {"from": row["previous_type"], "to": row["type"]},
+            "validated_state": validated,
+        },
+        follows=None,
+    )
+
+
+def _state_related(kind: str, row: RowMapping) -> list[dict[str, str]]:
+    related: list[dict[str, str]] = []
+    if kind == "task" and row["flow_run_id"] is not None:
+        related.append(
+            _resource(f"prefect.flow-run.{row['flow_run_id']}", "flow-run", row["flow_run_name"])
+        )
+    if row["flow_name"] is not None:
+        related.append(_resource(f"prefect.flow.{row['flow_name']}", "flow", row["flow_name"]))
+    if row["deployment_id"] is not None:
+        related.append(
+            _resource(
+                f"prefect.deployment.{row['deployment_id']}", "deployment", row["deployment_name"]
+            )
+        )
+    if kind == "flow" and row["parent_task_run_id"] is not None:
+        related.append(_resource(f"prefect.task-run.{row['parent_task_run_id']}", "task-run"))
+    for tag in row["tags"] or ():
+        related.append(_resource(f"prefect.tag.{tag}", "tag"))
+    return related
+
+
+def _resource(resource_id: str, role: str, name: str | None = None) -> dict[str, str]:
+    labels = {"prefect.resource.id": resource_id, "prefect.resource.role": role}
+    if name:
+        labels["prefect.resource.name"] = name
+    return labels
+
+
+def _custom_event(row: RowMapping) -> Event:
+    return Event.model_construct(
+        id=uuid.UUID(row["id"]),
+        occurred=row["occurred"],
+        event=row["event"],
+        resource=Resource.model_construct(row["resource"]),
+        related=[RelatedResource.model_construct(r) for r in row["related"] or ()],
+        payload=row["payload"] or {},
+        follows=None if row["follows"] is None else uuid.UUID(row["follows"]),
+    )
+
+
+def stream_ends(connection: Connection) -> tuple[int, int]:
+    """The last history id and event seq: a cursor at the end of both streams."""
+    last_state = connection.scalar(select(func.max(state_history.c.id))) or 0
+    last_event = connection.scalar(select(func.max(events.c.seq))) or 0
+    return int(last_state), int(last_event)

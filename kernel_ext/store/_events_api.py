@@ -1,0 +1,56 @@
+"""The store's event reads: what ``taskbook events ls``, the REST API and the
+automations' evaluator see (state changes and recorded events alike, see
+``_event_reads``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from kernel_ext.store import _event_reads
+from kernel_ext.store._event_reads import EventRow
+from kernel_ext.store._transactions import Transactions
+
+__all__ = ["EventsApi"]
+
+
+class EventsApi(Transactions):
+    """Events, newest first, or past a cursor for following them."""
+
+    def list_events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        names: Sequence[str] = (),
+        resource: str | None = None,
+        limit: int = 100,
+    ) -> list[EventRow]:
+        """Events newest first: ``names`` are event-name patterns (``prefect.flow-run.*``,
+        ``!prefect.task-run.*``), ``resource`` a resource-id pattern."""
+        return self._read(
+            _event_reads.list_events,
+            since=since,
+            until=until,
+            names=names,
+            resource=resource,
+            limit=limit,
+        )
+
+    def events_after(
+        self,
+        cursor: tuple[int, int],
+        *,
+        names: Sequence[str] = (),
+        resource: str | None = None,
+        limit: int = 1000,
+    ) -> list[EventRow]:
+        """Events past ``cursor`` (a history id and an event seq, as ``event_cursor``
+        returns), oldest first: what ``--follow`` prints next."""
+        return self._read(
+            _event_reads.list_events, names=names, resource=resource, limit=limit, after=cursor
+        )
+
+    def event_cursor(self) -> tuple[int, int]:
+        """Where the event streams end now: follow from here."""
+        return self._read(_event_reads.stream_ends)

@@ -1,0 +1,32 @@
+"""Evaluating automations and acting on their firings (``taskbook serve`` does both).
+
+The evaluator is pure (``react``, ``expire``: events, windows and the clock in, firings
+out); the scheduler keeps the windows (``Buckets``) and the firings in the store, and
+runs each firing's actions (``act``) once.
+"""
+
+from __future__ import annotations
+
+from papermill_bridge.automations._buckets import Bucket, BucketKey, Buckets
+from papermill_bridge.automations._evaluate import (
+    DEFAULT_GRACE,
+    EXPIRED_BUCKET_BUFFER,
+    PRECEDING_EVENT_LOOKBACK,
+    causal_order,
+    expire,
+    react,
+)
+from papermill_bridge.automations._firings import Firing
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "EXPIRED_BUCKET_BUFFER",
+    "PRECEDING_EVENT_LOOKBACK",
+    "Bucket",
+    "BucketKey",
+    "Buckets",
+    "Firing",
+    "causal_order",
+    "expire",
+    "react",
+]
