@@ -19,6 +19,7 @@ Prefect, names are unique in the store, so ``read(name=...)`` finds one automati
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -144,10 +145,10 @@ class Automation(AutomationCore):
         """The automation as the store keeps it (JSON values; an id is given if missing)."""
         record = self.model_dump(mode="json")
         record["id"] = str(self.id or uuid.uuid4())
-        return cast("dict[str, Any]", record)
+        return record
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Automation:
+    def from_record(cls, record: Mapping[str, Any]) -> Automation:
         """The automation a store record holds (its other columns are left out)."""
         return cls.model_validate({key: record[key] for key in _RECORD_FIELDS if key in record})
 
@@ -172,7 +173,11 @@ class Automation(AutomationCore):
 
     @classmethod
     def read(
-        cls, id: uuid.UUID | str | None = None, name: str | None = None, *, _sync: bool | None = None
+        cls,
+        id: uuid.UUID | str | None = None,
+        name: str | None = None,
+        *,
+        _sync: bool | None = None,
     ) -> Automation:
         """The automation with this id or this name; ``ValueError`` if there is none."""
         if runs_async(_sync):

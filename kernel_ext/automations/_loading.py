@@ -100,7 +100,7 @@ def _location(loc: Sequence[Any]) -> str:
 
 def _decode(text: str, source: str, yaml: bool) -> Any:
     if yaml:
-        import yaml as pyyaml
+        import yaml as pyyaml  # type: ignore[import-untyped]
 
         try:
             return pyyaml.safe_load(text)
@@ -144,8 +144,7 @@ def _repeated_names(automations: list[Automation], source: str) -> list[str]:
     for automation in automations:
         if automation.name in seen:
             problems.append(
-                f"{source}: the name {automation.name!r} is used twice; automation names "
-                "are unique"
+                f"{source}: the name {automation.name!r} is used twice; automation names are unique"
             )
         seen.add(automation.name)
     return problems

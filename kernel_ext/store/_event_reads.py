@@ -28,6 +28,7 @@ __all__ = [
     "EventRow",
     "custom_events",
     "list_events",
+    "name_matches",
     "state_event_id",
     "state_events",
     "stream_ends",
@@ -140,7 +141,7 @@ def list_events(
     found = [
         row
         for row in [*states, *custom]
-        if (not patterns or any(_matches(p, row.event.event) for p in patterns))
+        if name_matches(patterns, row.event.event)
         and (resource is None or _matches(resource, row.event.resource.id))
     ]
     found.sort(key=lambda row: (row.event.occurred, row.position), reverse=newest_first)
@@ -161,19 +162,43 @@ def _time_filters(
     return state_where, event_where
 
 
+def _split(patterns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Patterns to include (any of them) and to exclude (each of them), ``!`` taken off."""
+    positive = [pattern for pattern in patterns if not pattern.startswith("!")]
+    negative = [pattern[1:] for pattern in patterns if pattern.startswith("!")]
+    return positive, negative
+
+
+def name_matches(patterns: Sequence[str], name: str) -> bool:
+    """Whether event ``name`` is one ``patterns`` select: any of the patterns without
+    ``!`` (if there are any), and none of those with it."""
+    positive, negative = _split(patterns)
+    if positive and not any(_matches(pattern, name) for pattern in positive):
+        return False
+    return not any(_matches(pattern, name) for pattern in negative)
+
+
 def _state_names(kind: str, patterns: Sequence[str]) -> ColumnElement[bool] | None:
-    """The SQL filter on state names for event-name ``patterns`` over runs of ``kind``:
-    ``true()`` when any may match, ``None`` when none can (the kind is not read)."""
-    if not patterns or any(pattern.startswith("!") for pattern in patterns):
-        return true()
+    """The SQL filter on state names for event-name ``patterns`` over runs of ``kind``;
+    ``None`` when none can match (the kind is not read at all)."""
     prefix = f"prefect.{'flow-run' if kind == 'flow' else 'task-run'}."
+    positive, negative = _split(patterns)
     conditions: list[ColumnElement[bool]] = []
-    for pattern in patterns:
+    for pattern in negative:
         if pattern.endswith("*") and prefix.startswith(pattern[:-1]):
-            return true()
+            return None  # the whole kind is excluded
         if pattern.startswith(prefix):
-            conditions.append(_like(state_history.c.name, pattern[len(prefix) :]))
-    return or_(*conditions) if conditions else None
+            conditions.append(~_like(state_history.c.name, pattern[len(prefix) :]))
+    if not positive:
+        return and_(true(), *conditions)
+    chosen: list[ColumnElement[bool]] = []
+    for pattern in positive:
+        if pattern.endswith("*") and prefix.startswith(pattern[:-1]):
+            chosen = [true()]
+            break
+        if pattern.startswith(prefix):
+            chosen.append(_like(state_history.c.name, pattern[len(prefix) :]))
+    return and_(or_(*chosen), *conditions) if chosen else None
 
 
 def _matches(pattern: str, value: str) -> bool:
@@ -202,7 +227,9 @@ def _run_ids(resource: str) -> ColumnElement[bool]:
 
 
 def _names(patterns: Sequence[str]) -> ColumnElement[bool]:
-    return or_(*(_like(events.c.event, pattern) for pattern in patterns))
+    positive, negative = _split(patterns)
+    included = or_(*(_like(events.c.event, p) for p in positive)) if positive else true()
+    return and_(included, *(~_like(events.c.event, p) for p in negative))
 
 
 def _state_query(kind: str) -> Select[Any]:

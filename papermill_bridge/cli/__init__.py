@@ -26,6 +26,7 @@ from papermill_bridge.cli import (  # noqa: E402, F401
     _approvals,
     _artifacts,
     _demo,
+    _events,
     _deployment_commands,
     _deployments,
     _lab,

@@ -28,6 +28,7 @@ from kernel_ext.store import get_store
 from papermill_bridge.server._artifact_handlers import ROUTES as ARTIFACT_ROUTES
 from papermill_bridge.server._base import TaskbookHandler
 from papermill_bridge.server._deployment_handlers import ROUTES as DEPLOYMENT_ROUTES
+from papermill_bridge.server._event_handlers import ROUTES as EVENT_ROUTES
 from papermill_bridge.server._metrics_handlers import ROUTES as METRICS_ROUTES
 from papermill_bridge.server._runs_handlers import ROUTES as RUN_ROUTES
 from papermill_bridge.server._vault_handlers import ROUTES as VAULT_ROUTES
@@ -114,6 +115,7 @@ ROUTES: list[tuple[str, type[TaskbookHandler]]] = [
     *RUN_ROUTES,
     *DEPLOYMENT_ROUTES,
     *ARTIFACT_ROUTES,
+    *EVENT_ROUTES,
     *VAULT_ROUTES,
     *METRICS_ROUTES,
 ]

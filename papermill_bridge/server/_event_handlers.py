@@ -1,0 +1,94 @@
+"""Events: state changes, deployment changes, answers and what flows emit.
+
+    GET  events?event=&resource=&since=&limit=   newest first, with a cursor
+    GET  events?after=CURSOR                     the events since that cursor, oldest first
+
+``event`` may be repeated; it and ``resource`` take Prefect's patterns (``*`` at the end
+for a prefix, ``!`` in front to exclude). ``since`` is an ISO-8601 time. The answer is
+``{"events": [...], "cursor": "H:E"}``: pass ``cursor`` back as ``after`` to poll for
+what came next. Paths are relative to /taskbook/api/.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from kernel_ext.store import get_store
+from papermill_bridge.server._base import BadRequest, TaskbookHandler
+
+__all__ = ["ROUTES"]
+
+_MAX_LIMIT = 1000
+_CURSOR = re.compile(r"(\d{1,18}):(\d{1,18})")
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return 100
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= _MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}.")
+    return int(text)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"since must be an ISO-8601 time, got {text!r}.") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _cursor(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    found = _CURSOR.fullmatch(text)
+    if found is None:
+        raise BadRequest(f"after must be a cursor this endpoint returned (H:E), got {text!r}.")
+    return int(found.group(1)), int(found.group(2))
+
+
+class EventsHandler(TaskbookHandler):
+    @web.authenticated  # type: ignore[misc,unused-ignore]
+    @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
+    def get(self) -> None:
+        names = self.get_query_arguments("event")
+        resource = self.get_query_argument("resource", None)
+        limit = self.get_query_argument("limit", None)
+        since = self.get_query_argument("since", None)
+        after = self.get_query_argument("after", None)
+
+        def read() -> dict[str, Any]:
+            store = get_store()
+            cursor = _cursor(after)
+            ends = store.event_cursor()
+            if cursor is None:
+                rows = store.list_events(
+                    since=_since(since), names=names, resource=resource, limit=_limit(limit)
+                )
+            else:
+                rows = store.events_after(
+                    cursor, names=names, resource=resource, limit=_limit(limit)
+                )
+                if len(rows) == _limit(limit):  # more wait: go on from the last one read
+                    ends = _advanced(cursor, rows)
+            if cursor is None or len(rows) < _limit(limit):
+                ends = _advanced(ends, rows)  # rows committed since ``ends`` was read
+            return {"events": [row.event.to_json() for row in rows], "cursor": "%d:%d" % ends}
+
+        self.respond(read)
+
+
+def _advanced(cursor: tuple[int, int], rows: list[Any]) -> tuple[int, int]:
+    states = [row.position for row in rows if row.stream == "state"]
+    customs = [row.position for row in rows if row.stream == "event"]
+    return max([cursor[0], *states]), max([cursor[1], *customs])
+
+
+ROUTES: list[tuple[str, type[TaskbookHandler]]] = [(r"events", EventsHandler)]
