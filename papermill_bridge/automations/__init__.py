@@ -17,6 +17,13 @@ from papermill_bridge.automations._evaluate import (
     react,
 )
 from papermill_bridge.automations._firings import Firing
+from papermill_bridge.automations._step import (
+    StepOutcome,
+    bucket_from_row,
+    bucket_to_row,
+    evaluate_batch,
+    event_names,
+)
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -26,7 +33,12 @@ __all__ = [
     "BucketKey",
     "Buckets",
     "Firing",
+    "StepOutcome",
+    "bucket_from_row",
+    "bucket_to_row",
     "causal_order",
+    "evaluate_batch",
+    "event_names",
     "expire",
     "react",
 ]
