@@ -28,6 +28,8 @@ from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._run_admin import RemovedRows, delete_subtrees, live_cache, run_subtrees
 from kernel_ext.store._tables import (
     artifacts,
+    automation_firings,
+    events,
     flow_runs,
     logs,
     results,
@@ -40,8 +42,10 @@ __all__ = [
     "Cut",
     "Expired",
     "count_expired",
+    "count_old_events",
     "delete_batch",
     "delete_expired_orphans",
+    "delete_old_events",
     "referenced",
 ]
 
@@ -160,6 +164,34 @@ def delete_batch(connection: Connection, cut: Cut, limit: int) -> Expired:
     notebooks = [row.output_notebook for row in chosen if row.output_notebook]
     removed = delete_subtrees(connection, flows, tasks, keep_cached_after=datetime.now(UTC))
     return Expired(len(chosen), removed, locations, notebooks)
+
+
+def delete_old_events(connection: Connection, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` recorded events that occurred before ``before``, oldest
+    first, and the finished firings of automations fired before it. (A state change's
+    event is its history row: it goes with its run.)"""
+    seqs = (
+        connection.execute(
+            select(events.c.seq)
+            .where(events.c.occurred < before)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+    for start in range(0, len(seqs), _CHUNK):
+        connection.execute(delete(events).where(events.c.seq.in_(seqs[start : start + _CHUNK])))
+    finished = automation_firings.c.state != "pending"
+    connection.execute(
+        delete(automation_firings).where(finished, automation_firings.c.fired < before)
+    )
+    return len(seqs)
+
+
+def count_old_events(connection: Connection, before: datetime) -> int:
+    query = select(func.count()).select_from(events).where(events.c.occurred < before)
+    return int(connection.execute(query).scalar_one())
 
 
 def delete_expired_orphans(connection: Connection, moment: datetime, limit: int) -> list[str]:

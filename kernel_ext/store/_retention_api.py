@@ -37,6 +37,7 @@ __all__ = ["BATCH_SECONDS", "PruneReport", "RetentionApi"]
 BATCH_SECONDS = 0.05  # longest a batch should hold SQLite's write lock
 PAUSE_SECONDS = 0.02  # between batches: the other writers' turn
 FIRST_BATCH = 8  # flow runs in the first batch (see RetentionApi._prune)
+_EVENT_BATCH = 2000  # recorded events per transaction
 # A result file written this recently stays even if no row points at it yet: a cache hit
 # that wrote it again may still have its row in a writer's queue.
 FRESH_SECONDS = 300.0
@@ -54,6 +55,7 @@ class PruneReport(TypedDict):
     results: int
     input_requests: int
     artifacts: int
+    events: int  # recorded events (state changes go with their runs' states)
     result_files: int
     output_notebooks: int
     batches: int
@@ -88,8 +90,9 @@ class RetentionApi(Transactions):
         if dry_run:
             return self._count(cut, started)
         done, files, notebooks = self._prune(cut, batch, None)
+        events = self._prune_events(cut, None)
         maintenance = self._maintain(vacuum)
-        return _report(False, done, files, notebooks, started, maintenance)
+        return _report(False, done, files, notebooks, started, maintenance, events)
 
     def set_retention(
         self, policy: RetentionPolicy | None, deployment: str | None = None
@@ -115,12 +118,13 @@ class RetentionApi(Transactions):
             reports = [self._count(cut, started) for _, cut in cuts]
             return _sum(reports, True, started)
         done: list[Expired] = []
-        files = notebooks = 0
+        files = notebooks = events = 0
         for _, cut in cuts:
             some, more_files, more_notebooks = self._prune(cut, 500, max_batches)
             done += some
             files, notebooks = files + more_files, notebooks + more_notebooks
-        return _report(False, done, files, notebooks, started, [])
+            events += self._prune_events(cut, max_batches)
+        return _report(False, done, files, notebooks, started, [], events)
 
     def table_sizes(self) -> list[TableSize]:
         """Rows and bytes on disk of each of the store's tables, largest first."""
@@ -134,7 +138,24 @@ class RetentionApi(Transactions):
         expired, tasks = self._read(_retention.count_expired, cut)
         files = self._read(_unreferenced, expired.locations, tasks)
         ours = [path for path in expired.notebooks if _ours(path)]
-        return _report(True, [expired], len(files), len(ours), started, [])
+        events = 0
+        if cut.deployment is None and cut.before is not None:
+            events = self._read(_retention.count_old_events, cut.before)
+        return _report(True, [expired], len(files), len(ours), started, [], events)
+
+    def _prune_events(self, cut: Cut, max_batches: int | None) -> int:
+        """The store-wide cut's share: recorded events older than it (a deployment's own
+        policy is about its runs only)."""
+        if cut.deployment is not None or cut.before is None:
+            return 0
+        removed = batches = 0
+        while max_batches is None or batches < max_batches:
+            deleted = self._write(_retention.delete_old_events, cut.before, _EVENT_BATCH)
+            removed, batches = removed + deleted, batches + 1
+            if deleted < _EVENT_BATCH:
+                break
+            time.sleep(PAUSE_SECONDS)
+        return removed
 
     def _prune(
         self, cut: Cut, batch: int, max_batches: int | None
@@ -238,7 +259,13 @@ def _sum(reports: list[PruneReport], dry: bool, started: float) -> PruneReport:
 
 
 def _report(
-    dry: bool, done: list[Expired], files: int, notebooks: int, started: float, upkeep: list[str]
+    dry: bool,
+    done: list[Expired],
+    files: int,
+    notebooks: int,
+    started: float,
+    upkeep: list[str],
+    events: int = 0,
 ) -> PruneReport:
     roots = sum(expired.flow_runs for expired in done)
 
@@ -255,6 +282,7 @@ def _report(
         "results": total("results"),
         "input_requests": total("input_requests"),
         "artifacts": total("artifacts"),
+        "events": events,
         "result_files": files,
         "output_notebooks": notebooks,
         "batches": len(done),

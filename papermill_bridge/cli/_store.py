@@ -94,7 +94,8 @@ def prune(
     as_json: bool,
 ) -> None:
     """Delete finished runs that ended before the cut, with their task runs, states, logs,
-    results, inputs, artifacts, output notebooks and result files no other run uses.
+    results, inputs, artifacts, events, output notebooks and result files no other run
+    uses.
 
     Runs still running, paused or scheduled always stay. The work goes in short batches,
     so flows and workers keep writing meanwhile.
@@ -113,7 +114,7 @@ def prune(
         f"{report['task_runs']} task runs, {report['states']} states, "
         f"{report['log_lines']} log lines, {report['results']} results, "
         f"{report['input_requests']} input requests, {report['artifacts']} artifacts, "
-        f"{report['result_files']} result files and {report['output_notebooks']} output "
+        f"{report['events']} events, {report['result_files']} result files and {report['output_notebooks']} output "
         f"notebooks" + ("." if dry_run else f" in {report['seconds']:.1f}s.")
     )
 

@@ -191,3 +191,14 @@ def test_events_survive_in_a_fresh_process(home: Path, store: Any) -> None:
         env["TASKBOOK_STORE_URL"] = store.url
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "['kept']", out.stderr
+
+
+def test_a_prune_removes_recorded_events_older_than_the_cut(store: Any) -> None:
+    old = datetime.now(UTC) - timedelta(days=40)
+    emit_event("old.one", {"prefect.resource.id": "x"}, occurred=old)
+    emit_event("new.one", {"prefect.resource.id": "x"})
+    store.flush()
+    month = 30 * 86_400.0
+    assert store.prune_runs(older_than=month, dry_run=True)["events"] == 1
+    assert store.prune_runs(older_than=month)["events"] == 1
+    assert names(store.list_events(names=["old.*", "new.*"])) == ["new.one"]

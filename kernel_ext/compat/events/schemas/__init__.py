@@ -1,0 +1,1 @@
+"""``prefect.events.schemas``: the models of events and automations."""
