@@ -91,7 +91,10 @@ from __future__ import annotations
 __all__ = [
     "Abort",
     "ArtifactNotFound",
+    "AutomationExists",
+    "AutomationNotFound",
     "CacheKeyError",
+    "EventTooLarge",
     "CancelledRun",
     "ConcurrencySlotTimeout",
     "ConfigurationError",
@@ -294,6 +297,18 @@ class ArtifactNotFound(ConfigurationError, LookupError):
     def __init__(self, message: str, *, artifact_id: str | None = None) -> None:
         super().__init__(message)
         self.artifact_id = artifact_id
+
+
+class EventTooLarge(TaskbookError):
+    """Raised by ``emit_event`` for an event over the size limit (``size``, ``maximum``)."""
+
+    def __init__(self, size: int, maximum: int) -> None:
+        super().__init__(
+            f"Event is too large to emit ({size} > {maximum} bytes): put large data in a "
+            "result or an artifact, and its key in the payload."
+        )
+        self.size = size
+        self.maximum = maximum
 
 
 class AutomationNotFound(ConfigurationError, LookupError):

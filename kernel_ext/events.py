@@ -22,6 +22,7 @@ and tags are added to the related resources, as Prefect's event worker does.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
-from kernel_ext._errors import ConfigurationError
+from kernel_ext._errors import EventTooLarge
 
 __all__ = [
     "Event",
@@ -39,6 +40,8 @@ __all__ = [
     "emit_event",
     "matches",
 ]
+
+logger = logging.getLogger("taskbook.events")
 
 # Prefect's limits (PREFECT_EVENTS_MAXIMUM_LABELS_PER_RESOURCE, ..._RELATED_RESOURCES,
 # PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_BYTES).
@@ -190,9 +193,11 @@ def emit_event(
 ) -> Event | None:
     """Record an event (Prefect's ``emit_event``); returns it.
 
-    Written by the store's batched writer, so this returns at once; an event is refused
-    (``ConfigurationError``) when its resource lacks ``prefect.resource.id`` or it is
-    larger than Prefect's limit, rather than lost later.
+    Written by the store's batched writer, so this returns at once. As in Prefect, an
+    event that is not valid (a resource without ``prefect.resource.id``, a related
+    resource without a role) is not emitted: the reason is logged as one error line and
+    None returned, so telemetry never breaks a flow; one over the size limit raises
+    ``EventTooLarge``.
     """
     occurred = occurred or _now()
     fields: dict[str, Any] = {"event": event, "resource": resource, "occurred": occurred}
@@ -207,13 +212,11 @@ def emit_event(
     try:
         emitted = Event(**fields)
     except ValueError as error:
-        raise ConfigurationError(_first_error(error, event)) from None
+        logger.error(_first_error(error, event))
+        return None
     size = emitted.size_bytes
     if size > MAXIMUM_SIZE_BYTES:
-        raise ConfigurationError(
-            f"Event {event!r} is {size} bytes, over the limit of {MAXIMUM_SIZE_BYTES}: "
-            "put large data in a result or an artifact and its key in the payload."
-        )
+        raise EventTooLarge(size, MAXIMUM_SIZE_BYTES)
     from kernel_ext.store import get_store
 
     get_store().submit_event(emitted)
@@ -230,8 +233,8 @@ def _first_error(error: ValueError, event: str) -> str:
         first = errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
         message = str(first.get("msg", error)).removeprefix("Value error, ")
-        return f"Event {event!r} is not valid: {where + ': ' if where else ''}{message}."
-    return f"Event {event!r} is not valid: {error}."
+        return f"Event {event!r} was not emitted: {where + ': ' if where else ''}{message}."
+    return f"Event {event!r} was not emitted: {error}."
 
 
 def _with_run_context(related: list[Any]) -> list[Any]:

@@ -23,6 +23,7 @@ MIRRORED = (
     "prefect.blocks.system",
     "prefect.cache_policies",
     "prefect.context",
+    "prefect.events",
     "prefect.exceptions",
     "prefect.flow_runs",
     "prefect.flows",

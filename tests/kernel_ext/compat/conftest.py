@@ -37,6 +37,7 @@ SUBMODULES = frozenset(
         "artifacts",
         "cache_policies",
         "context",
+        "events",
         "exceptions",
         "flows",
         "futures",
