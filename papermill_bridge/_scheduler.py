@@ -8,11 +8,14 @@ still waiting past a grace period Late (they still run); (3) marks runs whose wo
 stopped beating Crashed, and the flow runs outside deployments whose process stopped
 beating too (with their unfinished task runs and pending pauses); (4) expires pauses past
 their timeout, failing the Suspended runs that waited on them (``PauseTimeout``); (5) every
-few minutes, prunes runs to the store's retention policies, a bounded share at a time.
+few minutes, prunes runs to the store's retention policies, a bounded share at a time;
+(6) evaluates the automations on the new events and runs the actions of their firings
+(``papermill_bridge.automations``: once per firing, however many schedulers run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -33,6 +36,7 @@ from kernel_ext._states import (
 from kernel_ext.store import get_store
 from kernel_ext.store.records import FlowRunRecord, ScheduleRecord
 from papermill_bridge._start_run import create_deployment_run, slot_parameters
+from papermill_bridge.automations._runner import AutomationRunner
 
 __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
@@ -69,9 +73,12 @@ class Scheduler:
         dead_after_seconds: float = DEAD_AFTER_SECONDS,
         lost_after_seconds: float = LOST_AFTER_SECONDS,
         deployments: Sequence[str] | None = None,
+        automations: bool | None = None,
     ) -> None:
         """``deployments``: create runs for these deployments' schedules only (a served
-        flow's scheduler); None, every deployment's. Reaping and marking Late is for all."""
+        flow's scheduler); None, every deployment's. Reaping and marking Late is for all.
+        ``automations``: evaluate them and act on their firings; by default only a
+        scheduler of every deployment does (``taskbook serve``), not a served flow's."""
         self.deployments = None if deployments is None else frozenset(deployments)
         self.interval_seconds = interval_seconds
         self.dead_after_seconds = dead_after_seconds
@@ -83,6 +90,9 @@ class Scheduler:
         # a tick skips schedules with nothing due without any schedule arithmetic.
         self._next_due: dict[str, tuple[Any, Any, float]] = {}
         self._pruned_at: float | None = None  # when this scheduler last applied retention
+        self.automations: AutomationRunner | None = None
+        if automations or (automations is None and deployments is None):
+            self.automations = AutomationRunner()
         self.stopping = threading.Event()
 
     def serve(self) -> None:
@@ -95,6 +105,9 @@ class Scheduler:
                     "A scheduler tick failed; trying again in %g s", self.interval_seconds
                 )
             self.stopping.wait(self.interval_seconds)
+        if self.automations is not None:
+            with contextlib.suppress(Exception):  # the lease expires by itself anyway
+                self.automations.stop()
 
     def tick(self, now: float | None = None) -> dict[str, int]:
         now = time.time() if now is None else now
@@ -110,7 +123,12 @@ class Scheduler:
         counts["crashed"] = self._step(self._reap, now) + self._step(self._reap_lost, now)
         counts["expired"] = self._step(self._expire_pauses, now)
         counts["pruned"] = self._step(self._prune, now)
+        if self.automations is not None:
+            counts["fired"] = self._step(self._automate)
         return counts
+
+    def _automate(self) -> int:
+        return self.automations.tick()["fired"] if self.automations is not None else 0
 
     def _step(self, step: Any, *args: Any) -> int:
         """One step of a tick: a failing one (a bad schedule, a run deleted meanwhile) is

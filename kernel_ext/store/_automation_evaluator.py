@@ -57,12 +57,15 @@ BucketKey = tuple[str, str, str]
 
 class EvaluationBatch(NamedTuple):
     """What one step gives the evaluation: the enabled automations, the new events in
-    the order they were recorded, and the open windows of those automations."""
+    the order they were recorded, the open windows of those automations, and whether
+    the events read are all there were (else a window must not end past the last one
+    read: the event it waits for may be among those still unread)."""
 
     automations: list[AutomationRecord]
     events: list[EventRow]
     buckets: dict[BucketKey, BucketRow]
     now: datetime
+    caught_up: bool
 
 
 class EvaluationOutcome(NamedTuple):
@@ -79,6 +82,13 @@ class EvaluationStep(NamedTuple):
     events: int
     firings: int
     more: bool
+
+
+class _StreamRead(NamedTuple):
+    rows: list[EventRow]
+    end: int  # the new cursor
+    pending: dict[str, float]  # positions skipped, and since when (epoch seconds)
+    full: bool  # the limit was reached: more may wait
 
 
 Evaluate = Callable[[EvaluationBatch], EvaluationOutcome]
@@ -107,17 +117,19 @@ def evaluate_automations(
     gaps = connection.dialect.name == "postgresql"
     pending = dict(row.pending or {})
     names = list(event_names(automations))
-    states, state_cursor, state_pending = _read_stream(
+    states = _read_stream(
         connection, "state", row.state_cursor, pending.get("state", {}), names, limit, gaps
     )
-    customs, event_cursor, event_pending = _read_stream(
+    customs = _read_stream(
         connection, "event", row.event_cursor, pending.get("event", {}), names, limit, gaps
     )
+    more = states.full or customs.full
     batch = EvaluationBatch(
         automations,
-        sorted([*states, *customs], key=lambda item: (item.event.occurred, item.position)),
+        sorted([*states.rows, *customs.rows], key=lambda r: (r.event.occurred, r.position)),
         _load_buckets(connection, [a["id"] for a in automations]),
         now,
+        caught_up=not more,
     )
     outcome = evaluate(batch)
     _save_buckets(connection, outcome.buckets)
@@ -126,13 +138,12 @@ def evaluate_automations(
         update(automation_evaluator)
         .where(automation_evaluator.c.name == _NAME)
         .values(
-            state_cursor=state_cursor,
-            event_cursor=event_cursor,
-            pending={"state": state_pending, "event": event_pending},
+            state_cursor=states.end,
+            event_cursor=customs.end,
+            pending={"state": states.pending, "event": customs.pending},
             updated=now,
         )
     )
-    more = state_cursor - row.state_cursor >= limit or event_cursor - row.event_cursor >= limit
     return EvaluationStep(len(batch.events), new, more)
 
 
@@ -190,7 +201,7 @@ def _read_stream(
     names: Sequence[str],
     limit: int,
     gaps: bool,
-) -> tuple[list[EventRow], int, dict[str, float]]:
+) -> _StreamRead:
     """The stream's events past ``cursor`` (at most ``limit`` positions) and those of
     its pending positions that have appeared; the new cursor and pending positions."""
     column = state_history.c.id if stream == "state" else events.c.seq
@@ -214,7 +225,7 @@ def _read_stream(
         for skipped in range(cursor + 1, end + 1):
             if skipped not in seen and len(still) < _MAX_GAPS:
                 still.setdefault(str(skipped), clock)
-    return rows, end, still
+    return _StreamRead(rows, end, still, len(present) >= limit)
 
 
 def _read_rows(
