@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel_ext._errors import ConfigurationError
 from kernel_ext._states import (
@@ -36,7 +36,9 @@ from kernel_ext._states import (
 from kernel_ext.store import get_store
 from kernel_ext.store.records import FlowRunRecord, ScheduleRecord
 from papermill_bridge._start_run import create_deployment_run, slot_parameters
-from papermill_bridge.automations._runner import AutomationRunner
+
+if TYPE_CHECKING:
+    from papermill_bridge.automations._runner import AutomationRunner
 
 __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
@@ -92,6 +94,9 @@ class Scheduler:
         self._pruned_at: float | None = None  # when this scheduler last applied retention
         self.automations: AutomationRunner | None = None
         if automations or (automations is None and deployments is None):
+            # Imported here: the automations' models (pydantic) load only for a scheduler.
+            from papermill_bridge.automations._runner import AutomationRunner
+
             self.automations = AutomationRunner()
         self.stopping = threading.Event()
 
