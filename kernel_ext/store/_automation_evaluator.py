@@ -50,6 +50,7 @@ __all__ = [
 _NAME = "default"
 GAP_WAIT = 60.0
 _MAX_GAPS = 10_000
+_CHUNK = 500
 
 # (automation id, trigger id, bucket key)
 BucketKey = tuple[str, str, str]
@@ -251,21 +252,25 @@ def _load_buckets(connection: Connection, automation_ids: list[str]) -> dict[Buc
 
 
 def _save_buckets(connection: Connection, changes: Mapping[BucketKey, BucketRow | None]) -> None:
+    """Write the changed windows: the old rows of every changed key deleted (by trigger,
+    in chunks), the open ones inserted in one ``executemany``."""
     table = automation_buckets
-    for (automation_id, trigger_id, bucket_key), bucket in changes.items():
-        connection.execute(
-            delete(table).where(
-                table.c.automation_id == automation_id,
-                table.c.trigger_id == trigger_id,
-                table.c.bucket_key == bucket_key,
-            )
-        )
-        if bucket is not None:
+    by_trigger: dict[tuple[str, str], list[str]] = {}
+    for automation_id, trigger_id, bucket_key in changes:
+        by_trigger.setdefault((automation_id, trigger_id), []).append(bucket_key)
+    for (automation_id, trigger_id), keys in by_trigger.items():
+        for start in range(0, len(keys), _CHUNK):
             connection.execute(
-                insert(table).values(
-                    automation_id=automation_id,
-                    trigger_id=trigger_id,
-                    bucket_key=bucket_key,
-                    **bucket,
+                delete(table).where(
+                    table.c.automation_id == automation_id,
+                    table.c.trigger_id == trigger_id,
+                    table.c.bucket_key.in_(keys[start : start + _CHUNK]),
                 )
             )
+    rows = [
+        {"automation_id": key[0], "trigger_id": key[1], "bucket_key": key[2], **bucket}
+        for key, bucket in changes.items()
+        if bucket is not None
+    ]
+    if rows:
+        connection.execute(insert(table), rows)
