@@ -17,6 +17,10 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │   │                         without (also a ``LookupError``)
     │   ├── SecretAlreadyExists   a secret is saved under a name in use, without
     │   │                         ``overwrite=True``
+    │   ├── AutomationNotFound    no automation has that name or id (also a ``LookupError``)
+    │   ├── AutomationExists      an automation is created under a name in use
+    │   ├── AutomationFileError   an automation file cannot be read or holds an invalid
+    │   │                         automation, one line per problem (kernel_ext.automations)
     │   ├── VariableAlreadyExists a variable is set under a name in use, without
     │   │                         ``overwrite=True``
     │   ├── OptionTypeError       an option has the wrong type (also a ``TypeError``)
@@ -61,6 +65,11 @@ Catch ``TaskbookError`` to catch them all. Messages say what to do next.
     │   ├── InputNotFound         no pending input request with that id / for that run
     │   ├── InputAlreadyAnswered  someone answered (or it expired) first
     │   └── InputValidationError  the answer does not fit the form's fields
+    ├── EventTooLarge             an event is over the size limit (``emit_event``)
+    ├── ActionFailed              an automation's action cannot be done
+    │   │                         (papermill_bridge.automations)
+    │   ├── NotificationFailed    a notification was not delivered
+    │   └── ActionsFailed         some actions of a firing failed; ``results`` says which
     ├── OutcomeFormatError        an executor's report of a deployment run cannot be read
     │                             (papermill_bridge; the run is recorded Crashed)
     ├── BadRequest                a REST call's argument or body field is missing or of
@@ -94,12 +103,12 @@ __all__ = [
     "AutomationExists",
     "AutomationNotFound",
     "CacheKeyError",
-    "EventTooLarge",
     "CancelledRun",
     "ConcurrencySlotTimeout",
     "ConfigurationError",
     "CrashedRun",
     "DeploymentNotFound",
+    "EventTooLarge",
     "FailedRun",
     "InputAlreadyAnswered",
     "InputError",
@@ -302,13 +311,16 @@ class ArtifactNotFound(ConfigurationError, LookupError):
 class EventTooLarge(TaskbookError):
     """Raised by ``emit_event`` for an event over the size limit (``size``, ``maximum``)."""
 
-    def __init__(self, size: int, maximum: int) -> None:
+    def __init__(self, size: int, maximum: int = 0) -> None:
         super().__init__(
             f"Event is too large to emit ({size} > {maximum} bytes): put large data in a "
             "result or an artifact, and its key in the payload."
         )
         self.size = size
         self.maximum = maximum
+
+    def __reduce__(self) -> tuple[type[EventTooLarge], tuple[int, int]]:
+        return type(self), (self.size, self.maximum)
 
 
 class AutomationNotFound(ConfigurationError, LookupError):

@@ -9,6 +9,9 @@
     TASKBOOK_PROFILE      a name prefix for secrets and variables: with ``prod``,
                           ``Secret.load("db")`` reads ``prod-db`` first, then ``db``
                           (see ``kernel_ext._profiles``)
+    TASKBOOK_CONSOLE_URL  the JupyterLab that links to runs point at, e.g.
+                          ``https://lab.example.com/`` (default: a JupyterLab running on
+                          this machine, if there is one)
 
 ``override()`` replaces them for a block of code (the test harness uses it).
 """
@@ -22,7 +25,15 @@ from pathlib import Path
 
 from kernel_ext._errors import ConfigurationError
 
-__all__ = ["home", "override", "profile", "results_url", "secret_key", "store_url"]
+__all__ = [
+    "console_url",
+    "home",
+    "override",
+    "profile",
+    "results_url",
+    "secret_key",
+    "store_url",
+]
 
 _overrides: list[dict[str, str]] = []
 
@@ -80,6 +91,10 @@ def secret_key() -> str | None:
 
 def profile() -> str | None:
     return _get("TASKBOOK_PROFILE")
+
+
+def console_url() -> str | None:
+    return _get("TASKBOOK_CONSOLE_URL")
 
 
 @contextlib.contextmanager

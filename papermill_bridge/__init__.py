@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from papermill_bridge._backfill import backfill
     from papermill_bridge._deployment_actions import delete_deployment, set_schedules
+    from papermill_bridge._lab_links import run_link
     from papermill_bridge._outcome import OutcomeFormatError, RunOutcome
     from papermill_bridge._parameters import (
         Parameter,
@@ -59,6 +60,7 @@ __all__ = [
     "promote_flow",
     "read_parameters",
     "retry_run",
+    "run_link",
     "serve_flow",
     "set_schedules",
     "start_run",
@@ -73,6 +75,7 @@ _HOMES = {
     "backfill": "_backfill",
     "delete_deployment": "_deployment_actions",
     "set_schedules": "_deployment_actions",
+    "run_link": "_lab_links",
     "OutcomeFormatError": "_outcome",
     "RunOutcome": "_outcome",
     "Parameter": "_parameters",

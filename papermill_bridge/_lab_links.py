@@ -1,4 +1,5 @@
-"""Links into a running JupyterLab, for the CLI to print next to a run.
+"""Links into a running JupyterLab, for the CLI to print next to a run and for
+automations' notifications to link to.
 
 A running Jupyter server writes ``jpserver-<pid>.json`` (its URL and base URL) to the
 Jupyter runtime folder; the console opens ``<url>lab?taskbook-run=ID``. Read without
@@ -16,8 +17,15 @@ __all__ = ["run_link"]
 
 
 def run_link(run_id: str) -> str | None:
-    """The URL that opens run ``run_id`` in the newest running JupyterLab, if there is one."""
-    base = _lab_url()
+    """The URL that opens run ``run_id`` in the console: ``TASKBOOK_CONSOLE_URL``'s, else
+    the newest JupyterLab running here, if there is one."""
+    from kernel_ext import _settings
+
+    configured = _settings.console_url()
+    if configured:
+        base: str | None = configured if configured.endswith("/") else f"{configured}/"
+    else:
+        base = _lab_url()
     return None if base is None else f"{base}lab?taskbook-run={quote(run_id)}"
 
 

@@ -38,7 +38,7 @@ from kernel_ext.store.records import FlowRunRecord, ScheduleRecord
 from papermill_bridge._start_run import create_deployment_run, slot_parameters
 
 if TYPE_CHECKING:
-    from papermill_bridge.automations._runner import AutomationRunner
+    from papermill_bridge.automations import AutomationRunner
 
 __all__ = ["LATE_AFTER_SECONDS", "Scheduler"]
 
@@ -95,7 +95,7 @@ class Scheduler:
         self.automations: AutomationRunner | None = None
         if automations or (automations is None and deployments is None):
             # Imported here: the automations' models (pydantic) load only for a scheduler.
-            from papermill_bridge.automations._runner import AutomationRunner
+            from papermill_bridge.automations import AutomationRunner
 
             self.automations = AutomationRunner()
         self.stopping = threading.Event()

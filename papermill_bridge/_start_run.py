@@ -27,8 +27,17 @@ if TYPE_CHECKING:
 __all__ = ["create_deployment_run", "slot_parameters", "start_run", "wait_for"]
 
 
-def start_run(name: str, parameters: dict[str, Any] | None = None) -> FlowRunDetail:
-    """A Scheduled run of deployment ``name``, due now, with validated parameters."""
+def start_run(
+    name: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    when: float | None = None,
+    message: str = "Started by hand",
+    run_id: FlowRunId | None = None,
+) -> FlowRunDetail:
+    """A Scheduled run of deployment ``name``, due now (or at ``when``, epoch seconds),
+    with validated parameters. ``run_id`` gives the run its id (an automation's, derived
+    from its firing, so that running its action again starts no second run)."""
     store = get_store()
     deployment = store.read_deployment(name)
     schema = deployment["versions"][0]["parameters"]
@@ -36,9 +45,8 @@ def start_run(name: str, parameters: dict[str, Any] | None = None) -> FlowRunDet
     check_required(schema, given, f"A run of {name}")
     values = run_defaults(schema)
     values.update(given)
-    run = create_deployment_run(
-        store, deployment, values, time.time(), Scheduled("Started by hand")
-    )
+    due = time.time() if when is None else when
+    run = create_deployment_run(store, deployment, values, due, Scheduled(message), run_id=run_id)
     assert run is not None  # only a schedule's slot can already have its run
     return store.read_flow_run(run["id"])
 
@@ -50,16 +58,18 @@ def create_deployment_run(
     when: float,
     state: State,
     slot: tuple[ScheduleRecord, datetime] | None = None,
+    run_id: FlowRunId | None = None,
 ) -> FlowRunRecord | None:
     """A run of the deployment's latest version, due at ``when`` (epoch seconds), in
-    ``state`` (Scheduled or Late). With ``slot`` (a schedule and one of its times) it is
-    that slot's run: None if the slot has one already (a slot never runs twice)."""
+    ``state`` (Scheduled or Late), with id ``run_id`` (a new one by default). With
+    ``slot`` (a schedule and one of its times) it is that slot's run: None if the slot
+    has one already (a slot never runs twice)."""
     schedule_id = slot_key = None
     if slot is not None:
         schedule, moment = slot
         schedule_id, slot_key = schedule["id"], f"{schedule['id']}:{moment.isoformat()}"
     return store.create_scheduled_run(
-        id=FlowRunId(str(uuid.uuid4())),
+        id=run_id or FlowRunId(str(uuid.uuid4())),
         deployment_id=deployment["id"],
         deployment_version=deployment["versions"][0]["version"],
         name=generate_run_name(),

@@ -198,6 +198,12 @@ class SendNotification(Action):
             )
         return self
 
+    def describe_for_cli(self) -> str:
+        if self.secret:
+            return f"Send notification to the URL in secret {self.secret!r}"
+        scheme = (self.url or "").partition("://")[0]
+        return f"Send notification to {scheme}://..."
+
     @field_validator("url", "subject", "body")
     @classmethod
     def _template_parses(cls, value: str | None) -> str | None:

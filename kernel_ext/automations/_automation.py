@@ -150,7 +150,8 @@ class Automation(AutomationCore):
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Automation:
         """The automation a store record holds (its other columns are left out)."""
-        return cls.model_validate({key: record[key] for key in _RECORD_FIELDS if key in record})
+        fields = {key: record[key] for key in _RECORD_FIELDS if record.get(key) is not None}
+        return cls.model_validate(fields)
 
     def create(self, *, _sync: bool | None = None) -> Automation:
         """Save this automation; returns it with its ``id``. A name in use is refused

@@ -28,8 +28,8 @@ class AutomationFileError(ConfigurationError):
     """An automation file cannot be read, or an automation in it is not valid; ``problems``
     holds one line per problem."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
+    def __init__(self, problems: Sequence[str] | str) -> None:
+        self.problems = problems.splitlines() if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
 
 

@@ -94,17 +94,14 @@ class ResourceTrigger(Trigger):
     @field_validator("match", mode="before")
     @classmethod
     def _one_specification(cls, value: Any) -> Any:
-        return _checked_specification(value, "match")
+        return _checked_specification(value, "")
 
     @field_validator("match_related", mode="before")
     @classmethod
     def _specifications(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return [
-                _checked_specification(item, f"match_related[{index}]")
-                for index, item in enumerate(value)
-            ]
-        return _checked_specification(value, "match_related")
+            return [_checked_specification(item, f"[{index}] ") for index, item in enumerate(value)]
+        return _checked_specification(value, "")
 
     def covers_resources(self, event: Event) -> bool:
         """Whether the event's resource matches ``match`` and its related resources
@@ -119,19 +116,20 @@ class ResourceTrigger(Trigger):
 
 def _checked_specification(value: Any, where: str) -> Any:
     """``value`` if it is a mapping of labels to a pattern or a list of patterns; else a
-    ``ValueError`` that says so (pydantic would report each branch of the union)."""
+    ``ValueError`` that says so (pydantic would report each branch of the union);
+    ``where`` prefixes the message (``"[2] "`` for a list's item)."""
     if isinstance(value, ResourceSpecification):
         return value
     if not isinstance(value, dict):
         raise ValueError(
-            f"{where} is a mapping of labels to patterns, e.g. "
+            f"{where}a resource specification is a mapping of labels to patterns, e.g. "
             f'{{"prefect.resource.id": "prefect.flow-run.*"}}; got {value!r}'
         )
     for label, patterns in value.items():
         listed = patterns if isinstance(patterns, list) else [patterns]
         if not all(isinstance(pattern, str) for pattern in listed):
             raise ValueError(
-                f"{where}: the pattern of {label!r} is a string or a list of strings; "
+                f"{where}the pattern of {label!r} is a string or a list of strings; "
                 f"got {patterns!r}"
             )
     return value

@@ -22,21 +22,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from kernel_ext.store._automation_rows import insert_firings, list_automations
-from kernel_ext.store._event_reads import EventRow, custom_events, state_events
+from kernel_ext.store._event_reads import custom_events, state_events
 from kernel_ext.store._tables import (
     automation_buckets,
     automation_evaluator,
     events,
     state_history,
 )
-from kernel_ext.store.records import AutomationRecord, BucketRow, NewFiring
+from kernel_ext.store.records import AutomationRecord, BucketRow, EventRow, NewFiring
 
 __all__ = [
     "BucketKey",
@@ -92,7 +92,17 @@ class _StreamRead(NamedTuple):
     full: bool  # the limit was reached: more may wait
 
 
-Evaluate = Callable[[EvaluationBatch], EvaluationOutcome]
+class Outcome(Protocol):
+    """What an evaluation returns (``EvaluationOutcome`` or any value of its shape)."""
+
+    @property
+    def buckets(self) -> Mapping[BucketKey, Mapping[str, Any] | None]: ...
+
+    @property
+    def firings(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+Evaluate = Callable[[EvaluationBatch], Outcome]
 EventNames = Callable[[list[AutomationRecord]], Sequence[str]]
 
 
@@ -251,7 +261,9 @@ def _load_buckets(connection: Connection, automation_ids: list[str]) -> dict[Buc
     }
 
 
-def _save_buckets(connection: Connection, changes: Mapping[BucketKey, BucketRow | None]) -> None:
+def _save_buckets(
+    connection: Connection, changes: Mapping[BucketKey, Mapping[str, Any] | None]
+) -> None:
     """Write the changed windows: the old rows of every changed key deleted (by trigger,
     in chunks), the open ones inserted in one ``executemany``."""
     table = automation_buckets

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from kernel_ext._errors import AutomationExists, AutomationNotFound
 from kernel_ext.store._tables import automation_buckets, automation_firings, automations
 from kernel_ext.store._types import isoformat
-from kernel_ext.store.records import AutomationRecord, FiringRecord, NewFiring
+from kernel_ext.store.records import AutomationRecord, FiringRecord
 
 __all__ = [
     "claim_firings",
@@ -57,7 +57,9 @@ def create_automation(connection: Connection, record: Mapping[str, Any]) -> Auto
     statement = _upsert(connection)(automations).values(
         id=automation_id, created=now, updated=now, **values
     )
-    if connection.execute(statement.on_conflict_do_nothing()).rowcount != 1:
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT that may do nothing.
+    inserted = statement.on_conflict_do_nothing().returning(automations.c.id)
+    if connection.execute(inserted).first() is None:
         raise AutomationExists(
             f"An automation named {values['name']!r} exists already; pick another name, "
             f"or `taskbook automations delete {values['name']}` first.",
@@ -116,7 +118,7 @@ def list_firings(
     return [_firing(row) for row in connection.execute(query).mappings()]
 
 
-def insert_firings(connection: Connection, firings: Sequence[NewFiring]) -> int:
+def insert_firings(connection: Connection, firings: Sequence[Mapping[str, Any]]) -> int:
     """Record ``firings`` as pending; one already recorded (same automation and key) is
     left alone. Returns how many are new."""
     new = 0
@@ -124,7 +126,8 @@ def insert_firings(connection: Connection, firings: Sequence[NewFiring]) -> int:
         statement = _upsert(connection)(automation_firings).values(
             id=str(uuid.uuid4()), state=PENDING, attempts=0, **firing
         )
-        new += connection.execute(statement.on_conflict_do_nothing()).rowcount
+        inserted = statement.on_conflict_do_nothing().returning(automation_firings.c.id)
+        new += connection.execute(inserted).first() is not None
     return new
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext.events import Event, RelatedResource, Resource
 from kernel_ext.store._tables import deployments, events, flow_runs, state_history, task_runs
+from kernel_ext.store.records import EventRow
 
 __all__ = [
     "EventRow",
@@ -37,14 +38,6 @@ __all__ = [
 # The namespace of the ids of state-change events (uuid5 of the store's history id).
 _STATE_EVENT_NAMESPACE = uuid.UUID("6f1f3c2e-7c5b-4d7e-9b0a-5a8d6c1e2f30")
 _MESSAGE_LIMIT = 100_000  # Prefect truncates state messages in events at this length
-
-
-class EventRow(NamedTuple):
-    """An event and where it was read: ``("state", history id)`` or ``("event", seq)``."""
-
-    stream: str
-    position: int
-    event: Event
 
 
 def state_event_id(history_id: int) -> uuid.UUID:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from kernel_ext.store import _event_reads
-from kernel_ext.store._event_reads import EventRow
 from kernel_ext.store._transactions import Transactions
+from kernel_ext.store.records import EventRow
 
 __all__ = ["EventsApi"]
 

@@ -45,7 +45,7 @@ A run's ``state`` is its state *name* ("Cached"); ``state_type`` is the ``StateT
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext._states import StateType
@@ -461,3 +461,13 @@ class NewFiring(TypedDict):
     fired: datetime
     triggering_event: dict[str, Any] | None
     firing: dict[str, Any] | None
+
+
+class EventRow(NamedTuple):
+    """An event as the store read it, and where: ``stream`` is "state" (a state change,
+    read from the history: ``position`` is its history id) or "event" (a recorded event:
+    ``position`` is its ``seq``). ``event`` is a ``kernel_ext.events.Event``."""
+
+    stream: str
+    position: int
+    event: Any

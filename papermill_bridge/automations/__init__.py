@@ -7,6 +7,13 @@ runs each firing's actions (``act``) once.
 
 from __future__ import annotations
 
+from papermill_bridge.automations._act import (
+    ActionFailed,
+    ActionResult,
+    ActionsFailed,
+    act,
+    run_action,
+)
 from papermill_bridge.automations._buckets import Bucket, BucketKey, Buckets
 from papermill_bridge.automations._evaluate import (
     DEFAULT_GRACE,
@@ -17,6 +24,8 @@ from papermill_bridge.automations._evaluate import (
     react,
 )
 from papermill_bridge.automations._firings import Firing
+from papermill_bridge.automations._notify import NotificationFailed
+from papermill_bridge.automations._runner import AutomationRunner
 from papermill_bridge.automations._step import (
     StepOutcome,
     bucket_from_row,
@@ -29,11 +38,17 @@ __all__ = [
     "DEFAULT_GRACE",
     "EXPIRED_BUCKET_BUFFER",
     "PRECEDING_EVENT_LOOKBACK",
+    "ActionFailed",
+    "ActionResult",
+    "ActionsFailed",
+    "AutomationRunner",
     "Bucket",
     "BucketKey",
     "Buckets",
     "Firing",
+    "NotificationFailed",
     "StepOutcome",
+    "act",
     "bucket_from_row",
     "bucket_to_row",
     "causal_order",
@@ -41,4 +56,5 @@ __all__ = [
     "event_names",
     "expire",
     "react",
+    "run_action",
 ]

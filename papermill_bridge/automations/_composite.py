@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from kernel_ext.automations import Automation, CompositeTrigger, SequenceTrigger, TriggerTypes
 from papermill_bridge.automations._buckets import CHILD_PREFIX, Bucket, BucketKey, Buckets
@@ -90,7 +91,7 @@ def _ready(parent: CompositeTrigger, held: list[Firing]) -> bool:
         return len(held) >= parent.num_expected_firings
     order = [firing.trigger_id for firing in held]
     moments = [firing.occurred for firing in held]
-    in_order = all(earlier < later for earlier, later in zip(moments, moments[1:]))
+    in_order = all(earlier < later for earlier, later in pairwise(moments))
     return in_order and order == [str(child.id) for child in parent.triggers]
 
 

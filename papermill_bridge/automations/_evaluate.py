@@ -44,8 +44,9 @@ PRECEDING_EVENT_LOOKBACK = timedelta(minutes=15)
 # Prefect's: an ended reactive window is forgotten this long after its end.
 EXPIRED_BUCKET_BUFFER = timedelta(seconds=60)
 # How long past a window's end ``expire`` waits for an event that occurred in time but
-# is written late (the store's writer batches; a flaky connection retries).
-DEFAULT_GRACE = timedelta(seconds=30)
+# is written late: the store's writer commits every 50 ms, and retries for a few seconds
+# when the connection flickers. Longer delays an SLA's alert; shorter risks a false one.
+DEFAULT_GRACE = timedelta(seconds=5)
 
 
 def react(automation: Automation, event: Event, buckets: Buckets, now: datetime) -> list[Firing]:

@@ -72,7 +72,7 @@ class AutomationRunner:
         while True:
             step = store.evaluate_automations(
                 self.holder,
-                lambda batch: evaluate_batch(batch, caught_up=batch.caught_up),
+                evaluate_batch,
                 event_names,
                 lease_seconds=self.lease_seconds,
             )
@@ -90,7 +90,7 @@ class AutomationRunner:
             counts["acted"] += 1
 
     def _act(self, firing: FiringRecord) -> None:
-        from papermill_bridge.automations._act import act
+        from papermill_bridge.automations._act import ActionsFailed, act
 
         store = get_store()
         automation = store.find_automation(firing["automation_id"])
@@ -98,9 +98,11 @@ class AutomationRunner:
             store.finish_firing(firing["id"], self.holder, state="failed", error="deleted")
             return
         try:
-            results: list[Any] = act(automation, firing)
+            results: list[Any] = list(act(automation, firing))
         except Exception as error:  # reported on the firing, retried
             message = f"{type(error).__name__}: {error}"
+            # What each action did: a retry does only the ones that failed.
+            done = list(error.results) if isinstance(error, ActionsFailed) else firing["results"]
             if firing["attempts"] < self.attempts:
                 logger.warning(
                     "Automation %r: an action failed (%s); trying again in %g s",
@@ -110,7 +112,12 @@ class AutomationRunner:
                 )
                 retry = self.retry_seconds * firing["attempts"]
                 store.finish_firing(
-                    firing["id"], self.holder, state="pending", error=message, retry_in=retry
+                    firing["id"],
+                    self.holder,
+                    state="pending",
+                    results=done,
+                    error=message,
+                    retry_in=retry,
                 )
             else:
                 logger.error(
@@ -119,6 +126,8 @@ class AutomationRunner:
                     firing["attempts"],
                     message,
                 )
-                store.finish_firing(firing["id"], self.holder, state="failed", error=message)
+                store.finish_firing(
+                    firing["id"], self.holder, state="failed", results=done, error=message
+                )
             return
         store.finish_firing(firing["id"], self.holder, state="done", results=results)

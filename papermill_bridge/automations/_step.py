@@ -46,6 +46,8 @@ class _Batch(Protocol):
     def buckets(self) -> Mapping[BucketKey, Mapping[str, Any]]: ...
     @property
     def now(self) -> datetime: ...
+    @property
+    def caught_up(self) -> bool: ...
 
 
 class StepOutcome(NamedTuple):
@@ -57,11 +59,14 @@ class StepOutcome(NamedTuple):
 
 
 def evaluate_batch(
-    batch: _Batch, *, grace: timedelta = DEFAULT_GRACE, caught_up: bool = True
+    batch: _Batch, *, grace: timedelta = DEFAULT_GRACE, caught_up: bool | None = None
 ) -> StepOutcome:
     """React to the batch's events, then end the windows due by ``batch.now``. When the
-    step did not read every waiting event (``caught_up=False``), windows end only up to
-    the last event read: an event still unread may be the one a window waits for."""
+    step did not read every waiting event (``batch.caught_up`` false, unless
+    ``caught_up`` says otherwise), windows end only up to the last event read: an event
+    still unread may be the one a window waits for."""
+    if caught_up is None:
+        caught_up = batch.caught_up
     automations = _automations(batch.automations)
     buckets = Buckets({key: bucket_from_row(row) for key, row in batch.buckets.items()})
     events = causal_order(read.event for read in batch.events)

@@ -25,10 +25,11 @@ def main(argv: list[str] | None = None) -> Any:
 from papermill_bridge.cli import (  # noqa: E402, F401
     _approvals,
     _artifacts,
+    _automations,
     _demo,
-    _events,
     _deployment_commands,
     _deployments,
+    _events,
     _lab,
     _limits,
     _runs,

@@ -14,10 +14,10 @@ import click
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import FINAL_TYPES
 from kernel_ext.store import get_store
+from papermill_bridge import run_link
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._deployment_commands import now, schedule_options
 from papermill_bridge.cli._format import local_time
-from papermill_bridge.cli._lab_links import run_link
 from papermill_bridge.cli._runs import runs
 
 if TYPE_CHECKING:

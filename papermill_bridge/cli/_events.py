@@ -14,7 +14,7 @@ from papermill_bridge.cli._format import local_time, table
 from papermill_bridge.cli._store import _duration
 
 if TYPE_CHECKING:
-    from kernel_ext.store._event_reads import EventRow
+    from kernel_ext.store.records import EventRow
 
 __all__ = ["events"]
 
@@ -136,7 +136,8 @@ def _advance(cursor: tuple[int, int], rows: list[EventRow]) -> tuple[int, int]:
 
 
 def _as_json(row: EventRow) -> dict[str, Any]:
-    return row.event.to_json()
+    as_json: dict[str, Any] = row.event.to_json()
+    return as_json
 
 
 def _print(rows: list[EventRow], as_json: bool, header: bool) -> None:

@@ -12,9 +12,9 @@ from kernel_ext._lookup import resolve_run_id
 from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext._states import StateType, parse_state_filter
 from kernel_ext.store import get_store
+from papermill_bridge import run_link
 from papermill_bridge.cli._app import cli, echo_json, json_option
 from papermill_bridge.cli._format import duration, local_time, table
-from papermill_bridge.cli._lab_links import run_link
 
 if TYPE_CHECKING:
     from kernel_ext.store import Store

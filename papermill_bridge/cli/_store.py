@@ -114,8 +114,9 @@ def prune(
         f"{report['task_runs']} task runs, {report['states']} states, "
         f"{report['log_lines']} log lines, {report['results']} results, "
         f"{report['input_requests']} input requests, {report['artifacts']} artifacts, "
-        f"{report['events']} events, {report['result_files']} result files and {report['output_notebooks']} output "
-        f"notebooks" + ("." if dry_run else f" in {report['seconds']:.1f}s.")
+        f"{report['events']} events, {report['result_files']} result files and "
+        f"{report['output_notebooks']} output notebooks"
+        + ("." if dry_run else f" in {report['seconds']:.1f}s.")
     )
 
 

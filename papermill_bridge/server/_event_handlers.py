@@ -80,7 +80,10 @@ class EventsHandler(TaskbookHandler):
                     ends = _advanced(cursor, rows)
             if cursor is None or len(rows) < _limit(limit):
                 ends = _advanced(ends, rows)  # rows committed since ``ends`` was read
-            return {"events": [row.event.to_json() for row in rows], "cursor": f"{ends[0]}:{ends[1]}"}
+            return {
+                "events": [row.event.to_json() for row in rows],
+                "cursor": f"{ends[0]}:{ends[1]}",
+            }
 
         self.respond(read)
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from kernel_ext.events import emit_event
 from tests.papermill_bridge.test_deployments import home, store, write_notebook

@@ -82,7 +82,11 @@ def nibbled() -> Event:
         event="animal.ingested",
         resource={"prefect.resource.id": "woodchonk", "genus": "Marmota"},
         related=[
-            {"prefect.resource.id": "my-lily", "prefect.resource.role": "meal", "genus": "Hemerocallis"},
+            {
+                "prefect.resource.id": "my-lily",
+                "prefect.resource.role": "meal",
+                "genus": "Hemerocallis",
+            },
             {"prefect.resource.id": "my-tulip", "prefect.resource.role": "meal", "genus": "Tulipa"},
         ],
     )
@@ -186,7 +190,9 @@ def test_composite_triggers_parse_from_json() -> None:
     assert isinstance(automation.trigger, CompoundTrigger)
     assert all(isinstance(t, EventTrigger) for t in automation.trigger.triggers)
     assert automation.trigger.within == timedelta(seconds=60)
-    sequence = Automation.model_validate({**info, "trigger": {"triggers": info["trigger"]["triggers"]}})  # type: ignore[index]
+    sequence = Automation.model_validate(
+        {**info, "trigger": {"triggers": info["trigger"]["triggers"]}}
+    )  # type: ignore[index]
     assert isinstance(sequence.trigger, SequenceTrigger)  # no `require`: a sequence
 
 
@@ -298,7 +304,9 @@ def test_running_an_inferred_deployment_on_every_run_is_refused(expect: str) -> 
         match_related={"prefect.resource.id": "prefect.flow.etl", "prefect.resource.role": "flow"},
     )
     assert Automation(name="ok", trigger=narrowed, actions=[selected]).name == "ok"
-    assert Automation(name="off", trigger=EventTrigger(expect={expect}), actions=[selected], enabled=False)
+    assert Automation(
+        name="off", trigger=EventTrigger(expect={expect}), actions=[selected], enabled=False
+    )
 
 
 def test_a_record_round_trips() -> None:
@@ -365,7 +373,7 @@ def test_read_needs_one_of_id_or_name(store: Any) -> None:
 def test_inside_an_async_flow_the_methods_are_awaited(store: Any) -> None:
     @flow
     async def manage() -> tuple[str, bool]:
-        created = await failures().create()  # type: ignore[misc]
+        await failures().create()  # type: ignore[misc]
         read = await Automation.read(name="failures")  # type: ignore[misc]
         paused = await read.pause()  # type: ignore[misc]
         return read.name, paused

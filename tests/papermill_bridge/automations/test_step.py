@@ -55,7 +55,10 @@ def test_a_failed_flow_run_fires_an_automation(store: Any) -> None:
     automation = create(
         EventTrigger(
             expect={"prefect.flow-run.Failed"},
-            match_related={"prefect.resource.id": "prefect.flow.breaks", "prefect.resource.role": "flow"},
+            match_related={
+                "prefect.resource.id": "prefect.flow.breaks",
+                "prefect.resource.role": "flow",
+            },
         )
     )
     step(store)
@@ -98,9 +101,13 @@ def test_one_scheduler_evaluates_at_a_time(store: Any) -> None:
 def test_event_names_widen_globs_into_prefixes() -> None:
     def record(*expect: str, after: tuple[str, ...] = ()) -> dict[str, Any]:
         trigger = EventTrigger(expect=set(expect), after=set(after))
-        return Automation(id=uuid.uuid4(), name="x", trigger=trigger, actions=[DoNothing()]).to_record()
+        return Automation(
+            id=uuid.uuid4(), name="x", trigger=trigger, actions=[DoNothing()]
+        ).to_record()
 
-    assert event_names([record("prefect.flow-run.Failed", after=("prefect.flow-run.Running",))]) == [
+    assert event_names(
+        [record("prefect.flow-run.Failed", after=("prefect.flow-run.Running",))]
+    ) == [
         "prefect.flow-run.Failed",
         "prefect.flow-run.Running",
     ]
@@ -123,9 +130,12 @@ class _Batch(NamedTuple):
     events: list[Any]
     buckets: dict[Any, Any]
     now: datetime
+    caught_up: bool = True
 
 
-def test_an_automation_that_no_longer_validates_is_skipped(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_automation_that_no_longer_validates_is_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     good = Automation(id=uuid.uuid4(), name="good", trigger=EventTrigger(), actions=[DoNothing()])
     bad = {**good.to_record(), "id": str(uuid.uuid4()), "name": "bad", "actions": [{"type": "?"}]}
 
