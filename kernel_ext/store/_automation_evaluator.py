@@ -2,11 +2,13 @@
 the triggers' open windows, all moved in one transaction per step.
 
 Exactly once, however many schedulers run: a step first takes (or renews) the lease on
-the one ``automation_evaluator`` row. That ``UPDATE`` also locks the row until the step
-commits, so no two steps overlap even when a lease runs out mid-step. In the same
-transaction the step reads the events past its cursors, hands them to the evaluation
-(pure code, in ``papermill_bridge.automations``), records the firings and the changed
-windows, and moves the cursors. A step that fails or dies leaves everything as it was, and
+the one ``automation_evaluator`` row (a short write transaction), then reads the events
+past its cursors and the open windows (a read transaction: writers are not held while the
+pure evaluation in ``papermill_bridge.automations`` runs), and commits its outcome in a
+third, short transaction: the firings, the changed windows and the cursors, written only
+if the row still holds this holder, the cursors and the commit time the step started
+from (a compare-and-set). So two steps never both commit from one position, even when a
+lease runs out mid-step; a step that fails, dies or loses the race writes nothing, and
 the next (here or in another scheduler, once the lease expires) reads the same events
 again.
 
@@ -43,8 +45,12 @@ __all__ = [
     "EvaluationBatch",
     "EvaluationOutcome",
     "EvaluationStep",
-    "evaluate_automations",
+    "Position",
+    "StepReads",
+    "commit_step",
+    "read_step",
     "release_evaluator",
+    "take_lease",
 ]
 
 _NAME = "default"
@@ -106,56 +112,99 @@ Evaluate = Callable[[EvaluationBatch], Outcome]
 EventNames = Callable[[list[AutomationRecord]], Sequence[str]]
 
 
-def evaluate_automations(
-    connection: Connection,
-    holder: str,
-    lease_seconds: float,
-    evaluate: Evaluate,
-    event_names: EventNames,
-    limit: int,
-) -> EvaluationStep | None:
-    """One step of evaluation under the lease; None if another holder has it."""
+class Position(NamedTuple):
+    """Where the evaluator stands, as a step found it: the cursors, the positions still
+    awaited, and when the last step committed (the step commits only if it still is)."""
+
+    state_cursor: int
+    event_cursor: int
+    pending: dict[str, dict[str, float]]
+    updated: datetime | None
+    automations: list[AutomationRecord]
+
+
+class StepReads(NamedTuple):
+    """What a step read, to move the cursors to if its outcome is committed."""
+
+    states: _StreamRead
+    customs: _StreamRead
+
+    @property
+    def more(self) -> bool:
+        return self.states.full or self.customs.full
+
+
+def take_lease(connection: Connection, holder: str, lease_seconds: float) -> Position | None:
+    """Take or renew the evaluator's lease: where it stands, or None if another scheduler
+    holds it. With no automation enabled, the cursors move to the streams' ends (an
+    automation made later reacts to what comes after it) and no automation is listed."""
     now = datetime.now(UTC)
     if not _take_lease(connection, holder, lease_seconds, now):
         return None
+    automations = list_automations(connection, enabled=True)
+    if not automations:
+        _skip_to_end(connection, now)
     row = connection.execute(
         select(automation_evaluator).where(automation_evaluator.c.name == _NAME)
     ).one()
-    automations = list_automations(connection, enabled=True)
-    if not automations:  # nothing to evaluate: later automations start from now
-        _skip_to_end(connection, now)
-        return EvaluationStep(0, 0, False)
-    gaps = connection.dialect.name == "postgresql"
     pending = dict(row.pending or {})
-    names = list(event_names(automations))
+    return Position(row.state_cursor, row.event_cursor, pending, row.updated, automations)
+
+
+def read_step(
+    connection: Connection, position: Position, event_names: EventNames, limit: int
+) -> tuple[EvaluationBatch, StepReads]:
+    """The events past the cursors (at most ``limit`` positions of each stream) and the
+    open windows, for the evaluation: read only, so writers are not held meanwhile."""
+    gaps = connection.dialect.name == "postgresql"
+    names = list(event_names(position.automations))
+    waited = position.pending
     states = _read_stream(
-        connection, "state", row.state_cursor, pending.get("state", {}), names, limit, gaps
+        connection, "state", position.state_cursor, waited.get("state", {}), names, limit, gaps
     )
     customs = _read_stream(
-        connection, "event", row.event_cursor, pending.get("event", {}), names, limit, gaps
+        connection, "event", position.event_cursor, waited.get("event", {}), names, limit, gaps
     )
-    more = states.full or customs.full
+    reads = StepReads(states, customs)
     batch = EvaluationBatch(
-        automations,
+        position.automations,
         sorted([*states.rows, *customs.rows], key=lambda r: (r.event.occurred, r.position)),
-        _load_buckets(connection, [a["id"] for a in automations]),
-        now,
-        caught_up=not more,
+        _load_buckets(connection, [a["id"] for a in position.automations]),
+        datetime.now(UTC),
+        caught_up=not reads.more,
     )
-    outcome = evaluate(batch)
-    _save_buckets(connection, outcome.buckets)
-    new = insert_firings(connection, outcome.firings)
-    connection.execute(
+    return batch, reads
+
+
+def commit_step(
+    connection: Connection, holder: str, position: Position, reads: StepReads, outcome: Outcome
+) -> int | None:
+    """Record a step's outcome and move the cursors, if the evaluator still stands where
+    the step found it under this holder's lease (else None: nothing is written, another
+    step went first). Returns how many firings are new."""
+    table = automation_evaluator.c
+    moved = connection.execute(
         update(automation_evaluator)
-        .where(automation_evaluator.c.name == _NAME)
+        .where(
+            table.name == _NAME,
+            table.holder == holder,
+            table.state_cursor == position.state_cursor,
+            table.event_cursor == position.event_cursor,
+            table.updated.is_(None)
+            if position.updated is None
+            else table.updated == position.updated,
+        )
         .values(
-            state_cursor=states.end,
-            event_cursor=customs.end,
-            pending={"state": states.pending, "event": customs.pending},
-            updated=now,
+            state_cursor=reads.states.end,
+            event_cursor=reads.customs.end,
+            pending={"state": reads.states.pending, "event": reads.customs.pending},
+            updated=datetime.now(UTC),
         )
     )
-    return EvaluationStep(len(batch.events), new, more)
+    if moved.rowcount != 1:
+        return None
+    _save_buckets(connection, outcome.buckets)
+    return insert_firings(connection, outcome.firings)
 
 
 def release_evaluator(connection: Connection, holder: str) -> None:

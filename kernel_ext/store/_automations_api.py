@@ -60,15 +60,18 @@ class AutomationsApi(Transactions):
         limit: int = 5000,
     ) -> EvaluationStep | None:
         """One evaluation step under the evaluator's lease (see ``_automation_evaluator``);
-        None when another scheduler holds it."""
-        return self._write(
-            _automation_evaluator.evaluate_automations,
-            holder,
-            lease_seconds,
-            evaluate,
-            event_names,
-            limit,
-        )
+        None when another scheduler holds it or went first."""
+        position = self._write(_automation_evaluator.take_lease, holder, lease_seconds)
+        if position is None:
+            return None
+        if not position.automations:
+            return EvaluationStep(0, 0, False)
+        batch, reads = self._read(_automation_evaluator.read_step, position, event_names, limit)
+        outcome = evaluate(batch)
+        new = self._write(_automation_evaluator.commit_step, holder, position, reads, outcome)
+        if new is None:
+            return None
+        return EvaluationStep(len(batch.events), new, reads.more)
 
     def release_evaluator(self, holder: str) -> None:
         self._write(_automation_evaluator.release_evaluator, holder)

@@ -75,26 +75,29 @@ class Buckets:
     def __init__(self, loaded: Mapping[BucketKey, Bucket] | None = None) -> None:
         self._buckets: dict[BucketKey, Bucket] = dict(loaded or {})
         self._changed: dict[BucketKey, Bucket | None] = {}
+        # By trigger, so one trigger's buckets are found without reading every other
+        # trigger's (a for_each per run can hold thousands).
+        self._by_trigger: dict[tuple[str, str], dict[BucketKey, Bucket]] = {}
+        for key, bucket in self._buckets.items():
+            self._by_trigger.setdefault(key[:2], {})[key] = bucket
 
     def get(self, key: BucketKey) -> Bucket | None:
         return self._buckets.get(key)
 
     def put(self, key: BucketKey, bucket: Bucket) -> Bucket:
         self._buckets[key] = bucket
+        self._by_trigger.setdefault(key[:2], {})[key] = bucket
         self._changed[key] = bucket
         return bucket
 
     def remove(self, key: BucketKey) -> None:
+        self._by_trigger.get(key[:2], {}).pop(key, None)
         if self._buckets.pop(key, None) is not None or key in self._changed:
             self._changed[key] = None
 
     def of_trigger(self, automation_id: str, trigger_id: str) -> list[tuple[BucketKey, Bucket]]:
         """The buckets of one trigger, the oldest first."""
-        found = [
-            (key, bucket)
-            for key, bucket in self._buckets.items()
-            if key[0] == automation_id and key[1] == trigger_id
-        ]
+        found = list(self._by_trigger.get((automation_id, trigger_id), {}).items())
         return sorted(found, key=lambda item: (item[1].start, item[0][2]))
 
     def changed(self) -> dict[BucketKey, Bucket | None]:
