@@ -38,7 +38,7 @@ __all__ = [
     "SuspendFlowRun",
 ]
 
-DEFAULT_SUBJECT = "Prefect automated notification"
+DEFAULT_SUBJECT = "Taskbook automated notification"
 # Prefect's default flow-run notification, with the run's link in Taskbook's console.
 DEFAULT_BODY = """\
 Flow run {{ flow.name }}/{{ flow_run.name }} observed in state `{{ flow_run.state.name }}` \

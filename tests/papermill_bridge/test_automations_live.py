@@ -43,13 +43,16 @@ def test_a_failing_deployment_run_notifies_exactly_once(home: Path, receiver: Re
     from kernel_ext.automations import Automation, EventTrigger, SendNotification
     from papermill_bridge import Scheduler, Worker, promote, start_run
 
-    deployment = promote(write_notebook(home, extra="raise ValueError('bad input')"), "broken")
-    promote(write_notebook(home), "fine")
+    promote(write_notebook(home, extra="raise ValueError('bad input')"), "broken")
+    promote(write_notebook(home, extra="raise ValueError('also bad')"), "other")
     Automation(
         name="broken-runs",
         trigger=EventTrigger(
             expect={"prefect.flow-run.Failed"},
-            match_related={"prefect.resource.id": f"prefect.deployment.{deployment['id']}"},
+            match_related={
+                "prefect.resource.role": "deployment",
+                "prefect.resource.name": "broken",
+            },
         ),
         actions=[
             SendNotification(
@@ -61,10 +64,10 @@ def test_a_failing_deployment_run_notifies_exactly_once(home: Path, receiver: Re
     ).create()
     scheduler = Scheduler(interval_seconds=0.1)
     scheduler.tick()
-    good = start_run("fine")
+    other = start_run("other")
     bad = start_run("broken")
     assert Worker().run_once() and Worker().run_once()
-    assert store().read_flow_run(good["id"])["state_type"] == "COMPLETED"
+    assert store().read_flow_run(other["id"])["state_type"] == "FAILED"  # not ours: no alert
     tick_until(scheduler, lambda: receiver.bodies())
     for _ in range(5):  # later ticks, and a second scheduler, notify nothing more
         scheduler.tick()

@@ -269,7 +269,7 @@ def test_run_deployment_takes_templated_parameters_and_ignores_job_variables() -
 
 
 def test_notifications_go_to_an_apprise_url_or_a_secret() -> None:
-    assert SendNotification(url="json://localhost/").subject == "Prefect automated notification"
+    assert SendNotification(url="json://localhost/").subject == "Taskbook automated notification"
     assert "{{ run_url }}" in SendNotification(secret="oncall").body
     assert "exactly one of them" in errors_of(lambda: SendNotification())
     assert "exactly one of them" in errors_of(lambda: SendNotification(url="x://", secret="s"))

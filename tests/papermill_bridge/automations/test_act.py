@@ -128,7 +128,7 @@ def test_the_default_message_is_prefects_and_renders_without_a_run(
 ) -> None:
     act(automation(SendNotification(url=receiver.url())), firing_of(custom_event()))
     (body,) = receiver.wait_for(1)
-    assert body["title"] == "Prefect automated notification"
+    assert body["title"] == "Taskbook automated notification"
     assert body["message"].startswith("Flow run / observed in state ``")  # nothing to say
     act(automation(SendNotification(url=receiver.url())), firing_of(None))
     assert len(receiver.wait_for(2)) == 2
