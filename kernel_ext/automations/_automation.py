@@ -74,6 +74,16 @@ class AutomationCore(BaseModel):
             return {key: value for key, value in data.items() if key not in _PREFECT_ONLY}
         return data
 
+    @field_validator("actions_on_resolve")
+    @classmethod
+    def _no_resolve_actions(cls, actions: list[Any]) -> list[Any]:
+        if actions:
+            raise ValueError(
+                "actions_on_resolve never run here (event, compound and sequence triggers "
+                "do not resolve); move them to `actions`, or leave the list empty"
+            )
+        return actions
+
     @field_validator("name")
     @classmethod
     def _named(cls, name: str) -> str:

@@ -38,6 +38,7 @@ from kernel_ext.store._tables import (
     events,
     state_history,
 )
+from kernel_ext.store._tables import automations as automations_table
 from kernel_ext.store.records import AutomationRecord, BucketRow, EventRow, NewFiring
 
 __all__ = [
@@ -121,6 +122,7 @@ class Position(NamedTuple):
     pending: dict[str, dict[str, float]]
     updated: datetime | None
     automations: list[AutomationRecord]
+    definitions: tuple[int, datetime | None]  # count and latest change of the automations
 
 
 class StepReads(NamedTuple):
@@ -148,7 +150,19 @@ def take_lease(connection: Connection, holder: str, lease_seconds: float) -> Pos
         select(automation_evaluator).where(automation_evaluator.c.name == _NAME)
     ).one()
     pending = dict(row.pending or {})
-    return Position(row.state_cursor, row.event_cursor, pending, row.updated, automations)
+    definitions = _definitions(connection)
+    return Position(
+        row.state_cursor, row.event_cursor, pending, row.updated, automations, definitions
+    )
+
+
+def _definitions(connection: Connection) -> tuple[int, datetime | None]:
+    """How many automations there are and when one last changed: a step commits only if
+    these are what it evaluated (an edited trigger's windows are not written back)."""
+    row = connection.execute(
+        select(func.count(), func.max(automations_table.c.updated)).select_from(automations_table)
+    ).one()
+    return int(row[0]), row[1]
 
 
 def read_step(
@@ -182,6 +196,8 @@ def commit_step(
     """Record a step's outcome and move the cursors, if the evaluator still stands where
     the step found it under this holder's lease (else None: nothing is written, another
     step went first). Returns how many firings are new."""
+    if _definitions(connection) != position.definitions:
+        return None  # an automation was made, changed or deleted since the step read them
     table = automation_evaluator.c
     moved = connection.execute(
         update(automation_evaluator)

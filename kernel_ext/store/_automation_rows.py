@@ -15,18 +15,25 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import AutomationExists, AutomationNotFound
-from kernel_ext.store._tables import automation_buckets, automation_firings, automations
+from kernel_ext.store._tables import (
+    automation_buckets,
+    automation_firings,
+    automations,
+    events,
+    state_history,
+)
 from kernel_ext.store._types import isoformat
 from kernel_ext.store.records import AutomationRecord, FiringRecord
 
 __all__ = [
     "claim_firings",
     "create_automation",
+    "create_automations",
     "delete_automation",
     "find_automation",
     "finish_firing",
@@ -55,7 +62,7 @@ def create_automation(connection: Connection, record: Mapping[str, Any]) -> Auto
     values["enabled"] = bool(record.get("enabled", True))
     automation_id = str(record.get("id") or uuid.uuid4())
     statement = _upsert(connection)(automations).values(
-        id=automation_id, created=now, updated=now, **values
+        id=automation_id, created=now, updated=now, **values, **_stream_ends(connection)
     )
     # RETURNING, not rowcount: psycopg reports -1 for an INSERT that may do nothing.
     inserted = statement.on_conflict_do_nothing().returning(automations.c.id)
@@ -68,11 +75,21 @@ def create_automation(connection: Connection, record: Mapping[str, Any]) -> Auto
     return read_automation(connection, automation_id)
 
 
+def create_automations(
+    connection: Connection, records: Sequence[Mapping[str, Any]]
+) -> list[AutomationRecord]:
+    """Create every one of ``records`` in this one transaction, or none."""
+    return [create_automation(connection, record) for record in records]
+
+
 def update_automation(
     connection: Connection, name_or_id: str, fields: Mapping[str, Any]
 ) -> AutomationRecord:
     row = _find(connection, name_or_id)
-    changes = {field: fields[field] for field in _FIELDS if field in fields}
+    changes: dict[str, Any] = {field: fields[field] for field in _FIELDS if field in fields}
+    resumed = changes.get("enabled") is True and not row["enabled"]
+    if resumed or ("trigger" in changes and changes["trigger"] != row["trigger"]):
+        changes.update(_stream_ends(connection))  # it reacts to what comes from now on
     if changes:
         statement = update(automations).where(automations.c.id == row["id"])
         connection.execute(statement.values(updated=datetime.now(UTC), **changes))
@@ -197,6 +214,14 @@ def finish_firing(
     return connection.execute(statement).rowcount == 1
 
 
+def _stream_ends(connection: Connection) -> dict[str, int]:
+    """Where the event streams end now, as an automation's starting positions."""
+    return {
+        "state_from": int(connection.scalar(select(func.max(state_history.c.id))) or 0),
+        "event_from": int(connection.scalar(select(func.max(events.c.seq))) or 0),
+    }
+
+
 def _upsert(connection: Connection) -> Any:
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
@@ -228,6 +253,8 @@ def _automation(row: RowMapping) -> AutomationRecord:
         "actions": list(row["actions"] or ()),
         "actions_on_trigger": list(row["actions_on_trigger"] or ()),
         "actions_on_resolve": list(row["actions_on_resolve"] or ()),
+        "state_from": int(row["state_from"]),
+        "event_from": int(row["event_from"]),
         "created": isoformat(row["created"]),
         "updated": isoformat(row["updated"]),
     }

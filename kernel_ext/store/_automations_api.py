@@ -4,7 +4,7 @@ Each call is one committed transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kernel_ext.store import _automation_evaluator, _automation_rows
@@ -23,6 +23,11 @@ class AutomationsApi(Transactions):
         """Store a validated automation (``id`` optional; ``trigger`` and the actions as
         JSON in Prefect's shape)."""
         return self._write(_automation_rows.create_automation, record)
+
+    def create_automations(self, records: Sequence[Mapping[str, Any]]) -> list[AutomationRecord]:
+        """Store several automations in one transaction: all of them, or none (a name
+        taken raises ``AutomationExists`` and nothing is stored)."""
+        return self._write(_automation_rows.create_automations, records)
 
     def update_automation(self, name_or_id: str, **fields: Any) -> AutomationRecord:
         """Change an automation's fields; a new trigger starts with no open windows."""

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext.events import Event, RelatedResource, Resource
@@ -28,6 +28,7 @@ from kernel_ext.store.records import EventRow
 __all__ = [
     "EventRow",
     "custom_events",
+    "events_page",
     "list_events",
     "name_matches",
     "state_event_id",
@@ -37,7 +38,10 @@ __all__ = [
 
 # The namespace of the ids of state-change events (uuid5 of the store's history id).
 _STATE_EVENT_NAMESPACE = uuid.UUID("6f1f3c2e-7c5b-4d7e-9b0a-5a8d6c1e2f30")
-_MESSAGE_LIMIT = 100_000  # Prefect truncates state messages in events at this length
+_MESSAGE_LIMIT = 100_000
+# How far before the found id a "since" read starts: writers stamp states with their own
+# clocks and commit in batches, so times along the ids are only about in order.
+_SKEW_ROWS = 20_000  # Prefect truncates state messages in events at this length
 
 
 def state_event_id(history_id: int) -> uuid.UUID:
@@ -105,40 +109,104 @@ def list_events(
     names: Iterable[str] = (),
     resource: str | None = None,
     limit: int = 100,
-    after: tuple[int, int] | None = None,
 ) -> list[EventRow]:
-    """Events of both streams, newest first (``after``: only those past the cursors
-    ``(history id, seq)``, oldest first, for ``--follow``). ``names`` are event-name
-    patterns (``prefect.flow-run.*``), ``resource`` a resource-id pattern."""
+    """Events of both streams, newest first. ``names`` are event-name patterns
+    (``prefect.flow-run.*``, ``!prefect.task-run.*``), ``resource`` a resource-id pattern."""
     patterns = list(names)
+    state_where, event_where = _filters(connection, patterns, resource, since, until)
+    states = state_events(
+        connection, limit=limit, names=patterns, newest_first=True, where=state_where
+    )
+    custom = custom_events(connection, limit=limit, newest_first=True, where=event_where)
+    found = _selected([*states, *custom], patterns, resource)
+    found.sort(key=lambda row: (row.event.occurred, row.position), reverse=True)
+    return found[:limit]
+
+
+def events_page(
+    connection: Connection,
+    cursor: tuple[int, int],
+    *,
+    names: Iterable[str] = (),
+    resource: str | None = None,
+    limit: int = 1000,
+) -> tuple[list[EventRow], tuple[int, int]]:
+    """The events past ``cursor`` (a history id and an event seq), oldest first, and the
+    cursor to read on from: past every position read, never past one not read (a stream
+    that filled ``limit`` goes on from its last row next time)."""
+    patterns = list(names)
+    ends = stream_ends(connection)  # before the reads: what commits meanwhile comes next
+    state_where, event_where = _filters(connection, patterns, resource, None, None)
+    states = state_events(
+        connection, after=cursor[0], limit=limit, names=patterns, where=state_where
+    )
+    custom = custom_events(connection, after=cursor[1], limit=limit, where=event_where)
+    onward = (
+        _onward(states, limit, cursor[0], ends[0]),
+        _onward(custom, limit, cursor[1], ends[1]),
+    )
+    found = _selected([*states, *custom], patterns, resource)
+    found.sort(key=lambda row: (row.event.occurred, row.stream, row.position))
+    return found, onward
+
+
+def _onward(rows: list[EventRow], limit: int, cursor: int, end: int) -> int:
+    if len(rows) >= limit:
+        return rows[-1].position
+    return max(cursor, end, rows[-1].position if rows else 0)
+
+
+def _filters(
+    connection: Connection,
+    patterns: list[str],
+    resource: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
     state_where, event_where = _time_filters(since, until)
+    if since is not None:  # history has no time index: its ids rise with time, seek by id
+        state_where.append(state_history.c.id >= _first_history_id_at(connection, since))
     if resource is not None:
         event_where.append(_like(events.c.resource_id, resource))
         state_where.append(_run_ids(resource))
-    newest_first = after is None
-    states = state_events(
-        connection,
-        after=after[0] if after else 0,
-        limit=limit,
-        names=patterns,
-        newest_first=newest_first,
-        where=state_where,
-    )
-    custom = custom_events(
-        connection,
-        after=after[1] if after else 0,
-        limit=limit,
-        newest_first=newest_first,
-        where=[*event_where, *([_names(patterns)] if patterns else [])],
-    )
-    found = [
+    if patterns:
+        event_where.append(_names(patterns))
+    return state_where, event_where
+
+
+def _selected(rows: list[EventRow], patterns: list[str], resource: str | None) -> list[EventRow]:
+    """``rows`` that the patterns select (the SQL filters are wider where they must be)."""
+    return [
         row
-        for row in [*states, *custom]
+        for row in rows
         if name_matches(patterns, row.event.event)
         and (resource is None or _matches(resource, row.event.resource.id))
     ]
-    found.sort(key=lambda row: (row.event.occurred, row.position), reverse=newest_first)
-    return found[:limit]
+
+
+def _first_history_id_at(connection: Connection, since: datetime) -> int:
+    """About the first history id at or after ``since``: a binary search over the ids
+    (each probe one primary-key seek), low by the engines' clock skew at most, which the
+    exact time filter then trims."""
+    low = int(connection.scalar(select(func.min(state_history.c.id))) or 0)
+    high = int(connection.scalar(select(func.max(state_history.c.id))) or 0)
+    while low < high:
+        middle = (low + high) // 2
+        moment = connection.scalar(
+            select(state_history.c.timestamp)
+            .where(state_history.c.id >= middle)
+            .order_by(state_history.c.id)
+            .limit(1)
+        )
+        if moment is not None and _aware(moment) < since:
+            low = middle + 1
+        else:
+            high = middle
+    return max(low - _SKEW_ROWS, 0)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _time_filters(
@@ -210,13 +278,25 @@ def _like(column: Any, pattern: str) -> ColumnElement[bool]:
 
 
 def _run_ids(resource: str) -> ColumnElement[bool]:
-    """The history rows of the run a resource-id pattern names (all for a wildcard)."""
+    """The history rows whose runs a resource-id pattern may name: a run, the runs of one
+    kind, those of an id prefix; none for another kind of resource (a negated pattern is
+    left to the exact match)."""
+    if resource.startswith("!"):
+        return true()
+    wildcard = resource.endswith("*")
+    stem = resource[:-1] if wildcard else resource
+    kinds = []
     for noun, kind in (("flow-run", "flow"), ("task-run", "task")):
         prefix = f"prefect.{noun}."
-        if resource.startswith(prefix) and not resource.endswith("*"):
-            run_id = resource[len(prefix) :]
-            return and_(state_history.c.run_kind == kind, state_history.c.run_id == run_id)
-    return true()
+        if stem.startswith(prefix):
+            run_id = stem[len(prefix) :]
+            same_kind = state_history.c.run_kind == kind
+            if not wildcard:
+                return and_(same_kind, state_history.c.run_id == run_id)
+            return and_(same_kind, _like(state_history.c.run_id, run_id + "*"))
+        if wildcard and prefix.startswith(stem):
+            kinds.append(kind)
+    return state_history.c.run_kind.in_(kinds) if kinds else false()
 
 
 def _names(patterns: Sequence[str]) -> ColumnElement[bool]:

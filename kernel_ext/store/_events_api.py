@@ -44,11 +44,13 @@ class EventsApi(Transactions):
         names: Sequence[str] = (),
         resource: str | None = None,
         limit: int = 1000,
-    ) -> list[EventRow]:
+    ) -> tuple[list[EventRow], tuple[int, int]]:
         """Events past ``cursor`` (a history id and an event seq, as ``event_cursor``
-        returns), oldest first: what ``--follow`` prints next."""
+        returns), oldest first, and the cursor to go on from: what ``--follow`` prints
+        next. (On PostgreSQL a transaction can commit rows behind a cursor already
+        passed; the automations' evaluator waits for those, a follower does not.)"""
         return self._read(
-            _event_reads.list_events, names=names, resource=resource, limit=limit, after=cursor
+            _event_reads.events_page, cursor, names=names, resource=resource, limit=limit
         )
 
     def event_cursor(self) -> tuple[int, int]:

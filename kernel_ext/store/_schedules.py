@@ -149,10 +149,11 @@ def schedules_by_deployment(
 
 
 def set_schedule_active(connection: Connection, schedule_id: str, active: bool) -> ScheduleRecord:
+    before = read_schedule(connection, schedule_id)
     statement = update(schedules).where(schedules.c.id == schedule_id).values(active=active)
-    changed = connection.execute(statement).rowcount
+    connection.execute(statement)
     schedule = read_schedule(connection, schedule_id)
-    if changed:
+    if before["active"] != active:
         change = {"schedule_id": schedule_id, "active": active}
         _schedules_changed(
             connection, schedule["deployment_id"], schedule["deployment_name"], change

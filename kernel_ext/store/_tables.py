@@ -140,6 +140,9 @@ state_history = Table(
     Column("timestamp", UTCDateTime, nullable=False),
     Column("message", Text),
     Column("details", Json),
+    # Ids are never reused on SQLite either (a deleted newest row's id would be given
+    # again, behind the cursors of the event readers and automations).
+    sqlite_autoincrement=True,
 )
 
 logs = Table(
@@ -338,6 +341,7 @@ events = Table(
     Column("related", Json),
     Column("payload", Json),
     Column("follows", ID),
+    sqlite_autoincrement=True,
 )
 
 # Automations: a trigger and the actions it fires, as JSON in Prefect's shape (validated
@@ -353,6 +357,10 @@ automations = Table(
     Column("actions", Json, nullable=False),
     Column("actions_on_trigger", Json),
     Column("actions_on_resolve", Json),
+    # Where the event streams ended when it was made, resumed or given a new trigger:
+    # it reacts to what came after (history id, event seq).
+    Column("state_from", AutoId, nullable=False, server_default=text("0")),
+    Column("event_from", AutoId, nullable=False, server_default=text("0")),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
 )

@@ -424,6 +424,10 @@ class AutomationRecord(TypedDict):
     actions: list[dict[str, Any]]
     actions_on_trigger: list[dict[str, Any]]
     actions_on_resolve: list[dict[str, Any]]
+    # The history id and event seq it reacts after (the streams' ends when it was made,
+    # resumed or given a new trigger).
+    state_from: int
+    event_from: int
     created: str | None
     updated: str | None
 

@@ -113,6 +113,10 @@ def _attempt(index: int, action: Action, context: ActionContext) -> ActionResult
         text = run_action(action, context, index)
     except TaskbookError as error:
         return ActionResult(index=index, type=action.type, ok=False, result=None, error=str(error))
+    except Exception as error:  # a store blip, a bad template value: this action failed,
+        # and is recorded so; the ones that succeeded are not done again on the retry
+        reason = f"{type(error).__name__}: {error}"
+        return ActionResult(index=index, type=action.type, ok=False, result=None, error=reason)
     return ActionResult(index=index, type=action.type, ok=True, result=text, error=None)
 
 

@@ -84,9 +84,16 @@ class AutomationRunner:
                 return
 
     def _act_on_firings(self, counts: dict[str, int]) -> None:
+        """Claim the pending firings one at a time (a claim is fresh when its actions
+        start, so it cannot expire behind a slow batch and be taken twice), for at most
+        ``budget_seconds``: the rest of the tick (schedules, reaping) waits meanwhile."""
         store = get_store()
-        for firing in store.claim_firings(self.holder, self.claim_seconds):
-            self._act(firing)
+        deadline = time.monotonic() + self.budget_seconds
+        while time.monotonic() < deadline:
+            claimed = store.claim_firings(self.holder, self.claim_seconds, limit=1)
+            if not claimed:
+                return
+            self._act(claimed[0])
             counts["acted"] += 1
 
     def _act(self, firing: FiringRecord) -> None:

@@ -32,6 +32,10 @@ _GLOB = set("*?[")
 
 class _Read(Protocol):
     @property
+    def stream(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
     def event(self) -> Event: ...
 
 
@@ -67,13 +71,17 @@ def evaluate_batch(
     still unread may be the one a window waits for."""
     if caught_up is None:
         caught_up = batch.caught_up
-    automations = _automations(batch.automations)
+    pairs = _automations_of(batch.automations)
+    automations = [automation for automation, _ in pairs]
     buckets = Buckets({key: bucket_from_row(row) for key, row in batch.buckets.items()})
+    read_at = {read.event.id: (read.stream, read.position) for read in batch.events}
     events = causal_order(read.event for read in batch.events)
     firings: list[Firing] = []
     for event in events:
-        for automation in automations:
-            firings.extend(react(automation, event, buckets, batch.now))
+        stream, position = read_at[event.id]
+        for automation, record in pairs:
+            if _after_start(record, stream, position):
+                firings.extend(react(automation, event, buckets, batch.now))
     until = batch.now
     if not caught_up and events:
         until = min(until, max(event.occurred for event in events) + grace)
@@ -152,13 +160,26 @@ def _new_firing(firing: Firing) -> dict[str, Any]:
     }
 
 
+def _after_start(record: Mapping[str, Any], stream: str, position: int) -> bool:
+    """Whether an event read at ``position`` of ``stream`` came after the automation was
+    made, resumed or given its trigger (it reacts to those only, as in Prefect)."""
+    start = record.get("state_from" if stream == "state" else "event_from") or 0
+    return position > int(start)
+
+
 def _automations(records: Sequence[Mapping[str, Any]]) -> list[Automation]:
-    """The automations the records hold; one that no longer validates is skipped, with
-    a warning, rather than stopping every other automation."""
+    return [automation for automation, _ in _automations_of(records)]
+
+
+def _automations_of(
+    records: Sequence[Mapping[str, Any]],
+) -> list[tuple[Automation, Mapping[str, Any]]]:
+    """The automations the records hold, each with its record; one that no longer
+    validates is skipped, with a warning, rather than stopping every other automation."""
     automations = []
     for record in records:
         try:
-            automations.append(Automation.from_record(record))
+            automations.append((Automation.from_record(record), record))
         except ValidationError as error:
             logger.warning(
                 "Automation %r is not valid and is not evaluated: %s",

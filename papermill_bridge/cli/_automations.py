@@ -180,20 +180,11 @@ def _refuse_taken_names(loaded: list[Automation], path: Path) -> None:
 
 
 def _create_all(loaded: list[Automation]) -> list[AutomationRecord]:
-    """Create each; if one fails (another process took its name meanwhile), remove those
-    created before it, so the file is all or nothing."""
+    """Create them all in one transaction: if one fails (another process took its name
+    meanwhile), none is stored, and no scheduler saw any of them."""
     from kernel_ext.store import get_store
 
-    store = get_store()
-    created: list[AutomationRecord] = []
-    try:
-        for automation in loaded:
-            created.append(store.create_automation(automation.to_record()))
-    except BaseException:
-        for record in created:
-            store.delete_automation(record["id"])
-        raise
-    return created
+    return get_store().create_automations([automation.to_record() for automation in loaded])
 
 
 def _set_enabled(name_or_id: str, enabled: bool, as_json: bool) -> None:

@@ -64,6 +64,8 @@ def list_events(
     cursor = store.event_cursor()
     rows = store.list_events(since=start, names=names, resource=resource, limit=limit)
     rows.reverse()
+    # Rows committed after the cursor was read may be listed and then read again.
+    shown = {row.event.id for row in rows}
     if as_json and not follow:
         echo_json([_as_json(row) for row in rows])
         return
@@ -75,10 +77,11 @@ def list_events(
     try:
         while True:
             time.sleep(_FOLLOW_EVERY)
-            rows = store.events_after(cursor, names=names, resource=resource)
-            if rows:
-                cursor = _advance(cursor, rows)
-                _print(rows, as_json, header=False)
+            rows, cursor = store.events_after(cursor, names=names, resource=resource)
+            fresh = [row for row in rows if row.event.id not in shown]
+            shown = {row.event.id for row in fresh}
+            if fresh:
+                _print(fresh, as_json, header=False)
     except KeyboardInterrupt:
         return
 
@@ -102,10 +105,18 @@ def emit(
     from kernel_ext.events import emit_event
     from kernel_ext.store import get_store
 
-    resource = {"prefect.resource.id": resource_id, **dict(_label(text) for text in labels)}
+    if not resource_id.strip():
+        raise click.BadParameter("must not be empty.", param_hint="--resource-id")
+    extra = dict(_label(text) for text in labels)
+    if "prefect.resource.id" in extra:
+        raise click.BadParameter("give the resource id as --resource-id.", param_hint="--label")
+    resource = {"prefect.resource.id": resource_id, **extra}
     emitted = emit_event(event, resource, payload=_payload(payload))
+    if emitted is None:  # not valid: emit_event logged why, as Prefect's does
+        raise click.ClickException(
+            f"The event {event!r} was not emitted: its resource needs a non-empty --resource-id."
+        )
     get_store().flush()
-    assert emitted is not None
     if as_json:
         echo_json(emitted.to_json())
     else:
@@ -127,12 +138,6 @@ def _payload(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise click.BadParameter("must be a JSON object: {...}.", param_hint="--payload")
     return value
-
-
-def _advance(cursor: tuple[int, int], rows: list[EventRow]) -> tuple[int, int]:
-    states = [row.position for row in rows if row.stream == "state"]
-    customs = [row.position for row in rows if row.stream == "event"]
-    return max([cursor[0], *states]), max([cursor[1], *customs])
 
 
 def _as_json(row: EventRow) -> dict[str, Any]:

@@ -67,31 +67,21 @@ class EventsHandler(TaskbookHandler):
         def read() -> dict[str, Any]:
             store = get_store()
             cursor = _cursor(after)
-            ends = store.event_cursor()
             if cursor is None:
+                ends = store.event_cursor()  # first: what commits meanwhile comes next
                 rows = store.list_events(
                     since=_since(since), names=names, resource=resource, limit=_limit(limit)
                 )
             else:
-                rows = store.events_after(
+                rows, ends = store.events_after(
                     cursor, names=names, resource=resource, limit=_limit(limit)
                 )
-                if len(rows) == _limit(limit):  # more wait: go on from the last one read
-                    ends = _advanced(cursor, rows)
-            if cursor is None or len(rows) < _limit(limit):
-                ends = _advanced(ends, rows)  # rows committed since ``ends`` was read
             return {
                 "events": [row.event.to_json() for row in rows],
                 "cursor": f"{ends[0]}:{ends[1]}",
             }
 
         self.respond(read)
-
-
-def _advanced(cursor: tuple[int, int], rows: list[Any]) -> tuple[int, int]:
-    states = [row.position for row in rows if row.stream == "state"]
-    customs = [row.position for row in rows if row.stream == "event"]
-    return max([cursor[0], *states]), max([cursor[1], *customs])
 
 
 ROUTES: list[tuple[str, type[TaskbookHandler]]] = [(r"events", EventsHandler)]

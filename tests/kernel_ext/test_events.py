@@ -163,7 +163,7 @@ def test_following_returns_only_what_came_after_the_cursor(store: Any) -> None:
 
     later()
     store.flush()
-    rows = store.events_after(cursor)
+    rows, _ = store.events_after(cursor)
     assert "after" in names(rows)
     assert "before" not in names(rows)
     assert names(rows)[-1] == "prefect.flow-run.Completed"  # oldest first

@@ -140,9 +140,11 @@ def test_an_automation_that_no_longer_validates_is_skipped(
     bad = {**good.to_record(), "id": str(uuid.uuid4()), "name": "bad", "actions": [{"type": "?"}]}
 
     class Read(NamedTuple):
+        stream: str
+        position: int
         event: Event
 
-    read = Read(Event(event="x", resource={"prefect.resource.id": "r"}))
+    read = Read("event", 1, Event(event="x", resource={"prefect.resource.id": "r"}))
     outcome = evaluate_batch(_Batch([bad, good.to_record()], [read], {}, datetime.now(UTC)))
     assert [f["automation_id"] for f in outcome.firings] == [str(good.id)]
     assert "'bad' is not valid" in caplog.text

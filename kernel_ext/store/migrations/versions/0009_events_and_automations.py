@@ -38,6 +38,13 @@ def _time(name: str, nullable: bool = False) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # History ids must never be given twice (SQLite reuses a deleted newest rowid
+        # unless the table is AUTOINCREMENT): the event readers' cursors count on it.
+        with op.batch_alter_table(
+            "state_history", recreate="always", table_kwargs={"sqlite_autoincrement": True}
+        ):
+            pass
     op.create_table(
         "events",
         sa.Column("seq", _auto_id(), autoincrement=True, nullable=False),
@@ -51,6 +58,7 @@ def upgrade() -> None:
         sa.Column("follows", sa.String(36)),
         sa.PrimaryKeyConstraint("seq", name="pk_events"),
         sa.UniqueConstraint("id", name="uq_events_id"),
+        sqlite_autoincrement=True,
     )
     for column in ("event", "occurred", "resource_id"):
         op.create_index(f"ix_events_{column}", "events", [column])
@@ -64,6 +72,8 @@ def upgrade() -> None:
         sa.Column("actions", _json(), nullable=False),
         sa.Column("actions_on_trigger", _json()),
         sa.Column("actions_on_resolve", _json()),
+        sa.Column("state_from", _auto_id(), server_default=sa.text("0"), nullable=False),
+        sa.Column("event_from", _auto_id(), server_default=sa.text("0"), nullable=False),
         _time("created"),
         _time("updated"),
         sa.PrimaryKeyConstraint("id", name="pk_automations"),
@@ -126,3 +136,8 @@ def downgrade() -> None:
     op.drop_table("automation_evaluator")
     op.drop_table("automations")
     op.drop_table("events")
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "state_history", recreate="always", table_kwargs={"sqlite_autoincrement": False}
+        ):
+            pass
