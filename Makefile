@@ -44,13 +44,14 @@ postgres:
 		echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1
 
 ## bench: runtime and Dask benchmarks, side by side with Prefect 3 and prefect-dask
-## (installed in .venv-bench)
+## (installed in .venv-bench), then the writer's throughput with events and automations
 bench:
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --upgrade pip
 	.venv-bench/bin/python -m pip install --quiet -e '.[dask]' 'prefect>=3,<4' prefect-dask
 	.venv-bench/bin/python bench/runtime.py
 	.venv-bench/bin/python bench/on_dask.py
+	.venv-bench/bin/python bench/events.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .mypy_cache .ruff_cache
