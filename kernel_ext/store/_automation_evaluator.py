@@ -234,10 +234,13 @@ def release_evaluator(connection: Connection, holder: str) -> None:
 
 def _take_lease(connection: Connection, holder: str, seconds: float, now: datetime) -> bool:
     upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    # The first evaluator starts where the oldest automation does (an automation made
+    # before any scheduler ran still sees what came after it), or at the streams' ends.
+    table_ = automations_table.c
     start = {
         "name": _NAME,
-        "state_cursor": _max(connection, state_history.c.id),
-        "event_cursor": _max(connection, events.c.seq),
+        "state_cursor": _first(connection, table_.state_from, _max(connection, state_history.c.id)),
+        "event_cursor": _first(connection, table_.event_from, _max(connection, events.c.seq)),
     }
     connection.execute(upsert(automation_evaluator).values(**start).on_conflict_do_nothing())
     table = automation_evaluator.c
@@ -263,6 +266,11 @@ def _skip_to_end(connection: Connection, now: datetime) -> None:
             updated=now,
         )
     )
+
+
+def _first(connection: Connection, column: Any, otherwise: int) -> int:
+    found = connection.scalar(select(func.min(column)))
+    return otherwise if found is None else int(found)
 
 
 def _max(connection: Connection, column: Any) -> int:

@@ -159,3 +159,21 @@ def test_emit_with_an_empty_resource_id_is_one_line(home: Path) -> None:
         home, "events", "emit", "x", "--resource-id", "a", "--label", "prefect.resource.id=b"
     )
     assert clash.returncode == 2 and "--resource-id" in clash.stderr
+
+
+def test_an_automation_made_before_any_scheduler_ran_sees_what_came_after_it(
+    home: Path,
+) -> None:
+    from kernel_ext.automations import Automation, DoNothing, EventTrigger
+    from papermill_bridge import Scheduler
+
+    emit_event("order.placed", {"prefect.resource.id": "order.before"})
+    store().flush()
+    Automation(
+        name="orders", trigger=EventTrigger(expect={"order.placed"}), actions=[DoNothing()]
+    ).create()
+    emit_event("order.placed", {"prefect.resource.id": "order.after"})
+    store().flush()
+    assert Scheduler().tick()["fired"] == 1  # the first scheduler ever: "after" only
+    (firing,) = store().list_firings()
+    assert firing["triggering_event"]["resource"]["prefect.resource.id"] == "order.after"
