@@ -269,7 +269,8 @@ def _skip_to_end(connection: Connection, now: datetime) -> None:
 
 
 def _first(connection: Connection, column: Any, otherwise: int) -> int:
-    found = connection.scalar(select(func.min(column)))
+    """The lowest starting position of the enabled automations (those a step evaluates)."""
+    found = connection.scalar(select(func.min(column)).where(automations_table.c.enabled))
     return otherwise if found is None else int(found)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from kernel_ext._errors import AutomationExists, AutomationNotFound
 from kernel_ext.store._tables import (
     automation_buckets,
+    automation_evaluator,
     automation_firings,
     automations,
     events,
@@ -72,6 +73,7 @@ def create_automation(connection: Connection, record: Mapping[str, Any]) -> Auto
             f"or `taskbook automations delete {values['name']}` first.",
             name=values["name"],
         )
+    _touch_evaluator(connection)
     return read_automation(connection, automation_id)
 
 
@@ -86,17 +88,22 @@ def update_automation(
     connection: Connection, name_or_id: str, fields: Mapping[str, Any]
 ) -> AutomationRecord:
     row = _find(connection, name_or_id)
-    changes: dict[str, Any] = {field: fields[field] for field in _FIELDS if field in fields}
-    resumed = changes.get("enabled") is True and not row["enabled"]
-    if resumed or ("trigger" in changes and changes["trigger"] != row["trigger"]):
+    # Only what changes is written: a pause of a paused automation changes nothing, and
+    # does not make a scheduler's step in flight start again.
+    changes: dict[str, Any] = {
+        field: fields[field] for field in _FIELDS if field in fields and fields[field] != row[field]
+    }
+    resumed = changes.get("enabled") is True
+    if resumed or "trigger" in changes:
         changes.update(_stream_ends(connection))  # it reacts to what comes from now on
-    if changes:
-        statement = update(automations).where(automations.c.id == row["id"])
-        connection.execute(statement.values(updated=datetime.now(UTC), **changes))
-    if "trigger" in changes:  # its windows belong to the trigger it had
+        # The windows it had belong to its old trigger, or to before the pause.
         connection.execute(
             delete(automation_buckets).where(automation_buckets.c.automation_id == row["id"])
         )
+    if changes:
+        statement = update(automations).where(automations.c.id == row["id"])
+        connection.execute(statement.values(updated=datetime.now(UTC), **changes))
+        _touch_evaluator(connection)
     return read_automation(connection, row["id"])
 
 
@@ -123,6 +130,7 @@ def delete_automation(connection: Connection, name_or_id: str) -> bool:
     for table in (automation_buckets, automation_firings):
         connection.execute(delete(table).where(table.c.automation_id == row["id"]))
     connection.execute(delete(automations).where(automations.c.id == row["id"]))
+    _touch_evaluator(connection)
     return True
 
 
@@ -212,6 +220,17 @@ def finish_firing(
         .values(**values)
     )
     return connection.execute(statement).rowcount == 1
+
+
+def _touch_evaluator(connection: Connection) -> None:
+    """Mark the evaluator's row changed, in the transaction that changes an automation: a
+    step in flight then fails its compare-and-set and reads again (on PostgreSQL this also
+    waits for a step committing now, so old windows are never written back after)."""
+    connection.execute(
+        update(automation_evaluator)
+        .where(automation_evaluator.c.name == "default")
+        .values(updated=datetime.now(UTC))
+    )
 
 
 def _stream_ends(connection: Connection) -> dict[str, int]:

@@ -14,6 +14,8 @@ from kernel_ext.store.records import AutomationRecord, FiringRecord
 
 __all__ = ["AutomationsApi"]
 
+_ATTEMPTS = 3
+
 
 class AutomationsApi(Transactions):
     """Automations by name or id; ``AutomationNotFound`` names the command that lists
@@ -66,17 +68,18 @@ class AutomationsApi(Transactions):
     ) -> EvaluationStep | None:
         """One evaluation step under the evaluator's lease (see ``_automation_evaluator``);
         None when another scheduler holds it or went first."""
-        position = self._write(_automation_evaluator.take_lease, holder, lease_seconds)
-        if position is None:
-            return None
-        if not position.automations:
-            return EvaluationStep(0, 0, False)
-        batch, reads = self._read(_automation_evaluator.read_step, position, event_names, limit)
-        outcome = evaluate(batch)
-        new = self._write(_automation_evaluator.commit_step, holder, position, reads, outcome)
-        if new is None:
-            return None
-        return EvaluationStep(len(batch.events), new, reads.more)
+        for _ in range(_ATTEMPTS):  # an automation changed mid-step: read again at once
+            position = self._write(_automation_evaluator.take_lease, holder, lease_seconds)
+            if position is None:
+                return None
+            if not position.automations:
+                return EvaluationStep(0, 0, False)
+            batch, reads = self._read(_automation_evaluator.read_step, position, event_names, limit)
+            outcome = evaluate(batch)
+            new = self._write(_automation_evaluator.commit_step, holder, position, reads, outcome)
+            if new is not None:
+                return EvaluationStep(len(batch.events), new, reads.more)
+        return None
 
     def release_evaluator(self, holder: str) -> None:
         self._write(_automation_evaluator.release_evaluator, holder)

@@ -38,10 +38,10 @@ __all__ = [
 
 # The namespace of the ids of state-change events (uuid5 of the store's history id).
 _STATE_EVENT_NAMESPACE = uuid.UUID("6f1f3c2e-7c5b-4d7e-9b0a-5a8d6c1e2f30")
-_MESSAGE_LIMIT = 100_000
+_MESSAGE_LIMIT = 100_000  # Prefect truncates state messages in events at this length
 # How far before the found id a "since" read starts: writers stamp states with their own
 # clocks and commit in batches, so times along the ids are only about in order.
-_SKEW_ROWS = 20_000  # Prefect truncates state messages in events at this length
+_SKEW_ROWS = 20_000
 
 
 def state_event_id(history_id: int) -> uuid.UUID:
@@ -163,6 +163,8 @@ def _filters(
     since: datetime | None,
     until: datetime | None,
 ) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    since = None if since is None else _aware(since)
+    until = None if until is None else _aware(until)
     state_where, event_where = _time_filters(since, until)
     if since is not None:  # history has no time index: its ids rise with time, seek by id
         state_where.append(state_history.c.id >= _first_history_id_at(connection, since))

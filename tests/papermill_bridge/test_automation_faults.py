@@ -177,3 +177,23 @@ def test_an_automation_made_before_any_scheduler_ran_sees_what_came_after_it(
     assert Scheduler().tick()["fired"] == 1  # the first scheduler ever: "after" only
     (firing,) = store().list_firings()
     assert firing["triggering_event"]["resource"]["prefect.resource.id"] == "order.after"
+
+
+def test_a_naive_since_is_taken_as_utc(home: Path) -> None:
+    from datetime import datetime
+
+    emit_event("x.y", {"prefect.resource.id": "x"})
+    store().flush()
+    assert len(store().list_events(since=datetime(2020, 1, 1))) == 1
+
+
+def test_a_pause_of_a_paused_automation_changes_nothing(home: Path) -> None:
+    from kernel_ext.automations import Automation, DoNothing, EventTrigger
+
+    automation = Automation(
+        name="quiet", trigger=EventTrigger(expect={"x"}), actions=[DoNothing()]
+    ).create()
+    automation.pause()
+    before = store().read_automation("quiet")
+    automation.pause()
+    assert store().read_automation("quiet")["updated"] == before["updated"]
