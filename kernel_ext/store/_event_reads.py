@@ -16,14 +16,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.engine import Connection, RowMapping
 
-from kernel_ext.events import Event, RelatedResource, Resource
 from kernel_ext.store._tables import deployments, events, flow_runs, state_history, task_runs
 from kernel_ext.store.records import EventRow
+
+if TYPE_CHECKING:
+    from kernel_ext.events import Event
 
 __all__ = [
     "EventRow",
@@ -366,6 +368,10 @@ def _previous_type() -> Any:
 
 
 def _state_event(kind: str, row: RowMapping) -> Event:
+    # Imported here: the event models are pydantic, which a store's other readers (and
+    # the CLI's start) do without.
+    from kernel_ext.events import Event, RelatedResource, Resource
+
     noun = "flow-run" if kind == "flow" else "task-run"
     timestamp: datetime = row["timestamp"]
     message = (row["message"] or "")[:_MESSAGE_LIMIT]
@@ -422,6 +428,8 @@ def _resource(resource_id: str, role: str, name: str | None = None) -> dict[str,
 
 
 def _custom_event(row: RowMapping) -> Event:
+    from kernel_ext.events import Event, RelatedResource, Resource
+
     return Event.model_construct(
         id=uuid.UUID(row["id"]),
         occurred=row["occurred"],
