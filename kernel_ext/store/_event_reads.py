@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
 from sqlalchemy.engine import Connection, RowMapping
 
+from kernel_ext.store._event_writes import related_resource
 from kernel_ext.store._tables import deployments, events, flow_runs, state_history, task_runs
 from kernel_ext.store.records import EventRow
 
@@ -403,28 +404,27 @@ def _state_related(kind: str, row: RowMapping) -> list[dict[str, str]]:
     related: list[dict[str, str]] = []
     if kind == "task" and row["flow_run_id"] is not None:
         related.append(
-            _resource(f"prefect.flow-run.{row['flow_run_id']}", "flow-run", row["flow_run_name"])
+            related_resource(
+                f"prefect.flow-run.{row['flow_run_id']}", "flow-run", row["flow_run_name"]
+            )
         )
     if row["flow_name"] is not None:
-        related.append(_resource(f"prefect.flow.{row['flow_name']}", "flow", row["flow_name"]))
+        related.append(
+            related_resource(f"prefect.flow.{row['flow_name']}", "flow", row["flow_name"])
+        )
     if row["deployment_id"] is not None:
         related.append(
-            _resource(
+            related_resource(
                 f"prefect.deployment.{row['deployment_id']}", "deployment", row["deployment_name"]
             )
         )
     if kind == "flow" and row["parent_task_run_id"] is not None:
-        related.append(_resource(f"prefect.task-run.{row['parent_task_run_id']}", "task-run"))
+        related.append(
+            related_resource(f"prefect.task-run.{row['parent_task_run_id']}", "task-run")
+        )
     for tag in row["tags"] or ():
-        related.append(_resource(f"prefect.tag.{tag}", "tag"))
+        related.append(related_resource(f"prefect.tag.{tag}", "tag"))
     return related
-
-
-def _resource(resource_id: str, role: str, name: str | None = None) -> dict[str, str]:
-    labels = {"prefect.resource.id": resource_id, "prefect.resource.role": role}
-    if name:
-        labels["prefect.resource.name"] = name
-    return labels
 
 
 def _custom_event(row: RowMapping) -> Event:

@@ -48,10 +48,9 @@ def deployment_resource(deployment_id: str, name: str) -> dict[str, str]:
     }
 
 
-def related_resource(
-    kind: str, object_id: str, role: str, name: str | None = None
-) -> dict[str, str]:
-    labels = {"prefect.resource.id": f"prefect.{kind}.{object_id}", "prefect.resource.role": role}
+def related_resource(resource_id: str, role: str, name: str | None = None) -> dict[str, str]:
+    """A related resource's labels (the readers' state events use it too)."""
+    labels = {"prefect.resource.id": resource_id, "prefect.resource.role": role}
     if name:
         labels["prefect.resource.name"] = name
     return labels

@@ -236,7 +236,9 @@ def _record_answer(connection: Connection, record: InputRequestRecord) -> None:
         resource["prefect.resource.name"] = record["flow_run_name"]
     related = []
     if record["flow_name"]:
-        related.append(related_resource("flow", record["flow_name"], "flow", record["flow_name"]))
+        related.append(
+            related_resource(f"prefect.flow.{record['flow_name']}", "flow", record["flow_name"])
+        )
     payload = {
         "key": record["key"],
         "answered_by": record["answered_by"],

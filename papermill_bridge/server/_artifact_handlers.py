@@ -14,20 +14,11 @@ from tornado import web
 
 from kernel_ext._run_records import FlowRunId
 from kernel_ext.store import get_store
-from papermill_bridge.server._base import BadRequest, TaskbookHandler
+from papermill_bridge.server._base import BadRequest, TaskbookHandler, query_limit
 
 __all__ = ["ROUTES"]
 
 _TYPES = ("markdown", "table", "progress", "image")
-_MAX_LIMIT = 1000
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return 100
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= _MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}.")
-    return int(text)
 
 
 def _kind(text: str | None) -> str | None:
@@ -56,7 +47,7 @@ class ArtifactsHandler(TaskbookHandler):
                 key=self.query("key"),
                 kind=_kind(given("type")),
                 latest=_latest(given("latest")),
-                limit=_limit(given("limit")),
+                limit=query_limit(given("limit"), 100),
             )
         )
 

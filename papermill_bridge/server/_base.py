@@ -32,7 +32,18 @@ from kernel_ext._errors import (
     VersionNotFound,
 )
 
-__all__ = ["AUTH_RESOURCE", "BadRequest", "NotFound", "RawBody", "TaskbookHandler", "field"]
+__all__ = [
+    "AUTH_RESOURCE",
+    "MAX_LIMIT",
+    "BadRequest",
+    "NotFound",
+    "RawBody",
+    "TaskbookHandler",
+    "field",
+    "query_limit",
+]
+
+MAX_LIMIT = 1000  # the most rows a list endpoint returns at once
 
 AUTH_RESOURCE = "taskbook"
 
@@ -70,6 +81,16 @@ _STATUSES: list[tuple[type[BaseException], int]] = [
     (StoreUnavailableError, 503),
     (TaskbookError, 400),
 ]
+
+
+def query_limit(text: str | None, default: int) -> int:
+    """A ``limit`` query argument: a whole number from 1 to ``MAX_LIMIT`` (absent:
+    ``default``), else a 400 that says so."""
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {text!r}.")
+    return int(text)
 
 
 def field(data: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:

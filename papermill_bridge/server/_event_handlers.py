@@ -19,20 +19,11 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from kernel_ext.store import get_store
-from papermill_bridge.server._base import BadRequest, TaskbookHandler
+from papermill_bridge.server._base import BadRequest, TaskbookHandler, query_limit
 
 __all__ = ["ROUTES"]
 
-_MAX_LIMIT = 1000
 _CURSOR = re.compile(r"(\d{1,18}):(\d{1,18})")
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return 100
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= _MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}.")
-    return int(text)
 
 
 def _since(text: str | None) -> datetime | None:
@@ -70,11 +61,14 @@ class EventsHandler(TaskbookHandler):
             if cursor is None:
                 ends = store.event_cursor()  # first: what commits meanwhile comes next
                 rows = store.list_events(
-                    since=_since(since), names=names, resource=resource, limit=_limit(limit)
+                    since=_since(since),
+                    names=names,
+                    resource=resource,
+                    limit=query_limit(limit, 100),
                 )
             else:
                 rows, ends = store.events_after(
-                    cursor, names=names, resource=resource, limit=_limit(limit)
+                    cursor, names=names, resource=resource, limit=query_limit(limit, 100)
                 )
             return {
                 "events": [row.event.to_json() for row in rows],

@@ -30,7 +30,7 @@ from tornado import web
 from kernel_ext._errors import InputAlreadyAnswered
 from kernel_ext._run_records import FlowRunId
 from kernel_ext.store import get_store
-from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field
+from papermill_bridge.server._base import BadRequest, NotFound, TaskbookHandler, field, query_limit
 from papermill_bridge.server._deployment_handlers import read_deployment
 
 if TYPE_CHECKING:
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["ROUTES"]
-
-_MAX_LIMIT = 1000
 
 
 def list_runs(query: Callable[[str], str | None], limit: int) -> list[FlowRunRecord]:
@@ -199,14 +197,6 @@ def _moment(name: str, text: str | None) -> datetime | None:
         ) from None
 
 
-def _limit(text: str | None) -> int:
-    if text is None:
-        return 50
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= _MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {_MAX_LIMIT}, got {text!r}.")
-    return int(text)
-
-
 class RunsHandler(TaskbookHandler):
     @web.authenticated  # type: ignore[misc,unused-ignore]
     @authorized("read")  # type: ignore[untyped-decorator,misc,unused-ignore]
@@ -217,7 +207,7 @@ class RunsHandler(TaskbookHandler):
             return text if text or name in ("since", "until", "ended_since") else None
 
         limit = self.get_query_argument("limit", None)  # empty is not a number: refused
-        self.respond(lambda: list_runs(query, _limit(limit)))
+        self.respond(lambda: list_runs(query, query_limit(limit, 50)))
 
 
 class RunHandler(TaskbookHandler):
