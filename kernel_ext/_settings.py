@@ -74,11 +74,18 @@ def home() -> Path:
     return path
 
 
+_home_store_urls: dict[str | None, str] = {}
+
+
 def store_url() -> str:
     explicit = _get("TASKBOOK_STORE_URL")
     if explicit:
         return explicit
-    return f"sqlite:///{home() / 'taskbook.db'}"
+    value = _get("TASKBOOK_HOME")  # read on every top-level run: the URL is kept per home
+    url = _home_store_urls.get(value)
+    if url is None:
+        url = _home_store_urls[value] = f"sqlite:///{home() / 'taskbook.db'}"
+    return url
 
 
 def results_url() -> str:

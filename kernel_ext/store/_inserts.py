@@ -17,18 +17,19 @@ executes it attaches to the run and knows them only as far as it read them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Table, case, insert
+from sqlalchemy import ColumnElement, Table, bindparam, case, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
 from kernel_ext.store import _tables
 from kernel_ext.store._rows import COLUMNS, TimeEncoder
+from kernel_ext.store._tables import writer_batches
 from kernel_ext.store._types import from_epoch, sqlite_text
 
-__all__ = ["ENGINE_OWNED", "prepare_inserts"]
+__all__ = ["ENGINE_OWNED", "BatchClaims", "prepare_batch_claims", "prepare_inserts"]
 
 # The columns an engine event may change in an existing row: those it writes, but the
 # run's identity and creation time.
@@ -59,6 +60,26 @@ def prepare_inserts(dialect: Dialect) -> tuple[list[tuple[str, str]], TimeEncode
             raise RuntimeError(f"The writer's columns for {table.name} are out of date.")
         prepared.append((table.name, str(compiled)))
     return prepared, encode_time
+
+
+class BatchClaims(NamedTuple):
+    """The SQL of a PostgreSQL batch's claim (``writer_batches``), positional."""
+
+    claim: str  # (id, created) -> the id, or no row if the batch is recorded already
+    prune: str  # (cutoff,): forget the batches created before it
+
+
+def prepare_batch_claims() -> BatchClaims:
+    """The claim statements, rendered for psycopg's positional parameters."""
+    compiler = postgresql.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    claim = (
+        postgresql.insert(writer_batches)
+        .values(id=bindparam("id"), created=bindparam("created"))
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(writer_batches.c.id)
+    )
+    prune = delete(writer_batches).where(writer_batches.c.created < bindparam("cutoff"))
+    return BatchClaims(str(claim.compile(dialect=compiler)), str(prune.compile(dialect=compiler)))
 
 
 def _statements(dialect: str) -> list[tuple[Table, Insert]]:

@@ -2,7 +2,10 @@
 
 The engine's hot path only appends to a ``deque``; this thread wakes every ``INTERVAL``
 seconds (sooner when the queue passes ``WAKE_AT`` or someone flushes), turns what it
-finds into rows and writes them with one ``executemany`` per table, in one transaction.
+finds into rows and writes them with one ``executemany`` per table, in one transaction,
+on a DBAPI connection of its own that it holds while it runs: SQLAlchemy's per-statement
+and per-transaction work (events, result set-up, pool checkout) cost more than a small
+batch's writing did.
 
 On PostgreSQL each batch first inserts a row with its id into ``writer_batches`` (``ON
 CONFLICT DO NOTHING``), in its own transaction, so a batch retried after a lost COMMIT
@@ -32,18 +35,16 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
-from kernel_ext.store._engine import write_engine
-from kernel_ext.store._inserts import prepare_inserts
+from kernel_ext.store._engine import BUSY_TIMEOUT, write_engine
+from kernel_ext.store._inserts import prepare_batch_claims, prepare_inserts
 from kernel_ext.store._rows import Rows, to_rows
-from kernel_ext.store._tables import writer_batches
 from kernel_ext.store._urls import mask
 from kernel_ext.store.records import WriterLag
 
@@ -86,6 +87,11 @@ class Writer:
         self._in_flight_since: float | None = None  # when its oldest event happened
         # Only a server can commit while its answer is lost; SQLite's answer cannot be.
         self._remote = self._engine.dialect.name == "postgresql"
+        self._claims = prepare_batch_claims() if self._remote else None
+        self._connection: Any = None  # the writer's own DBAPI connection
+        # Held while a batch is written: by the writer thread, or by a flushing thread
+        # that writes the queue itself (``_write_here``).
+        self._writing = threading.Lock()
         # Writers that start together do not all prune at once.
         self._pruned_at = time.time() - random.uniform(0, _PRUNE_EVERY)
         # The writer counts losses while a flushing thread reports and resets them.
@@ -102,6 +108,9 @@ class Writer:
     def flush(self, timeout: float | None) -> None:
         """Block until everything queued before this call is committed."""
         self._raise_if_dead()
+        if self._write_here():
+            self._raise_failure()
+            return
         ticket = FlushTicket()
         self._queue.append(ticket)
         self.wake.set()
@@ -113,6 +122,43 @@ class Writer:
                 raise self._timeout_error(timeout)
         self._raise_if_dead()
         self._raise_failure()
+
+    def _write_here(self) -> bool:
+        """On SQLite, write what is queued on the calling thread when nobody else is
+        writing and the file's lock is free: a flush then costs its commit and no
+        hand-off to the writer thread and back (most of an empty flow's time). Anything
+        else (a failure, a busy file) puts the events back in front of the queue and
+        leaves them to the writer thread, which retries and reports; False then.
+
+        Not on PostgreSQL: there a batch retried after a lost COMMIT answer must keep
+        its id (see ``_commit``), which only the writer thread's retries do."""
+        if self._remote or self._stopping or not self._writing.acquire(blocking=False):
+            return False
+        try:
+            while self._queue:
+                events, tickets = _drain(self._queue, MAX_BATCH)
+                if events and not self._commit_once(events):
+                    # In front again, in order; a ticket drained with them now waits
+                    # for them too, which is later, never earlier, than it asked.
+                    self._queue.extendleft(reversed([*events, *tickets]))
+                    return False
+                for ticket in tickets:
+                    ticket.set()
+            return True
+        finally:
+            self._writing.release()
+
+    def _commit_once(self, events: list[Event]) -> bool:
+        self._in_flight, self._in_flight_since = len(events), _happened(events[0])
+        try:
+            rows = to_rows(events, self._encode_time)
+            self._transaction(rows, "", wait=False)
+        except Exception:
+            return False
+        finally:
+            self._in_flight, self._in_flight_since = 0, None
+        rows.mark_persisted()
+        return True
 
     def lag(self, now: float) -> WriterLag:
         """The events not committed yet (queued, or in the batch being written) and the
@@ -148,7 +194,8 @@ class Writer:
                 self.wake.wait(INTERVAL)
                 self.wake.clear()
                 while self._queue and not self._abandon.is_set():
-                    self._write_next_batch()
+                    with self._writing:
+                        self._write_next_batch()
                 if self._abandon.is_set():
                     break
         except _Abandoned:
@@ -158,6 +205,8 @@ class Writer:
             logger.exception("The Taskbook store writer stopped")
             self._fatal = error
         finally:
+            with self._writing:
+                self._disconnect(invalidate=False)
             self._release_leftovers()
 
     def _write_next_batch(self) -> None:
@@ -195,14 +244,12 @@ class Writer:
         while True:
             rows = to_rows(events, self._encode_time)
             try:
-                with self._engine.begin() as connection:
-                    # After a failed attempt its COMMIT may have landed all the same (the
-                    # connection dropped before the answer came): then it is done. The
-                    # batch's row goes first: a retry waits there for a twin in flight.
-                    if not self._remote or self._claim_batch(connection, batch_id):
-                        self._execute(connection, rows)
-            except DBAPIError as error:
-                if not is_transient(error):
+                self._transaction(rows, batch_id)
+            except Exception as error:
+                lost = _connection_lost(error, self._connection)
+                if lost:
+                    self._disconnect(invalidate=True)
+                if not (lost or is_transient(error)):
                     raise
                 attempt += 1
                 self.last_error = error
@@ -212,29 +259,66 @@ class Writer:
             self.last_error = None
             return
 
-    def _claim_batch(self, connection: Connection, batch_id: str) -> bool:
+    def _transaction(self, rows: Rows, batch_id: str, wait: bool = True) -> None:
+        """Write ``rows`` in one transaction (rolled back if anything fails). On SQLite,
+        without ``wait`` a file locked by another writer fails at once."""
+        connection = self._connect()
+        cursor = connection.cursor()
+        try:
+            if not self._remote:
+                _begin_immediate(cursor, wait)
+            # After a failed attempt its COMMIT may have landed all the same (the
+            # connection dropped before the answer came): then it is done. The batch's
+            # row goes first: a retry waits there for a twin in flight.
+            if not self._remote or self._claim_batch(cursor, batch_id):
+                self._execute(connection, rows)
+            connection.commit()
+        except BaseException:
+            _roll_back(connection)
+            raise
+        finally:
+            cursor.close()
+
+    def _connect(self) -> Any:
+        if self._connection is None:
+            # A pooled connection: the engine's connect listeners (PRAGMAs) have run.
+            self._connection = self._engine.raw_connection()
+        return self._connection
+
+    def _disconnect(self, invalidate: bool) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if invalidate:  # dropped by the server: the pool must not hand it out again
+                connection.invalidate()
+            else:
+                connection.close()  # back to the pool
+        except Exception:  # it is gone either way
+            pass
+
+    def _claim_batch(self, cursor: Any, batch_id: str) -> bool:
         """Record the batch; False if an earlier attempt of it committed already."""
+        assert self._claims is not None
         now = time.time()
-        statement = (
-            postgresql.insert(writer_batches)
-            .values(id=batch_id, created=datetime.fromtimestamp(now, UTC))
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(writer_batches.c.id)
-        )
-        claimed = connection.execute(statement).first() is not None
+        cursor.execute(self._claims.claim, (batch_id, datetime.fromtimestamp(now, UTC)))
+        claimed = cursor.fetchone() is not None
         if now - self._pruned_at > _PRUNE_EVERY:
-            cutoff = datetime.fromtimestamp(now - _KEEP_BATCHES, UTC)
-            connection.execute(delete(writer_batches).where(writer_batches.c.created < cutoff))
+            cursor.execute(self._claims.prune, (datetime.fromtimestamp(now - _KEEP_BATCHES, UTC),))
             self._pruned_at = now
         return claimed
 
-    def _execute(self, connection: Connection, rows: Rows) -> None:
-        for table, sql in self._statements:
-            batch = getattr(rows, table)
-            if batch:
-                connection.exec_driver_sql(sql, batch)
+    def _execute(self, connection: Any, rows: Rows) -> None:
+        cursor = connection.cursor()
+        try:
+            for table, sql in self._statements:
+                batch = getattr(rows, table)
+                if batch:
+                    cursor.executemany(sql, batch)
+        finally:
+            cursor.close()
 
-    def _back_off(self, attempt: int, error: DBAPIError) -> None:
+    def _back_off(self, attempt: int, error: Exception) -> None:
         delay = min(_MAX_BACKOFF, 0.01 * 2**attempt)
         if attempt == 10:
             logger.warning("The Taskbook store is busy or unreachable; retrying: %s", error)
@@ -334,16 +418,50 @@ def _happened(item: Event | FlushTicket) -> float | None:
     return None
 
 
-def is_transient(error: DBAPIError) -> bool:
-    """Whether retrying the same transaction later can succeed."""
-    if error.connection_invalidated:
-        return True
-    original = error.orig
-    if isinstance(original, sqlite3.Error):
-        message = str(original).lower()
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying the same transaction later can succeed. Takes the driver's own
+    errors (the writer's) and SQLAlchemy's, which wrap them."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if isinstance(error, sqlite3.Error):
+        message = str(error).lower()
         return "locked" in message or "busy" in message
-    sqlstate = getattr(original, "sqlstate", None)
+    sqlstate = getattr(error, "sqlstate", None)
     if sqlstate is None:
         # psycopg raises OperationalError without a SQLSTATE when it cannot connect.
-        return isinstance(error, OperationalError)
+        return type(error).__name__ == "OperationalError"
     return str(sqlstate)[:2] in _TRANSIENT_SQLSTATE_CLASSES
+
+
+def _connection_lost(error: BaseException, connection: Any) -> bool:
+    """Whether ``connection`` cannot be used again after ``error`` (the server dropped
+    it): the next attempt takes a new one."""
+    if connection is None:  # not opened: whether to try again is the error's to say
+        return False
+    driver = getattr(connection, "driver_connection", None)
+    if getattr(driver, "broken", False) or getattr(driver, "closed", False):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return sqlstate is not None and str(sqlstate).startswith("08")
+
+
+def _begin_immediate(cursor: Any, wait: bool) -> None:
+    """Take SQLite's write lock, waiting for it up to the busy timeout (see ``_engine``)
+    or, without ``wait``, not at all."""
+    if wait:
+        cursor.execute("BEGIN IMMEDIATE")
+        return
+    cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+
+
+def _roll_back(connection: Any) -> None:
+    try:
+        connection.rollback()
+    except Exception:  # a dropped connection: nothing to roll back on this side
+        pass

@@ -110,6 +110,12 @@ def test_a_dead_writer_is_reported_with_its_cause(
 
     monkeypatch.setattr(Writer, "_write_next_batch", crash)
     store.submit(runs.move(runs.task(), Running()))
+    # The thread wakes within its interval and dies (a flush first would write the
+    # event itself, on its own thread).
+    deadline = time.monotonic() + 10
+    while store._writer._thread.is_alive():
+        assert time.monotonic() < deadline, "the writer thread never ran"
+        time.sleep(0.01)
     with pytest.raises(StoreError, match="writer stopped.*writer bug") as caught:
         store.flush()
     assert isinstance(caught.value.__cause__, RuntimeError)

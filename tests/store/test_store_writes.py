@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
 
 from kernel_ext._events import Event
@@ -108,17 +107,35 @@ def test_sqlite_times_are_written_as_sqlalchemy_writes_them(seconds: float) -> N
     assert sqlite_text(seconds) == bind(from_epoch(seconds))
 
 
-def test_one_insert_statement_for_several_states_of_a_new_run(store_url: str, runs: Runs) -> None:
+def test_one_insert_statement_for_several_states_of_a_new_run(
+    store_url: str, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = create_store_engine(store_url)
     migrate(engine)
     executed: list[tuple[str, int]] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def record(*args: Any) -> None:
-        statement, parameters, executemany = args[2], args[3], args[5]
-        size = len(parameters) if executemany else 1
-        executed.append((statement.split("(")[0].strip(), size))
+    class Recording:
+        """The writer's DBAPI cursor, noting each statement and its count of rows."""
 
+        def __init__(self, cursor: Any) -> None:
+            self.cursor = cursor
+
+        def executemany(self, sql: str, rows: list[Any]) -> None:
+            executed.append((sql.split("(")[0].strip(), len(rows)))
+            self.cursor.executemany(sql, rows)
+
+        def close(self) -> None:
+            self.cursor.close()
+
+    class Connection:
+        def __init__(self, connection: Any) -> None:
+            self.connection = connection
+
+        def cursor(self) -> Recording:
+            return Recording(self.connection.cursor())
+
+    real = Writer._execute
+    monkeypatch.setattr(Writer, "_execute", lambda w, c, rows: real(w, Connection(c), rows))
     tasks = [runs.task(name=f"t{i}") for i in range(3)]
     queue: deque[Event | FlushTicket] = deque(
         runs.move(t, s()) for t in tasks for s in (Pending, Running, Completed)
