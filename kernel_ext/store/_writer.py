@@ -424,7 +424,7 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:
             return True
-        error = error.orig
+        return error.orig is not None and is_transient(error.orig)
     if isinstance(error, sqlite3.Error):
         message = str(error).lower()
         return "locked" in message or "busy" in message
