@@ -88,8 +88,18 @@ def store_url() -> str:
     return url
 
 
+_home_results_urls: dict[str | None, str] = {}
+
+
 def results_url() -> str:
-    return _get("TASKBOOK_RESULTS_URL") or str(home() / "results")
+    explicit = _get("TASKBOOK_RESULTS_URL")
+    if explicit:
+        return explicit
+    value = _get("TASKBOOK_HOME")
+    url = _home_results_urls.get(value)
+    if url is None:
+        url = _home_results_urls[value] = str(home() / "results")
+    return url
 
 
 def secret_key() -> str | None:

@@ -9,6 +9,7 @@ recorded (without a flow run).
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 import time
 from collections.abc import Callable, Iterable
@@ -394,11 +395,26 @@ def _unwrap(value: Any) -> Any:
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
+        signature, names = _signature(fn)
+        if names is not None and len(args) == len(names) and not kwargs:
+            return dict(zip(names, args, strict=True))  # all given by position: no binding
+        bound = signature.bind(*args, **kwargs)
     except (TypeError, ValueError):
         return {**{f"arg{i}": v for i, v in enumerate(args)}, **kwargs}
     bound.apply_defaults()
     return dict(bound.arguments)
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(fn: Callable[..., Any]) -> tuple[inspect.Signature, tuple[str, ...] | None]:
+    """``fn``'s signature (read once: it costs more than the rest of a cached run), and
+    its parameters' names when each is a plain one, positional or keyword."""
+    signature = inspect.signature(fn)
+    plain = all(
+        p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+        for p in signature.parameters.values()
+    )
+    return signature, tuple(signature.parameters) if plain else None
 
 
 _default_runner: ThreadPoolTaskRunner | None = None
