@@ -28,6 +28,39 @@ R = TypeVar("R")
 _callback_lock = threading.Lock()
 
 
+class Latch:
+    """Set once, waited for by any number of threads: a lock held until it is set.
+
+    What ``threading.Event`` does for a future, at a fraction of its cost (no condition
+    variable to make, notify and wait on): a ``.map()`` makes one per task run."""
+
+    __slots__ = ("_lock", "_set")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        with _callback_lock:  # once: a second release would free a waiter's hold
+            if self._set:
+                return
+            self._set = True
+        self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Whether it was set within ``timeout`` seconds (None: however long it takes)."""
+        if self._set:
+            return True
+        if not self._lock.acquire(True, -1 if timeout is None else max(0.0, timeout)):
+            return False
+        self._lock.release()  # for the next waiter
+        return True
+
+
 class TaskRunFuture(Generic[R]):
     """The eventual outcome of one submitted task run."""
 
@@ -36,7 +69,7 @@ class TaskRunFuture(Generic[R]):
     def __init__(self, task_run: TaskRun) -> None:
         self.task_run = task_run
         self._final: State | None = None
-        self._done = threading.Event()
+        self._done = Latch()
         self._callbacks: list[Callable[[TaskRunFuture[R]], None]] = []
         # The queued call that runs this future's task run (thread pool): a task run
         # that waits for it from a pool thread runs it itself if no thread has taken it

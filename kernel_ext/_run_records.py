@@ -6,8 +6,8 @@ flushes. ``persisted`` is owned by the writer: it flips once the row exists.
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -20,7 +20,27 @@ TaskRunId = NewType("TaskRunId", str)
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new run id: a UUID version 7 (RFC 9562), the time in its leading bits.
+
+    Ids made in time order land at the end of the store's indexes on them (task runs,
+    history, logs) instead of on random pages all over them: a batch dirties a few
+    pages, and a big store's writes stay as fast as a small one's. The unix time in
+    milliseconds, then 12 bits of the millisecond's fraction (RFC 9562, method 3), then
+    62 random bits: ids of one process sort as they were made, to a quarter microsecond.
+    """
+    ns = time.time_ns()
+    ms, fraction = divmod(ns, 1_000_000)
+    sub_ms = fraction * 4096 // 1_000_000
+    value = (ms << 80) | ((0x7000 | sub_ms) << 64) | _VARIANT | (_random_bits() >> 2)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_VARIANT = 0b10 << 62
+
+
+def _random_bits() -> int:
+    return int.from_bytes(os.urandom(8))
 
 
 @dataclass(slots=True, eq=False)

@@ -58,6 +58,7 @@ MAX_BATCH = 10_000
 # engine more (per-transaction overhead and GIL hand-offs) than they save in latency.
 WAKE_AT = MAX_BATCH
 _MAX_BACKOFF = 2.0
+_SQLITE_CACHE_KIB = -65_536  # negative: KiB, so 64 MiB at most, allocated as used
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
 # Committed batches are remembered a day (a retry comes within seconds or minutes), and
 # each writer deletes older ones every ten minutes.
@@ -282,7 +283,14 @@ class Writer:
     def _connect(self) -> Any:
         if self._connection is None:
             # A pooled connection: the engine's connect listeners (PRAGMAs) have run.
-            self._connection = self._engine.raw_connection()
+            connection = self._engine.raw_connection()
+            if not self._remote:
+                # The pages a batch touches stay in memory between batches (SQLite's
+                # default cache is 2 MB; the indexes of a busy store are far bigger).
+                cursor = connection.cursor()
+                cursor.execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
+                cursor.close()
+            self._connection = connection
         return self._connection
 
     def _disconnect(self, invalidate: bool) -> None:
