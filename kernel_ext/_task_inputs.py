@@ -43,11 +43,11 @@ def resolve_inputs(
     their values. Arguments are passed by reference: a container is rebuilt only when a
     future inside it was replaced. ``own`` is the run being resolved for: its own future
     among the inputs fails it instead of waiting forever."""
-    linked = linked_upstream((*args, *kwargs.values()), flow_ctx)
+    linked = linked_upstream((*args, *kwargs.values()), flow_ctx) if flow_ctx is not None else []
     if (
         not wait_for
-        and not any(_may_hold_future(v) for v in args)
-        and not any(_may_hold_future(v) for v in kwargs.values())
+        and not _any_may_hold_future(args)
+        and not _any_may_hold_future(kwargs.values())
     ):
         return Resolved(args, kwargs, linked)
     resolver = _Resolver(own)
@@ -84,6 +84,16 @@ def linked_upstream(values: Iterable[Any], flow_ctx: FlowRunContext | None) -> l
 
 def _may_hold_future(value: Any) -> bool:
     return isinstance(value, (TaskRunFuture, State, *_CONTAINERS))
+
+
+_SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
+
+
+def _any_may_hold_future(values: Iterable[Any]) -> bool:
+    for value in values:  # a loop, not any(): this runs for every task call
+        if type(value) not in _SCALARS and _may_hold_future(value):
+            return True
+    return False
 
 
 def _same_or_new(old: Any, new: Any) -> Any:

@@ -88,11 +88,14 @@ def create_task_run(
     else:
         name, flow_run_id = f"{task.name}-{next(_standalone_counter)}", None
     tags = task.run_tags() if task.tags or _current_tags.get() else ()
-    run = TaskRun(TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=tags)
+    pending = states.Pending()
+    run = TaskRun(
+        TaskRunId(new_id()), name, task.task_key, flow_run_id, tags=tags, created=pending.timestamp
+    )
     if announce:
-        set_state(run, states.Pending())
+        set_state(run, pending)
     else:
-        run.state = states.Pending()
+        run.state = pending
     return run
 
 
@@ -227,11 +230,11 @@ class TaskRunEngine:
         step that calls its body."""
         run = self.run
         run.run_count += 1
+        self.state = states.Running() if run.run_count == 1 else states.Retrying()
         if run.start_time is None:
-            run.start_time = time.time()
+            run.start_time = self.state.timestamp
         context = TaskRunContext(self.task, run, self.log_prints, self.args, self.kwargs)
         self._token = task_run_context.set(context)
-        self.state = states.Running() if run.run_count == 1 else states.Retrying()
         set_state(run, self.state)
         task = self.task
         if not task.streams:
