@@ -226,9 +226,14 @@ def _note_plain_cell(magics: TaskbookMagics, result: Any) -> None:
         return
     from kernel_ext.cells._analysis import analyze
 
-    shell: Any = magics.shell
+    # The code IPython ran (it transformed the cell before running it); transformed again
+    # only if that failed, or for an IPython that does not say.
+    code = getattr(result.info, "transformed_cell", None)
     try:
-        analysis = analyze(shell.transform_cell(raw))
+        if code is None or result.error_before_exec is not None:
+            shell: Any = magics.shell
+            code = shell.transform_cell(raw)
+        analysis = analyze(code)
     except SyntaxError:
         return
     magics.runner.graph.record_plain_cell(analysis.defs | analysis.deleted)

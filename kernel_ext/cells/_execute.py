@@ -2,7 +2,8 @@
 
 All statements run in ``exec`` mode except a trailing expression, which is compiled in
 ``single`` mode so that ``sys.displayhook`` shows its value as the cell's ``Out``. The code
-is registered with IPython's compiler cache, so tracebacks show the cell's lines.
+is registered with IPython's compiler cache, so tracebacks show the cell's lines. A cell
+that runs again with the same code reuses its compiled code under the new file name.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ class CompiledCell:
         if self.last_expression is not None:
             exec(self.last_expression, global_ns, local_ns)
 
+    def renamed(self, filename: str) -> CompiledCell:
+        """The same code as compiled from ``filename`` (IPython names each execution)."""
+        if filename == self.filename:
+            return self
+        return CompiledCell(
+            filename, _renamed(self.statements, filename), _renamed(self.last_expression, filename)
+        )
+
 
 def compile_cell(tree: ast.Module, filename: str, display_last: bool = True) -> CompiledCell:
     body = list(tree.body)
@@ -37,6 +46,17 @@ def compile_cell(tree: ast.Module, filename: str, display_last: bool = True) -> 
         last = compile(ast.Interactive(body=[body.pop()]), filename, "single")
     statements = compile(ast.Module(body=body, type_ignores=[]), filename, "exec") if body else None
     return CompiledCell(filename, statements, last)
+
+
+def _renamed(code: CodeType | None, filename: str) -> CodeType | None:
+    """``code`` and the code objects nested in it (functions, classes...) from ``filename``."""
+    if code is None:
+        return None
+    consts = tuple(
+        _renamed(const, filename) if isinstance(const, CodeType) else const
+        for const in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
 
 
 def trim_traceback(error: BaseException, filename: str) -> TracebackType | None:

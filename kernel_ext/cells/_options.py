@@ -15,6 +15,7 @@ import argparse
 import re
 import shlex
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kernel_ext._durations import out_of_range
 from kernel_ext._errors import ConfigurationError
@@ -90,7 +91,9 @@ def _parser() -> _Parser:
 _PARSER = _parser()
 
 
+@lru_cache(maxsize=256)  # a notebook runs the same few lines again and again
 def parse_options(line: str) -> TaskCellOptions:
+    """The options of a ``%%task`` line (frozen, so one parse serves every run)."""
     try:
         words = shlex.split(line)
     except ValueError as error:

@@ -4,13 +4,19 @@
 the task engine around the cell body, restores cached outputs, and updates the notebook's
 task graph. The body runs in the user's namespace, so the cell behaves as without the
 magic; the run's states, logs and upstream edges land in the store like any task run's.
+
+A notebook runs the same cells again and again, so what depends only on a cell's text is
+worked out once and kept: its options, its transformed code (when IPython's own static
+transforms make it, see ``_Transforms``), its analysis and compiled code, and its task.
+Every execution still makes a task run of its own, with its states, inputs and outputs.
 """
 
 from __future__ import annotations
 
 import ast
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +44,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CellOutcome", "CellRunner"]
 
+# Bounds of the runner's caches: far more distinct cells than a notebook has.
+_KEEP_SOURCES = 512
+_KEEP_TASKS = 256
+
 
 @dataclass(slots=True)
 class CellOutcome:
@@ -58,11 +68,16 @@ class CellRunner:
         self.graph = NotebookGraph()
         self.cell_id: str | None = None
         self._run: TaskRun | None = None
+        self._transforms = _Transforms(shell)
+        self._compiled: dict[str, CompiledCell | None] = {}
+        self._tasks: dict[Hashable, tuple[_CellTask, _Slot]] = {}
 
     def run(self, line: str, body: str) -> CellOutcome:
         options = parse_options(line)
-        code = self.shell.transform_cell(body)
-        tree = ast.parse(code)  # a SyntaxError is the caller's to show, like Python's own
+        code = self._transforms.transform(body)
+        kept = self._kept_code(code)
+        # A SyntaxError is the caller's to show, like Python's own.
+        tree = ast.parse(code) if kept is None else None
         analysis = analyze(code)
         cell = self.graph.record_source(
             options.name or self._default_name(),
@@ -80,7 +95,11 @@ class CellRunner:
         ]
         key = self._cache_key(cell, analysis, options, notes)
         filename = self.shell.compile.cache(code, self._cell_number())
-        compiled = compile_cell(tree, filename)
+        if kept is None:
+            assert tree is not None
+            compiled = compile_cell(tree, filename)
+        else:
+            compiled = self._compiled[code] = kept.renamed(filename)
         state, body_ran = self._drive(cell, options, compiled, key)
         completed = state.type is states.StateType.COMPLETED
         if completed and not body_ran:  # a cache hit: Cached is a kind of COMPLETED
@@ -95,6 +114,16 @@ class CellRunner:
             notes.append(f"Now stale (run `%tasks rerun-stale`): {', '.join(sorted(stale))}.")
         return CellOutcome(cell, state, compiled, notes)
 
+    def _kept_code(self, code: str) -> CompiledCell | None:
+        """The code compiled at an earlier run; None if it is compiled at every run."""
+        if code in self._compiled:
+            kept = self._compiled[code] = self._compiled.pop(code)  # now the newest
+            return kept
+        kept = _compile_quietly(code)
+        self._compiled[code] = kept
+        _forget_oldest(self._compiled, _KEEP_SOURCES)
+        return kept
+
     # --- the task run ---------------------------------------------------------------------
 
     def _drive(
@@ -104,19 +133,11 @@ class CellRunner:
 
         Both a run of the code and a cache hit end COMPLETED; only the first calls it.
         """
-        namespace = self.shell.user_ns
-        global_ns = self.shell.user_global_ns
-        body_ran = False
-
-        def body() -> dict[str, Any]:
-            nonlocal body_ran
-            body_ran = True
-            compiled.run(global_ns, namespace)
-            return {}
-
-        task = _cell_task(cell, options, body, key, f"cell:{self.session.flow_name}:{cell.name}")
+        execution = _Execution(compiled, self.shell.user_global_ns, self.shell.user_ns, key)
+        task, slot = self._task(cell, options, key is not None)
         context = self.session.context()
         token = flow_run_context.set(context)
+        previous, slot.execution = slot.execution, execution
         try:
             run = create_task_run(task, context)
             self._run = run
@@ -132,8 +153,26 @@ class CellRunner:
                 self.graph.record_run(cell, engine.state.name, self._duration(), run.id, {})
                 raise
         finally:
+            execution.done = True
+            if previous is not None and not previous.done:
+                slot.execution = previous  # this cell ran from the code of a run of itself
             flow_run_context.reset(token)
-        return state, body_ran
+        return state, execution.ran
+
+    def _task(
+        self, cell: TaskCell, options: TaskCellOptions, keyed: bool
+    ) -> tuple[_CellTask, _Slot]:
+        """The cell's task for these options, made on its first run and kept: making a task
+        costs more than the rest of a run. Its function runs the execution in its slot."""
+        task_key = f"cell:{self.session.flow_name}:{cell.name}"
+        made = (task_key, cell.name, options, keyed)
+        found = self._tasks.pop(made, None)  # put back as the newest
+        if found is None:
+            slot = _Slot()
+            found = (_cell_task(cell, options, slot, keyed, task_key), slot)
+        self._tasks[made] = found
+        _forget_oldest(self._tasks, _KEEP_TASKS)
+        return found
 
     @property
     def _last_run_id(self) -> str:
@@ -218,6 +257,114 @@ class CellRunner:
         return f"cell-{self.shell.execution_count}"
 
 
+@dataclass(slots=True)
+class _Execution:
+    """One execution of a cell, as its task's function runs it."""
+
+    compiled: CompiledCell
+    global_ns: dict[str, Any]
+    namespace: dict[str, Any]
+    key: str | None
+    ran: bool = False
+    done: bool = False
+
+    def run(self) -> dict[str, Any]:
+        self.ran = True
+        self.compiled.run(self.global_ns, self.namespace)
+        return {}
+
+
+class _Slot:
+    """The execution of a kept cell task: the one under way, else the last one."""
+
+    __slots__ = ("execution",)
+
+    def __init__(self) -> None:
+        self.execution: _Execution | None = None
+
+    def current(self) -> _Execution:
+        execution = self.execution
+        if execution is None:
+            raise RuntimeError("A cell's task runs only while its cell runs.")
+        return execution
+
+
+class _Transforms:
+    """IPython's transforms of cell bodies (``!cmd``, ``%magic``...), kept per body.
+
+    Only what IPython's own static transforms make is kept: they depend on the text
+    alone. A body that IPython sees as one line also goes through its dynamic transforms
+    (autocall, automagic: they depend on the namespace), so it is transformed at every
+    run, as IPython would; so is every body while an extension's transform is installed
+    (it may depend on anything)."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self._kept: dict[str, tuple[tuple[Any, ...], str | None]] = {}
+
+    def transform(self, body: str) -> str:
+        transforms = self._current()
+        kept = self._kept.pop(body, None)  # put back as the newest
+        if kept is None or kept[0] != transforms:
+            kept = (transforms, self._keepable(body, transforms))
+        self._kept[body] = kept
+        _forget_oldest(self._kept, _KEEP_SOURCES)
+        code = kept[1]
+        return self.shell.transform_cell(body) if code is None else code
+
+    def _current(self) -> tuple[Any, ...]:
+        shell = self.shell
+        manager = getattr(shell, "input_transformer_manager", None)
+        if manager is None:
+            return ()
+        return (
+            _function(shell.transform_cell),
+            _function(manager.transform_cell),
+            *manager.cleanup_transforms,
+            *manager.line_transforms,
+            *manager.token_transformers,
+            *shell.input_transformers_post,
+        )
+
+    def _keepable(self, body: str, transforms: tuple[Any, ...]) -> str | None:
+        """The body's code if it depends on the text alone, else None."""
+        if not transforms or not all(_is_ipythons(t) for t in transforms):
+            return None
+        code = self.shell.input_transformer_manager.transform_cell(body)
+        if len(code.splitlines()) == 1 or self.shell.input_transformers_post:
+            return None  # dynamic transforms apply (see ``InteractiveShell.transform_cell``)
+        return str(code)
+
+
+def _compile_quietly(code: str) -> CompiledCell | None:
+    """``code`` compiled if that warns of nothing, else None (also when it does not compile).
+
+    Python warns of some code as it compiles it (``x is 1``, an invalid escape sequence),
+    and IPython shows those warnings at every run: such code is compiled at every run.
+    The warnings are caught for this one compile, at the first run of a cell's code.
+    """
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            compiled = compile_cell(ast.parse(code), "<cell>")
+        except Exception:  # raised again where the cell is compiled as before
+            return None
+    return None if warned else compiled
+
+
+def _function(method: Any) -> Any:
+    return getattr(method, "__func__", method)
+
+
+def _is_ipythons(transform: Any) -> bool:
+    return str(getattr(transform, "__module__", None) or "").startswith("IPython.")
+
+
+def _forget_oldest(kept: dict[Any, Any], size: int) -> None:
+    while len(kept) > size:
+        del kept[next(iter(kept))]
+
+
 class _CellTask(Task[[], dict[str, Any]]):
     """The task of one ``%%task`` cell, made with what sets it apart from a ``@task``.
 
@@ -245,12 +392,14 @@ class _CellTask(Task[[], dict[str, Any]]):
 
 
 def _cell_task(
-    cell: TaskCell,
-    options: TaskCellOptions,
-    body: Callable[[], dict[str, Any]],
-    key: str | None,
-    task_key: str,
+    cell: TaskCell, options: TaskCellOptions, slot: _Slot, keyed: bool, task_key: str
 ) -> _CellTask:
+    def body() -> dict[str, Any]:
+        return slot.current().run()
+
+    def cache_key(_ctx: Any, _params: Any) -> str | None:
+        return slot.current().key
+
     return _CellTask(
         body,
         task_key=task_key,
@@ -262,7 +411,7 @@ def _cell_task(
         # The key is computed before the run (from the cell's inputs); the engine looks it
         # up, and the runner persists the outputs itself so an unpicklable output only
         # turns caching off for this cell instead of failing it.
-        cache_key_fn=None if key is None else (lambda _ctx, _params: key),
+        cache_key_fn=cache_key if keyed else None,
         refresh_cache=options.refresh_cache,
         persist_result=False,
         log_prints=options.log_prints,
