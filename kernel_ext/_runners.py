@@ -12,12 +12,12 @@ import contextvars
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kernel_ext._context import current_flow_run
 from kernel_ext._errors import ConfigurationError
+from kernel_ext._thread_pool import ThreadPool
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -124,7 +124,7 @@ class ThreadPoolTaskRunner:
         self.max_workers = (
             _default_workers() if max_workers is None else _check_workers(max_workers)
         )
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: ThreadPool | None = None
         self._started = False
 
     def __repr__(self) -> str:
@@ -148,9 +148,7 @@ class ThreadPoolTaskRunner:
 
     def start_call(self, pending: PendingCall) -> None:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                self.max_workers, thread_name_prefix="taskbook", initializer=_mark_pool_thread
-            )
+            self._executor = ThreadPool(self.max_workers, "taskbook", _mark_pool_thread)
         self._executor.submit(pending.run)
 
     def map(self, task: Any, parameters: dict[str, Any], wait_for: Any = None) -> Any:
@@ -181,7 +179,7 @@ class ThreadPoolTaskRunner:
     def abandon(self) -> None:
         """Stop at once (Ctrl-C): queued task runs are dropped, running ones left to end."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=False, cancel_calls=True)
             self._executor = None
 
     def __enter__(self) -> ThreadPoolTaskRunner:
