@@ -89,13 +89,24 @@ class Rows:
 def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
     """The rows for ``events``; ``time`` turns epoch seconds into the column's value."""
     rows = Rows()
-    latest: dict[tuple[bool, str], tuple[FlowRun | TaskRun, State]] = {}
-    for event in events:
+    latest: dict[str, tuple[FlowRun | TaskRun, State]] = {}  # by run id: its last state
+    history = rows.state_history.append
+    for event in events:  # the writer's hottest loop: history rows are built inline
         if type(event) is StateEvent:
             run, state = event
-            is_flow = isinstance(run, FlowRun)
-            latest[is_flow, run.id] = (run, state)
-            rows.state_history.append(_history_row(run.id, is_flow, state, time))
+            latest[run.id] = (run, state)
+            details = state.details
+            history(
+                (
+                    run.id,
+                    "flow" if type(run) is FlowRun else "task",
+                    state.type._value_,
+                    state.name,
+                    time(state.timestamp),
+                    state.message,
+                    None if details is None else dumps(details),
+                )
+            )
         elif type(event) is LogEvent:
             rows.logs.append(_log_row(event, time))
         elif type(event) is ResultEvent:
@@ -105,7 +116,7 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
         else:
             raise TypeError(f"The store cannot write {type(event).__name__} events.")
     for run, state in latest.values():
-        if isinstance(run, FlowRun):
+        if type(run) is FlowRun:
             rows.flow_runs.append(_flow_run_row(run, state, time))
         else:
             rows.task_runs.append(_task_run_row(run, state, time))
@@ -162,7 +173,7 @@ def _state_columns(run: FlowRun | TaskRun, state: State, time: TimeEncoder) -> R
     # last history row; the rest is the run as it is now.
     start, end = run.start_time, run.end_time
     return (
-        state.type.value,
+        state.type._value_,
         state.name,
         state.message,
         None if start is None else time(start),
@@ -195,19 +206,6 @@ def _task_run_row(run: TaskRun, state: State, time: TimeEncoder) -> Row:
         *_state_columns(run, state, time),
         run.cache_key,
         time(run.created),
-    )
-
-
-def _history_row(run_id: str, is_flow: bool, state: State, time: TimeEncoder) -> Row:
-    details = state.details
-    return (
-        run_id,
-        "flow" if is_flow else "task",
-        state.type.value,
-        state.name,
-        time(state.timestamp),
-        state.message,
-        None if details is None else dumps(details),
     )
 
 
