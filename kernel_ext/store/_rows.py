@@ -116,7 +116,7 @@ def to_rows(events: Iterable[Event], time: TimeEncoder) -> Rows:
         else:
             raise TypeError(f"The store cannot write {type(event).__name__} events.")
     for run, state in latest.values():
-        if type(run) is FlowRun:
+        if isinstance(run, FlowRun):  # once per run, not per state
             rows.flow_runs.append(_flow_run_row(run, state, time))
         else:
             rows.task_runs.append(_task_run_row(run, state, time))
