@@ -27,98 +27,16 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _big_store import FLOWS, LOG_LINES, TASKS, default_home, environment, fill
+
 GOAL_P95_MS = 100.0
 GOAL_IDLE_CPU = 0.02
 TOKEN = secrets.token_hex(16)
-FILLED = "console-store-filled.json"
-LOG_LINES = 5_000
-
-
-def fill(home: Path, url: str | None, flows: int, tasks: int) -> dict[str, Any]:
-    """Fill the store once (in a child process, so this one stays clean)."""
-    marker = home / FILLED
-    if marker.exists():
-        known: dict[str, Any] = json.loads(marker.read_text())
-        if known.get("flows") == flows and known.get("tasks") == tasks:
-            return known
-    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-    code += f"import console_store as c; c._fill_here({flows}, {tasks})"
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=_environment(home, url), capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"Filling the store failed:\n{done.stderr[-3000:]}")
-    known = json.loads(marker.read_text())
-    print(f"filled the store in {time.perf_counter() - started:.0f} s: {known}")
-    return known
-
-
-def _fill_here(flows: int, tasks: int) -> None:
-    from kernel_ext import flow, get_run_logger, task
-    from kernel_ext._settings import home
-    from kernel_ext.store import get_store
-
-    @task
-    def step(i: int) -> int:
-        return i + 1
-
-    @flow(name="nightly-etl")
-    def etl(n: int, fail: bool) -> int:
-        total = sum(step(i) for i in range(n))
-        if fail:
-            raise ValueError(f"bad batch {total}")
-        return total
-
-    @flow(name="chatty")
-    def chatty(lines: int) -> None:
-        logger = get_run_logger()
-        for i in range(lines):
-            logger.info("line %d of the chatty run", i)
-
-    chatty(LOG_LINES)
-    for i in range(flows - 1):
-        try:
-            etl(tasks, fail=i % 10 == 9)
-        except ValueError:
-            pass
-    store = get_store()
-    store.flush(timeout=None)
-    if store.url.startswith("postgresql"):
-        _analyze(store.url)  # as autovacuum has done on a store that grew for a year
-    newest = store.list_flow_runs(limit=1, name="nightly-etl")[0]["id"]
-    chatty_id = store.list_flow_runs(limit=1, name="chatty")[0]["id"]
-    last_log = store.read_logs(chatty_id, tail=1)[0]["id"]
-    marker = {"flows": flows, "tasks": tasks, "run": newest, "chatty": chatty_id}
-    marker["last_log"] = last_log
-    (home() / FILLED).write_text(json.dumps(marker))
-
-
-def _analyze(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
-
-
-def _environment(home: Path, url: str | None) -> dict[str, str]:
-    environment = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "ERROR"}
-    environment["JUPYTER_CONFIG_DIR"] = str(home / "cfg")
-    if url:
-        environment["TASKBOOK_STORE_URL"] = url
-    else:
-        environment.pop("TASKBOOK_STORE_URL", None)
-    return environment
 
 
 def _free_port() -> int:
@@ -141,7 +59,7 @@ def start_server(home: Path, url: str | None) -> tuple[subprocess.Popen[bytes], 
         f"--ServerApp.root_dir={home}",
     ]
     process = subprocess.Popen(
-        command, env=_environment(home, url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=environment(home, url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -197,13 +115,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a PostgreSQL URL (default: SQLite in --home)")
     parser.add_argument("--home", type=Path, help="where the filled store is kept")
-    parser.add_argument("--flows", type=int, default=50_000)
-    parser.add_argument("--tasks", type=int, default=20)
+    parser.add_argument("--flows", type=int, default=FLOWS)
+    parser.add_argument("--tasks", type=int, default=TASKS)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     args = parser.parse_args()
-    backend = "postgresql" if args.url else "sqlite"  # a filled store is kept per backend
-    home = args.home or Path(tempfile.gettempdir()) / f"taskbook-console-{backend}-{args.flows}"
+    home = args.home or default_home(args.url, args.flows)  # kept per backend and size
     home.mkdir(parents=True, exist_ok=True)
     known = fill(home, args.url, args.flows, args.tasks)
     process, base = start_server(home, args.url)

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 from kernel_ext._run_records import FlowRunId, TaskRunId
-from kernel_ext.store import _artifact_rows
 from kernel_ext.store._transactions import Transactions
 from kernel_ext.store.records import ArtifactRecord
 
@@ -28,6 +27,8 @@ class ArtifactsApi(Transactions):
         flow_run_id: FlowRunId | None = None,
         task_run_id: TaskRunId | None = None,
     ) -> ArtifactRecord:
+        from kernel_ext.store import _artifact_rows
+
         return self._write(
             _artifact_rows.create_artifact,
             artifact_id,
@@ -49,15 +50,21 @@ class ArtifactsApi(Transactions):
         kind: str | None = None,
     ) -> ArtifactRecord:
         """Replace an artifact's data; with ``kind``, only an artifact of that type."""
+        from kernel_ext.store import _artifact_rows
+
         return self._write(
             _artifact_rows.update_artifact, artifact_id, data, description, time.time(), kind=kind
         )
 
     def read_artifact(self, artifact_id: str) -> ArtifactRecord:
+        from kernel_ext.store import _artifact_rows
+
         return self._read(_artifact_rows.read_artifact, artifact_id)
 
     def list_run_artifacts(self, run_id: FlowRunId, limit: int = 500) -> list[ArtifactRecord]:
         """A flow run's artifacts with its subflows', oldest first."""
+        from kernel_ext.store import _artifact_rows
+
         return self._read(_artifact_rows.list_run_artifacts, run_id, limit)
 
     def list_artifacts(
@@ -71,6 +78,8 @@ class ArtifactsApi(Transactions):
         limit: int = 200,
     ) -> list[ArtifactRecord]:
         """Newest first; ``key`` gives that key's history, ``latest`` each key's newest."""
+        from kernel_ext.store import _artifact_rows
+
         return self._read(
             _artifact_rows.list_artifacts,
             flow_run_ids=flow_run_ids,

@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from kernel_ext.store._automation_rows import insert_firings, list_automations
@@ -39,6 +38,7 @@ from kernel_ext.store._tables import (
     state_history,
 )
 from kernel_ext.store._tables import automations as automations_table
+from kernel_ext.store._types import dialect_insert
 from kernel_ext.store.records import AutomationRecord, BucketRow, EventRow, NewFiring
 
 __all__ = [
@@ -233,7 +233,7 @@ def release_evaluator(connection: Connection, holder: str) -> None:
 
 
 def _take_lease(connection: Connection, holder: str, seconds: float, now: datetime) -> bool:
-    upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    upsert = dialect_insert(connection)
     # The first evaluator starts where the oldest automation does (an automation made
     # before any scheduler ran still sees what came after it), or at the streams' ends.
     table_ = automations_table.c

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import AutomationExists, AutomationNotFound
@@ -28,7 +27,7 @@ from kernel_ext.store._tables import (
     events,
     state_history,
 )
-from kernel_ext.store._types import isoformat
+from kernel_ext.store._types import dialect_insert, isoformat
 from kernel_ext.store.records import AutomationRecord, FiringRecord
 
 __all__ = [
@@ -242,7 +241,7 @@ def _stream_ends(connection: Connection) -> dict[str, int]:
 
 
 def _upsert(connection: Connection) -> Any:
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(connection)
 
 
 def _lookup(connection: Connection, name_or_id: str) -> RowMapping | None:

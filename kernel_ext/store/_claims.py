@@ -43,13 +43,10 @@ from kernel_ext.store._limit_leases import (
 from kernel_ext.store._reads import find_flow_run, flow_run_record, flow_runs_query
 from kernel_ext.store._tables import deployments, flow_runs
 from kernel_ext.store._types import from_epoch
-from kernel_ext.store.records import FlowRunRecord
+from kernel_ext.store.records import LEASE_SECONDS, FlowRunRecord
 
 __all__ = ["LEASE_SECONDS", "claim_next_run", "find_dead_runs", "heartbeat", "silent_since"]
 
-
-# How long a claimed run's slot outlives its last heartbeat.
-LEASE_SECONDS = 30.0
 _SCHEDULED = StateType.SCHEDULED.value
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from kernel_ext._run_records import FlowRunId
 from kernel_ext._states import Scheduled, State, StateType
-from kernel_ext.store import _claims, _deployment_runs, _deployments, _run_admin, _schedules
 from kernel_ext.store._transactions import Transactions
 from kernel_ext.store.records import (
+    LEASE_SECONDS,
     DeletedDeployment,
     DeletedRun,
     DeploymentDetail,
@@ -57,6 +57,8 @@ class DeploymentApi(Transactions):
         version's, no version is added and the result says ``"unchanged": True``. Returns
         the deployment with its ``version`` (without the notebook).
         """
+        from kernel_ext.store import _deployments
+
         return self._write(
             _deployments.create_deployment_version,
             name=name,
@@ -74,18 +76,24 @@ class DeploymentApi(Transactions):
     def read_deployment(self, name_or_id: str) -> DeploymentDetail:
         """A deployment with its latest ``version`` number, its ``versions`` newest first
         (without the notebooks) and its ``schedules``."""
+        from kernel_ext.store import _deployments
+
         return self._read(_deployments.read_deployment, name_or_id)
 
     def read_deployment_version(
         self, name_or_id: str, version: int | None = None
     ) -> NotebookVersion:
         """A version of a deployment with its ``notebook`` text; the latest by default."""
+        from kernel_ext.store import _deployments
+
         return self._read(_deployments.read_deployment_version, name_or_id, version)
 
     def list_deployments(self) -> list[DeploymentSummary]:
         """Every deployment by name, with its latest ``version`` number, ``schedules``,
         last run (``last_run_id``, ``last_run_state``, ``last_run_time``, ...) and
         ``next_run_time`` (its earliest Scheduled run)."""
+        from kernel_ext.store import _deployments
+
         return self._read(_deployments.list_deployments)
 
     def delete_deployment(self, name_or_id: str) -> DeletedDeployment:
@@ -93,14 +101,20 @@ class DeploymentApi(Transactions):
         claimed; runs that started stay, and those waiting to go on (AwaitingRetry,
         Resuming, Suspended) end Cancelled. Returns the deployment as it was, with
         ``deleted_runs``."""
+        from kernel_ext.store import _deployments
+
         return self._write(_deployments.delete_deployment, name_or_id)
 
     def set_deployment_paused(self, name_or_id: str, paused: bool) -> DeploymentDetail:
         """Pause or resume: workers claim no run of a paused deployment."""
+        from kernel_ext.store import _deployments
+
         return self._write(_deployments.set_deployment_paused, name_or_id, paused)
 
     def list_runs_of_deployment(self, name_or_id: str, limit: int = 50) -> list[FlowRunRecord]:
         """The deployment's runs, latest scheduled time first."""
+        from kernel_ext.store import _deployments
+
         return self._read(_deployments.list_runs_of_deployment, name_or_id, limit)
 
     def add_schedule(
@@ -112,6 +126,8 @@ class DeploymentApi(Transactions):
     ) -> ScheduleRecord:
         """Add an active schedule to a deployment. ``spec`` is the schedules module's
         dict, kept as given; ``parameters`` override the deployment's defaults."""
+        from kernel_ext.store import _schedules
+
         return self._write(_schedules.add_schedule, deployment, spec, parameters or {}, catchup)
 
     def replace_schedules(
@@ -127,18 +143,26 @@ class DeploymentApi(Transactions):
         New ones count their slots from now: none runs a slot of the past. Nothing
         changes if an entry is refused (``ConfigurationError``, "schedule 2: ...").
         """
+        from kernel_ext.store import _schedules
+
         return self._write(_schedules.replace_schedules, deployment, entries)
 
     def list_schedules(self, active_only: bool = True) -> list[ScheduleRecord]:
         """Schedules, oldest first, with ``deployment_name`` and ``deployment_paused``."""
+        from kernel_ext.store import _schedules
+
         return self._read(_schedules.list_schedules, active_only)
 
     def set_schedule_active(self, schedule_id: str, active: bool) -> ScheduleRecord:
         """Switch a schedule on or off."""
+        from kernel_ext.store import _schedules
+
         return self._write(_schedules.set_schedule_active, schedule_id, active)
 
     def advance_schedule(self, schedule_id: str, last_slot: float) -> ScheduleRecord:
         """Record ``last_slot`` as the latest slot given a run; never moves back."""
+        from kernel_ext.store import _schedules
+
         return self._write(_schedules.advance_schedule, schedule_id, last_slot)
 
     def create_scheduled_run(
@@ -162,6 +186,8 @@ class DeploymentApi(Transactions):
         scheduler (a slot never runs twice), or if ``schedule_id`` names a schedule that
         is gone (replaced since the scheduler read it). Manual runs have no slot key.
         """
+        from kernel_ext.store import _deployment_runs
+
         return self._write(
             _deployment_runs.create_scheduled_run,
             id=id,
@@ -181,7 +207,7 @@ class DeploymentApi(Transactions):
         worker_id: str,
         now: float,
         deployment_limits: bool = True,
-        lease_seconds: float = _claims.LEASE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
         only: Sequence[str] | None = None,
     ) -> FlowRunRecord | None:
         """Atomically take the oldest run due at ``now``: it becomes Pending, held by
@@ -190,6 +216,8 @@ class DeploymentApi(Transactions):
         deployment's slot is leased to the run for ``lease_seconds`` past each beat.
         ``only`` names the deployments whose runs may be taken (a served flow's).
         """
+        from kernel_ext.store import _claims
+
         return self._write(
             _claims.claim_next_run, worker_id, now, deployment_limits, lease_seconds, only
         )
@@ -199,14 +227,18 @@ class DeploymentApi(Transactions):
         run_id: FlowRunId,
         worker_id: str,
         now: float,
-        lease_seconds: float = _claims.LEASE_SECONDS,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> bool:
         """Beat the run's heartbeat; False if it is not this worker's or already final."""
+        from kernel_ext.store import _claims
+
         return self._write(_claims.heartbeat, run_id, worker_id, now, lease_seconds)
 
     def find_dead_runs(self, now: float, grace_seconds: float) -> list[FlowRunRecord]:
         """Deployment runs Pending, Running or Cancelling whose worker has not beaten for
         ``grace_seconds``."""
+        from kernel_ext.store import _claims
+
         return self._read(_claims.find_dead_runs, now, grace_seconds)
 
     def set_run_state(
@@ -228,10 +260,14 @@ class DeploymentApi(Transactions):
         taken over is left as it is; ``due`` sets when a Scheduled run may be claimed.
         Returns the run.
         """
+        from kernel_ext.store import _deployment_runs
+
         return self._write(_deployment_runs.set_run_state, run_id, state, only_from, attempt, due)
 
     def set_output_notebook(self, run_id: FlowRunId, path: str) -> FlowRunRecord:
         """Link the run to its executed notebook."""
+        from kernel_ext.store import _deployment_runs
+
         return self._write(_deployment_runs.set_output_notebook, run_id, path)
 
     def delete_flow_run(self, run_id: FlowRunId) -> DeletedRun:
@@ -239,15 +275,21 @@ class DeploymentApi(Transactions):
         index entries and input requests, in one transaction; ``RunStateConflict`` if it
         has not finished (cancel it first). The output notebook's file is the caller's to
         remove (its path is in the returned run)."""
+        from kernel_ext.store import _run_admin
+
         return self._write(_run_admin.delete_flow_run, run_id)
 
     def retry_flow_run(self, run_id: FlowRunId) -> FlowRunRecord:
         """Queue a deployment run that failed, crashed or was cancelled again, due now,
         with the same id (AwaitingRetry); ``RunStateConflict`` for any other run."""
+        from kernel_ext.store import _run_admin
+
         return self._write(_run_admin.retry_flow_run, run_id)
 
     def request_cancel(self, run_id: FlowRunId) -> FlowRunRecord:
         """Cancel a run: a Scheduled or Suspended one is Cancelled at once; a running one
         becomes Cancelling, and its worker, which polls the state, stops the kernel and
         records Cancelled. A finished run raises ``RunStateConflict``."""
+        from kernel_ext.store import _deployment_runs
+
         return self._write(_deployment_runs.request_cancel, run_id)

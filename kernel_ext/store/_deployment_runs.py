@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import RunStateConflict
@@ -36,7 +35,7 @@ from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, schedules, state_history
-from kernel_ext.store._types import from_epoch
+from kernel_ext.store._types import dialect_insert, from_epoch
 from kernel_ext.store.records import FlowRunRecord
 
 __all__ = [
@@ -97,8 +96,7 @@ def create_scheduled_run(
     if slot_key is None:
         connection.execute(insert(flow_runs).values(values))
     else:
-        dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(flow_runs).values(values)
+        statement = dialect_insert(connection)(flow_runs).values(values)
         statement = statement.on_conflict_do_nothing(index_elements=["slot_key"])
         # RETURNING, not rowcount: drivers need not report the rowcount of an INSERT.
         if connection.execute(statement.returning(flow_runs.c.id)).first() is None:

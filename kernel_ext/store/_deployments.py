@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError, VersionNotFound
@@ -42,7 +41,7 @@ from kernel_ext.store._tables import (
     schedules,
     state_history,
 )
-from kernel_ext.store._types import dumps, isoformat, state_type
+from kernel_ext.store._types import dialect_insert, dumps, isoformat, state_type
 
 __all__ = [
     "create_deployment_version",
@@ -285,7 +284,7 @@ def _settings(
 def _insert_if_new(
     connection: Connection, name: str, settings: dict[str, Any], now: datetime
 ) -> None:
-    insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(connection)
     statement = insert(deployments).values(
         id=str(uuid.uuid4()), name=name, created=now, updated=now, paused=False, **settings
     )

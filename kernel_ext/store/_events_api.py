@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from kernel_ext.store import _event_reads
 from kernel_ext.store._transactions import Transactions
 from kernel_ext.store.records import EventRow
 
@@ -28,6 +27,8 @@ class EventsApi(Transactions):
     ) -> list[EventRow]:
         """Events newest first: ``names`` are event-name patterns (``prefect.flow-run.*``,
         ``!prefect.task-run.*``), ``resource`` a resource-id pattern."""
+        from kernel_ext.store import _event_reads
+
         return self._read(
             _event_reads.list_events,
             since=since,
@@ -49,10 +50,14 @@ class EventsApi(Transactions):
         returns), oldest first, and the cursor to go on from: what ``--follow`` prints
         next. (On PostgreSQL a transaction can commit rows behind a cursor already
         passed; the automations' evaluator waits for those, a follower does not.)"""
+        from kernel_ext.store import _event_reads
+
         return self._read(
             _event_reads.events_page, cursor, names=names, resource=resource, limit=limit
         )
 
     def event_cursor(self) -> tuple[int, int]:
         """Where the event streams end now: follow from here."""
+        from kernel_ext.store import _event_reads
+
         return self._read(_event_reads.stream_ends)

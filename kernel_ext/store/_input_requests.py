@@ -22,14 +22,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import ConfigurationError, InputAlreadyAnswered, InputNotFound
 from kernel_ext._states import FINAL_TYPE_VALUES, Failed, StateType
 from kernel_ext.store._event_writes import record_event, related_resource
 from kernel_ext.store._tables import flow_runs, run_inputs
-from kernel_ext.store._types import from_epoch, isoformat, state_type
+from kernel_ext.store._types import dialect_insert, from_epoch, isoformat, state_type
 
 __all__ = [
     "ANSWERED",
@@ -71,7 +70,7 @@ def create_input_request(
     timeout_at: float | None,
 ) -> InputRequestRecord:
     """Insert the request, unless (flow_run_id, key) has one: then return that one."""
-    insert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(connection)
     statement = insert(run_inputs).values(
         id=id,
         flow_run_id=flow_run_id,

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, delete, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
@@ -71,6 +70,8 @@ class BatchClaims(NamedTuple):
 
 def prepare_batch_claims() -> BatchClaims:
     """The claim statements, rendered for psycopg's positional parameters."""
+    from sqlalchemy.dialects import postgresql  # PostgreSQL stores only (see _statements)
+
     compiler = postgresql.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
     claim = (
         postgresql.insert(writer_batches)
@@ -83,7 +84,16 @@ def prepare_batch_claims() -> BatchClaims:
 
 
 def _statements(dialect: str) -> list[tuple[Table, Insert]]:
-    upsert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The dialect package the engine loaded already: a SQLite store never imports
+    # PostgreSQL's (tens of milliseconds of a command's start).
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        upsert: Any = postgresql.insert
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        upsert = sqlite.insert
     statements: list[tuple[Table, Insert]] = []
     for table in (_tables.flow_runs, _tables.task_runs):
         statement = upsert(table)

@@ -31,13 +31,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from kernel_ext._errors import ConfigurationError, LimitNotFound
 from kernel_ext.store._tables import concurrency_leases as leases
 from kernel_ext.store._tables import concurrency_limits as limits
-from kernel_ext.store._types import from_epoch, isoformat
+from kernel_ext.store._types import dialect_insert, from_epoch, isoformat
 
 __all__ = [
     "delete_limit",
@@ -331,7 +330,7 @@ def _ensure_slots(connection: Connection, name: str, slots: int, now: float) -> 
 
 def _upsert(connection: Connection, name: str, values: dict[str, Any], moment: datetime) -> None:
     """Insert or update a limit row in one statement: two first uses cannot collide."""
-    upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    upsert = dialect_insert(connection)
     statement = upsert(limits).values(name=name, created=moment, **values)
     connection.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from kernel_ext.store import _metrics_reads
 from kernel_ext.store._transactions import Transactions
 from kernel_ext.store._writer import Writer
 from kernel_ext.store.records import StoreMetrics, WriterLag
@@ -32,6 +31,8 @@ class MetricsApi(Transactions):
         """Run counts by state, the durations of runs that ended within ``window``
         seconds bucketed by the bounds given (seconds, ascending), the deployments'
         queues and the busy workers: one read transaction, a few indexed queries."""
+        from kernel_ext.store import _metrics_reads
+
         return self._read(
             _metrics_reads.read_metrics,
             time.time(),

@@ -29,7 +29,6 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, RowMapping
 
 from kernel_ext._errors import RunNotFound
@@ -146,6 +145,8 @@ def _subflow_of(connection: Connection, run_id: str) -> ColumnElement[bool]:
 def _has_tag(connection: Connection, tag: str) -> ColumnElement[bool]:
     """Tags are a JSON list of strings: the run has ``tag`` among them."""
     if connection.dialect.name == "postgresql":  # JSONB containment
+        from sqlalchemy.dialects.postgresql import JSONB  # loaded with the dialect
+
         return flow_runs.c.tags.op("@>")(cast(literal(json.dumps([tag])), JSONB))
     items = func.json_each(flow_runs.c.tags).table_valued("value")
     return exists(select(literal(1)).select_from(items).where(items.c.value == tag))

@@ -19,18 +19,18 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from kernel_ext import _settings
-from kernel_ext.store import _retention, _retention_policies, _store_sizes
 from kernel_ext.store._engine import write_engine
-from kernel_ext.store._retention import Cut, Expired, RetentionPolicy
-from kernel_ext.store._retention_policies import cut_of
-from kernel_ext.store._store_sizes import TableSize
 from kernel_ext.store._transactions import Transactions
+
+if TYPE_CHECKING:
+    from kernel_ext.store._retention import Cut, Expired, RetentionPolicy
+    from kernel_ext.store._store_sizes import TableSize
 
 __all__ = ["BATCH_SECONDS", "PruneReport", "RetentionApi"]
 
@@ -80,6 +80,8 @@ class RetentionApi(Transactions):
         seconds ago (failed or crashed ones ``keep_failed`` seconds ago, if longer), of
         ``deployment`` only when given, with everything under them and their files; or,
         with ``dry_run``, count what would go and change nothing."""
+        from kernel_ext.store._retention_policies import cut_of
+
         started = time.monotonic()
         policy: RetentionPolicy = {
             "older_than": older_than,
@@ -99,10 +101,14 @@ class RetentionApi(Transactions):
     ) -> RetentionPolicy | None:
         """Set the retention policy of ``deployment``, or the store-wide default (which
         covers runs outside deployments and the deployments without one); None clears it."""
+        from kernel_ext.store import _retention_policies
+
         return self._write(_retention_policies.write_policy, policy, deployment)
 
     def read_retention(self, deployment: str | None = None) -> RetentionPolicy | None:
         """The retention policy of ``deployment`` (its own), or the store-wide default."""
+        from kernel_ext.store import _retention_policies
+
         return self._read(_retention_policies.read_policy, deployment)
 
     def apply_retention(
@@ -111,6 +117,8 @@ class RetentionApi(Transactions):
         """Prune to every policy in the store (see ``set_retention``), at most
         ``max_batches`` batches per policy (the scheduler's bounded share of a tick; the
         rest waits for the next one); or, with ``dry_run``, count what they would remove."""
+        from kernel_ext.store import _retention_policies
+
         started = time.monotonic()
         now = time.time() if now is None else now
         cuts = self._read(_retention_policies.policy_cuts, now)
@@ -128,13 +136,19 @@ class RetentionApi(Transactions):
 
     def table_sizes(self) -> list[TableSize]:
         """Rows and bytes on disk of each of the store's tables, largest first."""
+        from kernel_ext.store import _store_sizes
+
         return self._read(_store_sizes.table_sizes)
 
     def database_bytes(self) -> int:
         """The whole database's size on disk."""
+        from kernel_ext.store import _store_sizes
+
         return self._read(_store_sizes.database_bytes)
 
     def _count(self, cut: Cut, started: float) -> PruneReport:
+        from kernel_ext.store import _retention
+
         expired, tasks = self._read(_retention.count_expired, cut)
         files = self._read(_unreferenced, expired.locations, tasks)
         ours = [path for path in expired.notebooks if _ours(path)]
@@ -146,6 +160,8 @@ class RetentionApi(Transactions):
     def _prune_events(self, cut: Cut, max_batches: int | None) -> int:
         """The store-wide cut's share: recorded events older than it (a deployment's own
         policy is about its runs only)."""
+        from kernel_ext.store import _retention
+
         if cut.deployment is not None or cut.before is None:
             return 0
         removed = batches = 0
@@ -162,6 +178,8 @@ class RetentionApi(Transactions):
     ) -> tuple[list[Expired], int, int]:
         """Delete in batches of at most ``batch`` flow runs, starting small: how much a run
         holds is unknown until its first batch has been timed."""
+        from kernel_ext.store import _retention
+
         done: list[Expired] = []
         files = notebooks = 0
         # Entries kept for a cache by an earlier prune, whose cache has expired since.
@@ -214,6 +232,8 @@ def _next_size(size: int, seconds: float, largest: int) -> int:
 def _unreferenced(
     connection: Connection, locations: list[str], besides: Sequence[str] = ()
 ) -> list[str]:
+    from kernel_ext.store import _retention
+
     kept = _retention.referenced(connection, locations, besides)
     return [location for location in locations if location not in kept and _local(location)]
 

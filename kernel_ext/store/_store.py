@@ -1,7 +1,8 @@
 """The Store: one database, its background writer, the reads over it, and input requests.
 
 The deployment methods (promotions, schedules, claims, heartbeats) come from
-``DeploymentApi``; every query runs in a transaction of its own (``Transactions``).
+``DeploymentApi``; every query runs in a transaction of its own (``Transactions``), and
+each method imports its query module when first called (see ``_transactions``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from kernel_ext._errors import StoreError
 from kernel_ext._events import EmittedEvent, Event
 from kernel_ext._run_records import FlowRunId, TaskRunId
-from kernel_ext.store import _input_requests, _reads
 from kernel_ext.store._artifacts_api import ArtifactsApi
 from kernel_ext.store._automations_api import AutomationsApi
 from kernel_ext.store._deployment_api import DeploymentApi
@@ -185,6 +185,8 @@ class Store(
         that ended at or after it. ``RunNotFound`` if ``before`` or ``parent`` names no
         flow run.
         """
+        from kernel_ext.store import _reads
+
         where = _reads.RunFilter(
             state,
             name,
@@ -206,23 +208,33 @@ class Store(
         With ``changed_after`` (a ``task_runs_cursor`` an earlier read gave), ``task_runs``
         holds only those whose state changed since (and a few before: merge them by id),
         and ``task_runs_complete`` is False: a console follows a big run cheaply."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.read_flow_run, run_id, changed_after)
 
     def list_task_runs(self, flow_run_id: FlowRunId) -> list[TaskRunRecord]:
         """The task runs of a flow run as committed now, even before the flow run's own
         row is (those that Dask workers wrote, say)."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.list_task_runs, flow_run_id)
 
     def read_task_run(self, run_id: TaskRunId) -> TaskRunDetail:
         """A task run; ``RunNotFound`` if none has this id."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.read_task_run, run_id)
 
     def list_orphan_task_runs(self, limit: int = 50) -> list[TaskRunRecord]:
         """Task runs called outside any flow, newest first."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.list_orphan_task_runs, limit)
 
     def read_history(self, run_id: FlowRunId | TaskRunId) -> list[StateRecord]:
         """Every state of a flow or task run, oldest first."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.read_history, run_id)
 
     def read_logs(
@@ -244,16 +256,22 @@ class Store(
         once, then for the first lines after the newest it has, again while a read
         comes back full.
         """
+        from kernel_ext.store import _reads
+
         return self._read(
             _reads.read_logs, run_id, include_task_runs, after, tail, min_level, limit
         )
 
     def find_runs(self, prefix: str, limit: int = 20) -> list[str]:
         """Ids of the flow runs, then task runs, starting with ``prefix`` (like git)."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.find_runs, prefix, limit)
 
     def lookup_result(self, cache_key: str) -> ResultRecord | None:
         """The latest unexpired result stored under ``cache_key``, if any."""
+        from kernel_ext.store import _reads
+
         return self._read(_reads.lookup_result, cache_key)
 
     def create_input_request(
@@ -272,6 +290,8 @@ class Store(
         If the run already has a request at ``key`` (it was re-executed and paused
         again), that one is returned unchanged, with its answer if it has one.
         """
+        from kernel_ext.store import _input_requests
+
         return self._write(
             _input_requests.create_input_request,
             id=id,
@@ -284,10 +304,14 @@ class Store(
 
     def read_input_request(self, request_id: str) -> InputRequestRecord:
         """An input request; ``InputNotFound`` if none has this id."""
+        from kernel_ext.store import _input_requests
+
         return self._read(_input_requests.read_input_request, request_id)
 
     def find_input_request(self, flow_run_id: FlowRunId, key: str) -> InputRequestRecord | None:
         """The input request of ``flow_run_id`` at ``key``, if it has one."""
+        from kernel_ext.store import _input_requests
+
         return self._read(_input_requests.find_input_request, flow_run_id, key)
 
     def list_input_requests(
@@ -298,10 +322,14 @@ class Store(
     ) -> list[InputRequestRecord]:
         """Input requests, newest first, with their flow run's name, flow and state;
         ``status=None`` lists them all."""
+        from kernel_ext.store import _input_requests
+
         return self._read(_input_requests.list_input_requests, status, flow_run_id, limit)
 
     def list_overdue_input_requests(self, now: float, limit: int = 100) -> list[InputRequestRecord]:
         """Pending requests whose ``timeout_at`` has passed (for the scheduler to expire)."""
+        from kernel_ext.store import _input_requests
+
         return self._read(_input_requests.list_overdue_input_requests, now, limit)
 
     def answer_input_request(
@@ -310,6 +338,8 @@ class Store(
         """Answer a pending request; ``InputAlreadyAnswered`` if it is not pending any
         more (whoever came first wins) or its timeout has passed (it is expired then),
         ``InputNotFound`` if there is no such request."""
+        from kernel_ext.store import _input_requests
+
         return self._write(_input_requests.answer_input_request, request_id, answer, answered_by)
 
     def reject_input_request(
@@ -317,17 +347,25 @@ class Store(
     ) -> InputRequestRecord:
         """Reject a pending request; its answer becomes ``{"reason": reason}``. Raises like
         ``answer_input_request``."""
+        from kernel_ext.store import _input_requests
+
         return self._write(_input_requests.reject_input_request, request_id, answered_by, reason)
 
     def expire_input_request(self, request_id: str) -> InputRequestRecord:
         """Expire a pending request; returns the request, answered or not."""
+        from kernel_ext.store import _input_requests
+
         return self._write(_input_requests.expire_input_request, request_id)
 
     def expire_pause(self, request_id: str) -> InputRequestRecord:
         """Expire a request past its timeout and fail its Suspended run, in one
         transaction; returns the request."""
+        from kernel_ext.store import _input_requests
+
         return self._write(_input_requests.expire_pause, request_id)
 
     def record_input_error(self, request_id: str, message: str) -> InputRequestRecord:
         """Keep why an answer was refused, for the form to show; only while pending."""
+        from kernel_ext.store import _input_requests
+
         return self._write(_input_requests.record_input_error, request_id, message)

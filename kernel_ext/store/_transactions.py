@@ -1,4 +1,9 @@
-"""How the store runs a query: in its own transaction, committed before returning."""
+"""How the store runs a query: in its own transaction, committed before returning.
+
+The store's methods import their query module (``_reads``, ``_deployments``, ...) in
+their body, so it loads with the first call: opening a store, as the CLI and a first flow
+do, costs none of them (a test lists what a flow loads).
+"""
 
 from __future__ import annotations
 

@@ -10,11 +10,10 @@ import functools
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from kernel_ext._states import StateType
@@ -23,9 +22,11 @@ __all__ = [
     "AutoId",
     "Json",
     "UTCDateTime",
+    "dialect_insert",
     "dumps",
     "from_epoch",
     "isoformat",
+    "render_item",
     "sqlite_text",
     "state_type",
 ]
@@ -34,8 +35,38 @@ __all__ = [
 # only "INTEGER PRIMARY KEY" is an auto-incrementing rowid alias.
 AutoId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
-# JSONB on PostgreSQL so later revisions can index and query inside parameters.
-Json: TypeEngine[Any] = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+class _Json(TypeDecorator[Any]):
+    """JSON (None is SQL NULL); JSONB on PostgreSQL so later revisions can index and query
+    inside parameters. Picked when a dialect asks rather than by ``with_variant``, which
+    would import PostgreSQL's dialect with every one of its drivers' modules, on SQLite
+    too: after SQLAlchemy itself, the largest import of a store's start-up."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return JSONB(none_as_null=True)
+        return self.impl_instance
+
+
+Json: TypeEngine[Any] = _Json()
+
+
+def render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """Alembic's ``render_item`` (see ``migrations/env.py``): a drafted migration spells
+    ``Json`` as the migrations write it, not as this module's private class."""
+    if kind == "type" and isinstance(item, _Json):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return (
+            "sa.JSON(none_as_null=True)"
+            '.with_variant(postgresql.JSONB(none_as_null=True), "postgresql")'
+        )
+    return False
+
 
 _REPR_LIMIT = 1000
 _EPOCH = datetime(1970, 1, 1)
@@ -58,6 +89,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def dialect_insert(connection: Connection) -> Any:
+    """The ``insert`` of ``connection``'s dialect (with ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update``), from the dialect package its engine has loaded already:
+    a SQLite store does not import PostgreSQL's."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def from_epoch(seconds: float) -> datetime:

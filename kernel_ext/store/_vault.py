@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from kernel_ext._errors import SecretAlreadyExists, VariableAlreadyExists
 from kernel_ext.store._tables import secrets, variables
-from kernel_ext.store._types import from_epoch, isoformat
+from kernel_ext.store._types import dialect_insert, from_epoch, isoformat
 from kernel_ext.store.records import SecretRecord, StoredSecret, VariableRecord
 
 __all__ = [
@@ -119,7 +118,7 @@ def _save(
     """Insert row ``name``, or replace its ``values`` when ``overwrite``, in one statement;
     False if the name was taken and not replaced."""
     moment = from_epoch(now)
-    upsert: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    upsert = dialect_insert(connection)
     statement = upsert(table).values(name=name, created=moment, updated=moment, **values)
     if overwrite:
         changed = {**values, "updated": moment}

@@ -44,7 +44,7 @@ from kernel_ext._errors import StoreError
 from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
 from kernel_ext.store._engine import BUSY_TIMEOUT, write_engine
 from kernel_ext.store._inserts import prepare_batch_claims, prepare_inserts
-from kernel_ext.store._rows import Rows, to_rows
+from kernel_ext.store._rows import Rows, TimeEncoder, to_rows
 from kernel_ext.store._urls import mask
 from kernel_ext.store.records import WriterLag
 
@@ -81,7 +81,9 @@ class Writer:
         self._engine = write_engine(engine)
         self._queue = queue
         self.wake = threading.Event()
-        self._statements, self._encode_time = prepare_inserts(engine.dialect)
+        # Compiled on the first batch (under ``_writing``): a store opened to read, as by
+        # ``taskbook runs ls``, never pays for it.
+        self._prepared: tuple[list[tuple[str, str]], TimeEncoder] | None = None
         self._stopping = False
         self._abandon = threading.Event()
         self._in_flight = 0  # events of the batch in hand not yet committed nor counted lost
@@ -152,7 +154,7 @@ class Writer:
     def _commit_once(self, events: list[Event]) -> bool:
         self._in_flight, self._in_flight_since = len(events), _happened(events[0])
         try:
-            rows = to_rows(events, self._encode_time)
+            rows = to_rows(events, self._prepare()[1])
             self._transaction(rows, "", wait=False)
         except Exception:
             return False
@@ -243,7 +245,7 @@ class Writer:
     def _commit(self, events: Sequence[Event]) -> None:
         attempt, batch_id = 0, uuid.uuid4().hex
         while True:
-            rows = to_rows(events, self._encode_time)
+            rows = to_rows(events, self._prepare()[1])
             try:
                 self._transaction(rows, batch_id)
             except Exception as error:
@@ -279,6 +281,12 @@ class Writer:
             raise
         finally:
             cursor.close()
+
+    def _prepare(self) -> tuple[list[tuple[str, str]], TimeEncoder]:
+        """The inserts' SQL in write order, and how times are encoded."""
+        if self._prepared is None:
+            self._prepared = prepare_inserts(self._engine.dialect)
+        return self._prepared
 
     def _connect(self) -> Any:
         if self._connection is None:
@@ -319,7 +327,7 @@ class Writer:
     def _execute(self, connection: Any, rows: Rows) -> None:
         cursor = connection.cursor()
         try:
-            for table, sql in self._statements:
+            for table, sql in self._prepare()[0]:
                 batch = getattr(rows, table)
                 if batch:
                     cursor.executemany(sql, batch)

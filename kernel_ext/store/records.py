@@ -52,6 +52,7 @@ from kernel_ext._states import StateType
 
 __all__ = [
     "DEPLOYMENT_LIMIT_PREFIX",
+    "LEASE_SECONDS",
     "DeletedDeployment",
     "DeletedRun",
     "DeploymentDetail",
@@ -301,6 +302,9 @@ class DeploymentSummary(DeploymentRecord, LastRun):
 # A deployment's own concurrency limit is the limit named this prefix + the deployment's
 # name ("deployment:nightly"); it follows the deployment's --concurrency.
 DEPLOYMENT_LIMIT_PREFIX = "deployment:"
+
+# How long a claimed run's slot outlives its last heartbeat (the workers' default).
+LEASE_SECONDS = 30.0
 
 
 class LimitRecord(TypedDict):

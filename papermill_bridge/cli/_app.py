@@ -1,11 +1,17 @@
-"""The root command group and the one place where errors become messages."""
+"""The root command group, the one place where errors become messages, and lazy commands.
+
+Each command's module is imported when the command is looked up (``LazyGroup``):
+``taskbook runs ls`` loads ``_runs`` alone, not the module of every other command.
+"""
 
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -13,12 +19,53 @@ import click
 from kernel_ext import __version__
 from kernel_ext._errors import TaskbookError
 
-__all__ = ["DEBUG_ENV", "cli", "echo_json", "json_option"]
+__all__ = ["COMMANDS", "DEBUG_ENV", "LazyGroup", "cli", "echo_json", "json_option"]
 
 DEBUG_ENV = "TASKBOOK_DEBUG"
 
+# Each command of ``taskbook`` and the module of this package that defines it (the
+# sub-commands that other modules add to a group are in that group's ``lazy``); a test
+# keeps this table equal to what the modules register.
+COMMANDS = {
+    "approvals": "_approvals",
+    "artifacts": "_artifacts",
+    "automations": "_automations",
+    "backfill": "_deployments",
+    "demo": "_demo",
+    "deploy": "_deployments",
+    "deployments": "_deployment_commands",
+    "events": "_events",
+    "lab": "_lab",
+    "limits": "_limits",
+    "run": "_deployments",
+    "runs": "_runs",
+    "secrets": "_secrets",
+    "serve": "_deployments",
+    "store": "_store",
+    "variables": "_secrets",
+    "worker": "_deployments",
+}
 
-class _TaskbookGroup(click.Group):
+
+class LazyGroup(click.Group):
+    """A group whose commands (``lazy``: name -> module of this package) are imported when
+    looked up: to run one, or for ``--help`` and completion, which list them all."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self.lazy.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"papermill_bridge.cli.{module}")  # registers it
+        return super().get_command(ctx, cmd_name)
+
+
+class _TaskbookGroup(LazyGroup):
     """Turns every error into one ``Error: ...`` line and exit status 1.
 
     Taskbook's own errors say what to do; a missing module says which ``pip install``
@@ -48,7 +95,9 @@ class _TaskbookGroup(click.Group):
             ) from error
 
 
-@click.group(cls=_TaskbookGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_TaskbookGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="taskbook")
 def cli() -> None:
     """Taskbook: notebook-native workflow orchestration.

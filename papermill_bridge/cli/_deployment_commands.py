@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from kernel_ext.store import get_store
-from papermill_bridge.cli._app import cli, echo_json, json_option
+from papermill_bridge.cli._app import LazyGroup, cli, echo_json, json_option
 from papermill_bridge.cli._format import local_time, table
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def schedule_options(command: F) -> F:
     return command
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy={"retention": "_store"})  # the other sub-commands are here
 def deployments() -> None:
     """Deployments: versions, schedules, pause and resume."""
 

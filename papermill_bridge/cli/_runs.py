@@ -13,7 +13,7 @@ from kernel_ext._run_records import FlowRunId, TaskRunId
 from kernel_ext._states import StateType, parse_state_filter
 from kernel_ext.store import get_store
 from papermill_bridge import run_link
-from papermill_bridge.cli._app import cli, echo_json, json_option
+from papermill_bridge.cli._app import LazyGroup, cli, echo_json, json_option
 from papermill_bridge.cli._format import duration, local_time, table
 
 if TYPE_CHECKING:
@@ -29,7 +29,17 @@ if TYPE_CHECKING:
 __all__ = ["echo_failure", "runs", "waiting_hints"]
 
 
-@cli.group()
+# The sub-commands other modules add (``ls``, ``show`` and ``logs`` are here).
+_ELSEWHERE = {
+    "cancel": "_deployments",
+    "delete": "_deployments",
+    "reject": "_approvals",
+    "resume": "_approvals",
+    "retry": "_deployments",
+}
+
+
+@cli.group(cls=LazyGroup, lazy=_ELSEWHERE)
 def runs() -> None:
     """Flow runs and their task runs."""
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
+from alembic.autogenerate import compare_metadata, produce_migrations, render_python_code
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import create_engine, insert, inspect, text
 from sqlalchemy.engine import Engine
 
 from kernel_ext._errors import StoreSchemaError
@@ -22,6 +22,7 @@ from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine, write_engine
 from kernel_ext.store._schema import SCHEMA_REVISION, alembic_config, current_revision
 from kernel_ext.store._tables import flow_runs, metadata
+from kernel_ext.store._types import render_item
 from tests.store.helpers import promote, schedule_run
 
 DEPLOYMENT_TABLES = {"deployments", "deployment_versions", "schedules"}
@@ -40,6 +41,24 @@ def test_migrations_create_exactly_the_tables_in_code(store_url: str) -> None:
         assert compare_metadata(context, metadata) == []
         assert current_revision(engine) == SCHEMA_REVISION
     engine.dispose()
+
+
+def test_a_drafted_migration_spells_json_as_the_migrations_do() -> None:
+    # The JSON columns pick JSONB on PostgreSQL themselves (so a SQLite store never
+    # imports PostgreSQL's dialect); a draft writes them as the migrations always have.
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"render_item": render_item})
+        script = produce_migrations(context, metadata).upgrade_ops
+        assert script is not None
+        draft = render_python_code(script, render_item=render_item)
+    engine.dispose()
+    spelled = (
+        "sa.Column('parameters', sa.JSON(none_as_null=True)"
+        '.with_variant(postgresql.JSONB(none_as_null=True), "postgresql"), nullable=True)'
+    )
+    assert spelled in draft
+    assert "_Json" not in draft
 
 
 def test_an_empty_store_is_created_at_head_in_one_step(store_url: str) -> None:

@@ -13,12 +13,14 @@ from sqlalchemy.engine import Connection
 
 from kernel_ext.store._engine import create_store_engine, write_engine
 from kernel_ext.store._tables import metadata
+from kernel_ext.store._types import render_item
 
 
 def _configure_and_run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        render_item=render_item,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
     )
@@ -47,6 +49,7 @@ def _run_offline() -> None:
     context.configure(
         url=context.config.get_main_option("sqlalchemy.url"),
         target_metadata=metadata,
+        render_item=render_item,
         literal_binds=True,
     )
     with context.begin_transaction():
