@@ -74,28 +74,36 @@ def home() -> Path:
     return path
 
 
-_home_store_urls: dict[str | None, str] = {}
+def _home_key() -> str:
+    """What decides the home: TASKBOOK_HOME, else what the default data folder follows."""
+    value = _get("TASKBOOK_HOME")
+    if value is not None:
+        return value
+    return f"\0{os.environ.get('HOME')}\0{os.environ.get('XDG_DATA_HOME')}"
+
+
+_home_store_urls: dict[str, str] = {}
 
 
 def store_url() -> str:
     explicit = _get("TASKBOOK_STORE_URL")
     if explicit:
         return explicit
-    value = _get("TASKBOOK_HOME")  # read on every top-level run: the URL is kept per home
+    value = _home_key()  # read on every top-level run: the URL is kept per home
     url = _home_store_urls.get(value)
     if url is None:
         url = _home_store_urls[value] = f"sqlite:///{home() / 'taskbook.db'}"
     return url
 
 
-_home_results_urls: dict[str | None, str] = {}
+_home_results_urls: dict[str, str] = {}
 
 
 def results_url() -> str:
     explicit = _get("TASKBOOK_RESULTS_URL")
     if explicit:
         return explicit
-    value = _get("TASKBOOK_HOME")
+    value = _home_key()
     url = _home_results_urls.get(value)
     if url is None:
         url = _home_results_urls[value] = str(home() / "results")

@@ -395,7 +395,10 @@ def _unwrap(value: Any) -> Any:
 
 def _bind(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
-        signature, names = _signature(fn)
+        try:
+            signature, names = _signature(fn)
+        except TypeError:  # an unhashable callable (a dataclass with __call__): not kept
+            signature, names = _signature.__wrapped__(fn)
         if names is not None and len(args) == len(names) and not kwargs:
             return dict(zip(names, args, strict=True))  # all given by position: no binding
         bound = signature.bind(*args, **kwargs)

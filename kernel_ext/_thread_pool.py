@@ -37,6 +37,8 @@ class ThreadPool:
         self._initializer = initializer
         self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._idle = 0  # threads waiting for a call
+        self._lock = threading.Lock()  # over _threads and _idle
         self._shut = False
         _register_exit_hook()
         _live.add(self)
@@ -45,8 +47,11 @@ class ThreadPool:
         if self._shut:
             raise RuntimeError("This thread pool is shut down; a new flow run starts a new one.")
         self._calls.put(call)
-        if len(self._threads) < self._max_workers:
-            self._start_thread()
+        with self._lock:  # a thread more only if none is waiting for the call
+            if self._idle > 0:
+                self._idle -= 1  # taken by this call; the thread counts itself idle again
+            elif len(self._threads) < self._max_workers:
+                self._start_thread()
 
     def shutdown(self, wait: bool = True, cancel_calls: bool = False) -> None:
         """No more calls; the threads end once the queue is empty (at once for the calls
@@ -58,11 +63,13 @@ class ThreadPool:
                     self._calls.get_nowait()
             except queue.Empty:
                 pass
-        for _ in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
             self._calls.put(None)
         if wait:
             current = threading.current_thread()
-            for thread in self._threads:
+            for thread in threads:
                 if thread is not current:
                     thread.join()
 
@@ -82,6 +89,8 @@ class ThreadPool:
             except BaseException:  # a call's own engine settles its run; keep the thread
                 logger.debug("A task runner call raised", exc_info=True)
             del call  # nothing of the last run stays alive while the thread waits
+            with self._lock:
+                self._idle += 1
 
 
 def _register_exit_hook() -> None:

@@ -95,6 +95,8 @@ class Writer:
         # Held while a batch is written: by the writer thread, or by a flushing thread
         # that writes the queue itself (``_write_here``).
         self._writing = threading.Lock()
+        self._committed = False  # whether the last transaction committed (under _writing)
+        self._closed = False  # the thread has ended and let its connection go
         # Writers that start together do not all prune at once.
         self._pruned_at = time.time() - random.uniform(0, _PRUNE_EVERY)
         # The writer counts losses while a flushing thread reports and resets them.
@@ -111,13 +113,13 @@ class Writer:
     def flush(self, timeout: float | None) -> None:
         """Block until everything queued before this call is committed."""
         self._raise_if_dead()
-        if self._write_here():
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._write_here(deadline):
             self._raise_failure()
             return
         ticket = FlushTicket()
         self._queue.append(ticket)
         self.wake.set()
-        deadline = None if timeout is None else time.monotonic() + timeout
         # Poll rather than wait once, so a writer that dies meanwhile is noticed.
         while not ticket.wait(0.1):
             self._raise_if_dead()
@@ -126,42 +128,59 @@ class Writer:
         self._raise_if_dead()
         self._raise_failure()
 
-    def _write_here(self) -> bool:
+    def _write_here(self, deadline: float | None) -> bool:
         """On SQLite, write what is queued on the calling thread when nobody else is
         writing and the file's lock is free: a flush then costs its commit and no
-        hand-off to the writer thread and back (most of an empty flow's time). Anything
-        else (a failure, a busy file) puts the events back in front of the queue and
-        leaves them to the writer thread, which retries and reports; False then.
+        hand-off to the writer thread and back (most of an empty flow's time). Only
+        what was queued when it was called, and not past ``deadline``: events that
+        come meanwhile are the writer thread's. Anything else (a failure, a busy file,
+        Ctrl-C) puts what did not commit back in front of the queue and leaves it to
+        the writer thread, which retries and reports; False then (or the signal).
 
         Not on PostgreSQL: there a batch retried after a lost COMMIT answer must keep
         its id (see ``_commit``), which only the writer thread's retries do."""
         if self._remote or self._stopping or not self._writing.acquire(blocking=False):
             return False
         try:
-            while self._queue:
-                events, tickets = _drain(self._queue, MAX_BATCH)
-                if events and not self._commit_once(events):
-                    # In front again, in order; a ticket drained with them now waits
-                    # for them too, which is later, never earlier, than it asked.
-                    self._queue.extendleft(reversed([*events, *tickets]))
+            left = len(self._queue)
+            while left > 0 and not self._closed:
+                if deadline is not None and time.monotonic() >= deadline:
                     return False
-                for ticket in tickets:
-                    ticket.set()
-            return True
+                events, tickets, taken = _take(self._queue, min(left, MAX_BATCH))
+                left -= taken
+                if not self._commit_here(events, tickets):
+                    return False
+            return not self._closed
         finally:
             self._writing.release()
 
-    def _commit_once(self, events: list[Event]) -> bool:
+    def _commit_here(self, events: list[Event], tickets: list[FlushTicket]) -> bool:
+        self._committed = not events
+        try:
+            if events:
+                self._commit_once(events)
+        finally:
+            if self._committed:
+                for ticket in tickets:
+                    ticket.set()
+            else:
+                # In front again, in order; a ticket drained with them now waits for
+                # them too, which is later, never earlier, than it asked.
+                self._queue.extendleft(reversed([*events, *tickets]))
+                self.wake.set()
+        return self._committed
+
+    def _commit_once(self, events: list[Event]) -> None:
+        """One attempt; ``_committed`` says whether it committed."""
         self._in_flight, self._in_flight_since = len(events), _happened(events[0])
         try:
             rows = to_rows(events, self._prepare()[1])
             self._transaction(rows, "", wait=False)
         except Exception:
-            return False
+            return
         finally:
             self._in_flight, self._in_flight_since = 0, None
         rows.mark_persisted()
-        return True
 
     def lag(self, now: float) -> WriterLag:
         """The events not committed yet (queued, or in the batch being written) and the
@@ -209,6 +228,7 @@ class Writer:
             self._fatal = error
         finally:
             with self._writing:
+                self._closed = True
                 self._disconnect(invalidate=False)
             self._release_leftovers()
 
@@ -276,8 +296,11 @@ class Writer:
             if not self._remote or self._claim_batch(cursor, batch_id):
                 self._execute(connection, rows)
             connection.commit()
+            self._committed = True
         except BaseException:
-            _roll_back(connection)
+            if not _roll_back(connection):
+                # Still inside its transaction: the next batch could not begin one.
+                self._disconnect(invalidate=True)
             raise
         finally:
             cursor.close()
@@ -295,9 +318,11 @@ class Writer:
             if not self._remote:
                 # The pages a batch touches stay in memory between batches (SQLite's
                 # default cache is 2 MB; the indexes of a busy store are far bigger).
-                cursor = connection.cursor()
-                cursor.execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
-                cursor.close()
+                try:
+                    connection.cursor().execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
+                except BaseException:
+                    connection.close()
+                    raise
             self._connection = connection
         return self._connection
 
@@ -410,6 +435,27 @@ class Writer:
         self._count_lost(lost)
 
 
+def _take(
+    queue: deque[Event | FlushTicket], count: int
+) -> tuple[list[Event], list[FlushTicket], int]:
+    """The first ``count`` items of ``queue`` (fewer if it empties): its events, its
+    flush tickets, and how many items were taken."""
+    events: list[Event] = []
+    tickets: list[FlushTicket] = []
+    taken = 0
+    while taken < count:
+        try:
+            item = queue.popleft()
+        except IndexError:  # emptied by a closing store
+            break
+        taken += 1
+        if type(item) is FlushTicket:
+            tickets.append(item)
+        elif type(item) is not RunsSubmitted:
+            events.append(item)  # type: ignore[arg-type]
+    return events, tickets, taken
+
+
 def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], list[FlushTicket]]:
     events: list[Event] = []
     tickets: list[FlushTicket] = []
@@ -446,8 +492,9 @@ def is_transient(error: BaseException) -> bool:
         return "locked" in message or "busy" in message
     sqlstate = getattr(error, "sqlstate", None)
     if sqlstate is None:
-        # psycopg raises OperationalError without a SQLSTATE when it cannot connect.
-        return type(error).__name__ == "OperationalError"
+        # psycopg raises an OperationalError without a SQLSTATE when it cannot connect
+        # (ConnectionTimeout and others are subclasses of it).
+        return any(kind.__name__ == "OperationalError" for kind in type(error).__mro__)
     return str(sqlstate)[:2] in _TRANSIENT_SQLSTATE_CLASSES
 
 
@@ -476,8 +523,10 @@ def _begin_immediate(cursor: Any, wait: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
 
 
-def _roll_back(connection: Any) -> None:
+def _roll_back(connection: Any) -> bool:
+    """Roll back; whether the connection is out of its transaction (a dropped one is)."""
     try:
         connection.rollback()
     except Exception:  # a dropped connection: nothing to roll back on this side
         pass
+    return not getattr(connection.driver_connection, "in_transaction", False)

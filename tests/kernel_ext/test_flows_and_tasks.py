@@ -385,3 +385,19 @@ def test_a_returned_set_of_futures_comes_back_as_their_states(store: Any) -> Non
     store.flush()
     run = store.read_flow_run(last_flow_run(store)["id"])
     assert [t["state"] for t in run["task_runs"]] == ["Completed", "Completed"]
+
+
+def test_an_unhashable_callable_task_binds_its_parameter_names() -> None:
+    from dataclasses import dataclass
+
+    from kernel_ext._tasks import _bind
+
+    @dataclass  # eq without hash: unhashable
+    class Scale:
+        factor: int
+
+        def __call__(self, x: int, offset: int = 0) -> int:
+            return self.factor * x + offset
+
+    assert _bind(Scale(2), (3,), {}) == {"x": 3, "offset": 0}
+    assert _bind(lambda a, b: a, (1, 2), {}) == {"a": 1, "b": 2}

@@ -140,3 +140,66 @@ def test_sqlite_writers_wait_for_a_held_lock_instead_of_failing(tmp_path: Path, 
         other.dispose()
         store.flush()
     assert count_rows(url, "task_runs") == 1
+
+
+def test_ctrl_c_during_a_flush_written_here_loses_nothing(
+    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store.shared:
+        pytest.skip("a flush writes on its own thread on SQLite only")
+    real = Writer._execute
+    interrupted: list[bool] = []
+
+    def interrupt_once(self: Writer, *args: Any) -> None:
+        if not interrupted and threading.current_thread() is threading.main_thread():
+            interrupted.append(True)
+            raise KeyboardInterrupt
+        real(self, *args)
+
+    monkeypatch.setattr(Writer, "_execute", interrupt_once)
+    tasks = [runs.task(name=f"t{i}") for i in range(20)]
+    for task in tasks:
+        store.submit(runs.move(task, Completed()))
+    with pytest.raises(KeyboardInterrupt):
+        store.flush()  # written on this thread, interrupted in its transaction
+    assert interrupted
+    store.flush()  # the writer thread (or this one) writes them after all
+    assert count_rows(store.url, "task_runs") == 20
+    assert count_rows(store.url, "state_history") == 20  # once each
+
+
+def test_a_flush_written_here_stops_at_its_timeout(
+    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Writer._execute
+
+    def slow(self: Writer, *args: Any) -> None:
+        time.sleep(0.05)
+        real(self, *args)
+
+    monkeypatch.setattr(Writer, "_execute", slow)
+    monkeypatch.setattr("kernel_ext.store._writer.MAX_BATCH", 10)  # many batches
+    for i in range(400):
+        store.submit(runs.move(runs.task(name=f"t{i}"), Completed()))
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="did not commit within 0.2 s"):
+        store.flush(timeout=0.2)
+    assert time.monotonic() - started < 2
+    store.flush(timeout=None)
+    assert count_rows(store.url, "task_runs") == 400
+
+
+def test_a_connection_timeout_is_transient() -> None:
+    from kernel_ext.store._writer import is_transient
+
+    class OperationalError(Exception):  # as psycopg names its classes, without SQLSTATE
+        sqlstate = None
+
+    class ConnectionTimeout(OperationalError):
+        pass
+
+    class ProgrammingError(Exception):
+        sqlstate = None
+
+    assert is_transient(ConnectionTimeout("connection timeout expired"))
+    assert not is_transient(ProgrammingError("syntax error"))
