@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 CASES = Path(__file__).with_name("_cases.py")
 ROWS = [
     ("empty_flow_ms", "empty flow call (median)", "ms", False),
-    ("sequential_us_per_task", "1,000 sequential tasks", "µs/task", False),
+    ("sequential_us_per_task", "1,000 sequential tasks (median of 5)", "µs/task", False),
     ("map_tasks_per_s", ".map() over 10,000 inputs", "tasks/s", True),
     ("cached_rerun_ms", "fully cached re-run, 100 tasks", "ms", False),
 ]
