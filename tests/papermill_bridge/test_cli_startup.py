@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
-import subprocess
-import sys
 from pathlib import Path
 
 import click
 
 import papermill_bridge.cli
 from papermill_bridge.cli._app import COMMANDS, LazyGroup, cli
+from tests.store.helpers import QUERY_MODULES, modules_after
 
 # Heavy packages no command needs before it runs; each loads inside the code that uses it.
 HEAVY = {
@@ -31,19 +29,6 @@ HEAVY = {
     "tornado",
     "yaml",
 }
-
-
-def _modules_after(code: str, home: Path) -> set[str]:
-    env = {**os.environ, "TASKBOOK_HOME": str(home), "TASKBOOK_LOGGING_LEVEL": "WARNING"}
-    env.pop("TASKBOOK_STORE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-c", f"import sys\n{code}\nprint('\\n'.join(sys.modules))"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return set(done.stdout.split())
 
 
 RUNS_LS = """\
@@ -74,7 +59,7 @@ def test_the_commands_table_is_what_the_modules_register() -> None:
 
 
 def test_runs_ls_loads_only_its_own_command(tmp_path: Path) -> None:
-    modules = _modules_after(RUNS_LS, tmp_path)
+    modules = modules_after(RUNS_LS, tmp_path)
     cli_modules = {m for m in modules if m.startswith("papermill_bridge.cli.")}
     assert cli_modules == {
         "papermill_bridge.cli._app",
@@ -85,30 +70,14 @@ def test_runs_ls_loads_only_its_own_command(tmp_path: Path) -> None:
 
 
 def test_runs_ls_loads_none_of_the_stores_other_queries(tmp_path: Path) -> None:
-    modules = _modules_after(RUNS_LS, tmp_path)
+    modules = modules_after(RUNS_LS, tmp_path)
     store = {m.rsplit(".", 1)[1] for m in modules if m.startswith("kernel_ext.store.")}
-    for queries in (
-        "_artifact_rows",
-        "_automation_evaluator",
-        "_automation_rows",
-        "_claims",
-        "_deployment_runs",
-        "_deployments",
-        "_event_reads",
-        "_event_writes",
-        "_input_requests",
-        "_limit_leases",
-        "_metrics_reads",
-        "_retention",
-        "_run_admin",
-        "_schedules",
-        "_vault",
-    ):
+    for queries in QUERY_MODULES:
         assert queries not in store
     assert "_reads" in store  # what it does need
 
 
 def test_a_sqlite_store_does_not_import_postgresqls_dialect(tmp_path: Path) -> None:
-    modules = _modules_after(RUNS_LS, tmp_path)
+    modules = modules_after(RUNS_LS, tmp_path)
     assert "sqlalchemy.dialects.sqlite" in modules
     assert "sqlalchemy.dialects.postgresql" not in modules

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -15,7 +19,54 @@ from kernel_ext._states import State
 from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine
 
-__all__ = ["Runs", "count_rows", "notebook", "promote", "schedule_run"]
+__all__ = [
+    "QUERY_MODULES",
+    "Runs",
+    "count_rows",
+    "modules_after",
+    "notebook",
+    "promote",
+    "schedule_run",
+]
+
+# The store's query modules that neither a flow nor `taskbook runs ls` needs: they load
+# with the first store method that runs them.
+QUERY_MODULES = (
+    "_artifact_rows",
+    "_automation_evaluator",
+    "_automation_rows",
+    "_claims",
+    "_deployment_runs",
+    "_deployments",
+    "_event_reads",
+    "_event_writes",
+    "_input_requests",
+    "_limit_leases",
+    "_lost_runs",
+    "_metrics_reads",
+    "_retention",
+    "_run_admin",
+    "_schedules",
+    "_vault",
+)
+
+
+def modules_after(code: str, home: Path | None = None) -> set[str]:
+    """The modules a new interpreter has loaded once it ran ``code`` (with a store in
+    ``home``, if given)."""
+    env = {**os.environ, "TASKBOOK_LOGGING_LEVEL": "WARNING"}
+    if home is not None:
+        env["TASKBOOK_HOME"] = str(home)
+        env.pop("TASKBOOK_STORE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}\nprint('\\n'.join(sys.modules))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(done.stdout.split())
+
 
 PARAMETERS = [{"name": "day", "type": "str", "default": "2024-05-01", "help": "which day"}]
 

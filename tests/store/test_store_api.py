@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import kernel_ext.store
+from tests.store.helpers import QUERY_MODULES, modules_after
 
 
 def test_public_names_are_pinned() -> None:
@@ -21,27 +19,15 @@ def test_public_names_are_pinned() -> None:
         assert getattr(kernel_ext.store, name).__doc__
 
 
-def _modules_after(statement: str, home: Path | None = None) -> set[str]:
-    code = f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"
-    env = dict(os.environ)
-    if home is not None:
-        env["TASKBOOK_HOME"] = str(home)
-        env.pop("TASKBOOK_STORE_URL", None)
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    ).stdout
-    return set(output.split())
-
-
 def test_importing_kernel_ext_does_not_import_the_store() -> None:
-    modules = _modules_after("import kernel_ext, kernel_ext._events, kernel_ext._settings")
+    modules = modules_after("import kernel_ext, kernel_ext._events, kernel_ext._settings")
     assert "kernel_ext.store._store" not in modules
     assert "sqlalchemy" not in modules
 
 
 def test_the_store_accessor_and_records_are_light_to_import() -> None:
     # So any module may import get_store (and the record types) at its top.
-    modules = _modules_after(
+    modules = modules_after(
         "from kernel_ext.store import get_store; import kernel_ext.store.records"
     )
     assert "sqlalchemy" not in modules
@@ -49,7 +35,7 @@ def test_the_store_accessor_and_records_are_light_to_import() -> None:
 
 
 def test_importing_the_store_does_not_import_alembic() -> None:
-    modules = _modules_after("import kernel_ext.store")
+    modules = modules_after("import kernel_ext.store")
     assert "alembic" not in modules
 
 
@@ -57,25 +43,9 @@ def test_a_first_flow_loads_only_the_stores_writing_half(tmp_path: Path) -> None
     # A flow writes through the writer; the store's query modules (deployments, limits,
     # input requests, automations, ...) load with the first method that runs them.
     flow = "from kernel_ext import flow\n@flow\ndef f():\n    return 1\nf()"
-    modules = _modules_after(flow, home=tmp_path)
+    modules = modules_after(flow, home=tmp_path)
     store = {m.rsplit(".", 1)[1] for m in modules if m.startswith("kernel_ext.store.")}
     assert {"_store", "_writer", "_schema"} <= store
-    for queries in (
-        "_artifact_rows",
-        "_automation_evaluator",
-        "_automation_rows",
-        "_claims",
-        "_deployment_runs",
-        "_deployments",
-        "_event_reads",
-        "_input_requests",
-        "_limit_leases",
-        "_lost_runs",
-        "_metrics_reads",
-        "_reads",
-        "_retention",
-        "_schedules",
-        "_vault",
-    ):
+    for queries in (*QUERY_MODULES, "_reads"):
         assert queries not in store
     assert not {"alembic", "pydantic"} & {m.split(".")[0] for m in modules}
