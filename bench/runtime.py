@@ -25,6 +25,7 @@ CASES = Path(__file__).with_name("_cases.py")
 ROWS = [
     ("empty_flow_ms", "empty flow call (median)", "ms", False),
     ("sequential_us_per_task", "1,000 sequential tasks (median of 5)", "µs/task", False),
+    ("sequential_first_us_per_task", "1,000 sequential tasks (1st flow)", "µs/task", False),
     ("map_tasks_per_s", ".map() over 10,000 inputs", "tasks/s", True),
     ("cached_rerun_ms", "fully cached re-run, 100 tasks", "ms", False),
 ]
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"Python {platform.python_version()} on {platform.machine()}, {_cpu_count()} cores")
     ours = measure("taskbook")
     theirs = measure("prefect")
-    header = f"{'case':<32}{'taskbook':>14}{'prefect 3':>14}{'ratio':>10}  unit"
+    header = f"{'case':<38}{'taskbook':>14}{'prefect 3':>14}{'ratio':>10}  unit"
     print(header)
     print("-" * len(header))
     for key, label, unit, higher_is_better in ROWS:
@@ -105,7 +106,7 @@ def main() -> None:
             else (f"{(mine / other if higher_is_better else other / mine):.0f}x")
         )
         other_text = "not installed" if theirs is None else f"{other:,.1f}"
-        print(f"{label:<32}{mine:>14,.1f}{other_text:>14}{ratio:>10}  {unit}")
+        print(f"{label:<38}{mine:>14,.1f}{other_text:>14}{ratio:>10}  {unit}")
     print("\nratio: how many times better Taskbook is (speed or throughput).")
     if ours is not None:
         print()
