@@ -44,10 +44,10 @@ class ThreadPool:
         _live.add(self)
 
     def submit(self, call: Callable[[], None]) -> None:
-        if self._shut:
-            raise RuntimeError("This thread pool is shut down; a new flow run starts a new one.")
-        self._calls.put(call)
         with self._lock:  # a thread more only if none is waiting for the call
+            if self._shut:
+                raise RuntimeError("This thread pool is shut down; a flow run starts a new one.")
+            self._calls.put(call)
             if self._idle > 0:
                 self._idle -= 1  # taken by this call; the thread counts itself idle again
             elif len(self._threads) < self._max_workers:
@@ -56,7 +56,8 @@ class ThreadPool:
     def shutdown(self, wait: bool = True, cancel_calls: bool = False) -> None:
         """No more calls; the threads end once the queue is empty (at once for the calls
         not started yet, with ``cancel_calls``). ``wait``: until they have ended."""
-        self._shut = True
+        with self._lock:  # no thread starts after this: each one gets its None
+            self._shut = True
         if cancel_calls:
             try:
                 while True:

@@ -26,6 +26,7 @@ it: only failures and reports do.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import sqlite3
@@ -134,8 +135,11 @@ class Writer:
         hand-off to the writer thread and back (most of an empty flow's time). Only
         what was queued when it was called, and not past ``deadline``: events that
         come meanwhile are the writer thread's. Anything else (a failure, a busy file,
-        Ctrl-C) puts what did not commit back in front of the queue and leaves it to
-        the writer thread, which retries and reports; False then (or the signal).
+        Ctrl-C) leaves what did not commit in the queue for the writer thread, which
+        retries and reports; False then (or the signal).
+
+        A batch stays at the front of the queue while it is written, and leaves it once
+        committed: an interruption at any point neither loses it nor writes it twice.
 
         Not on PostgreSQL: there a batch retried after a lost COMMIT answer must keep
         its id (see ``_commit``), which only the writer thread's retries do."""
@@ -143,43 +147,53 @@ class Writer:
             return False
         try:
             left = len(self._queue)
-            while left > 0 and not self._closed:
+            while left > 0 and not self._closed and not self._stopping:
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
-                events, tickets, taken = _take(self._queue, min(left, MAX_BATCH))
-                left -= taken
-                if not self._commit_here(events, tickets):
+                # Only a holder of _writing takes from the front: these stay put.
+                batch = list(itertools.islice(self._queue, min(left, MAX_BATCH)))
+                if not batch:  # emptied by a closing store
+                    break
+                left -= len(batch)
+                if not self._commit_here(batch):
+                    self.wake.set()
                     return False
             return not self._closed
         finally:
             self._writing.release()
 
-    def _commit_here(self, events: list[Event], tickets: list[FlushTicket]) -> bool:
+    def _commit_here(self, batch: list[Event | FlushTicket]) -> bool:
+        """Commit ``batch`` (the front of the queue); once committed, take it off and
+        wake its tickets. Whether it committed."""
+        events = [e for e in batch if type(e) is not FlushTicket and type(e) is not RunsSubmitted]
         self._committed = not events
         try:
             if events:
-                self._commit_once(events)
+                self._commit_once(events)  # type: ignore[arg-type]
         finally:
             if self._committed:
-                for ticket in tickets:
-                    ticket.set()
-            else:
-                # In front again, in order; a ticket drained with them now waits for
-                # them too, which is later, never earlier, than it asked.
-                self._queue.extendleft(reversed([*events, *tickets]))
-                self.wake.set()
+                try:
+                    _forget(self._queue, batch)
+                except BaseException:  # a signal while taking it off: finish, then raise
+                    _forget(self._queue, batch)
+                    raise
+                finally:
+                    for item in batch:
+                        if type(item) is FlushTicket:
+                            item.set()
         return self._committed
 
     def _commit_once(self, events: list[Event]) -> None:
         """One attempt; ``_committed`` says whether it committed."""
-        self._in_flight, self._in_flight_since = len(events), _happened(events[0])
         try:
             rows = to_rows(events, self._prepare()[1])
             self._transaction(rows, "", wait=False)
         except Exception:
             return
-        finally:
-            self._in_flight, self._in_flight_since = 0, None
+        except BaseException:
+            if self._committed:
+                rows.mark_persisted()
+            raise
         rows.mark_persisted()
 
     def lag(self, now: float) -> WriterLag:
@@ -287,6 +301,7 @@ class Writer:
         without ``wait`` a file locked by another writer fails at once."""
         connection = self._connect()
         cursor = connection.cursor()
+        committing = False
         try:
             if not self._remote:
                 _begin_immediate(cursor, wait)
@@ -295,15 +310,19 @@ class Writer:
             # row goes first: a retry waits there for a twin in flight.
             if not self._remote or self._claim_batch(cursor, batch_id):
                 self._execute(connection, rows)
+            committing = True
             connection.commit()
             self._committed = True
-        except BaseException:
+        except BaseException as error:
+            if committing and not isinstance(error, Exception) and not _in_transaction(connection):
+                # A signal that came during COMMIT is raised as it returns: committed.
+                self._committed = True
+            _close(cursor)
             if not _roll_back(connection):
                 # Still inside its transaction: the next batch could not begin one.
                 self._disconnect(invalidate=True)
             raise
-        finally:
-            cursor.close()
+        _close(cursor)
 
     def _prepare(self) -> tuple[list[tuple[str, str]], TimeEncoder]:
         """The inserts' SQL in write order, and how times are encoded."""
@@ -435,27 +454,6 @@ class Writer:
         self._count_lost(lost)
 
 
-def _take(
-    queue: deque[Event | FlushTicket], count: int
-) -> tuple[list[Event], list[FlushTicket], int]:
-    """The first ``count`` items of ``queue`` (fewer if it empties): its events, its
-    flush tickets, and how many items were taken."""
-    events: list[Event] = []
-    tickets: list[FlushTicket] = []
-    taken = 0
-    while taken < count:
-        try:
-            item = queue.popleft()
-        except IndexError:  # emptied by a closing store
-            break
-        taken += 1
-        if type(item) is FlushTicket:
-            tickets.append(item)
-        elif type(item) is not RunsSubmitted:
-            events.append(item)  # type: ignore[arg-type]
-    return events, tickets, taken
-
-
 def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], list[FlushTicket]]:
     events: list[Event] = []
     tickets: list[FlushTicket] = []
@@ -529,4 +527,28 @@ def _roll_back(connection: Any) -> bool:
         connection.rollback()
     except Exception:  # a dropped connection: nothing to roll back on this side
         pass
-    return not getattr(connection.driver_connection, "in_transaction", False)
+    return not _in_transaction(connection)
+
+
+def _in_transaction(connection: Any) -> bool:
+    """Whether the DBAPI connection is inside a transaction (sqlite3, psycopg)."""
+    driver = connection.driver_connection
+    status = getattr(getattr(driver, "info", None), "transaction_status", None)
+    if status is not None:  # psycopg: IDLE is 0
+        return int(status) != 0
+    return bool(getattr(driver, "in_transaction", False))
+
+
+def _close(cursor: Any) -> None:
+    try:
+        cursor.close()
+    except Exception:  # its connection was dropped: nothing to close
+        pass
+
+
+def _forget(queue: deque[Event | FlushTicket], batch: list[Event | FlushTicket]) -> None:
+    """Take ``batch``'s items off the front of ``queue``: those still there (so it can
+    run again after an interruption, and takes nothing another thread put there)."""
+    for item in batch:
+        if queue and queue[0] is item:
+            queue.popleft()

@@ -203,3 +203,38 @@ def test_a_connection_timeout_is_transient() -> None:
 
     assert is_transient(ConnectionTimeout("connection timeout expired"))
     assert not is_transient(ProgrammingError("syntax error"))
+
+
+def test_ctrl_c_as_a_flush_written_here_commits_writes_nothing_twice(
+    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store.shared:
+        pytest.skip("a flush writes on its own thread on SQLite only")
+    real_connect = Writer._connect
+    interrupted: list[bool] = []
+
+    class SignalAfterCommit:
+        """The writer's connection; its first COMMIT on the main thread lands, then the
+        Ctrl-C that came meanwhile is raised, as CPython raises it when a C call returns."""
+
+        def __init__(self, connection: Any) -> None:
+            self._connection = connection
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._connection, name)
+
+        def commit(self) -> None:
+            self._connection.commit()
+            if not interrupted and threading.current_thread() is threading.main_thread():
+                interrupted.append(True)
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(Writer, "_connect", lambda w: SignalAfterCommit(real_connect(w)))
+    for i in range(20):
+        store.submit(runs.move(runs.task(name=f"t{i}"), Completed()))
+    with pytest.raises(KeyboardInterrupt):
+        store.flush()
+    assert interrupted
+    store.flush()
+    assert count_rows(store.url, "task_runs") == 20
+    assert count_rows(store.url, "state_history") == 20  # not written again
