@@ -230,8 +230,15 @@ class Writer:
                 self.wake.wait(INTERVAL)
                 self.wake.clear()
                 while self._queue and not self._abandon.is_set():
-                    with self._writing:
+                    # A flush writing on its own thread takes what it found; what comes
+                    # after is this thread's at its next wake (waiting for the lock
+                    # here would write beside the engine's next run, sharing the GIL).
+                    if not self._writing.acquire(blocking=False):
+                        break
+                    try:
                         self._write_next_batch()
+                    finally:
+                        self._writing.release()
                 if self._abandon.is_set():
                     break
         except _Abandoned:
