@@ -142,11 +142,18 @@ def test_sqlite_writers_wait_for_a_held_lock_instead_of_failing(tmp_path: Path, 
     assert count_rows(url, "task_runs") == 1
 
 
-def test_ctrl_c_during_a_flush_written_here_loses_nothing(
-    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def sqlite_store(store: Store) -> Store:
+    """The store, on SQLite only: there a flush writes on its own thread."""
     if store.shared:
         pytest.skip("a flush writes on its own thread on SQLite only")
+    return store
+
+
+def test_ctrl_c_during_a_flush_written_here_loses_nothing(
+    sqlite_store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = sqlite_store
     real = Writer._execute
     interrupted: list[bool] = []
 
@@ -206,10 +213,9 @@ def test_a_connection_timeout_is_transient() -> None:
 
 
 def test_ctrl_c_as_a_flush_written_here_commits_writes_nothing_twice(
-    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if store.shared:
-        pytest.skip("a flush writes on its own thread on SQLite only")
+    store = sqlite_store
     real_connect = Writer._connect
     interrupted: list[bool] = []
 
