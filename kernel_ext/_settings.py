@@ -82,32 +82,24 @@ def _home_key() -> str:
     return f"\0{os.environ.get('HOME')}\0{os.environ.get('XDG_DATA_HOME')}"
 
 
-_home_store_urls: dict[str, str] = {}
+_in_home: dict[tuple[str, str], str] = {}
+
+
+def _home_path(name: str) -> str:
+    """``home() / name`` as text, kept per home: read on every top-level run."""
+    key = (_home_key(), name)
+    path = _in_home.get(key)
+    if path is None:
+        path = _in_home[key] = str(home() / name)
+    return path
 
 
 def store_url() -> str:
-    explicit = _get("TASKBOOK_STORE_URL")
-    if explicit:
-        return explicit
-    value = _home_key()  # read on every top-level run: the URL is kept per home
-    url = _home_store_urls.get(value)
-    if url is None:
-        url = _home_store_urls[value] = f"sqlite:///{home() / 'taskbook.db'}"
-    return url
-
-
-_home_results_urls: dict[str, str] = {}
+    return _get("TASKBOOK_STORE_URL") or f"sqlite:///{_home_path('taskbook.db')}"
 
 
 def results_url() -> str:
-    explicit = _get("TASKBOOK_RESULTS_URL")
-    if explicit:
-        return explicit
-    value = _home_key()
-    url = _home_results_urls.get(value)
-    if url is None:
-        url = _home_results_urls[value] = str(home() / "results")
-    return url
+    return _get("TASKBOOK_RESULTS_URL") or _home_path("results")
 
 
 def secret_key() -> str | None:

@@ -13,7 +13,7 @@ acknowledgement (the commit landed, the answer did not) finds it done, or waits 
 twin still in flight, and is not written twice. SQLite's answer cannot be lost.
 
 Failures: a transient one (SQLite busy, a PostgreSQL serialization failure or dropped
-connection) is retried with backoff for as long as it takes; ``flush`` times out
+connection; see ``_dbapi``) is retried with backoff for as long as it takes; ``flush`` times out
 meanwhile and says why. A permanent one is retried on halves of the batch, so one bad event
 cannot sink its neighbours; the events that still fail alone are reported by the next
 ``flush``. Nothing is dropped silently.
@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import sqlite3
 import threading
 import time
 import uuid
@@ -39,11 +38,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
-from kernel_ext.store._engine import BUSY_TIMEOUT, write_engine
+from kernel_ext.store._dbapi import (
+    begin_immediate,
+    close_cursor,
+    connection_lost,
+    in_transaction,
+    is_transient,
+    roll_back,
+)
+from kernel_ext.store._engine import write_engine
 from kernel_ext.store._inserts import prepare_batch_claims, prepare_inserts
 from kernel_ext.store._rows import Rows, TimeEncoder, to_rows
 from kernel_ext.store._urls import mask
@@ -60,7 +66,6 @@ MAX_BATCH = 10_000
 WAKE_AT = MAX_BATCH
 _MAX_BACKOFF = 2.0
 _SQLITE_CACHE_KIB = -65_536  # negative: KiB, so 64 MiB at most, allocated as used
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "57")
 # Committed batches are remembered a day (a retry comes within seconds or minutes), and
 # each writer deletes older ones every ten minutes.
 _KEEP_BATCHES = 86_400.0
@@ -290,7 +295,7 @@ class Writer:
             try:
                 self._transaction(rows, batch_id)
             except Exception as error:
-                lost = _connection_lost(error, self._connection)
+                lost = connection_lost(error, self._connection)
                 if lost:
                     self._disconnect(invalidate=True)
                 if not (lost or is_transient(error)):
@@ -311,7 +316,7 @@ class Writer:
         committing = False
         try:
             if not self._remote:
-                _begin_immediate(cursor, wait)
+                begin_immediate(cursor, wait)
             # After a failed attempt its COMMIT may have landed all the same (the
             # connection dropped before the answer came): then it is done. The batch's
             # row goes first: a retry waits there for a twin in flight.
@@ -321,15 +326,15 @@ class Writer:
             connection.commit()
             self._committed = True
         except BaseException as error:
-            if committing and not isinstance(error, Exception) and not _in_transaction(connection):
+            if committing and not isinstance(error, Exception) and not in_transaction(connection):
                 # A signal that came during COMMIT is raised as it returns: committed.
                 self._committed = True
-            _close(cursor)
-            if not _roll_back(connection):
+            close_cursor(cursor)
+            if not roll_back(connection):
                 # Still inside its transaction: the next batch could not begin one.
                 self._disconnect(invalidate=True)
             raise
-        _close(cursor)
+        close_cursor(cursor)
 
     def _prepare(self) -> tuple[list[tuple[str, str]], TimeEncoder]:
         """The inserts' SQL in write order, and how times are encoded."""
@@ -483,74 +488,6 @@ def _happened(item: Event | FlushTicket) -> float | None:
     if kind is ResultEvent:
         return item.created  # type: ignore[union-attr]
     return None
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether retrying the same transaction later can succeed. Takes the driver's own
-    errors (the writer's) and SQLAlchemy's, which wrap them."""
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return True
-        return error.orig is not None and is_transient(error.orig)
-    if isinstance(error, sqlite3.Error):
-        message = str(error).lower()
-        return "locked" in message or "busy" in message
-    sqlstate = getattr(error, "sqlstate", None)
-    if sqlstate is None:
-        # psycopg raises an OperationalError without a SQLSTATE when it cannot connect
-        # (ConnectionTimeout and others are subclasses of it).
-        return any(kind.__name__ == "OperationalError" for kind in type(error).__mro__)
-    return str(sqlstate)[:2] in _TRANSIENT_SQLSTATE_CLASSES
-
-
-def _connection_lost(error: BaseException, connection: Any) -> bool:
-    """Whether ``connection`` cannot be used again after ``error`` (the server dropped
-    it): the next attempt takes a new one."""
-    if connection is None:  # not opened: whether to try again is the error's to say
-        return False
-    driver = getattr(connection, "driver_connection", None)
-    if getattr(driver, "broken", False) or getattr(driver, "closed", False):
-        return True
-    sqlstate = getattr(error, "sqlstate", None)
-    return sqlstate is not None and str(sqlstate).startswith("08")
-
-
-def _begin_immediate(cursor: Any, wait: bool) -> None:
-    """Take SQLite's write lock, waiting for it up to the busy timeout (see ``_engine``)
-    or, without ``wait``, not at all."""
-    if wait:
-        cursor.execute("BEGIN IMMEDIATE")
-        return
-    cursor.execute("PRAGMA busy_timeout = 0")
-    try:
-        cursor.execute("BEGIN IMMEDIATE")
-    finally:
-        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-
-
-def _roll_back(connection: Any) -> bool:
-    """Roll back; whether the connection is out of its transaction (a dropped one is)."""
-    try:
-        connection.rollback()
-    except Exception:  # a dropped connection: nothing to roll back on this side
-        pass
-    return not _in_transaction(connection)
-
-
-def _in_transaction(connection: Any) -> bool:
-    """Whether the DBAPI connection is inside a transaction (sqlite3, psycopg)."""
-    driver = connection.driver_connection
-    status = getattr(getattr(driver, "info", None), "transaction_status", None)
-    if status is not None:  # psycopg: IDLE is 0
-        return int(status) != 0
-    return bool(getattr(driver, "in_transaction", False))
-
-
-def _close(cursor: Any) -> None:
-    try:
-        cursor.close()
-    except Exception:  # its connection was dropped: nothing to close
-        pass
 
 
 def _forget(queue: deque[Event | FlushTicket], batch: list[Event | FlushTicket]) -> None:

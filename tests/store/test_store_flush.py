@@ -197,7 +197,7 @@ def test_a_flush_written_here_stops_at_its_timeout(
 
 
 def test_a_connection_timeout_is_transient() -> None:
-    from kernel_ext.store._writer import is_transient
+    from kernel_ext.store._dbapi import is_transient
 
     class OperationalError(Exception):  # as psycopg names its classes, without SQLSTATE
         sqlstate = None
