@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,12 +44,16 @@ def environment(home: Path, url: str | None) -> dict[str, str]:
 
 
 def filled(home: Path, flows: int = FLOWS, tasks: int = TASKS) -> dict[str, Any] | None:
-    """What the store in ``home`` holds (its marker), if it was filled to this size."""
+    """What the store in ``home`` holds (its marker), if it was filled to this size by
+    this schema (an older one would be migrated inside the first timed command)."""
+    from kernel_ext.store._schema import SCHEMA_REVISION
+
     marker = home / FILLED
     if not marker.exists():
         return None
     known: dict[str, Any] = json.loads(marker.read_text())
-    if known.get("flows") == flows and known.get("tasks") == tasks:
+    wanted = {"flows": flows, "tasks": tasks, "schema": SCHEMA_REVISION}
+    if all(known.get(key) == value for key, value in wanted.items()):
         return known
     return None
 
@@ -58,6 +63,8 @@ def fill(home: Path, url: str | None, flows: int = FLOWS, tasks: int = TASKS) ->
     known = filled(home, flows, tasks)
     if known is not None:
         return known
+    if url is None and (home / FILLED).exists():
+        shutil.rmtree(home)  # a store this bench filled otherwise: start again
     home.mkdir(parents=True, exist_ok=True)
     code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
     code += f"import _big_store; _big_store._fill_here({flows}, {tasks})"
@@ -107,7 +114,10 @@ def _fill_here(flows: int, tasks: int) -> None:
     newest = store.list_flow_runs(limit=1, name="nightly-etl")[0]["id"]
     chatty_id = store.list_flow_runs(limit=1, name="chatty")[0]["id"]
     last_log = store.read_logs(chatty_id, tail=1)[0]["id"]
-    marker = {"flows": flows, "tasks": tasks, "run": newest, "chatty": chatty_id}
+    from kernel_ext.store._schema import SCHEMA_REVISION
+
+    marker = {"flows": flows, "tasks": tasks, "schema": SCHEMA_REVISION, "run": newest}
+    marker["chatty"] = chatty_id
     marker["last_log"] = last_log
     (home() / FILLED).write_text(json.dumps(marker))
 

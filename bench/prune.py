@@ -12,7 +12,6 @@ the writer's per-task time before and during.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sqlite3
@@ -52,10 +51,9 @@ while True:
 """
 
 
-def sqlite_text(seconds: float) -> str:
-    """A time as the store keeps it in SQLite: naive UTC text with microseconds."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(tzinfo=None)
-    return moment.isoformat(sep=" ", timespec="microseconds")
+def sqlite_epoch(seconds: float) -> float:
+    """A time as the store keeps it in SQLite: epoch seconds, to the microsecond."""
+    return round(seconds * 1e6) / 1e6
 
 
 def fill(path: Path) -> float:
@@ -66,7 +64,7 @@ def fill(path: Path) -> float:
     flows = TASK_RUNS // TASKS_PER_FLOW
     for index in range(flows):
         ended = now - (40 if index % 2 == 0 else 1) * DAY
-        start, end = sqlite_text(ended - 60), sqlite_text(ended)
+        start, end = sqlite_epoch(ended - 60), sqlite_epoch(ended)
         flow_id = str(uuid.uuid4())
         connection.execute(
             "INSERT INTO flow_runs (id, name, flow_name, state_type, state_name, start_time,"

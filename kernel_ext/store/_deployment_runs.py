@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from kernel_ext._errors import RunStateConflict
@@ -35,7 +35,7 @@ from kernel_ext.store._limit_leases import release_run_slot
 from kernel_ext.store._lookups import find_deployment
 from kernel_ext.store._reads import find_flow_run, run_not_found
 from kernel_ext.store._tables import flow_runs, schedules, state_history
-from kernel_ext.store._types import dialect_insert, from_epoch
+from kernel_ext.store._types import UTCDateTime, dialect_insert, from_epoch
 from kernel_ext.store.records import FlowRunRecord
 
 __all__ = [
@@ -137,7 +137,8 @@ def set_run_state(
     if kind in FINAL_TYPE_VALUES:
         values["end_time"] = when
     elif kind == StateType.RUNNING.value:  # as the engine does: a new attempt starts
-        values["start_time"] = func.coalesce(flow_runs.c.start_time, when)
+        # Typed: an untyped datetime binds as text, which SQLite would store as it is.
+        values["start_time"] = func.coalesce(flow_runs.c.start_time, literal(when, UTCDateTime))
         values["end_time"] = None
         values["run_count"] = flow_runs.c.run_count + 1
     statement = update(flow_runs).where(flow_runs.c.id == run_id).values(values)

@@ -26,7 +26,7 @@ from sqlalchemy.sql.dml import Insert
 from kernel_ext.store import _tables
 from kernel_ext.store._rows import COLUMNS, TimeEncoder
 from kernel_ext.store._tables import writer_batches
-from kernel_ext.store._types import from_epoch, sqlite_text
+from kernel_ext.store._types import from_epoch, sqlite_epoch
 
 __all__ = ["ENGINE_OWNED", "BatchClaims", "prepare_batch_claims", "prepare_inserts"]
 
@@ -48,7 +48,7 @@ def prepare_inserts(dialect: Dialect) -> tuple[list[tuple[str, str]], TimeEncode
         compiler: Dialect = type(dialect)(paramstyle="format")  # type: ignore[call-arg]
         encode_time: TimeEncoder = from_epoch
     else:
-        compiler, encode_time = dialect, sqlite_text
+        compiler, encode_time = dialect, sqlite_epoch
     prepared = []
     for table, statement in _statements(dialect.name):
         columns = COLUMNS[table.name]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, extract, func, select
+from sqlalchemy import ColumnElement, Float, Select, case, extract, func, select, type_coerce
 from sqlalchemy.engine import Connection
 
 from kernel_ext._states import BUSY_TYPES, FINAL_TYPE_VALUES, StateType
@@ -110,12 +110,12 @@ Seconds = Any  # (table) -> the SQL expression of a run's duration in seconds
 
 
 def _durations(dialect: str) -> Seconds:
-    """The duration of a run in SQL: SQLite keeps times as text, PostgreSQL as timestamptz."""
+    """The duration of a run in SQL: SQLite keeps times as epoch seconds, PostgreSQL as
+    timestamptz."""
 
     def seconds(table: Any) -> ColumnElement[Any]:
         if dialect == "sqlite":
-            days = func.julianday(table.c.end_time) - func.julianday(table.c.start_time)
-            return days * 86400.0
+            return type_coerce(table.c.end_time, Float) - type_coerce(table.c.start_time, Float)
         return extract("epoch", table.c.end_time - table.c.start_time)
 
     return seconds

@@ -8,13 +8,13 @@ a file lock next to a SQLite database, a transaction-scoped advisory lock on
 PostgreSQL. Both re-read the revision once they hold the lock.
 
 Adding a revision: change ``_tables``, then let Alembic draft the migration against a
-scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0010"``
+scratch store at the current revision, review it, and set ``SCHEMA_REVISION = "0011"``
 (a test checks that it is Alembic's head, another that the tables match the migrations):
 
     from alembic import command
     config = alembic_config("sqlite:///scratch.db")
     command.upgrade(config, "head")
-    command.revision(config, "what changed", autogenerate=True, rev_id="0010")
+    command.revision(config, "what changed", autogenerate=True, rev_id="0011")
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIGRATIONS", "SCHEMA_REVISION", "alembic_config", "current_revision", "migrate"]
 
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 # Any fixed 64-bit number works; this one spells "taskbook" in ASCII.

@@ -1,4 +1,4 @@
-"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0009.
+"""The store's tables (SQLAlchemy Core), as migrated by the revisions up to 0010.
 
 Core rather than ORM: the writer inserts thousands of rows per batch with
 ``executemany``, and the readers return plain dicts, so no unit of work is needed.
@@ -125,7 +125,7 @@ task_runs = Table(
     Column("start_time", UTCDateTime),
     Column("end_time", UTCDateTime),
     Column("run_count", Integer, nullable=False),
-    Column("cache_key", String, index=True),
+    Column("cache_key", String),  # a cache is looked up in results, never here
     Column("created", UTCDateTime, nullable=False, index=True),
 )
 

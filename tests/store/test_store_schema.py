@@ -270,3 +270,55 @@ def test_the_package_reaches_its_store_as_an_attribute() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("True <module 'kernel_ext.engine'")
+
+
+def _sqlite_only(store_url: str) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps timestamptz: 0010 changes only an index there")
+
+
+def test_a_store_at_0009_gets_its_text_times_as_epoch_seconds(store_url: str) -> None:
+    _sqlite_only(store_url)
+    engine = create_store_engine(store_url)
+    _migrate_to(engine, "0009")
+    with engine.begin() as connection:  # as 0009's writer stored times: naive UTC text
+        connection.exec_driver_sql(
+            "INSERT INTO flow_runs (id, name, flow_name, state_type, state_name, run_count, "
+            "start_time, end_time, created) VALUES ('run-1', 'old-run', 'etl', 'COMPLETED', "
+            "'Completed', 1, '2026-11-30 10:00:00.000001', '2026-11-30 10:00:02.500000', "
+            "'2026-11-30 09:59:59.999999')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO state_history (run_id, run_kind, type, name, timestamp) "
+            "VALUES ('run-1', 'flow', 'COMPLETED', 'Completed', '2026-11-30 10:00:02.500000')"
+        )
+    engine.dispose()
+
+    with Store(store_url) as store:
+        assert current_revision(engine) == SCHEMA_REVISION
+        run = store.read_flow_run("run-1")
+        assert run["start_time"] == "2026-11-30T10:00:00.000001+00:00"
+        assert run["created"] == "2026-11-30T09:59:59.999999+00:00"
+        assert store.read_history("run-1")[0]["timestamp"] == "2026-11-30T10:00:02.500000+00:00"
+        window = {
+            "since": datetime(2026, 11, 30, 9, 59, 59, 999999, tzinfo=UTC),
+            "until": datetime(2026, 11, 30, 10, tzinfo=UTC),
+        }
+        assert [r["id"] for r in store.list_flow_runs(**window)] == ["run-1"]
+        later = {**window, "since": datetime(2026, 11, 30, 10, tzinfo=UTC)}
+        assert store.list_flow_runs(**later) == []
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql(
+            "SELECT typeof(start_time), start_time FROM flow_runs"
+        ).one()
+        indexes = {i["name"] for i in inspect(connection).get_indexes("task_runs")}
+    assert stored == ("real", 1796032800.000001)
+    assert "ix_task_runs_cache_key" not in indexes
+
+    _migrate_to(engine, "0009", downgrade=True)
+    with engine.connect() as connection:
+        text_time = connection.exec_driver_sql("SELECT start_time FROM flow_runs").scalar()
+        indexes = {i["name"] for i in inspect(connection).get_indexes("task_runs")}
+    assert text_time == "2026-11-30 10:00:00.000001"
+    assert "ix_task_runs_cache_key" in indexes
+    engine.dispose()

@@ -17,7 +17,7 @@ from kernel_ext.store import Store
 from kernel_ext.store._engine import create_store_engine
 from kernel_ext.store._rows import COLUMNS, to_rows
 from kernel_ext.store._schema import migrate
-from kernel_ext.store._types import UTCDateTime, from_epoch, sqlite_text
+from kernel_ext.store._types import UTCDateTime, from_epoch, sqlite_epoch
 from kernel_ext.store._writer import FlushTicket, Writer
 from tests.store.helpers import Runs, count_rows
 
@@ -76,7 +76,7 @@ def test_states_of_a_new_run_in_one_batch_make_one_row(runs: Runs) -> None:
     events = [runs.move(task, s()) for s in (Pending, Running, Completed)]
     task.cache_key = "set-after-the-events"
 
-    rows = to_rows(events, sqlite_text)
+    rows = to_rows(events, sqlite_epoch)
 
     assert len(rows.task_runs) == 1
     row = dict(zip(COLUMNS["task_runs"], rows.task_runs[0], strict=True))
@@ -101,10 +101,19 @@ def test_states_of_a_new_run_in_one_batch_make_one_row(runs: Runs) -> None:
         4e9,
     ],
 )
-def test_sqlite_times_are_written_as_sqlalchemy_writes_them(seconds: float) -> None:
-    bind = UTCDateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
-    assert bind is not None
-    assert sqlite_text(seconds) == bind(from_epoch(seconds))
+def test_sqlite_times_written_by_the_writer_read_and_bind_back_the_same(seconds: float) -> None:
+    """A time the writer stores reads back (to the microsecond) as the engine's time, and
+    binding what was read gives the stored number again: a query for that time finds it."""
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    stored = sqlite_epoch(seconds)
+
+    read = column.process_result_value(stored, dialect)
+
+    assert read is not None
+    assert abs(read - from_epoch(seconds)) <= timedelta(microseconds=1)
+    assert column.process_bind_param(read, dialect) == stored
+    assert column.process_bind_param(read.replace(tzinfo=None), dialect) == stored  # naive: UTC
 
 
 def test_one_insert_statement_for_several_states_of_a_new_run(
