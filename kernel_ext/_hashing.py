@@ -19,18 +19,29 @@ class UnhashableValue(Exception):
     """The value cannot be pickled, so it has no stable hash (internal; callers wrap it)."""
 
 
+_BLANK = hashlib.blake2b(digest_size=16)  # copied: cheaper than making one with its options
+
+
 def hash_text(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    digest = _BLANK.copy()
+    digest.update(text.encode())
+    return digest.hexdigest()
+
+
+_SCALARS = (str, bytes, int, float, bool, type(None))
+_EXACT_SCALARS = frozenset(_SCALARS)
 
 
 def hash_value(value: Any) -> str:
-    digest = hashlib.blake2b(digest_size=16)
+    if type(value) in _EXACT_SCALARS:  # the common argument: what _feed does, in one step
+        return hash_text(repr((type(value).__name__, value)))
+    digest = _BLANK.copy()
     _feed(digest, value)
     return digest.hexdigest()
 
 
 def _feed(digest: Any, value: Any) -> None:
-    if isinstance(value, (str, bytes, int, float, bool, type(None))):
+    if isinstance(value, _SCALARS):
         digest.update(repr((type(value).__name__, value)).encode())
         return
     if _feed_array(digest, value):

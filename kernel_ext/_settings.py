@@ -39,9 +39,10 @@ _overrides: list[dict[str, str]] = []
 
 
 def _get(name: str) -> str | None:
-    for layer in reversed(_overrides):
-        if name in layer:
-            return layer[name]
+    if _overrides:  # (looked at first: this runs a few times in every cached task run)
+        for layer in reversed(_overrides):
+            if name in layer:
+                return layer[name]
     return os.environ.get(name) or None
 
 

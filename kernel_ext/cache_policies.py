@@ -142,16 +142,13 @@ class CompoundCachePolicy(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> str | None:
-        keys = [
-            key
-            for policy in self.policies
-            if (
-                key := policy.compute_key(
-                    task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs
-                )
+        keys = []
+        for policy in self.policies:
+            key = policy.compute_key(
+                task_ctx=task_ctx, inputs=inputs, flow_parameters=flow_parameters, **kwargs
             )
-            is not None
-        ]
+            if key is not None:
+                keys.append(key)
         return hash_text("|".join(keys)) if keys else None
 
     def __sub__(self, other: str) -> CachePolicy:
@@ -259,12 +256,15 @@ class Inputs(CachePolicy):
     ) -> str | None:
         if not inputs:
             return None
-        task_name = getattr(getattr(task_ctx, "task", None), "name", "task")
-        parts = [
-            f"{name}={hash_input(task_name, name, value)}"
-            for name, value in sorted(inputs.items())
-            if name not in self.exclude
-        ]
+        exclude = self.exclude
+        parts = []
+        for name, value in sorted(inputs.items()):
+            if name not in exclude:
+                try:
+                    parts.append(f"{name}={hash_value(value)}")
+                except UnhashableValue as error:
+                    task_name = getattr(getattr(task_ctx, "task", None), "name", "task")
+                    raise _unhashable(task_name, name, value, error) from error
         return hash_text(",".join(parts))
 
     def __sub__(self, other: str) -> CachePolicy:
@@ -280,11 +280,15 @@ def hash_input(task_name: str, name: str, value: Any) -> str:
     try:
         return hash_value(value)
     except UnhashableValue as error:
-        raise CacheKeyError(
-            f"The input {name!r} of task {task_name!r} ({type(value).__name__}) cannot be "
-            f"hashed for the cache key ({error}). Pass cache_key_fn=... to compute the key "
-            f"yourself, or exclude it with cache_policy=INPUTS - {name!r}."
-        ) from error
+        raise _unhashable(task_name, name, value, error) from error
+
+
+def _unhashable(task_name: str, name: str, value: Any, error: UnhashableValue) -> CacheKeyError:
+    return CacheKeyError(
+        f"The input {name!r} of task {task_name!r} ({type(value).__name__}) cannot be "
+        f"hashed for the cache key ({error}). Pass cache_key_fn=... to compute the key "
+        f"yourself, or exclude it with cache_policy=INPUTS - {name!r}."
+    )
 
 
 def source_hash(fn: Callable[..., Any]) -> str:
