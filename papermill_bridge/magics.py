@@ -3,7 +3,8 @@
     %promote NAME [--cron EXPR --timezone TZ | --interval 15m] [-p KEY=VALUE ...] [--tag T]
 
 It promotes the *saved* notebook file (save first), exactly as ``taskbook deploy`` does.
-In a deployment run (headless) it does nothing but say so in the output notebook.
+In a deployment run (headless) it does nothing but say so in the output notebook; so in
+a kernel that papermill or nbconvert started, which is not told its notebook's path.
 Registered by ``%load_ext kernel_ext`` through the ``taskbook.magics`` entry point, so the
 runtime does not import the deployments layer.
 """
@@ -36,6 +37,15 @@ def _promote(line: str) -> None:
         return
     shell = get_ipython()
     path = notebook_path(shell.user_ns if shell is not None else {})
+    if path is None and getattr(shell, "kernel", None) is not None:
+        # A kernel without a Jupyter server session: executed headless (papermill,
+        # nbconvert), where the rest of the notebook should still run.
+        print(
+            "[taskbook] %promote skipped: this kernel was not told which notebook it runs "
+            "(papermill and nbconvert do not say); run `taskbook deploy NOTEBOOK --name "
+            "NAME`, or set TASKBOOK_NOTEBOOK_PATH to the notebook's file."
+        )
+        return
     if path is None:
         raise UsageError(
             "%promote needs the notebook's path, which this kernel was not told; run "

@@ -164,6 +164,47 @@ def test_quickstart_notebook(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) 
     run_quickstart_deployment(kernel_env, taskbook)
 
 
+def test_quickstart_notebook_under_papermill_as_a_user_runs_it(kernel_env: Path) -> None:
+    """Headless with papermill, nothing set: the kernel is not told its notebook's path,
+    so the promotion says it is skipped and the rest runs; the approval is answered from
+    a terminal."""
+    import json
+    import subprocess
+    import sys
+    import threading
+
+    import papermill
+
+    taskbook = str(Path(sys.executable).with_name("taskbook"))
+
+    def approve() -> None:
+        run_id = wait_for_approval(taskbook)["flow_run_id"]
+        subprocess.run(
+            [taskbook, "runs", "resume", run_id[:8], "--input", '{"approved": true}'],
+            capture_output=True,
+        )
+
+    thread = threading.Thread(target=approve, daemon=True)
+    thread.start()
+    output = kernel_env / "quickstart-out.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "quickstart.ipynb"),
+        str(output),
+        cwd=str(kernel_env),
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=120,
+    )
+    thread.join(timeout=5)
+    text = outputs_text(nbformat.read(output, as_version=4))
+    assert "published" in text
+    assert "%promote skipped: this kernel was not told which notebook it runs" in text
+    runs = read_store(kernel_env)
+    assert runs and {r["state"] for r in runs} == {"Completed"}
+    listed = subprocess.run([taskbook, "deployments", "ls", "--json"], capture_output=True)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []  # nothing promoted
+
+
 def run_quickstart_deployment(home: Path, taskbook: str) -> None:
     """What the notebook promoted runs headless as a user would run it: `taskbook serve`,
     `taskbook run quickstart --wait`, its approval answered from another terminal."""

@@ -51,3 +51,20 @@ def test_promote_explains_what_is_missing(
     monkeypatch.setenv("TASKBOOK_NOTEBOOK_PATH", str(NOTEBOOK))
     shell.run_cell("%promote sensors -p readings=lots")
     assert "'readings' must be int" in capsys.readouterr().err
+
+
+def test_promote_in_a_kernel_without_its_notebook_path_is_skipped_with_a_note(
+    shell: Any, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill and nbconvert start a kernel that no Jupyter server told its notebook:
+    the rest of the notebook runs, and the output says how to promote it instead."""
+    from kernel_ext.store import get_store
+
+    monkeypatch.delenv("TASKBOOK_NOTEBOOK_PATH", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as ipykernel's shell has
+    result = shell.run_cell("%promote sensors")
+    assert result.success
+    out = capsys.readouterr().out
+    assert "%promote skipped" in out and "TASKBOOK_NOTEBOOK_PATH" in out
+    assert get_store().list_deployments() == []
