@@ -46,7 +46,7 @@ def environment(home: Path, url: str | None) -> dict[str, str]:
 def filled(home: Path, flows: int = FLOWS, tasks: int = TASKS) -> dict[str, Any] | None:
     """What the store in ``home`` holds (its marker), if it was filled to this size by
     this schema (an older one would be migrated inside the first timed command)."""
-    from kernel_ext.store._schema import SCHEMA_REVISION
+    from kernel_ext.store import SCHEMA_REVISION
 
     marker = home / FILLED
     if not marker.exists():
@@ -63,8 +63,13 @@ def fill(home: Path, url: str | None, flows: int = FLOWS, tasks: int = TASKS) ->
     known = filled(home, flows, tasks)
     if known is not None:
         return known
-    if url is None and (home / FILLED).exists():
-        shutil.rmtree(home)  # a store this bench filled otherwise: start again
+    if (home / FILLED).exists():  # filled by another size or schema
+        if url is not None or home != default_home(url, flows):
+            raise SystemExit(
+                f"The store of {home} was filled for another size or schema: remove that "
+                "folder (and drop the PostgreSQL database, if one was given) and run again."
+            )
+        shutil.rmtree(home)  # this bench's own temporary home: start again
     home.mkdir(parents=True, exist_ok=True)
     code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
     code += f"import _big_store; _big_store._fill_here({flows}, {tasks})"
@@ -114,7 +119,7 @@ def _fill_here(flows: int, tasks: int) -> None:
     newest = store.list_flow_runs(limit=1, name="nightly-etl")[0]["id"]
     chatty_id = store.list_flow_runs(limit=1, name="chatty")[0]["id"]
     last_log = store.read_logs(chatty_id, tail=1)[0]["id"]
-    from kernel_ext.store._schema import SCHEMA_REVISION
+    from kernel_ext.store import SCHEMA_REVISION
 
     marker = {"flows": flows, "tasks": tasks, "schema": SCHEMA_REVISION, "run": newest}
     marker["chatty"] = chatty_id

@@ -35,27 +35,28 @@ def _promote(line: str) -> None:
 
     if skipped_headless("%promote", "it promotes the notebook you edit, not a run of it"):
         return
+    words = shlex.split(line)
+    if not words or words[0].startswith("-"):
+        raise UsageError(
+            "Usage: %promote NAME [--cron EXPR --timezone TZ | --interval 15m] "
+            "[-p KEY=VALUE ...] [--tag T]"
+        )
     shell = get_ipython()
     path = notebook_path(shell.user_ns if shell is not None else {})
     if path is None and getattr(shell, "kernel", None) is not None:
-        # A kernel without a Jupyter server session: executed headless (papermill,
-        # nbconvert), where the rest of the notebook should still run.
+        # A kernel that no Jupyter server session told its notebook: executed headless
+        # (papermill, nbconvert), where the rest of the notebook should still run.
         print(
             "[taskbook] %promote skipped: this kernel was not told which notebook it runs "
-            "(papermill and nbconvert do not say); run `taskbook deploy NOTEBOOK --name "
-            "NAME`, or set TASKBOOK_NOTEBOOK_PATH to the notebook's file."
+            "(JupyterLab tells it; papermill, nbconvert and consoles do not). Run "
+            "`taskbook deploy NOTEBOOK --name NAME`, or set TASKBOOK_NOTEBOOK_PATH to the "
+            "notebook's file."
         )
         return
     if path is None:
         raise UsageError(
             "%promote needs the notebook's path, which this kernel was not told; run "
             "`taskbook deploy NOTEBOOK --name NAME` in a terminal instead."
-        )
-    words = shlex.split(line)
-    if not words or words[0].startswith("-"):
-        raise UsageError(
-            "Usage: %promote NAME [--cron EXPR --timezone TZ | --interval 15m] "
-            "[-p KEY=VALUE ...] [--tag T]"
         )
     try:
         cli.main(["deploy", path, "--name", *words], prog_name="%promote", standalone_mode=False)

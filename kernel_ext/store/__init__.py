@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 from kernel_ext.store._registry import current_store, get_store, reset_store
 
 if TYPE_CHECKING:
+    from kernel_ext.store._schema import SCHEMA_REVISION
     from kernel_ext.store._store import Store
 
-__all__ = ["Store", "current_store", "get_store", "reset_store"]
+__all__ = ["SCHEMA_REVISION", "Store", "current_store", "get_store", "reset_store"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from kernel_ext.store._store import Store
 
         return Store
+    if name == "SCHEMA_REVISION":  # the revision this version migrates a store to
+        from kernel_ext.store._schema import SCHEMA_REVISION
+
+        return SCHEMA_REVISION
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -172,9 +172,9 @@ def _listed_after(connection: Connection, run_id: str) -> ColumnElement[bool]:
 
 # How far behind a read's cursor the next one looks again: on PostgreSQL a transaction
 # can commit its history rows after a later one's were read, and a writer's batch holds
-# up to MAX_BATCH of them. (The query goes from the run's task runs to their history by
-# run id, so looking further back costs little.)
+# up to MAX_BATCH of them.
 _LATE_COMMITS = 2 * MAX_BATCH
+_PROBED_RUNS = 5_000  # (probing costs about 1.7 us a task run, the range 7 ms)
 
 
 def read_flow_run(
@@ -202,19 +202,20 @@ def _changed_task_runs(
     connection: Connection, flow_run_id: FlowRunId, after: int, cursor: int
 ) -> list[TaskRunRecord]:
     """The flow run's task runs whose state changed after history id ``after`` (and up
-    to ``cursor``): each of the run's task runs is looked up in the history's run index,
-    within that range of ids. (Reading the range itself, ``_LATE_COMMITS`` rows whatever
-    the run's size, cost a small run's tab ten times its whole read.)"""
-    changed = exists().where(
-        state_history.c.run_id == task_runs.c.id,
-        state_history.c.id > after - _LATE_COMMITS,
-        state_history.c.id <= cursor,
-    )
-    query = (
-        select(task_runs)
-        .where(task_runs.c.flow_run_id == flow_run_id, changed)
-        .order_by(task_runs.c.created, task_runs.c.id)
-    )
+    to ``cursor``). A run of up to ``_PROBED_RUNS`` task runs looks each of them up in the
+    history's run index within that range of ids; a bigger one reads the range's rows
+    (``_LATE_COMMITS`` of them, whatever the run's size: ten times a small run's whole
+    read, a quarter of probing 100,000 task runs)."""
+    of_run = task_runs.c.flow_run_id == flow_run_id
+    in_range = (state_history.c.id > after - _LATE_COMMITS, state_history.c.id <= cursor)
+    some = select(task_runs.c.id).where(of_run).limit(_PROBED_RUNS + 1).subquery()
+    changed: ColumnElement[bool]
+    if (connection.scalar(select(func.count()).select_from(some)) or 0) <= _PROBED_RUNS:
+        changed = exists().where(state_history.c.run_id == task_runs.c.id, *in_range)
+    else:
+        recent = select(state_history.c.run_id).where(*in_range)
+        changed = task_runs.c.id.in_(recent.where(state_history.c.run_kind == "task"))
+    query = select(task_runs).where(of_run, changed).order_by(task_runs.c.created, task_runs.c.id)
     return [_task_run(r) for r in connection.execute(query).mappings()]
 
 

@@ -103,6 +103,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, (int, float)):  # SQLite
             return datetime.fromtimestamp(value, UTC)
+        if isinstance(value, str):  # written as text by a process of a version before 0010
+            value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)

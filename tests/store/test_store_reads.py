@@ -217,12 +217,16 @@ def test_the_subflows_of_a_flow_run_are_listed_by_parent(store: Store, runs: Run
         store.list_flow_runs(parent=FlowRunId(calls[0].id))  # a task run is not a flow run
 
 
+@pytest.mark.parametrize("probed", [5_000, 1], ids=["run-probed", "range-read"])
 def test_a_follower_reads_only_the_task_runs_that_changed(
-    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch
+    store: Store, runs: Runs, monkeypatch: pytest.MonkeyPatch, probed: int
 ) -> None:
+    """Both ways to find the changes (a small run's task runs looked up one by one, a big
+    run's found in the recent history) give the same task runs."""
     from kernel_ext.store import _reads
 
     monkeypatch.setattr(_reads, "_LATE_COMMITS", 1000)  # a smaller store shows the same
+    monkeypatch.setattr(_reads, "_PROBED_RUNS", probed)
     flow = runs.flow("big")
     early, late = runs.task(flow, "early"), runs.task(flow, "late")
     _write(store, runs, (flow, Running()), (early, Running()), (late, Running()))

@@ -322,3 +322,22 @@ def test_a_store_at_0009_gets_its_text_times_as_epoch_seconds(store_url: str) ->
     assert text_time == "2026-11-30 10:00:00.000001"
     assert "ix_task_runs_cache_key" in indexes
     engine.dispose()
+
+
+def test_a_time_written_as_text_by_a_process_of_an_older_version_still_reads(
+    store_url: str,
+) -> None:
+    """A process started before the upgrade may still write a time as text (0009's way):
+    reading that row does not fail."""
+    _sqlite_only(store_url)
+    with Store(store_url) as store:
+        engine = create_store_engine(store_url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO flow_runs (id, name, flow_name, state_type, state_name, "
+                "run_count, created) VALUES ('run-1', 'late-writer', 'etl', 'RUNNING', "
+                "'Running', 1, '2026-11-30 10:00:00.000001')"
+            )
+        engine.dispose()
+        assert store.read_flow_run("run-1")["created"] == "2026-11-30T10:00:00.000001+00:00"
+        assert [r["id"] for r in store.list_flow_runs()] == ["run-1"]
