@@ -41,6 +41,7 @@ from sqlalchemy.engine import Engine
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
+from kernel_ext.store._checkpoints import AUTOMATIC_PAGES, Checkpointer
 from kernel_ext.store._dbapi import (
     begin_immediate,
     close_cursor,
@@ -96,6 +97,7 @@ class Writer:
         self._in_flight_since: float | None = None  # when its oldest event happened
         # Only a server can commit while its answer is lost; SQLite's answer cannot be.
         self._remote = self._engine.dialect.name == "postgresql"
+        self._checkpoints = None if self._remote else Checkpointer(self._engine)
         self._claims = prepare_batch_claims() if self._remote else None
         self._connection: Any = None  # the writer's own DBAPI connection
         # Held while a batch is written: by the writer thread, or by a flushing thread
@@ -246,6 +248,9 @@ class Writer:
                         self._writing.release()
                 if self._abandon.is_set():
                     break
+                checkpoints = self._checkpoints
+                if checkpoints is not None and checkpoints.due and not self._queue:
+                    checkpoints.run()  # nothing to write: the log goes into the file now
         except _Abandoned:
             self._count_lost(self._in_flight)
             self._in_flight = 0
@@ -256,6 +261,8 @@ class Writer:
             with self._writing:
                 self._closed = True
                 self._disconnect(invalidate=False)
+            if self._checkpoints is not None:
+                self._checkpoints.close()
             self._release_leftovers()
 
     def _write_next_batch(self) -> None:
@@ -325,6 +332,8 @@ class Writer:
             committing = True
             connection.commit()
             self._committed = True
+            if self._checkpoints is not None:
+                self._checkpoints.due = True
         except BaseException as error:
             if committing and not isinstance(error, Exception) and not in_transaction(connection):
                 # A signal that came during COMMIT is raised as it returns: committed.
@@ -348,9 +357,12 @@ class Writer:
             connection = self._engine.raw_connection()
             if not self._remote:
                 # The pages a batch touches stay in memory between batches (SQLite's
-                # default cache is 2 MB; the indexes of a busy store are far bigger).
+                # default cache is 2 MB; the indexes of a busy store are far bigger);
+                # the log is checkpointed by the writer thread (see _checkpoints).
                 try:
-                    connection.cursor().execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
+                    cursor = connection.cursor()
+                    cursor.execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
+                    cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOMATIC_PAGES}")
                 except BaseException:
                     connection.close()
                     raise

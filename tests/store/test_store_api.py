@@ -10,6 +10,7 @@ from tests.store.helpers import QUERY_MODULES, modules_after
 
 def test_public_names_are_pinned() -> None:
     assert sorted(kernel_ext.store.__all__) == [
+        "SCHEMA_REVISION",
         "Store",
         "current_store",
         "get_store",
