@@ -248,9 +248,8 @@ class Writer:
                         self._writing.release()
                 if self._abandon.is_set():
                     break
-                checkpoints = self._checkpoints
-                if checkpoints is not None and checkpoints.due and not self._queue:
-                    checkpoints.run()  # nothing to write: the log goes into the file now
+                if self._checkpoints is not None and not self._queue:
+                    self._checkpoints.run_if_due()  # nothing to write: the log goes now
         except _Abandoned:
             self._count_lost(self._in_flight)
             self._in_flight = 0

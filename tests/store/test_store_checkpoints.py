@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -42,11 +43,13 @@ def _file_grows(path: str, size: int, within: float) -> bool:
 
 
 def test_the_writer_checkpoints_once_it_has_nothing_to_write(
-    store: Store, runs: Runs, sqlite_path: str
+    store: Store, runs: Runs, sqlite_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from kernel_ext.store import _checkpoints
+
+    monkeypatch.setattr(_checkpoints, "EVERY", 0.0)
     _write_task_runs(store, runs, 10)
-    assert _file_grows(sqlite_path, 0, within=2.0)  # the first batch reached the file
-    time.sleep(0.2)
+    time.sleep(0.3)  # the writer's checkpoint of what the store's creation wrote
     before = os.path.getsize(sqlite_path)
 
     # Fewer log pages than SQLite's default threshold (1,000): without the writer's own
@@ -56,8 +59,37 @@ def test_the_writer_checkpoints_once_it_has_nothing_to_write(
     assert 0 < wal < 1_000 * 4096
 
     assert _file_grows(sqlite_path, before, within=2.0)
-    with sqlite3.connect(sqlite_path) as connection:  # what was checkpointed is all there
+    connection = sqlite3.connect(sqlite_path)
+    try:
         assert connection.execute("SELECT count(*) FROM task_runs").fetchone() == (1_010,)
+    finally:
+        connection.close()
+
+
+def test_a_fork_waits_for_a_checkpoint_in_progress() -> None:
+    """A child forked mid-checkpoint would hold SQLite's checkpoint lock for good."""
+    from kernel_ext.store import _checkpoints
+
+    entered, release = threading.Event(), threading.Event()
+
+    def checkpoint() -> None:
+        with _checkpoints._checkpointing:
+            entered.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=checkpoint)
+    thread.start()
+    entered.wait(5)
+    threading.Timer(0.3, release.set).start()
+    started = time.monotonic()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only exits
+        os._exit(0 if _checkpoints._checkpointing.acquire(blocking=False) else 1)
+    waited = time.monotonic() - started
+    _, status = os.waitpid(child, 0)
+    thread.join(5)
+    assert waited >= 0.25  # the fork came after the checkpoint
+    assert os.waitstatus_to_exitcode(status) == 0  # and the child's lock is free
 
 
 def test_the_writers_connection_leaves_big_checkpoints_to_the_writer(
