@@ -4,7 +4,7 @@
 runs ls`` on it. Filling writes ``flows`` flow runs of ``tasks`` task runs each (50,000 x
 20 = 1,000,000 task runs by default) with real ``@flow``/``@task`` calls through the
 batched writer, every tenth flow failing, and one flow run with 5,000 log lines. It takes
-about 4 minutes on SQLite and 8 on PostgreSQL; a marker file in the home records what the
+about 2 minutes on SQLite and 2.5 on PostgreSQL; a marker file in the home records what the
 store holds, so the next run reuses it.
 """
 

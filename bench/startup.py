@@ -9,7 +9,7 @@ Each figure is the wall time of a new process, measured in this run:
 - ``import kernel_ext``: goal at most 3x the floor;
 - ``taskbook runs ls`` on an empty store (an existing home), and on a store of 1,000,000
   task runs (``_big_store.py``'s, the one ``console_store.py`` reads; filled once, which
-  takes about 4 minutes, then kept and reused): goal at most 250 ms;
+  takes about 2 minutes, then kept and reused): goal at most 250 ms;
 - the first flow in a fresh ``TASKBOOK_HOME`` (the store is created there): goal at
   most 300 ms;
 - the same flow in that home again.
@@ -91,7 +91,7 @@ def ready(home: Path) -> Path:
     if _big_store.filled(home) is None:
         print(
             f"The store of 1,000,000 task runs is not filled yet: filling it in {home} "
-            "(once; about 4 minutes on SQLite, kept for the next runs)...",
+            "(once; about 2 minutes on SQLite, kept for the next runs)...",
             flush=True,
         )
         _big_store.fill(home, None)
