@@ -5,17 +5,20 @@ Left to SQLite, the commit that takes the log past 1,000 pages does the checkpoi
 copies every page the log holds into the file and syncs it, on the thread that commits,
 which is often a flow's own flush as the flow returns. On a store that has grown (a
 batch's inserts land all over its indexes, one page each) that was half the time of a
-sequential task. So the writer's connection lets the log grow to ``AUTOMATIC_PAGES``
-before SQLite checkpoints by itself, and the writer thread checkpoints when it finds
-nothing to write after a commit (at most every ``EVERY`` seconds), on a connection of its
-own (so a flush committing on the writer's connection meanwhile does not wait): PASSIVE,
-so it never blocks a reader or a writer, and whatever it cannot copy yet waits for the
-next one. (Checkpointing between batches as well, or less often, left more of the log to
-the backstop, in a flow's flush: slower on a store of a million task runs.) The log file
-keeps the size of its busiest moment, at most about ``AUTOMATIC_PAGES`` pages.
+sequential task. So every connection of the store lets the log grow to
+``AUTOMATIC_PAGES`` before SQLite checkpoints by itself (see ``_engine``), and the writer
+thread checkpoints when it finds nothing to write after a commit (at most every
+``EVERY`` seconds), on a connection of its own, so that a flush committing on the
+writer's connection meanwhile does not wait. PASSIVE: it never blocks a reader or a
+writer, and what it cannot copy yet waits for the next one. (Checkpointing between
+batches as well, or less often, left more of the log to the backstop, in a flow's flush:
+slower on a store of a million task runs.) The log file keeps the size of its busiest
+moment: about ``AUTOMATIC_PAGES`` pages, more while a reader holds an old snapshot.
 
 A checkpoint holds SQLite's checkpoint lock, and a process forked meanwhile would inherit
-it held (SQLite keeps its locks per process): a fork waits for the checkpoint to end.
+it held (SQLite keeps its locks per process): a fork waits for the checkpoint to end. (A
+fork during a write transaction has the same hazard, with or without these checkpoints:
+not guarded here.)
 """
 
 from __future__ import annotations
@@ -43,14 +46,28 @@ _checkpointing = threading.Lock()
 
 
 def _renew_lock() -> None:
-    global _checkpointing
-    _checkpointing = threading.Lock()
+    global _checkpointing, _held_for_fork
+    _checkpointing, _held_for_fork = threading.Lock(), False
+
+
+_held_for_fork = False
+
+
+def _hold_for_fork() -> None:
+    global _held_for_fork
+    _checkpointing.acquire()  # (a signal may interrupt it: then nothing is held)
+    _held_for_fork = True
+
+
+def _release_after_fork() -> None:
+    global _held_for_fork
+    if _held_for_fork:
+        _held_for_fork = False
+        _checkpointing.release()
 
 
 os.register_at_fork(
-    before=lambda: _checkpointing.acquire(),
-    after_in_parent=lambda: _checkpointing.release(),
-    after_in_child=_renew_lock,
+    before=_hold_for_fork, after_in_parent=_release_after_fork, after_in_child=_renew_lock
 )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import NoSuchModuleError
 
 from kernel_ext._errors import StoreUnavailableError
+from kernel_ext.store._checkpoints import AUTOMATIC_PAGES
 from kernel_ext.store._types import dumps
 from kernel_ext.store._urls import is_sqlite, mask, parse_store_url, sqlite_path
 
@@ -84,6 +85,9 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # The writer thread checkpoints (see _checkpoints): no commit of this process,
+        # a slot's or a heartbeat's either, copies a long log on its caller's thread.
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOMATIC_PAGES}")
     finally:
         cursor.close()
 

@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 
 from kernel_ext._errors import StoreError
 from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
-from kernel_ext.store._checkpoints import AUTOMATIC_PAGES, Checkpointer
+from kernel_ext.store._checkpoints import Checkpointer
 from kernel_ext.store._dbapi import (
     begin_immediate,
     close_cursor,
@@ -356,12 +356,9 @@ class Writer:
             connection = self._engine.raw_connection()
             if not self._remote:
                 # The pages a batch touches stay in memory between batches (SQLite's
-                # default cache is 2 MB; the indexes of a busy store are far bigger);
-                # the log is checkpointed by the writer thread (see _checkpoints).
+                # default cache is 2 MB; the indexes of a busy store are far bigger).
                 try:
-                    cursor = connection.cursor()
-                    cursor.execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
-                    cursor.execute(f"PRAGMA wal_autocheckpoint = {AUTOMATIC_PAGES}")
+                    connection.cursor().execute(f"PRAGMA cache_size = {_SQLITE_CACHE_KIB}")
                 except BaseException:
                     connection.close()
                     raise

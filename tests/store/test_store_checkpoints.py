@@ -66,6 +66,8 @@ def test_the_writer_checkpoints_once_it_has_nothing_to_write(
         connection.close()
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # forking with threads (3.12+)
 def test_a_fork_waits_for_a_checkpoint_in_progress() -> None:
     """A child forked mid-checkpoint would hold SQLite's checkpoint lock for good."""
     from kernel_ext.store import _checkpoints
@@ -92,12 +94,20 @@ def test_a_fork_waits_for_a_checkpoint_in_progress() -> None:
     assert os.waitstatus_to_exitcode(status) == 0  # and the child's lock is free
 
 
-def test_the_writers_connection_leaves_big_checkpoints_to_the_writer(
+def test_no_connection_of_the_store_checkpoints_a_short_log_itself(
     store: Store, runs: Runs, sqlite_path: str
 ) -> None:
+    from kernel_ext.store._engine import create_store_engine
+
     _write_task_runs(store, runs, 1)
-    connection = store._writer._connection  # the writer's own setting
-    cursor = connection.cursor()
+    cursor = store._writer._connection.cursor()  # the writer's own
     cursor.execute("PRAGMA wal_autocheckpoint")
     assert cursor.fetchone() == (AUTOMATIC_PAGES,)
     cursor.close()
+    engine = create_store_engine(store.url)  # any other, as a slot or a heartbeat takes
+    try:
+        with engine.connect() as connection:
+            setting = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+    finally:
+        engine.dispose()
+    assert setting == AUTOMATIC_PAGES
