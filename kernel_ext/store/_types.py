@@ -102,7 +102,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if isinstance(value, (int, float)):  # SQLite
-            return datetime.fromtimestamp(value, UTC)
+            return from_epoch(value)
         if isinstance(value, str):  # written as text by a process of a version before 0010
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from kernel_ext._errors import StoreError
-from kernel_ext._events import Event, LogEvent, ResultEvent, RunsSubmitted, StateEvent
+from kernel_ext._events import Event, RunsSubmitted
 from kernel_ext.store._checkpoints import Checkpointer
 from kernel_ext.store._dbapi import (
     begin_immediate,
@@ -54,6 +54,7 @@ from kernel_ext.store._engine import write_engine
 from kernel_ext.store._inserts import prepare_batch_claims, prepare_inserts
 from kernel_ext.store._rows import Rows, TimeEncoder, to_rows
 from kernel_ext.store._urls import mask
+from kernel_ext.store._writer_queue import FlushTicket, drain, forget, happened
 from kernel_ext.store.records import WriterLag
 
 __all__ = ["INTERVAL", "WAKE_AT", "FlushTicket", "Writer"]
@@ -71,10 +72,6 @@ _SQLITE_CACHE_KIB = -65_536  # negative: KiB, so 64 MiB at most, allocated as us
 # each writer deletes older ones every ten minutes.
 _KEEP_BATCHES = 86_400.0
 _PRUNE_EVERY = 600.0
-
-
-class FlushTicket(threading.Event):
-    """Queued by ``flush``; set once every event queued before it is committed."""
 
 
 class _Abandoned(Exception):
@@ -180,9 +177,9 @@ class Writer:
         finally:
             if self._committed:
                 try:
-                    _forget(self._queue, batch)
+                    forget(self._queue, batch)
                 except BaseException:  # a signal while taking it off: finish, then raise
-                    _forget(self._queue, batch)
+                    forget(self._queue, batch)
                     raise
                 finally:
                     for item in batch:
@@ -211,7 +208,7 @@ class Writer:
         oldest = self._in_flight_since
         if oldest is None:
             try:
-                oldest = _happened(self._queue[0])
+                oldest = happened(self._queue[0])
             except IndexError:  # drained meanwhile
                 oldest = None
         age = None if oldest is None or not queued else max(0.0, now - oldest)
@@ -265,9 +262,9 @@ class Writer:
             self._release_leftovers()
 
     def _write_next_batch(self) -> None:
-        events, tickets = _drain(self._queue, MAX_BATCH)
+        events, tickets = drain(self._queue, MAX_BATCH)
         self._in_flight = len(events)
-        self._in_flight_since = _happened(events[0]) if events else None
+        self._in_flight_since = happened(events[0]) if events else None
         if events:
             self._write(events)
         self._in_flight = 0
@@ -472,35 +469,3 @@ class Writer:
             elif type(item) is not RunsSubmitted:
                 lost += 1
         self._count_lost(lost)
-
-
-def _drain(queue: deque[Event | FlushTicket], limit: int) -> tuple[list[Event], list[FlushTicket]]:
-    events: list[Event] = []
-    tickets: list[FlushTicket] = []
-    while queue and len(events) < limit:
-        item = queue.popleft()
-        if type(item) is FlushTicket:
-            tickets.append(item)
-        elif type(item) is not RunsSubmitted:  # for the live graph only, never written
-            events.append(item)  # type: ignore[arg-type]
-    return events, tickets
-
-
-def _happened(item: Event | FlushTicket) -> float | None:
-    """When an event happened (a flush ticket or a Dask submission: unknown)."""
-    kind = type(item)
-    if kind is StateEvent:
-        return item.state.timestamp  # type: ignore[union-attr]
-    if kind is LogEvent:
-        return item.timestamp  # type: ignore[union-attr]
-    if kind is ResultEvent:
-        return item.created  # type: ignore[union-attr]
-    return None
-
-
-def _forget(queue: deque[Event | FlushTicket], batch: list[Event | FlushTicket]) -> None:
-    """Take ``batch``'s items off the front of ``queue``: those still there (so it can
-    run again after an interruption, and takes nothing another thread put there)."""
-    for item in batch:
-        if queue and queue[0] is item:
-            queue.popleft()
